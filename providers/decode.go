@@ -1,0 +1,569 @@
+package providers
+
+import (
+	"fmt"
+	"math/big"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/hactl/hactl/plan/topology"
+)
+
+// Decoder turns HCL blocks into the topology. It collects diagnostics rather
+// than stopping at the first one, so that the operator sees every problem of
+// a file at once.
+type Decoder struct {
+	Topology *topology.Topology
+	Ctx      *hcl.EvalContext
+	Diags    hcl.Diagnostics
+
+	declared map[string]map[string]hcl.Range
+	later    []func()
+}
+
+// NewDecoder returns a decoder that evaluates expressions in ctx.
+func NewDecoder(ctx *hcl.EvalContext) *Decoder {
+	return &Decoder{
+		Topology: &topology.Topology{},
+		Ctx:      ctx,
+		declared: map[string]map[string]hcl.Range{},
+	}
+}
+
+// Error records an error diagnostic.
+func (d *Decoder) Error(rng hcl.Range, summary, detail string) {
+	d.Diags = append(d.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()})
+}
+
+// Warn records a warning diagnostic.
+func (d *Decoder) Warn(rng hcl.Range, summary, detail string) {
+	d.Diags = append(d.Diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: rng.Ptr()})
+}
+
+// Declare registers a named object of a kind and reports a duplicate.
+// It returns false when the name was already taken.
+func (d *Decoder) Declare(kind, name string, rng hcl.Range) bool {
+	names := d.declared[kind]
+	if names == nil {
+		names = map[string]hcl.Range{}
+		d.declared[kind] = names
+	}
+	if first, ok := names[name]; ok {
+		d.Error(rng, fmt.Sprintf("Duplicate %s %q", kind, name),
+			fmt.Sprintf("A %s named %q was already declared at %s. Names of %ss must be unique; rename one of them.", kind, name, first, kind))
+		return false
+	}
+	names[name] = rng
+	return true
+}
+
+// Later runs fn once every block has been decoded: references are resolved
+// there, so a block may refer to one declared after it or in another file.
+func (d *Decoder) Later(fn func()) { d.later = append(d.later, fn) }
+
+// Finish runs the deferred work queued with Later.
+func (d *Decoder) Finish() {
+	for i := 0; i < len(d.later); i++ {
+		d.later[i]()
+	}
+	d.later = nil
+}
+
+// Content is a decoded block body: typed getters over its attributes that
+// record a diagnostic and return the zero value when a value is wrong.
+type Content struct {
+	d        *Decoder
+	spec     *Block
+	Labels   []string
+	DefRange hcl.Range
+	attrs    hcl.Attributes
+	blocks   hcl.Blocks
+}
+
+// BodySchema is the HCL schema of a block spec.
+func BodySchema(spec *Block) *hcl.BodySchema {
+	s := &hcl.BodySchema{}
+	for _, a := range spec.Attrs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
+	}
+	for _, b := range spec.Blocks {
+		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: b.Type, LabelNames: b.Labels})
+	}
+	return s
+}
+
+// Content decodes the body of blk according to spec.
+func (d *Decoder) Content(blk *hcl.Block, spec *Block) *Content {
+	content, diags := blk.Body.Content(BodySchema(spec))
+	d.Diags = append(d.Diags, diags...)
+	c := &Content{d: d, spec: spec, Labels: blk.Labels, DefRange: blk.DefRange}
+	if content != nil {
+		c.attrs = content.Attributes
+		c.blocks = content.Blocks
+	}
+	for _, a := range spec.Attrs {
+		if attr, ok := c.attrs[a.Name]; ok && a.Secret {
+			d.Warn(attr.Expr.Range(), "Secret written inline",
+				fmt.Sprintf("The value of %q ends up in the file, in version control and in plans. Put it in a file readable only by you and set %q to its path instead.", a.Name, a.SecretFile))
+		}
+	}
+	for _, nb := range spec.Blocks {
+		found := c.blocks.OfType(nb.Type)
+		if nb.Single && len(found) > 1 {
+			d.Error(found[1].DefRange, fmt.Sprintf("Duplicate %s block", nb.Type),
+				fmt.Sprintf("A %s block may appear only once here; the first one is at %s. Merge them.", nb.Type, found[0].DefRange))
+		}
+		if nb.Required && len(found) == 0 {
+			d.Error(blk.DefRange, fmt.Sprintf("Missing %s block", nb.Type),
+				fmt.Sprintf("A %s block needs at least one %s block inside it.", spec.Type, nb.Type))
+		}
+	}
+	return c
+}
+
+// Label returns the block's i-th label.
+func (c *Content) Label(i int) string {
+	if i < len(c.Labels) {
+		return c.Labels[i]
+	}
+	return ""
+}
+
+// Blocks returns the nested blocks of the type, decoded, in source order.
+func (c *Content) Blocks(typ string) []*Content {
+	spec := c.spec.Block(typ)
+	if spec == nil {
+		panic(fmt.Sprintf("providers: block %s has no nested block %s in its schema", c.spec.Type, typ))
+	}
+	var out []*Content
+	for _, b := range c.blocks.OfType(typ) {
+		out = append(out, c.d.Content(b, spec))
+	}
+	return out
+}
+
+// Block returns the first nested block of the type, or nil when absent.
+func (c *Content) Block(typ string) *Content {
+	if bs := c.Blocks(typ); len(bs) > 0 {
+		return bs[0]
+	}
+	return nil
+}
+
+// RawBlocks returns every nested block in source order, for bodies whose
+// nested blocks form one ordered list of several kinds.
+func (c *Content) RawBlocks() hcl.Blocks { return c.blocks }
+
+// Decode decodes a nested block found through RawBlocks.
+func (c *Content) Decode(b *hcl.Block) *Content {
+	return c.d.Content(b, c.spec.Block(b.Type))
+}
+
+// Has says whether the attribute was written.
+func (c *Content) Has(name string) bool {
+	c.attrSpec(name)
+	_, ok := c.attrs[name]
+	return ok
+}
+
+// Range is where the attribute's value is, or the block header when absent.
+func (c *Content) Range(name string) hcl.Range {
+	if attr, ok := c.attrs[name]; ok {
+		return attr.Expr.Range()
+	}
+	return c.DefRange
+}
+
+// TopoRange is Range converted for the model.
+func (c *Content) TopoRange(name string) topology.Range { return ToTopo(c.Range(name)) }
+
+// BlockRange is the block header's range, converted for the model.
+func (c *Content) BlockRange() topology.Range { return ToTopo(c.DefRange) }
+
+func (c *Content) attrSpec(name string) *Attr {
+	a := c.spec.Attr(name)
+	if a == nil {
+		panic(fmt.Sprintf("providers: block %s has no attribute %s in its schema", c.spec.Type, name))
+	}
+	return a
+}
+
+// value evaluates the attribute, or its default, converted to want.
+// ok is false when the attribute is absent without a default, or wrong.
+func (c *Content) value(name string, want cty.Type) (cty.Value, bool) {
+	a := c.attrSpec(name)
+	var expr hcl.Expression
+	if attr, ok := c.attrs[name]; ok {
+		expr = attr.Expr
+	} else if a.Default != "" {
+		e, diags := hclsyntax.ParseExpression([]byte(a.Default), "<default of "+name+">", hcl.InitialPos)
+		if diags.HasErrors() {
+			panic(fmt.Sprintf("providers: bad default %q for %s.%s: %s", a.Default, c.spec.Type, name, diags))
+		}
+		expr = e
+	} else {
+		return cty.NilVal, false
+	}
+	v, diags := expr.Value(c.d.Ctx)
+	c.d.Diags = append(c.d.Diags, diags...)
+	if diags.HasErrors() {
+		return cty.NilVal, false
+	}
+	if v.IsNull() {
+		return cty.NilVal, false
+	}
+	if !v.IsWhollyKnown() {
+		c.d.Error(expr.Range(), "Value not known", fmt.Sprintf("The value of %q must be known when the file is loaded.", name))
+		return cty.NilVal, false
+	}
+	cv, err := convert.Convert(v, want)
+	if err != nil {
+		c.d.Error(expr.Range(), "Incorrect attribute value type",
+			fmt.Sprintf("%q must be a %s: %s.", name, a.Type.Name(), err))
+		return cty.NilVal, false
+	}
+	return cv, true
+}
+
+func (c *Content) errorf(name, summary, format string, args ...any) {
+	c.d.Error(c.Range(name), summary, fmt.Sprintf(format, args...))
+}
+
+// String returns a string attribute; an Enum attribute must hold one of its
+// values.
+func (c *Content) String(name string) string {
+	v, ok := c.value(name, cty.String)
+	if !ok {
+		return ""
+	}
+	s := v.AsString()
+	if a := c.attrSpec(name); len(a.Enum) > 0 && !contains(a.Enum, s) {
+		detail := fmt.Sprintf("%q must be one of %s.", name, EnumDoc(a.Enum))
+		if sug := Suggest(s, a.Enum); sug != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", sug)
+		}
+		c.errorf(name, fmt.Sprintf("Unknown %s %q", strings.ReplaceAll(name, "_", " "), s), "%s", detail)
+		return ""
+	}
+	return s
+}
+
+// Int returns a whole-number attribute.
+func (c *Content) Int(name string) int {
+	v, ok := c.value(name, cty.Number)
+	if !ok {
+		return 0
+	}
+	bf := v.AsBigFloat()
+	if !bf.IsInt() || bf.Cmp(big.NewFloat(1<<31)) >= 0 || bf.Cmp(big.NewFloat(-(1 << 31))) < 0 {
+		c.errorf(name, "Invalid number", "%q must be a whole number, not %s.", name, bf.Text('g', 10))
+		return 0
+	}
+	i, _ := bf.Int64()
+	return int(i)
+}
+
+// Bool returns a boolean attribute.
+func (c *Content) Bool(name string) bool {
+	v, ok := c.value(name, cty.Bool)
+	return ok && v.True()
+}
+
+// Duration returns a duration attribute ("500ms", "2s", "1m30s", "7d").
+func (c *Content) Duration(name string) time.Duration {
+	v, ok := c.value(name, cty.String)
+	if !ok {
+		return 0
+	}
+	d, err := ParseDuration(v.AsString())
+	if err != nil {
+		c.errorf(name, "Invalid duration", "%q: %s. Write a number with a unit, like \"500ms\", \"2s\", \"1m\" or \"7d\".", name, err)
+		return 0
+	}
+	return d
+}
+
+// Strings returns a list-of-strings attribute.
+func (c *Content) Strings(name string) []string {
+	v, ok := c.value(name, cty.List(cty.String))
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, e := range v.AsValueSlice() {
+		if e.IsNull() {
+			c.errorf(name, "Invalid list element", "%q must not contain null.", name)
+			continue
+		}
+		out = append(out, e.AsString())
+	}
+	return out
+}
+
+// Ints returns a list-of-numbers attribute.
+func (c *Content) Ints(name string) []int {
+	v, ok := c.value(name, cty.List(cty.Number))
+	if !ok {
+		return nil
+	}
+	var out []int
+	for _, e := range v.AsValueSlice() {
+		if e.IsNull() {
+			c.errorf(name, "Invalid list element", "%q must not contain null.", name)
+			continue
+		}
+		bf := e.AsBigFloat()
+		i, acc := bf.Int64()
+		if !bf.IsInt() || acc != big.Exact {
+			c.errorf(name, "Invalid number", "%q must contain whole numbers.", name)
+			continue
+		}
+		out = append(out, int(i))
+	}
+	return out
+}
+
+// StringMap returns a map-of-strings attribute.
+func (c *Content) StringMap(name string) map[string]string {
+	v, ok := c.value(name, cty.Map(cty.String))
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for k, e := range v.AsValueMap() {
+		if e.IsNull() {
+			c.errorf(name, "Invalid map value", "%q must not contain null.", name)
+			continue
+		}
+		out[k] = e.AsString()
+	}
+	return out
+}
+
+// Prefix returns a CIDR attribute: an address with a prefix length.
+func (c *Content) Prefix(name string) netip.Prefix {
+	v, ok := c.value(name, cty.String)
+	if !ok {
+		return netip.Prefix{}
+	}
+	p, err := netip.ParsePrefix(v.AsString())
+	if err != nil {
+		c.errorf(name, "Invalid CIDR", "%q must be an address with a prefix length, like \"192.168.0.0/24\" or \"2001:db8::/64\": %s.", name, err)
+		return netip.Prefix{}
+	}
+	return p
+}
+
+// Addr returns an IP address attribute.
+func (c *Content) Addr(name string) netip.Addr {
+	v, ok := c.value(name, cty.String)
+	if !ok {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(v.AsString())
+	if err != nil {
+		c.errorf(name, "Invalid IP address", "%q must be an IPv4 or IPv6 address, like \"192.168.0.3\": %s.", name, err)
+		return netip.Addr{}
+	}
+	return a
+}
+
+// Port returns a TCP/UDP port attribute.
+func (c *Content) Port(name string) int {
+	if _, ok := c.value(name, cty.Number); !ok {
+		return 0
+	}
+	p := c.Int(name)
+	if p < 1 || p > 65535 {
+		c.errorf(name, "Invalid port", "%q must be between 1 and 65535, not %d.", name, p)
+		return 0
+	}
+	return p
+}
+
+// Size returns a byte-count attribute: a number of bytes, or a number with
+// a K, M or G suffix (powers of 1024).
+func (c *Content) Size(name string) int64 {
+	v, ok := c.value(name, cty.String)
+	if !ok {
+		return 0
+	}
+	n, err := ParseSize(v.AsString())
+	if err != nil {
+		c.errorf(name, "Invalid size", "%q: %s. Write a number of bytes or a number with K, M or G, like \"10M\".", name, err)
+		return 0
+	}
+	return n
+}
+
+// Ref returns the name a reference attribute points at, like "h2g" for
+// node.h2g, and the reference's range. The caller resolves it with Later.
+func (c *Content) Ref(name string) (string, hcl.Range) {
+	a := c.attrSpec(name)
+	attr, ok := c.attrs[name]
+	if !ok {
+		return "", c.DefRange
+	}
+	return c.parseRef(a, attr.Expr), attr.Expr.Range()
+}
+
+// RefItem is one element of a reference list.
+type RefItem struct {
+	Name  string
+	Range hcl.Range
+}
+
+// Refs returns the names a reference-list attribute points at.
+func (c *Content) Refs(name string) []RefItem {
+	a := c.attrSpec(name)
+	attr, ok := c.attrs[name]
+	if !ok {
+		return nil
+	}
+	exprs, diags := hcl.ExprList(attr.Expr)
+	if diags.HasErrors() {
+		c.d.Error(attr.Expr.Range(), "Invalid reference list",
+			fmt.Sprintf("%q must be a list of references, like [%s.a, %s.b].", name, a.RefKind, a.RefKind))
+		return nil
+	}
+	var out []RefItem
+	for _, e := range exprs {
+		if n := c.parseRef(a, e); n != "" {
+			out = append(out, RefItem{Name: n, Range: e.Range()})
+		}
+	}
+	return out
+}
+
+func (c *Content) parseRef(a *Attr, expr hcl.Expression) string {
+	example := a.RefKind + ".NAME"
+	trav, diags := hcl.AbsTraversalForExpr(expr)
+	if diags.HasErrors() || len(trav) != 2 {
+		detail := fmt.Sprintf("%q must be a reference to a %s, like %s.", a.Name, a.RefKind, example)
+		if v, vd := expr.Value(nil); !vd.HasErrors() && v.Type() == cty.String && !v.IsNull() {
+			detail = fmt.Sprintf("%q must be a reference, not a string: write %s.%s without quotes.", a.Name, a.RefKind, v.AsString())
+		}
+		c.d.Error(expr.Range(), "Invalid reference", detail)
+		return ""
+	}
+	attrStep, ok := trav[1].(hcl.TraverseAttr)
+	if trav.RootName() != a.RefKind || !ok {
+		c.d.Error(expr.Range(), "Invalid reference",
+			fmt.Sprintf("%q must be a reference to a %s, like %s; %s is not one.", a.Name, a.RefKind, example, trav.RootName()))
+		return ""
+	}
+	return attrStep.Name
+}
+
+// Lookup resolves a reference once every block is decoded: it returns the
+// declared object of the kind, or records "undeclared" with a suggestion.
+func Lookup[T any](d *Decoder, kind, name string, rng hcl.Range, objects map[string]T) (T, bool) {
+	obj, ok := objects[name]
+	if !ok && name != "" {
+		names := make([]string, 0, len(objects))
+		for n := range objects {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		detail := fmt.Sprintf("There is no %s named %q.", kind, name)
+		if sug := Suggest(name, names); sug != "" {
+			detail += fmt.Sprintf(" Did you mean %s.%s?", kind, sug)
+		} else if len(names) > 0 {
+			detail += fmt.Sprintf(" Declared %ss: %s.", kind, strings.Join(names, ", "))
+		} else {
+			detail += fmt.Sprintf(" Declare it with a %s block.", kind)
+		}
+		d.Error(rng, fmt.Sprintf("Reference to undeclared %s", kind), detail)
+	}
+	return obj, ok
+}
+
+// Suggest returns the candidate closest to s, if any is close enough to be
+// a likely typo.
+func Suggest(s string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, cand := range candidates {
+		if d := levenshtein.Distance(s, cand, nil); d < bestDist {
+			best, bestDist = cand, d
+		}
+	}
+	return best
+}
+
+// ParseDuration parses Go durations and adds the d (day) and w (week) units
+// that retention periods need.
+func ParseDuration(s string) (time.Duration, error) {
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseUint(num, 10, 32)
+			if err != nil {
+				return 0, fmt.Errorf("%q is not a whole number of %s", num, u.suffix)
+			}
+			return time.Duration(n) * u.unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read %q as a duration", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
+}
+
+// ParseSize parses a byte count with an optional K, M or G suffix.
+func ParseSize(s string) (int64, error) {
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for suffix, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30} {
+		if rest, ok := strings.CutSuffix(strings.ToUpper(num), suffix); ok {
+			num, mult = rest, m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("cannot read %q as a size", s)
+	}
+	return n * mult, nil
+}
+
+// ToTopo converts an HCL range into the model's.
+func ToTopo(r hcl.Range) topology.Range {
+	return topology.Range{
+		Filename: r.Filename,
+		Start:    topology.Pos{Line: r.Start.Line, Column: r.Start.Column, Byte: r.Start.Byte},
+		End:      topology.Pos{Line: r.End.Line, Column: r.End.Column, Byte: r.End.Byte},
+	}
+}
+
+// FromTopo converts a model range back for diagnostics.
+func FromTopo(r topology.Range) hcl.Range {
+	return hcl.Range{
+		Filename: r.Filename,
+		Start:    hcl.Pos{Line: r.Start.Line, Column: r.Start.Column, Byte: r.Start.Byte},
+		End:      hcl.Pos{Line: r.End.Line, Column: r.End.Column, Byte: r.End.Byte},
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,139 @@
+package providers
+
+import "strings"
+
+// Type is the type of an attribute as the operator writes it. It drives
+// decoding, the checks every attribute gets for free, and the language
+// reference in docs/language.md.
+type Type int
+
+// Attribute types.
+const (
+	String     Type = iota
+	Number          // a whole number
+	Bool            // true or false
+	Duration        // "500ms", "2s", "1m", "7d"
+	StringList      // ["a", "b"]
+	NumberList      // [200, 301]
+	StringMap       // { key = "value" }
+	CIDR            // "192.168.0.0/24" or an address with a prefix length
+	IPAddress       // "192.168.0.3" or "fe80::1"
+	Port            // 1-65535
+	Size            // "10M", "512K", "1G" or a number of bytes
+	Ref             // a reference to another block: node.h2g
+	RefList         // a list of references: [node.h2g, node.c2g]
+)
+
+// Name is how the type is written in the language reference.
+func (t Type) Name() string {
+	switch t {
+	case String:
+		return "string"
+	case Number:
+		return "number"
+	case Bool:
+		return "bool"
+	case Duration:
+		return "duration"
+	case StringList:
+		return "list(string)"
+	case NumberList:
+		return "list(number)"
+	case StringMap:
+		return "map(string)"
+	case CIDR:
+		return "cidr"
+	case IPAddress:
+		return "ip address"
+	case Port:
+		return "port"
+	case Size:
+		return "size"
+	case Ref:
+		return "reference"
+	case RefList:
+		return "list(reference)"
+	}
+	return "unknown"
+}
+
+// Attr describes one attribute of a block.
+type Attr struct {
+	Name     string
+	Type     Type
+	Required bool
+	// Default is the value used when the attribute is absent, written as the
+	// operator would write it; it is parsed with the attribute's type, so the
+	// documented default and the real one cannot disagree.
+	Default string
+	Doc     string
+	// Enum lists the accepted values of a String attribute.
+	Enum []string
+	// RefKind is the block kind a Ref or RefList points at: "node", "vip"…
+	RefKind string
+	// Secret marks a value that must not be written inline: a warning tells
+	// the operator to use the attribute named by SecretFile instead.
+	Secret     bool
+	SecretFile string
+	Example    string
+}
+
+// Block describes a block: its labels, attributes and nested blocks.
+type Block struct {
+	Type   string
+	Labels []string
+	Doc    string
+	Attrs  []*Attr
+	Blocks []*Block
+	// Single means the block may appear at most once in its parent.
+	Single bool
+	// Required means the block must appear at least once in its parent.
+	Required bool
+	Example  string
+}
+
+// Attr returns the attribute with the name, or nil.
+func (b *Block) Attr(name string) *Attr {
+	for _, a := range b.Attrs {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// Block returns the nested block with the type, or nil.
+func (b *Block) Block(typ string) *Block {
+	for _, nb := range b.Blocks {
+		if nb.Type == typ {
+			return nb
+		}
+	}
+	return nil
+}
+
+// Walk calls fn for b and every block nested in it, with the path of block
+// types that leads there ("group", "group.vip"…).
+func (b *Block) Walk(fn func(path string, blk *Block)) {
+	b.walk("", fn)
+}
+
+func (b *Block) walk(prefix string, fn func(string, *Block)) {
+	path := b.Type
+	if prefix != "" {
+		path = prefix + "." + b.Type
+	}
+	fn(path, b)
+	for _, nb := range b.Blocks {
+		nb.walk(path, fn)
+	}
+}
+
+// EnumDoc renders an enum list for documentation and messages.
+func EnumDoc(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = `"` + v + `"`
+	}
+	return strings.Join(quoted, ", ")
+}

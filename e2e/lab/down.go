@@ -41,14 +41,17 @@ func down(ctx context.Context, name string) error {
 	}
 	var errs []error
 	if st != nil {
-		nss := st.namespaces()
-		// Nodes first: nothing may hold a namespace once it is deleted.
-		for _, ns := range nss {
+		for _, n := range st.Nodes {
+			if err := killNode(ctx, n); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, ns := range st.namespaces() {
 			if err := killNetns(ctx, ns); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		for _, ns := range nss {
+		for _, ns := range st.namespaces() {
 			if err := deleteNetns(ns); err != nil {
 				errs = append(errs, err)
 			}

@@ -288,11 +288,7 @@ func (l *Lab) Kill(ctx context.Context, node string) error {
 		if err != nil {
 			return err
 		}
-		if err := killNetns(ctx, n.Netns); err != nil {
-			return err
-		}
-		n.InitPid = 0
-		return nil
+		return killNode(ctx, n)
 	})
 }
 
@@ -328,7 +324,7 @@ func (l *Lab) Restart(ctx context.Context, node string) error {
 		if err != nil {
 			return err
 		}
-		if err := killNetns(ctx, n.Netns); err != nil {
+		if err := killNode(ctx, n); err != nil {
 			return err
 		}
 		target = n

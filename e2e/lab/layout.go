@@ -59,6 +59,7 @@ type nodeState struct {
 	SSHUser   string     `json:"ssh_user"`
 	HTTPPorts []int      `json:"http_ports,omitempty"`
 	InitPid   int        `json:"init_pid,omitempty"`
+	InitStart uint64     `json:"init_start,omitempty"` // start time, to tell a reused pid
 }
 
 // faults are the faults currently injected into the lab's networks.

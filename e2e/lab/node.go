@@ -194,7 +194,7 @@ func bootNode(dir string, n *nodeState) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("node %s: starting its init: %w", n.Name, err)
 	}
-	n.InitPid = cmd.Process.Pid
+	n.InitPid, n.InitStart = cmd.Process.Pid, startTime(cmd.Process.Pid)
 	// Reap it if it dies while this process lives; it is killed by pid.
 	go func() { _ = cmd.Wait() }()
 	return nil

@@ -68,6 +68,54 @@ func procState(pid int) byte {
 	return b[i+2]
 }
 
+// startTime returns a process's start time in clock ticks since boot, which
+// tells it apart from a later process with the same pid; 0 when it is gone.
+func startTime(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	// Fields after the command: state is the 3rd field, starttime the 22nd.
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return 0
+	}
+	t, _ := strconv.ParseUint(fields[19], 10, 64)
+	return t
+}
+
+// killNode kills every process of a node and waits until its init has
+// exited. Init is PID 1 of the node's PID namespace, so the kernel ends
+// its exit only after every other process of the node has exited and
+// closed its files and mounts: a killed node answers nothing and its disk
+// can be mounted again at once.
+func killNode(ctx context.Context, n *nodeState) error {
+	if err := killNetns(ctx, n.Netns); err != nil {
+		return err
+	}
+	if n.InitPid == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		if s := procState(n.InitPid); s == 0 || s == 'Z' || startTime(n.InitPid) != n.InitStart {
+			n.InitPid, n.InitStart = 0, 0
+			return nil
+		}
+		_ = unix.Kill(n.InitPid, unix.SIGKILL)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s: its init (pid %d) does not exit: %w", n.Name, n.InitPid, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
 // pollInterval is how often bounded waits look again.
 const pollInterval = 20 * time.Millisecond
 

@@ -42,8 +42,10 @@ type Topology struct {
 type Cluster struct {
 	Name    string
 	KeyFile string // heartbeat HMAC key, uploaded to every node
-	SSH     SSH
-	Range   Range
+	// PreviousKeyFile is still accepted during a key rotation.
+	PreviousKeyFile string
+	SSH             SSH
+	Range           Range
 }
 
 // SSH is how hactl reaches a node. Node-level values override the cluster's.

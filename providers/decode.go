@@ -264,7 +264,7 @@ func (c *Content) String(name string) string {
 		if sug := Suggest(s, a.Enum); sug != "" {
 			detail += fmt.Sprintf(" Did you mean %q?", sug)
 		}
-		c.errorf(name, fmt.Sprintf("Unknown %s %q", strings.ReplaceAll(name, "_", " "), s), "%s", detail)
+		c.errorf(name, fmt.Sprintf("Unknown value for %s", name), "%s", detail)
 		return ""
 	}
 	return s

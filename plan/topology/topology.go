@@ -235,6 +235,8 @@ type VIP struct {
 	GARPRefresh time.Duration
 	Group       *Group
 	Range       Range
+	// AddressRange points at the address attribute, for the checks on it.
+	AddressRange Range
 }
 
 // OCF is an Open Cluster Framework resource agent.

@@ -213,12 +213,13 @@ func decodeLocations(d *providers.Decoder, c *providers.Content, g *topology.Gro
 
 func decodeVIP(d *providers.Decoder, c *providers.Content, g *topology.Group) *topology.VIP {
 	v := &topology.VIP{
-		Name:        c.Label(0),
-		Interface:   c.String("interface"),
-		GARPCount:   c.Int("garp_count"),
-		GARPRefresh: c.Duration("garp_refresh"),
-		Group:       g,
-		Range:       c.BlockRange(),
+		Name:         c.Label(0),
+		Interface:    c.String("interface"),
+		GARPCount:    c.Int("garp_count"),
+		GARPRefresh:  c.Duration("garp_refresh"),
+		Group:        g,
+		Range:        c.BlockRange(),
+		AddressRange: c.TopoRange("address"),
 	}
 	if !d.Declare("vip", v.Name, c.DefRange) {
 		return nil
@@ -287,7 +288,7 @@ func (Provider) Validate(d *providers.Decoder) {
 func validateVIP(d *providers.Decoder, g *topology.Group, v *topology.VIP, seen map[netip.Addr]*topology.VIP) {
 	addr := v.Address.Addr()
 	if other, dup := seen[addr]; dup {
-		d.Error(providers.FromTopo(v.Range), "Duplicate virtual IP",
+		d.Error(providers.FromTopo(v.AddressRange), "Duplicate virtual IP",
 			fmt.Sprintf("%s is also vip %q of group %q; one address can be held by only one group.", addr, other.Name, other.Group.Name))
 		return
 	}
@@ -316,7 +317,7 @@ func validateVIP(d *providers.Decoder, g *topology.Group, v *topology.VIP, seen 
 	if len(names) == 0 {
 		return
 	}
-	d.Error(providers.FromTopo(v.Range), "Virtual IP outside every network",
+	d.Error(providers.FromTopo(v.AddressRange), "Virtual IP outside every network",
 		fmt.Sprintf("vip %q (%s) is in none of the networks of the nodes that may hold it (%s), so no node could announce it. Use an address inside one of their networks, or attach them to the network it belongs to.", v.Name, addr, strings.Join(names, ", ")))
 }
 

@@ -56,7 +56,7 @@ func TestDiffSpecsOfANewSpecListsTopLevelEntities(t *testing.T) {
 		"+ spec (new)",
 		"+ secret cluster-key (path /etc/hactl/secrets/cluster-key)",
 		"+ group director (failback true, failback delay 0s)",
-		"+ virtual service http (vip outside, port 80, scheduler wlc, quiescent false)",
+		"+ virtual service http (vip outside, port 80, scheduler wlc)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DiffSpecs(nil, spec):\n got %q\nwant %q", got, want)

@@ -46,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", spec.SpecPath, "spec file")
 	statusPath := fs.String("status", spec.StatusPath, "status file")
+	pidFile := fs.String("pidfile", "", "supervise: write the supervisor's pid here while it runs")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -81,6 +82,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			logger.Print(err)
 			return 1
+		}
+		if *pidFile != "" {
+			if err := os.WriteFile(*pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+				logger.Print(err)
+				return 1
+			}
+			defer os.Remove(*pidFile)
 		}
 		if err := agent.Supervise(ctx, logger, []string{self, "run", "-spec", *specPath, "-status", *statusPath}); err != nil {
 			logger.Print(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,6 +169,18 @@ func (c *Content) Decode(b *hcl.Block) *Content {
 	return c.d.Content(b, c.spec.Block(b.Type))
 }
 
+// BlockOrEmpty is Block, but an absent block decodes as an empty one so that
+// its attributes take their defaults.
+func (c *Content) BlockOrEmpty(typ string) *Content {
+	if b := c.Block(typ); b != nil {
+		return b
+	}
+	return c.d.Content(&hcl.Block{Type: typ, Body: hcl.EmptyBody(), DefRange: c.DefRange}, c.spec.Block(typ))
+}
+
+// HasDefault says whether the attribute has a default value.
+func (c *Content) HasDefault(name string) bool { return c.attrSpec(name).Default != "" }
+
 // Has says whether the attribute was written.
 func (c *Content) Has(name string) bool {
 	c.attrSpec(name)
@@ -246,12 +259,12 @@ func (c *Content) String(name string) string {
 		return ""
 	}
 	s := v.AsString()
-	if a := c.attrSpec(name); len(a.Enum) > 0 && !contains(a.Enum, s) {
+	if a := c.attrSpec(name); len(a.Enum) > 0 && !slices.Contains(a.Enum, s) {
 		detail := fmt.Sprintf("%q must be one of %s.", name, EnumDoc(a.Enum))
 		if sug := Suggest(s, a.Enum); sug != "" {
 			detail += fmt.Sprintf(" Did you mean %q?", sug)
 		}
-		c.errorf(name, fmt.Sprintf("Unknown %s %q", strings.ReplaceAll(name, "_", " "), s), "%s", detail)
+		c.errorf(name, fmt.Sprintf("Unknown value for %s", name), "%s", detail)
 		return ""
 	}
 	return s
@@ -264,7 +277,7 @@ func (c *Content) Int(name string) int {
 		return 0
 	}
 	bf := v.AsBigFloat()
-	if !bf.IsInt() || bf.Cmp(big.NewFloat(1<<31)) >= 0 || bf.Cmp(big.NewFloat(-(1 << 31))) < 0 {
+	if !bf.IsInt() || bf.Cmp(big.NewFloat(1<<31)) >= 0 || bf.Cmp(big.NewFloat(-(1<<31))) < 0 {
 		c.errorf(name, "Invalid number", "%q must be a whole number, not %s.", name, bf.Text('g', 10))
 		return 0
 	}
@@ -557,13 +570,4 @@ func FromTopo(r topology.Range) hcl.Range {
 		Start:    hcl.Pos{Line: r.Start.Line, Column: r.Start.Column, Byte: r.Start.Byte},
 		End:      hcl.Pos{Line: r.End.Line, Column: r.End.Column, Byte: r.End.Byte},
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

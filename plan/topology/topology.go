@@ -42,8 +42,10 @@ type Topology struct {
 type Cluster struct {
 	Name    string
 	KeyFile string // heartbeat HMAC key, uploaded to every node
-	SSH     SSH
-	Range   Range
+	// PreviousKeyFile is still accepted during a key rotation.
+	PreviousKeyFile string
+	SSH             SSH
+	Range           Range
 }
 
 // SSH is how hactl reaches a node. Node-level values override the cluster's.
@@ -233,6 +235,8 @@ type VIP struct {
 	GARPRefresh time.Duration
 	Group       *Group
 	Range       Range
+	// AddressRange points at the address attribute, for the checks on it.
+	AddressRange Range
 }
 
 // OCF is an Open Cluster Framework resource agent.

@@ -1,0 +1,81 @@
+package config
+
+import (
+	"strings"
+
+	"github.com/hashicorp/go-cty-funcs/cidr"
+	"github.com/hashicorp/go-cty-funcs/filesystem"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// functions are the functions available in expressions: Terraform's usual
+// set, with file paths relative to the configuration's directory.
+func functions(baseDir string, environ []string) map[string]function.Function {
+	return map[string]function.Function{
+		"abs":         stdlib.AbsoluteFunc,
+		"ceil":        stdlib.CeilFunc,
+		"cidrhost":    cidr.HostFunc,
+		"cidrnetmask": cidr.NetmaskFunc,
+		"cidrsubnet":  cidr.SubnetFunc,
+		"cidrsubnets": cidr.SubnetsFunc,
+		"coalesce":    stdlib.CoalesceFunc,
+		"concat":      stdlib.ConcatFunc,
+		"contains":    stdlib.ContainsFunc,
+		"distinct":    stdlib.DistinctFunc,
+		"element":     stdlib.ElementFunc,
+		"env":         envFunc(environ),
+		"file":        filesystem.MakeFileFunc(baseDir, false),
+		"fileexists":  filesystem.MakeFileExistsFunc(baseDir),
+		"flatten":     stdlib.FlattenFunc,
+		"floor":       stdlib.FloorFunc,
+		"format":      stdlib.FormatFunc,
+		"formatlist":  stdlib.FormatListFunc,
+		"join":        stdlib.JoinFunc,
+		"jsondecode":  stdlib.JSONDecodeFunc,
+		"jsonencode":  stdlib.JSONEncodeFunc,
+		"keys":        stdlib.KeysFunc,
+		"length":      stdlib.LengthFunc,
+		"lookup":      stdlib.LookupFunc,
+		"lower":       stdlib.LowerFunc,
+		"max":         stdlib.MaxFunc,
+		"merge":       stdlib.MergeFunc,
+		"min":         stdlib.MinFunc,
+		"range":       stdlib.RangeFunc,
+		"regex":       stdlib.RegexFunc,
+		"replace":     stdlib.ReplaceFunc,
+		"split":       stdlib.SplitFunc,
+		"substr":      stdlib.SubstrFunc,
+		"tonumber":    stdlib.MakeToFunc(cty.Number),
+		"tostring":    stdlib.MakeToFunc(cty.String),
+		"trimspace":   stdlib.TrimSpaceFunc,
+		"try":         tryfunc.TryFunc,
+		"upper":       stdlib.UpperFunc,
+		"values":      stdlib.ValuesFunc,
+	}
+}
+
+// envFunc is env(name) or env(name, default): the value of an environment
+// variable of the process running hactl.
+func envFunc(environ []string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable, or the default (\"\" if none) when it is unset.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			prefix := args[0].AsString() + "="
+			for i := len(environ) - 1; i >= 0; i-- {
+				if v, ok := strings.CutPrefix(environ[i], prefix); ok {
+					return cty.StringVal(v), nil
+				}
+			}
+			if len(args) > 1 {
+				return args[1], nil
+			}
+			return cty.StringVal(""), nil
+		},
+	})
+}

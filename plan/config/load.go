@@ -1,0 +1,452 @@
+// Package config loads a cluster configuration — one .hcl file or a
+// directory of them — into the typed topology: it parses the files, gives
+// variables their values (defaults, HACTL_VAR_ environment, --var-file,
+// --var), evaluates locals, decodes every block through its provider,
+// resolves references and runs every provider's checks. Problems come back
+// as HCL diagnostics with file:line:col, all of them at once.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/hactl/hactl/plan/topology"
+	"github.com/hactl/hactl/providers"
+)
+
+// Options are the inputs from outside the files.
+type Options struct {
+	// Vars are --var name=value assignments, in the order given.
+	Vars []string
+	// VarFiles are --var-file paths, in the order given.
+	VarFiles []string
+	// Environ is the environment for HACTL_VAR_ variables and env();
+	// nil means the process's.
+	Environ []string
+}
+
+// Result is a loaded configuration.
+type Result struct {
+	Topology *topology.Topology
+	// Files are the parsed sources, for printing diagnostics with snippets.
+	Files map[string]*hcl.File
+	// Paths are the configuration files loaded, in load order.
+	Paths []string
+}
+
+// VarEnvPrefix is the prefix of environment variables that set variables.
+const VarEnvPrefix = "HACTL_VAR_"
+
+// Load loads the configuration at path (a file or a directory of .hcl
+// files). The result is never nil, so that diagnostics can be printed with
+// the files; the topology is only complete when diags has no errors.
+func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
+	parser := hclparse.NewParser()
+	res := &Result{Files: parser.Files()}
+	if opts.Environ == nil {
+		opts.Environ = os.Environ()
+	}
+	paths, diags := configFiles(path)
+	if diags.HasErrors() {
+		return res, diags
+	}
+	res.Paths = paths
+	var files []*hcl.File
+	for _, p := range paths {
+		f, d := parseFile(parser, p)
+		diags = append(diags, d...)
+		if f != nil {
+			files = append(files, f)
+		}
+	}
+	if diags.HasErrors() {
+		return res, diags
+	}
+
+	schema := topSchema()
+	var blocks hcl.Blocks
+	for _, f := range files {
+		content, d := f.Body.Content(schema)
+		diags = append(diags, d...)
+		if content != nil {
+			blocks = append(blocks, content.Blocks...)
+		}
+		for name, attr := range content.Attributes {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected attribute",
+				Detail: fmt.Sprintf("%q is set outside of any block. Settings belong in a block: cluster, node, group… or in locals { }.", name), Subject: attr.NameRange.Ptr()})
+		}
+	}
+
+	baseDir := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		baseDir = filepath.Dir(path)
+	}
+	ctx := &hcl.EvalContext{Functions: functions(baseDir, opts.Environ), Variables: map[string]cty.Value{}}
+	vars, d := evalVariables(parser, blocks.OfType("variable"), opts)
+	diags = append(diags, d...)
+	ctx.Variables["var"] = cty.ObjectVal(vars)
+	locals, d := evalLocals(ctx, blocks.OfType("locals"))
+	diags = append(diags, d...)
+	ctx.Variables["local"] = cty.ObjectVal(locals)
+	if diags.HasErrors() {
+		return res, diags
+	}
+
+	dec := providers.NewDecoder(ctx)
+	counts := map[string][]*hcl.Block{}
+	for _, b := range blocks {
+		p := providers.ForType(b.Type)
+		if p == nil {
+			continue // variable and locals, handled above
+		}
+		counts[b.Type] = append(counts[b.Type], b)
+		if spec := p.Schema(); spec.Single && len(counts[b.Type]) > 1 {
+			first := counts[b.Type][0]
+			dec.Error(b.DefRange, fmt.Sprintf("Duplicate %s block", b.Type),
+				fmt.Sprintf("Only one %s block is allowed; the first is at %s. Merge them.", b.Type, first.DefRange))
+			continue
+		}
+		p.Decode(dec, dec.Content(b, p.Schema()))
+	}
+	for _, p := range providers.All() {
+		if spec := p.Schema(); spec.Required && len(counts[spec.Type]) == 0 {
+			rng := hcl.Range{Filename: paths[0], Start: hcl.InitialPos, End: hcl.InitialPos}
+			dec.Error(rng, fmt.Sprintf("Missing %s block", spec.Type),
+				fmt.Sprintf("A configuration needs a %s block. Start with:\n\n%s", spec.Type, spec.Example))
+		}
+	}
+	dec.Finish()
+	for _, p := range providers.All() {
+		if v, ok := p.(providers.Validator); ok {
+			v.Validate(dec)
+		}
+	}
+	res.Topology = dec.Topology
+	diags = append(diags, dec.Diags...)
+	return res, sortDiags(diags)
+}
+
+// topSchema accepts variable, locals and every provider's block.
+func topSchema() *hcl.BodySchema {
+	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+	}}
+	for _, p := range providers.All() {
+		spec := p.Schema()
+		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: spec.Type, LabelNames: spec.Labels})
+	}
+	return s
+}
+
+// configFiles lists the files to load: the file itself, or the directory's
+// *.hcl files in name order.
+func configFiles(path string) ([]string, hcl.Diagnostics) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration",
+			Detail: fmt.Sprintf("%s. Give the path of a .hcl file or of a directory holding them.", strings.TrimPrefix(err.Error(), "stat "))}}
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	matches, err := filepath.Glob(filepath.Join(path, "*.hcl"))
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot list configuration files", Detail: err.Error()}}
+	}
+	var files []string
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil && !st.IsDir() {
+			files = append(files, m)
+		}
+	}
+	if len(files) == 0 {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration files",
+			Detail: fmt.Sprintf("Directory %s holds no .hcl file. Give the path of a .hcl file, or add cluster.hcl to the directory.", path)}}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// parseFile parses one file, refusing binary input before the parser sees
+// it so that the operator gets one clear message instead of hundreds.
+func parseFile(parser *hclparse.Parser, path string) (*hcl.File, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration file", Detail: err.Error()}}
+	}
+	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
+		rng := hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Not a text file",
+			Detail: fmt.Sprintf("%s holds binary data or is not UTF-8, so it cannot be an HCL configuration.", path), Subject: &rng}}
+	}
+	if strings.HasSuffix(path, ".json") {
+		return parser.ParseJSON(src, path)
+	}
+	return parser.ParseHCL(src, path)
+}
+
+var variableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
+}}
+
+type variable struct {
+	typ      cty.Type
+	defRange hcl.Range
+	value    cty.Value
+}
+
+// evalVariables gives every declared variable its value: default, then
+// HACTL_VAR_name, then --var-file files in order, then --var in order.
+func evalVariables(parser *hclparse.Parser, blocks hcl.Blocks, opts Options) (map[string]cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	vars := map[string]*variable{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if prev, dup := vars[name]; dup {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Duplicate variable %q", name),
+				Detail: fmt.Sprintf("Variable %q was already declared at %s.", name, prev.defRange), Subject: b.DefRange.Ptr()})
+			continue
+		}
+		if !hclsyntax.ValidIdentifier(name) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid variable name",
+				Detail: "A variable name must start with a letter or underscore and contain only letters, digits, underscores and dashes.", Subject: b.DefRange.Ptr()})
+			continue
+		}
+		v := &variable{typ: cty.DynamicPseudoType, defRange: b.DefRange, value: cty.NilVal}
+		vars[name] = v
+		content, d := b.Body.Content(variableSchema)
+		diags = append(diags, d...)
+		if content == nil {
+			continue
+		}
+		if attr, ok := content.Attributes["type"]; ok {
+			t, d := typeexpr.TypeConstraint(attr.Expr)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				v.typ = t
+			}
+		}
+		if attr, ok := content.Attributes["default"]; ok {
+			val, d := attr.Expr.Value(nil)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				v.value, d = convertVar(name, val, v.typ, attr.Expr.Range())
+				diags = append(diags, d...)
+			}
+		}
+	}
+
+	for _, kv := range opts.Environ {
+		rest, ok := strings.CutPrefix(kv, VarEnvPrefix)
+		if !ok {
+			continue
+		}
+		name, raw, _ := strings.Cut(rest, "=")
+		if v, ok := vars[name]; ok {
+			val, d := parseRawVar(name, raw, v.typ, "environment variable "+VarEnvPrefix+name)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				v.value = val
+			}
+		}
+	}
+	for _, path := range opts.VarFiles {
+		diags = append(diags, applyVarFile(parser, path, vars)...)
+	}
+	for _, assign := range opts.Vars {
+		name, raw, ok := strings.Cut(assign, "=")
+		if !ok || name == "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --var",
+				Detail: fmt.Sprintf("--var %q must be name=value, like --var vip=192.168.0.33.", assign)})
+			continue
+		}
+		v, ok := vars[name]
+		if !ok {
+			diags = append(diags, undeclaredVar(name, "--var", nil, vars))
+			continue
+		}
+		val, d := parseRawVar(name, raw, v.typ, "--var "+name)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			v.value = val
+		}
+	}
+
+	out := map[string]cty.Value{}
+	for name, v := range vars {
+		if v.value == cty.NilVal {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No value for variable %q", name),
+				Detail:  fmt.Sprintf("Variable %q has no default. Set it with --var %s=..., in a --var-file, or with %s%s in the environment.", name, name, VarEnvPrefix, name),
+				Subject: v.defRange.Ptr()})
+			continue
+		}
+		out[name] = v.value
+	}
+	return out, diags
+}
+
+func undeclaredVar(name, where string, rng *hcl.Range, vars map[string]*variable) *hcl.Diagnostic {
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	detail := fmt.Sprintf("%s sets %q, but no variable block declares it.", where, name)
+	if s := providers.Suggest(name, names); s != "" {
+		detail += fmt.Sprintf(" Did you mean %q?", s)
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Undeclared variable %q", name), Detail: detail, Subject: rng}
+}
+
+// parseRawVar reads a value given on the command line or in the
+// environment: strings as they are, other types as HCL expressions.
+func parseRawVar(name, raw string, typ cty.Type, where string) (cty.Value, hcl.Diagnostics) {
+	if typ == cty.String || typ == cty.DynamicPseudoType {
+		return cty.StringVal(raw), nil
+	}
+	expr, diags := hclsyntax.ParseExpression([]byte(raw), where, hcl.InitialPos)
+	if diags.HasErrors() {
+		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
+			Detail: fmt.Sprintf("%s: %q is not a valid %s value.", where, raw, typ.FriendlyName())}}
+	}
+	val, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	return convertVar(name, val, typ, expr.Range())
+}
+
+func convertVar(name string, val cty.Value, typ cty.Type, rng hcl.Range) (cty.Value, hcl.Diagnostics) {
+	cv, err := convert.Convert(val, typ)
+	if err != nil {
+		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
+			Detail: fmt.Sprintf("The value must be a %s: %s.", typ.FriendlyName(), err), Subject: rng.Ptr()}}
+	}
+	return cv, nil
+}
+
+func applyVarFile(parser *hclparse.Parser, path string, vars map[string]*variable) hcl.Diagnostics {
+	f, diags := parseFile(parser, path)
+	if f == nil || diags.HasErrors() {
+		return diags
+	}
+	attrs, d := f.Body.JustAttributes()
+	diags = append(diags, d...)
+	for name, attr := range attrs {
+		v, ok := vars[name]
+		if !ok {
+			diags = append(diags, undeclaredVar(name, "Variable file "+path, attr.NameRange.Ptr(), vars))
+			continue
+		}
+		val, d := attr.Expr.Value(nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		val, d = convertVar(name, val, v.typ, attr.Expr.Range())
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			v.value = val
+		}
+	}
+	return diags
+}
+
+// evalLocals evaluates locals in dependency order, so that one may use
+// another declared anywhere; a cycle is an error naming its members.
+func evalLocals(ctx *hcl.EvalContext, blocks hcl.Blocks) (map[string]cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	pending := map[string]*hcl.Attribute{}
+	for _, b := range blocks {
+		attrs, d := b.Body.JustAttributes()
+		diags = append(diags, d...)
+		for name, attr := range attrs {
+			if prev, dup := pending[name]; dup {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Duplicate local %q", name),
+					Detail: fmt.Sprintf("Local %q was already defined at %s.", name, prev.NameRange), Subject: attr.NameRange.Ptr()})
+				continue
+			}
+			pending[name] = attr
+		}
+	}
+	done := map[string]cty.Value{}
+	for len(pending) > 0 {
+		progress := false
+		for _, name := range sortedKeys(pending) {
+			attr := pending[name]
+			ready := true
+			for _, trav := range attr.Expr.Variables() {
+				if trav.RootName() != "local" || len(trav) < 2 {
+					continue
+				}
+				step, ok := trav[1].(hcl.TraverseAttr)
+				if !ok {
+					continue
+				}
+				if _, isDone := done[step.Name]; !isDone {
+					if _, isPending := pending[step.Name]; isPending {
+						ready = false
+					}
+				}
+			}
+			if !ready {
+				continue
+			}
+			local := &hcl.EvalContext{Variables: map[string]cty.Value{"var": ctx.Variables["var"], "local": cty.ObjectVal(done)}, Functions: ctx.Functions}
+			val, d := attr.Expr.Value(local)
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				val = cty.DynamicVal
+			}
+			done[name] = val
+			delete(pending, name)
+			progress = true
+		}
+		if !progress {
+			names := sortedKeys(pending)
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cycle between locals",
+				Detail:  fmt.Sprintf("These locals depend on each other in a circle: %s. Break the circle.", strings.Join(names, ", ")),
+				Subject: pending[names[0]].NameRange.Ptr()})
+			break
+		}
+	}
+	return done, diags
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// sortDiags orders diagnostics by file and position, errors and warnings
+// mixed, so the output reads top to bottom like the files.
+func sortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		default:
+			return a.Start.Byte < b.Start.Byte
+		}
+	})
+	return diags
+}

@@ -1,0 +1,218 @@
+// Package lvs is the provider of virtual_service blocks: layer-4 load
+// balancing behind a virtual IP, as ipvsadm, keepalived's virtual_server and
+// ldirectord configure it. The agent's lvs role runs it on whichever node
+// holds the VIP, through IPVS where the kernel has it and nftables
+// otherwise.
+package lvs
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/hactl/hactl/plan/topology"
+	"github.com/hactl/hactl/providers"
+	"github.com/hactl/hactl/providers/check"
+	"github.com/hactl/hactl/providers/group"
+	"github.com/hactl/hactl/providers/node"
+)
+
+// Provider decodes virtual_service blocks.
+type Provider struct{}
+
+var (
+	_ providers.Provider  = Provider{}
+	_ providers.Validator = Provider{}
+)
+
+// Schedulers are IPVS's scheduling algorithms (ipvsadm -s).
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"}
+
+// Forwardings are LVS's forwarding methods: NAT (-m), direct routing (-g)
+// and IP-in-IP tunnelling (-i).
+var Forwardings = []string{"nat", "dr", "tunnel"}
+
+// Schema implements providers.Provider.
+func (Provider) Schema() *providers.Block {
+	return &providers.Block{
+		Type:   "virtual_service",
+		Labels: []string{"name"},
+		Doc:    "A layer-4 load-balanced service (LVS): connections to a VIP's port are spread over real servers. It runs on the node that holds the VIP, so it fails over with the VIP's group.",
+		Attrs: []*providers.Attr{
+			{Name: "vip", Type: providers.Ref, RefKind: "vip", Required: true, Doc: "The virtual IP clients connect to.", Example: "vip.outside"},
+			{Name: "protocol", Type: providers.String, Default: `"tcp"`, Enum: []string{"tcp", "udp", "sctp"}, Doc: "Transport protocol."},
+			{Name: "port", Type: providers.Port, Required: true, Doc: "Port on the VIP.", Example: "80"},
+			{Name: "scheduler", Type: providers.String, Default: `"wlc"`, Enum: Schedulers, Doc: "How connections are spread: round robin, weighted round robin, least connections, weighted least connections, locality-based, destination/source hashing, shortest expected delay, never queue, Maglev hashing (ipvsadm -s)."},
+			{Name: "forwarding", Type: providers.String, Default: `"nat"`, Enum: Forwardings, Doc: "How packets reach the real servers: NAT (the director is their gateway), direct routing (same L2 network, VIP on their loopback) or IP-in-IP tunnel."},
+			{Name: "datapath", Type: providers.String, Default: `"auto"`, Enum: []string{"auto", "ipvs", "nftables"}, Doc: "The kernel machinery: IPVS, nftables, or auto (IPVS when the kernel has it, nftables otherwise). The plan says which one each node will use."},
+			{Name: "quiescent", Type: providers.Bool, Default: `false`, Doc: "Keep a failed real server with weight 0 (existing connections finish) instead of removing it."},
+			{Name: "sorry_server", Type: providers.String, Doc: "host:port that gets the connections when no real server is alive.", Example: `"192.168.0.250:80"`},
+		},
+		Blocks: []*providers.Block{
+			{
+				Type:   "persistence",
+				Single: true,
+				Doc:    "Send a client back to the same real server for a while (ipvsadm -p / -M).",
+				Attrs: []*providers.Attr{
+					{Name: "timeout", Type: providers.Duration, Default: `"300s"`, Doc: "How long a client stays with its real server after its last connection."},
+					{Name: "netmask", Type: providers.IPAddress, Default: `"255.255.255.255"`, Doc: "Clients in the same masked network count as one client."},
+				},
+			},
+			check.Block(),
+			{
+				Type:     "real_server",
+				Labels:   []string{"name"},
+				Required: true,
+				Doc:      "A server the connections go to: a node of the cluster, or any address.",
+				Attrs: []*providers.Attr{
+					{Name: "node", Type: providers.Ref, RefKind: "node", Doc: "The node; its address is the one on the network shared with the VIP's holders. Give node or address.", Example: "node.f400"},
+					{Name: "address", Type: providers.IPAddress, Doc: "The server's address, when it is not a node of the cluster.", Example: `"192.168.0.3"`},
+					{Name: "port", Type: providers.Port, Doc: "Port on the real server. Default: the virtual service's port (required by NAT to differ only when it must).", Example: "8080"},
+					{Name: "weight", Type: providers.Number, Default: `1`, Doc: "Relative share for weighted schedulers; 0 takes the server out without removing it."},
+				},
+			},
+		},
+		Example: `virtual_service "http" {
+  vip        = vip.outside
+  port       = 80
+  scheduler  = "wlc"
+  forwarding = "nat"
+  health_check {
+    type = "http"
+    path = "/"
+  }
+  real_server "f400" {
+    node = node.f400
+  }
+  real_server "dgx" {
+    node   = node.dgx
+    weight = 2
+  }
+}`,
+	}
+}
+
+// Decode implements providers.Provider.
+func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
+	vs := &topology.VirtualService{
+		Name:        c.Label(0),
+		Protocol:    c.String("protocol"),
+		Port:        c.Port("port"),
+		Scheduler:   c.String("scheduler"),
+		Forwarding:  c.String("forwarding"),
+		Datapath:    c.String("datapath"),
+		Quiescent:   c.Bool("quiescent"),
+		SorryServer: c.String("sorry_server"),
+		HealthCheck: check.Decode(d, c.Block("health_check")),
+		Range:       c.BlockRange(),
+	}
+	if !d.Declare("virtual_service", vs.Name, c.DefRange) {
+		return
+	}
+	d.Topology.VirtualServices = append(d.Topology.VirtualServices, vs)
+	if vs.SorryServer != "" {
+		CheckHostPort(d, c, "sorry_server")
+	}
+	if pc := c.Block("persistence"); pc != nil {
+		vs.Persistence = &topology.Persistence{Timeout: pc.Duration("timeout"), Netmask: pc.Addr("netmask")}
+	}
+	vipName, vipRange := c.Ref("vip")
+	d.Later(func() {
+		vs.VIP, _ = providers.Lookup(d, "vip", vipName, vipRange, group.VIPs(d.Topology))
+	})
+	for _, rc := range c.Blocks("real_server") {
+		rs := &topology.RealServer{
+			Name:    rc.Label(0),
+			Address: rc.Addr("address"),
+			Port:    rc.Port("port"),
+			Weight:  rc.Int("weight"),
+			Range:   rc.BlockRange(),
+		}
+		if !d.Declare("real server of "+vs.Name, rs.Name, rc.DefRange) {
+			continue
+		}
+		if rs.Port == 0 {
+			rs.Port = vs.Port
+		}
+		if rs.Weight < 0 {
+			d.Error(rc.Range("weight"), "Negative weight", "weight must be 0 or more.")
+		}
+		vs.RealServers = append(vs.RealServers, rs)
+		hasNode, hasAddr := rc.Has("node"), rc.Has("address")
+		if hasNode == hasAddr {
+			d.Error(rc.DefRange, "Real server needs node or address",
+				fmt.Sprintf("Real server %q must have exactly one of node = node.NAME or address = \"...\".", rs.Name))
+			continue
+		}
+		if hasNode {
+			name, rng := rc.Ref("node")
+			d.Later(func() { rs.Node, _ = providers.Lookup(d, "node", name, rng, node.ByName(d.Topology)) })
+		}
+	}
+}
+
+// CheckHostPort reports an attribute that is not host:port.
+func CheckHostPort(d *providers.Decoder, c *providers.Content, name string) {
+	host, port, err := net.SplitHostPort(c.String(name))
+	if err == nil {
+		var p int
+		p, err = strconv.Atoi(port)
+		if err == nil && (p < 1 || p > 65535 || host == "") {
+			err = fmt.Errorf("port %d or host %q out of range", p, host)
+		}
+	}
+	if err != nil {
+		d.Error(c.Range(name), "Invalid host:port", fmt.Sprintf("%s must be host:port, like \"192.168.0.250:80\": %s.", name, err))
+	}
+}
+
+// Validate implements providers.Validator: real servers that are nodes get
+// their address on a network the VIP's holders share with them, and NAT needs
+// the real servers reachable from the directors.
+func (Provider) Validate(d *providers.Decoder) {
+	taken := map[string]*topology.VirtualService{}
+	for _, vs := range d.Topology.VirtualServices {
+		if vs.VIP == nil {
+			continue
+		}
+		key := fmt.Sprintf("%s %s:%d", vs.Protocol, vs.VIP.Address.Addr(), vs.Port)
+		if other, dup := taken[key]; dup {
+			d.Error(providers.FromTopo(vs.Range), "Two virtual services on one address",
+				fmt.Sprintf("Virtual service %q uses %s, like %q. Merge them or use another port.", vs.Name, key, other.Name))
+		}
+		taken[key] = vs
+		if hc := vs.HealthCheck; hc != nil && vs.Protocol != "tcp" && (hc.Type == "http" || hc.Type == "https" || hc.Type == "tcp") {
+			d.Error(providers.FromTopo(hc.Range), "Health check does not fit the protocol",
+				fmt.Sprintf("A %s check cannot probe a %s service; use type = \"command\" with a program that speaks the service's protocol.", hc.Type, vs.Protocol))
+		}
+		holders := vs.VIP.Group.Locations
+		for _, rs := range vs.RealServers {
+			if vs.Forwarding != "nat" && rs.Port != vs.Port {
+				d.Error(providers.FromTopo(rs.Range), "Port mapping needs NAT",
+					fmt.Sprintf("Real server %q listens on port %d but the service is on %d; only forwarding = \"nat\" can change the port (with %s the packet reaches the real server unchanged).", rs.Name, rs.Port, vs.Port, vs.Forwarding))
+			}
+			if rs.Node == nil {
+				continue
+			}
+			rs.Address = sharedAddress(rs.Node, holders)
+			if !rs.Address.IsValid() {
+				d.Error(providers.FromTopo(rs.Range), "Real server unreachable from the directors",
+					fmt.Sprintf("Node %q shares no network with the nodes that hold vip %q, so they cannot forward to it. Attach it to one of their networks, or give the real server an address.", rs.Node.Name, vs.VIP.Name))
+			}
+		}
+	}
+}
+
+// sharedAddress is the node's address on the first network it shares with
+// the directors.
+func sharedAddress(n *topology.Node, directors []topology.Location) netip.Addr {
+	for _, i := range n.Interfaces {
+		for _, l := range directors {
+			if i.Network != nil && l.Node.InterfaceOn(i.Network) != nil {
+				return i.Address.Addr()
+			}
+		}
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,131 @@
+// Package sync is the provider of sync blocks: directories kept identical on
+// several nodes with rsync over SSH, only differences sent (the guide's
+// rsync chapter). The agent on the source node pushes to the targets.
+package sync
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hactl/hactl/plan/topology"
+	"github.com/hactl/hactl/providers"
+	"github.com/hactl/hactl/providers/node"
+)
+
+// Provider decodes sync blocks.
+type Provider struct{}
+
+var (
+	_ providers.Provider  = Provider{}
+	_ providers.Validator = Provider{}
+)
+
+func endpointBlock(typ, doc string, required bool) *providers.Block {
+	return &providers.Block{
+		Type:     typ,
+		Single:   typ == "source",
+		Required: required,
+		Doc:      doc,
+		Attrs: []*providers.Attr{
+			{Name: "node", Type: providers.Ref, RefKind: "node", Required: true, Doc: "The node.", Example: "node.f400"},
+			{Name: "path", Type: providers.String, Required: true, Doc: "Absolute path of the directory. Its content is synced whether or not the path ends in / (hactl always gives rsync the trailing slash, so \"/var/www/html\" never becomes /var/www/html/html on the target).", Example: `"/var/www/html/"`},
+		},
+	}
+}
+
+// Schema implements providers.Provider.
+func (Provider) Schema() *providers.Block {
+	return &providers.Block{
+		Type:   "sync",
+		Labels: []string{"name"},
+		Doc:    "A directory kept identical from one source node to target nodes, with rsync over SSH: only differences travel, as the host keys of the nodes are checked.",
+		Attrs: []*providers.Attr{
+			{Name: "delete", Type: providers.Bool, Default: `false`, Doc: "Delete files on the targets that are gone from the source (rsync --delete)."},
+			{Name: "excludes", Type: providers.StringList, Doc: "rsync exclude patterns.", Example: `["*.tmp", ".git/"]`},
+			{Name: "trigger", Type: providers.String, Default: `"change"`, Enum: []string{"change", "interval"}, Doc: "Sync when files change on the source (inotify, batched), or every interval."},
+			{Name: "interval", Type: providers.Duration, Default: `"5m"`, Doc: "Period for trigger = \"interval\"; with trigger = \"change\", a full pass also runs this often to catch what events missed."},
+			{Name: "bwlimit", Type: providers.Size, Doc: "Bandwidth limit per second (rsync --bwlimit), like \"10M\".", Example: `"10M"`},
+			{Name: "checksum", Type: providers.Bool, Default: `false`, Doc: "Compare files by checksum instead of size and time (rsync --checksum): slower, catches same-size edits."},
+		},
+		Blocks: []*providers.Block{
+			endpointBlock("source", "The directory that is the truth.", true),
+			endpointBlock("target", "A directory made identical to the source. Repeat for each target.", true),
+		},
+		Example: `sync "docroot" {
+  delete = true
+  source {
+    node = node.f400
+    path = "/var/www/html/"
+  }
+  target {
+    node = node.dgx
+    path = "/var/www/html/"
+  }
+}`,
+	}
+}
+
+// Decode implements providers.Provider.
+func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
+	m := &topology.SyncModule{
+		Name:       c.Label(0),
+		Delete:     c.Bool("delete"),
+		Excludes:   c.Strings("excludes"),
+		Trigger:    c.String("trigger"),
+		Interval:   c.Duration("interval"),
+		BWLimitKBs: int(c.Size("bwlimit") / 1024),
+		Checksum:   c.Bool("checksum"),
+		Range:      c.BlockRange(),
+	}
+	if !d.Declare("sync", m.Name, c.DefRange) {
+		return
+	}
+	d.Topology.SyncModules = append(d.Topology.SyncModules, m)
+	if m.Interval == 0 && c.Has("interval") {
+		d.Error(c.Range("interval"), "Zero sync interval", "interval must be more than zero.")
+	}
+	if src := c.Block("source"); src != nil {
+		endpoint(d, src, &m.Source)
+	}
+	targets := c.Blocks("target")
+	m.Targets = make([]topology.SyncEndpoint, len(targets))
+	for i, tc := range targets {
+		endpoint(d, tc, &m.Targets[i])
+	}
+}
+
+// endpoint decodes a source or target into e; its node resolves later.
+func endpoint(d *providers.Decoder, c *providers.Content, e *topology.SyncEndpoint) {
+	e.Path, e.Range = c.String("path"), c.BlockRange()
+	if e.Path != "" && !strings.HasPrefix(e.Path, "/") {
+		d.Error(c.Range("path"), "Relative sync path", fmt.Sprintf("%q must be an absolute path, starting with /.", e.Path))
+	}
+	if e.Path != "" {
+		e.Path = strings.TrimRight(e.Path, "/") + "/"
+	}
+	name, rng := c.Ref("node")
+	d.Later(func() { e.Node, _ = providers.Lookup(d, "node", name, rng, node.ByName(d.Topology)) })
+}
+
+// Validate implements providers.Validator: a node cannot be its own target,
+// nor a target twice.
+func (Provider) Validate(d *providers.Decoder) {
+	for _, m := range d.Topology.SyncModules {
+		seen := map[string]bool{}
+		for _, t := range m.Targets {
+			if t.Node == nil {
+				continue
+			}
+			key := t.Node.Name + ":" + t.Path
+			switch {
+			case m.Source.Node == t.Node && m.Source.Path == t.Path:
+				d.Error(providers.FromTopo(t.Range), "Sync target is its source",
+					fmt.Sprintf("Target %s:%s is the source itself.", t.Node.Name, t.Path))
+			case seen[key]:
+				d.Error(providers.FromTopo(t.Range), "Duplicate sync target",
+					fmt.Sprintf("Target %s:%s is listed twice.", t.Node.Name, t.Path))
+			}
+			seen[key] = true
+		}
+	}
+}

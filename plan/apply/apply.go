@@ -77,7 +77,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 		}
 	}
 	err := step(ctx, h, opts, hp.Node, "record what was applied", func() error {
-		rec := Applied{SpecHash: d.SpecHash, AgentSHA256: opts.AgentSHA256, Secrets: map[string]string{}}
+		rec := plan.Applied{SpecHash: d.SpecHash, AgentSHA256: opts.AgentSHA256, Secrets: map[string]string{}}
 		for p, data := range d.Secrets {
 			rec.Secrets[p] = spec.HashBytes(data)
 		}
@@ -88,7 +88,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 		if _, err := h.Run(ctx, "mkdir -p "+quote(spec.StateDir)); err != nil {
 			return err
 		}
-		return h.Upload(ctx, append(data, '\n'), AppliedPath, 0o600)
+		return h.Upload(ctx, append(data, '\n'), plan.AppliedPath, 0o600)
 	})
 	if err != nil {
 		return err

@@ -30,7 +30,8 @@ type Desired struct {
 	SpecHash string
 	// Secrets maps node paths to their content.
 	Secrets map[string][]byte
-	// AgentSHA256 is the digest of the agent binary that will be installed.
+	// AgentBinary is the agent to install, AgentSHA256 its digest.
+	AgentBinary  []byte
 	AgentSHA256  string
 	AgentVersion string
 }

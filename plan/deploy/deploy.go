@@ -267,3 +267,18 @@ func (s *Session) applyHost(ctx context.Context, t remote.Target, hp plan.HostPl
 	}
 	return nil
 }
+
+// ForceUnlock removes a node's apply lock and says who held it.
+func (s *Session) ForceUnlock(ctx context.Context, node string) (remote.LockInfo, error) {
+	for _, t := range s.Targets() {
+		if t.Name != node {
+			continue
+		}
+		c, err := s.client(ctx, t)
+		if err != nil {
+			return remote.LockInfo{}, err
+		}
+		return c.ForceUnlock(ctx, LockPath)
+	}
+	return remote.LockInfo{}, fmt.Errorf("no node named %q in the configuration", node)
+}

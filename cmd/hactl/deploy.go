@@ -55,7 +55,10 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 	if err != nil {
 		return nil, nil, err
 	}
-	agents := &apply.AgentSource{Path: f.agentBinary, Embedded: embeddedAgents, Version: version}
+	agents := &apply.AgentSource{Path: f.agentBinary, Embedded: embeddedAgents}
+	if embeddedAgents != nil && f.agentBinary == "" {
+		agents.Version = version
+	}
 	if f.agentBinary == "" && embeddedAgents == nil {
 		if wd, err := os.Getwd(); err == nil {
 			agents.SourceDir = apply.FindCheckout(wd)

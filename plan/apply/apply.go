@@ -17,9 +17,6 @@ import (
 
 // Options are what every host's apply shares.
 type Options struct {
-	// AgentBinary is the agent for the hosts' architecture, and its digest.
-	AgentBinary []byte
-	AgentSHA256 string
 	// HealthTimeout bounds the wait for the agent to report the new spec.
 	HealthTimeout time.Duration
 	// Progress, when set, receives one line per step done.
@@ -51,15 +48,15 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 	}
 	newAgent := actions[plan.InstallAgent] || actions[plan.UpgradeAgent]
 	if newAgent {
-		dir := agentVersionDir(opts.AgentSHA256)
-		err := step(ctx, h, opts, hp.Node, "upload agent "+short(opts.AgentSHA256), func() error {
+		dir := agentVersionDir(d.AgentSHA256)
+		err := step(ctx, h, opts, hp.Node, "upload agent "+short(d.AgentSHA256), func() error {
 			if _, err := h.Run(ctx, "mkdir -p "+quote(dir)); err != nil {
 				return err
 			}
-			if err := h.Upload(ctx, opts.AgentBinary, path.Join(dir, observe.AgentName), 0o755); err != nil {
+			if err := h.Upload(ctx, d.AgentBinary, path.Join(dir, observe.AgentName), 0o755); err != nil {
 				return err
 			}
-			_, err := h.Run(ctx, swapLinkCmd(opts.AgentSHA256))
+			_, err := h.Run(ctx, swapLinkCmd(d.AgentSHA256))
 			return err
 		})
 		if err != nil {
@@ -77,7 +74,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 		}
 	}
 	err := step(ctx, h, opts, hp.Node, "record what was applied", func() error {
-		rec := Applied{SpecHash: d.SpecHash, AgentSHA256: opts.AgentSHA256, Secrets: map[string]string{}}
+		rec := plan.Applied{SpecHash: d.SpecHash, AgentSHA256: d.AgentSHA256, Secrets: map[string]string{}}
 		for p, data := range d.Secrets {
 			rec.Secrets[p] = spec.HashBytes(data)
 		}
@@ -88,7 +85,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 		if _, err := h.Run(ctx, "mkdir -p "+quote(spec.StateDir)); err != nil {
 			return err
 		}
-		return h.Upload(ctx, append(data, '\n'), AppliedPath, 0o600)
+		return h.Upload(ctx, append(data, '\n'), plan.AppliedPath, 0o600)
 	})
 	if err != nil {
 		return err

@@ -27,17 +27,6 @@ type Host interface {
 	Upload(ctx context.Context, data []byte, dest string, mode fs.FileMode) error
 }
 
-// AppliedPath records what hactl last applied to the host, so that drift
-// can tell a hand-made change from configuration not yet applied.
-const AppliedPath = spec.StateDir + "/applied.json"
-
-// Applied is the content of AppliedPath.
-type Applied struct {
-	SpecHash    string            `json:"spec_hash"`
-	AgentSHA256 string            `json:"agent_sha256"`
-	Secrets     map[string]string `json:"secrets"` // path → sha256
-}
-
 // quote makes s one word for the POSIX shell.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 

@@ -57,6 +57,7 @@ elif [ -f ` + spec.StatusPath + ` ]; then
 fi
 echo "agent_running=$running"
 [ -f ` + spec.StatusPath + ` ] && echo "status_b64=$(base64 -w0 ` + spec.StatusPath + `)"
+[ -f ` + plan.AppliedPath + ` ] && echo "applied_b64=$(base64 -w0 ` + plan.AppliedPath + `)"
 { [ -e /proc/net/ip_vs ] || modprobe -n -q ip_vs 2>/dev/null; } && echo ipvs=1
 command -v nft >/dev/null 2>&1 && echo nftables=1
 [ -d /run/systemd/system ] && echo systemd=1
@@ -67,9 +68,8 @@ exit 0
 `
 
 // Parse turns the probe's output into an observation of node.
-func Parse(node string, out []byte) (*plan.Observed, *status.Status, error) {
+func Parse(node string, out []byte) (*plan.Observed, error) {
 	o := &plan.Observed{Node: node, SecretHashes: map[string]string{}}
-	var st *status.Status
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	seenMarker := false
@@ -107,12 +107,14 @@ func Parse(node string, out []byte) (*plan.Observed, *status.Status, error) {
 			path, sum, _ := strings.Cut(val, " ")
 			o.SecretHashes[path] = sum
 		case "status_b64":
-			data, err := base64.StdEncoding.DecodeString(val)
-			if err == nil {
-				var s status.Status
-				if json.Unmarshal(data, &s) == nil {
-					st = &s
-				}
+			var st status.Status
+			if decodeJSON(val, &st) {
+				o.Status = &st
+			}
+		case "applied_b64":
+			var a plan.Applied
+			if decodeJSON(val, &a) {
+				o.Applied = &a
 			}
 		case "ipvs":
 			o.Facts.IPVS = true
@@ -129,10 +131,17 @@ func Parse(node string, out []byte) (*plan.Observed, *status.Status, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("reading probe output of %s: %w", node, err)
+		return nil, fmt.Errorf("reading probe output of %s: %w", node, err)
 	}
 	if !seenMarker {
-		return nil, nil, fmt.Errorf("host %s answered the probe with something else (is the login shell POSIX?): %.200q", node, out)
+		return nil, fmt.Errorf("host %s answered the probe with something else (is the login shell POSIX?): %.200q", node, out)
 	}
-	return o, st, nil
+	return o, nil
+}
+
+// decodeJSON decodes base64-wrapped JSON into v. A damaged file reads as
+// absent: the plan then replaces it.
+func decodeJSON(b64 string, v any) bool {
+	data, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && json.Unmarshal(data, v) == nil
 }

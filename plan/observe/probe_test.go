@@ -13,7 +13,7 @@ func TestProbeRunsUnderPOSIXShellAndParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("probe failed under sh: %v\n%s", err, out)
 	}
-	o, _, err := Parse("local", out)
+	o, err := Parse("local", out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,9 +36,10 @@ func TestParseReadsEveryKey(t *testing.T) {
 		"spec_sha256=abc", "spec_b64=" + base64.StdEncoding.EncodeToString([]byte(spec)),
 		"secret=/etc/hactl/secrets/cluster-key 0123",
 		"status_b64=" + base64.StdEncoding.EncodeToString([]byte(status)),
+		"applied_b64=" + base64.StdEncoding.EncodeToString([]byte(`{"spec_hash":"abc","agent_sha256":"ff","secrets":{}}`)),
 		"nftables=1", "rsync=1", "addr=eth0 192.168.0.31/24",
 	}, "\n")
-	o, st, err := Parse("n1", []byte(out))
+	o, err := Parse("n1", []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +52,11 @@ func TestParseReadsEveryKey(t *testing.T) {
 	if o.SecretHashes["/etc/hactl/secrets/cluster-key"] != "0123" {
 		t.Errorf("secrets %v", o.SecretHashes)
 	}
-	if st == nil || st.PID != 42 || !st.Healthy {
-		t.Errorf("status %+v", st)
+	if o.Status == nil || o.Status.PID != 42 || !o.Status.Healthy {
+		t.Errorf("status %+v", o.Status)
+	}
+	if o.Applied == nil || o.Applied.SpecHash != "abc" {
+		t.Errorf("applied record %+v", o.Applied)
 	}
 	if !o.Facts.NFTables || !o.Facts.Rsync || o.Facts.IPVS || o.Facts.Systemd || len(o.Facts.Addrs) != 1 {
 		t.Errorf("facts %+v", o.Facts)
@@ -60,7 +64,7 @@ func TestParseReadsEveryKey(t *testing.T) {
 }
 
 func TestParseRefusesOutputWithoutTheMarker(t *testing.T) {
-	if _, _, err := Parse("n1", []byte("This account is currently not available.\n")); err == nil || !strings.Contains(err.Error(), "n1") {
+	if _, err := Parse("n1", []byte("This account is currently not available.\n")); err == nil || !strings.Contains(err.Error(), "n1") {
 		t.Fatalf("Parse of foreign output: err %v, want an error naming the host", err)
 	}
 }

@@ -172,7 +172,7 @@ func hostChanges(d *Desired, o *Observed) []Change {
 	if o.SpecHash != d.SpecHash {
 		out = append(out, Change{Action: UpdateSpec, Details: DiffSpecs(o.Spec, d.Spec)})
 	}
-	if o.AgentInstalled && !o.AgentRunning && len(out) == 0 {
+	if o.AgentInstalled && !o.AgentRunning && o.AgentSHA256 == d.AgentSHA256 {
 		out = append(out, Change{Action: StartAgent, Details: []string{"agent is not running"}})
 	}
 	return out

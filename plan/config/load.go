@@ -77,14 +77,17 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 
 	schema := topSchema()
 	var blocks hcl.Blocks
+	// Unknown top-level blocks and attributes are reported, but do not stop
+	// the loading: the rest of the files is still checked.
+	var structure hcl.Diagnostics
 	for _, f := range files {
 		content, d := f.Body.Content(schema)
-		diags = append(diags, d...)
+		structure = append(structure, d...)
 		if content != nil {
 			blocks = append(blocks, content.Blocks...)
 		}
 		for name, attr := range content.Attributes {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected attribute",
+			structure = append(structure, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected attribute",
 				Detail: fmt.Sprintf("%q is set outside of any block. Settings belong in a block: cluster, node, group… or in locals { }.", name), Subject: attr.NameRange.Ptr()})
 		}
 	}
@@ -101,7 +104,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	ctx.Variables["local"] = cty.ObjectVal(locals)
 	if diags.HasErrors() {
-		return res, diags
+		return res, sortDiags(append(diags, structure...))
 	}
 
 	dec := providers.NewDecoder(ctx)
@@ -134,6 +137,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 		}
 	}
 	res.Topology = dec.Topology
+	diags = append(diags, structure...)
 	diags = append(diags, dec.Diags...)
 	return res, sortDiags(diags)
 }

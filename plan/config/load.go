@@ -125,9 +125,9 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	}
 	for _, p := range providers.All() {
 		if spec := p.Schema(); spec.Required && len(counts[spec.Type]) == 0 {
-			rng := hcl.Range{Filename: paths[0], Start: hcl.InitialPos, End: hcl.InitialPos}
-			dec.Error(rng, fmt.Sprintf("Missing %s block", spec.Type),
-				fmt.Sprintf("A configuration needs a %s block. Start with:\n\n%s", spec.Type, spec.Example))
+			// No line is at fault: the diagnostic names the files instead.
+			dec.Diags = append(dec.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Missing %s block", spec.Type),
+				Detail: fmt.Sprintf("A configuration needs a %s block, and %s has none. Start with:\n\n%s", spec.Type, strings.Join(paths, ", "), spec.Example)})
 		}
 	}
 	dec.Finish()

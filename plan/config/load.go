@@ -210,6 +210,9 @@ type variable struct {
 	typ      cty.Type
 	defRange hcl.Range
 	value    cty.Value
+	// badDefault is set when the default was reported as wrong, so that
+	// the variable is not also reported as having none.
+	badDefault bool
 }
 
 // evalVariables gives every declared variable its value: default, then
@@ -250,6 +253,7 @@ func evalVariables(parser *hclparse.Parser, blocks hcl.Blocks, opts Options) (ma
 				v.value, d = convertVar(name, val, v.typ, attr.Expr.Range())
 				diags = append(diags, d...)
 			}
+			v.badDefault = d.HasErrors()
 		}
 	}
 
@@ -291,6 +295,9 @@ func evalVariables(parser *hclparse.Parser, blocks hcl.Blocks, opts Options) (ma
 
 	out := map[string]cty.Value{}
 	for name, v := range vars {
+		if v.value == cty.NilVal && v.badDefault {
+			continue
+		}
 		if v.value == cty.NilVal {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No value for variable %q", name),
 				Detail:  fmt.Sprintf("Variable %q has no default. Set it with --var %s=..., in a --var-file, or with %s%s in the environment.", name, name, VarEnvPrefix, name),

@@ -327,16 +327,25 @@ func parseRawVar(name, raw string, typ cty.Type, where string) (cty.Value, hcl.D
 	if typ == cty.String || typ == cty.DynamicPseudoType {
 		return cty.StringVal(raw), nil
 	}
+	// The value has no place in a file: diagnostics name where it came from
+	// instead of a source range.
+	invalid := func(why string) (cty.Value, hcl.Diagnostics) {
+		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
+			Detail: fmt.Sprintf("%s: %q is not a valid %s value%s. Strings need no quotes; other types are written as in HCL, like 80, true or [\"a\", \"b\"].", where, raw, typ.FriendlyName(), why)}}
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), where, hcl.InitialPos)
 	if diags.HasErrors() {
-		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
-			Detail: fmt.Sprintf("%s: %q is not a valid %s value.", where, raw, typ.FriendlyName())}}
+		return invalid("")
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
-		return cty.NilVal, diags
+		return invalid("")
 	}
-	return convertVar(name, val, typ, expr.Range())
+	cv, err := convert.Convert(val, typ)
+	if err != nil {
+		return invalid(": " + err.Error())
+	}
+	return cv, nil
 }
 
 func convertVar(name string, val cty.Value, typ cty.Type, rng hcl.Range) (cty.Value, hcl.Diagnostics) {

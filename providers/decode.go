@@ -2,6 +2,7 @@ package providers
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -523,6 +524,9 @@ func ParseDuration(s string) (time.Duration, error) {
 			n, err := strconv.ParseUint(num, 10, 32)
 			if err != nil {
 				return 0, fmt.Errorf("%q is not a whole number of %s", num, u.name)
+			}
+			if n > uint64(math.MaxInt64/u.unit) {
+				return 0, fmt.Errorf("%q is too long", s)
 			}
 			return time.Duration(n) * u.unit, nil
 		}

@@ -194,3 +194,14 @@ func ByName(t *topology.Topology) map[string]*topology.Node {
 	}
 	return m
 }
+
+// AddressFrom is the address of node to as seen from node from: its address
+// on the first network they share, or its SSH address.
+func AddressFrom(to, from *topology.Node) string {
+	for _, i := range to.Interfaces {
+		if i.Network != nil && from.InterfaceOn(i.Network) != nil {
+			return i.Address.Addr().String()
+		}
+	}
+	return to.Address
+}

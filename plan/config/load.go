@@ -408,15 +408,8 @@ func evalLocals(ctx *hcl.EvalContext, blocks hcl.Blocks) (map[string]cty.Value, 
 			attr := pending[name]
 			ready := true
 			for _, trav := range attr.Expr.Variables() {
-				if trav.RootName() != "local" || len(trav) < 2 {
-					continue
-				}
-				step, ok := trav[1].(hcl.TraverseAttr)
-				if !ok {
-					continue
-				}
-				if _, isDone := done[step.Name]; !isDone {
-					if _, isPending := pending[step.Name]; isPending {
+				if step, ok := localStep(trav); ok {
+					if _, isPending := pending[step]; isPending {
 						ready = false
 					}
 				}
@@ -435,7 +428,7 @@ func evalLocals(ctx *hcl.EvalContext, blocks hcl.Blocks) (map[string]cty.Value, 
 			progress = true
 		}
 		if !progress {
-			names := sortedKeys(pending)
+			names := cycleMembers(pending)
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cycle between locals",
 				Detail:  fmt.Sprintf("These locals depend on each other in a circle: %s. Break the circle.", strings.Join(names, ", ")),
 				Subject: pending[names[0]].NameRange.Ptr()})
@@ -443,6 +436,54 @@ func evalLocals(ctx *hcl.EvalContext, blocks hcl.Blocks) (map[string]cty.Value, 
 		}
 	}
 	return done, diags
+}
+
+// cycleMembers returns, sorted, the pending locals that are in a cycle:
+// those left once the ones no other pending local depends on (which only
+// depend on a cycle) are pruned, again and again.
+func cycleMembers(pending map[string]*hcl.Attribute) []string {
+	deps := map[string][]string{}
+	for name, attr := range pending {
+		for _, trav := range attr.Expr.Variables() {
+			if step, ok := localStep(trav); ok {
+				if _, isPending := pending[step]; isPending {
+					deps[name] = append(deps[name], step)
+				}
+			}
+		}
+	}
+	left := map[string]bool{}
+	for name := range pending {
+		left[name] = true
+	}
+	for pruned := true; pruned; {
+		pruned = false
+		needed := map[string]bool{}
+		for name := range left {
+			for _, dep := range deps[name] {
+				needed[dep] = true
+			}
+		}
+		for name := range left {
+			if !needed[name] {
+				delete(left, name)
+				pruned = true
+			}
+		}
+	}
+	if len(left) == 0 { // cannot happen when no local could be evaluated
+		return sortedKeys(pending)
+	}
+	return sortedKeys(left)
+}
+
+// localStep returns NAME for a traversal local.NAME….
+func localStep(trav hcl.Traversal) (string, bool) {
+	if trav.RootName() != "local" || len(trav) < 2 {
+		return "", false
+	}
+	step, ok := trav[1].(hcl.TraverseAttr)
+	return step.Name, ok
 }
 
 func sortedKeys[V any](m map[string]V) []string {

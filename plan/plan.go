@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 // Action is a kind of change to a host. Rendering switches on it; nothing
@@ -47,6 +48,22 @@ type Observed struct {
 	Spec           *spec.Spec        `json:"-"`
 	SecretHashes   map[string]string `json:"secret_hashes,omitempty"`
 	Facts          Facts             `json:"facts"`
+	// Applied is what hactl last applied to the host, nil before the first
+	// apply.
+	Applied *Applied `json:"applied,omitempty"`
+	// Status is the agent's own report, nil when it never ran.
+	Status *status.Status `json:"status,omitempty"`
+}
+
+// AppliedPath is where apply records, on the host, what it applied, so that
+// drift can tell a hand-made change from configuration not yet applied.
+const AppliedPath = spec.StateDir + "/applied.json"
+
+// Applied is the record at AppliedPath.
+type Applied struct {
+	SpecHash    string            `json:"spec_hash"`
+	AgentSHA256 string            `json:"agent_sha256"`
+	Secrets     map[string]string `json:"secrets"` // path → sha256
 }
 
 // Facts are properties of the host the roles depend on.

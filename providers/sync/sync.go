@@ -28,7 +28,7 @@ func endpointBlock(typ, doc string, required bool) *providers.Block {
 		Doc:      doc,
 		Attrs: []*providers.Attr{
 			{Name: "node", Type: providers.Ref, RefKind: "node", Required: true, Doc: "The node.", Example: "node.f400"},
-			{Name: "path", Type: providers.String, Required: true, Doc: "Absolute path of the directory.", Example: `"/var/www/html/"`},
+			{Name: "path", Type: providers.String, Required: true, Doc: "Absolute path of the directory. Its content is synced whether or not the path ends in / (hactl always gives rsync the trailing slash, so \"/var/www/html\" never becomes /var/www/html/html on the target).", Example: `"/var/www/html/"`},
 		},
 	}
 }
@@ -102,6 +102,9 @@ func endpoint(d *providers.Decoder, c *providers.Content, e *topology.SyncEndpoi
 	e.Path, e.Range = c.String("path"), c.BlockRange()
 	if e.Path != "" && !strings.HasPrefix(e.Path, "/") {
 		d.Error(c.Range("path"), "Relative sync path", fmt.Sprintf("%q must be an absolute path, starting with /.", e.Path))
+	}
+	if e.Path != "" {
+		e.Path = strings.TrimRight(e.Path, "/") + "/"
 	}
 	name, rng := c.Ref("node")
 	d.Later(func() { e.Node, _ = providers.Lookup(d, "node", name, rng, node.ByName(d.Topology)) })

@@ -1,0 +1,32 @@
+// Package remote is hactl's only way to touch a host: SSH connections with
+// verified host keys, commands, atomic file uploads, bounded parallelism
+// across hosts and per-host apply locks.
+//
+// It takes plain values — a [Target] (name, address and the node's
+// topology.SSH settings) and [Options] (the operator's flags) — and knows
+// nothing of HCL or plans, so the planner, the CLI and the e2e lab drive it
+// the same way.
+//
+// Connecting ([Dial]) follows OpenSSH's rules where hactl's users expect them:
+// host keys are checked against known_hosts (hashed entries and the
+// [host]:port form included); a changed key is refused naming both
+// fingerprints; an unknown host is refused unless the operator opted in to
+// accept-new, and then the key is appended the way OpenSSH writes it, under a
+// file lock so parallel dials do not interleave. Authentication uses the
+// ssh-agent and the identity files; ProxyJump-style jump hosts may be
+// chained, and every hop's key is verified. A failed connection is a
+// [*DialError] whose [FailureKind] tells refused, timed out, authentication
+// and host-key failures apart.
+//
+// Commands run through the login shell; with become (sudo or doas, never
+// interactive) they are wrapped so a missing NOPASSWD rule is a clear
+// [*BecomeError] rather than a hang. Files land atomically: the bytes go to a
+// temporary file next to the destination (or, with become, to a private
+// staging directory first), the host checks their sha256, and only then are
+// they chmod-ed and renamed over the destination.
+//
+// [ForEach] runs work on many hosts with a bound and keeps every host's
+// result; uploads are capped separately through [Options].Uploads. Apply
+// locks are directories created atomically on the host with an owner file, so
+// a second operator is told who holds the lock ([*LockedError]).
+package remote

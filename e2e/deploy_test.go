@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,9 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// secretFileAttr matches the attributes that name secret files.
+var secretFileAttr = regexp.MustCompile(`(?m)^\s*(key|cert|password|community|auth_password|priv_password)_file\s*=\s*"([^"]+)"`)
+
 // startCluster copies examples/NAME and brings its lab up.
 func startCluster(t *testing.T, example string) *cluster {
 	t.Helper()
@@ -52,12 +56,24 @@ func startCluster(t *testing.T, example string) *cluster {
 			}
 		}
 	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+	// The examples name secret files that are not committed (the cluster
+	// key, SNMP passphrases, TLS keys): make throwaway ones.
+	hcl, err := os.ReadFile(filepath.Join(dir, "cluster.hcl"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cluster.key"), []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, m := range secretFileAttr.FindAllStringSubmatch(string(hcl), -1) {
+		path := filepath.Join(dir, m[2])
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(secret)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	res, diags := config.Load(dir, config.Options{})
 	if diags.HasErrors() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -65,6 +66,11 @@ func down(ctx context.Context, name string) error {
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	if names, err := List(); err == nil && len(names) == 0 {
+		// The last lab is gone: leave nothing, the lock file included.
+		_ = os.Remove(filepath.Join(BaseDir, ".lock"))
+		_ = os.Remove(BaseDir)
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ type Lab struct {
 }
 
 // ErrExists is returned by Up when a lab of the same name exists.
-var ErrExists = errors.New("lab already exists")
+var ErrExists = errors.New("a lab of that name is already up")
 
 // Up builds a lab for the topology. On failure it removes what it made.
 func Up(ctx context.Context, topo *topology.Topology, opts Options) (*Lab, error) {
@@ -66,7 +66,7 @@ func Up(ctx context.Context, topo *topology.Topology, opts Options) (*Lab, error
 	dir := dirOf(name)
 	if _, err := os.Stat(dir); err == nil {
 		if !opts.Replace {
-			return nil, fmt.Errorf("%w: lab %s (in %s); take it down first with `hactl lab down --name %s`", ErrExists, name, dir, name)
+			return nil, fmt.Errorf("%w: %s (state in %s); take it down with `hactl lab down --name %s`, or replace it", ErrExists, name, dir, name)
 		}
 		if err := down(ctx, name); err != nil {
 			return nil, fmt.Errorf("replacing lab %s: %w", name, err)
@@ -286,6 +286,12 @@ func (l *Lab) Exec(ctx context.Context, target string, argv ...string) ([]byte, 
 	return out, nil
 }
 
+// Shell returns an interactive shell in ctl, whose environment and
+// aliases make ssh and hactl reach the nodes with the lab's key.
+func (l *Lab) Shell(ctx context.Context) (*exec.Cmd, error) {
+	return l.Command(ctx, Ctl, "bash", "--rcfile", filepath.Join(l.dir, bashrcFile), "-i")
+}
+
 // Dial connects from a target's network namespace (a node, Ctl or
 // Client), as a process there would.
 func (l *Lab) Dial(ctx context.Context, target, network, address string) (net.Conn, error) {
@@ -379,12 +385,12 @@ func (l *Lab) Describe(w io.Writer) {
 	}
 	fmt.Fprintf(bw, `
 use it:
-  hactl lab shell                      a shell in ctl; ssh NODE, hactl plan/apply reach the nodes
-  hactl lab exec NODE|ctl|client -- CMD
-  ssh -F %s NODE                  (from ctl)
-  hactl lab cut NODE[:IFACE] / heal, partition A,B / C, loss NODE[:IFACE] PCT
-  hactl lab kill|freeze|thaw|restart NODE
-  hactl lab status, hactl lab down
+  hactl lab shell                        a shell in ctl: "ssh NODE", hactl plan/apply reach the nodes
+  hactl lab exec NODE|ctl|client -- CMD  run a command in a node, ctl or client
+  hactl lab cut NODE[:IFACE] | heal [NODE[:IFACE]] | partition A,B / C | loss NODE[:IFACE] PCT
+  hactl lab kill | freeze | thaw | restart NODE
+  hactl lab status | down
+ssh from ctl: ssh -F %s NODE
 `, l.SSHConfigFile())
 }
 

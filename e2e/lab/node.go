@@ -286,6 +286,13 @@ func setupMounts(spec *bootSpec) error {
 		if err := os.MkdirAll(bd.Source, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", bd.Source, err)
 		}
+		// The same mode as the host's directory: /home must be
+		// traversable by its users, /root not.
+		if fi, err := os.Stat(bd.Target); err == nil {
+			if err := os.Chmod(bd.Source, fi.Mode().Perm()); err != nil {
+				return fmt.Errorf("chmod %s: %w", bd.Source, err)
+			}
+		}
 		if err := os.MkdirAll(bd.Target, 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", bd.Target, err)
 		}
@@ -321,11 +328,12 @@ func setupMounts(spec *bootSpec) error {
 	return nil
 }
 
-// addUser creates a login user (in the node's own /etc) who may use sudo
-// without a password, with the operator's key.
+// addUser creates a login user in the node's own /etc, with the
+// operator's key and password-less sudo. Its password is "*" (none, yet
+// not locked: sshd refuses locked accounts even to a key).
 func addUser(name, key string) error {
 	if _, err := exec.Command("id", "-u", name).Output(); err != nil {
-		if out, err := exec.Command("useradd", "--create-home", "--shell", "/bin/bash", name).CombinedOutput(); err != nil {
+		if out, err := exec.Command("useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", name).CombinedOutput(); err != nil {
 			return fmt.Errorf("creating user %s: %w: %s", name, err, out)
 		}
 	}

@@ -166,6 +166,11 @@ func hostChanges(d *Desired, o *Observed) []Change {
 			secretDetails = append(secretDetails, "~ "+path+" (content changed)")
 		}
 	}
+	for _, path := range spec.SortedKeys(o.SecretHashes) {
+		if _, ok := d.Secrets[path]; !ok {
+			secretDetails = append(secretDetails, "- "+path)
+		}
+	}
 	if len(secretDetails) > 0 {
 		out = append(out, Change{Action: UpdateSecret, Details: secretDetails})
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,9 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// secretFileAttr matches the attributes that name secret files.
+var secretFileAttr = regexp.MustCompile(`(?m)^\s*(key|cert|password|community|auth_password|priv_password)_file\s*=\s*"([^"]+)"`)
+
 // startCluster copies examples/NAME and brings its lab up.
 func startCluster(t *testing.T, example string) *cluster {
 	t.Helper()
@@ -52,12 +56,24 @@ func startCluster(t *testing.T, example string) *cluster {
 			}
 		}
 	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+	// The examples name secret files that are not committed (the cluster
+	// key, SNMP passphrases, TLS keys): make throwaway ones.
+	hcl, err := os.ReadFile(filepath.Join(dir, "cluster.hcl"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cluster.key"), []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, m := range secretFileAttr.FindAllStringSubmatch(string(hcl), -1) {
+		path := filepath.Join(dir, m[2])
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(secret)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	res, diags := config.Load(dir, config.Options{})
 	if diags.HasErrors() {
@@ -218,5 +234,141 @@ func editFile(t *testing.T, path, old, new string) {
 	}
 	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestEveryExampleAppliesAndThenHasNoChanges(t *testing.T) {
+	needRoot(t)
+	examples, err := filepath.Glob("../examples/*/cluster.hcl")
+	if err != nil || len(examples) < 5 {
+		t.Fatalf("want the five examples, found %v (%v)", examples, err)
+	}
+	for _, path := range examples {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			c := startCluster(t, name)
+			c.mustHactl(0, "apply", "--auto-approve")
+			for _, n := range c.lab.Nodes() {
+				if st := c.onNode(n, "cat /run/hactl/status.json"); !strings.Contains(st, `"healthy": true`) {
+					t.Errorf("%s: agent not healthy after apply:\n%s", n, st)
+				}
+			}
+			if out := c.mustHactl(0, "plan", "--detailed-exitcode"); !strings.Contains(out, "No changes") {
+				t.Errorf("plan after apply:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestTamperedHostKeyIsRefusedAndNothingApplied(t *testing.T) {
+	c := startCluster(t, "two-node-web")
+	kh := c.lab.KnownHostsFile()
+	data := mustRead(t, kh)
+	lines := strings.Split(data, "\n")
+	// Give the first host another host's key: the host now offers a key
+	// that does not match.
+	var other string
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) == 3 && f[1] == strings.Fields(lines[0])[1] {
+			other = f[2]
+		}
+	}
+	if other == "" {
+		t.Fatalf("known_hosts has no second key of the same type:\n%s", data)
+	}
+	first := strings.Fields(lines[0])
+	lines[0] = first[0] + " " + first[1] + " " + other
+	if err := os.WriteFile(kh, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := c.mustHactl(1, "apply", "--auto-approve")
+	if !strings.Contains(out, "host key for") || !strings.Contains(out, "SHA256:") || !strings.Contains(out, "nothing was applied") {
+		t.Errorf("apply with a tampered host key:\n%s", out)
+	}
+	for _, n := range c.lab.Nodes() {
+		if left := c.onNode(n, "ls /etc/hactl /usr/local/lib/hactl 2>/dev/null || true"); strings.TrimSpace(left) != "" {
+			t.Errorf("%s was changed despite the refused host key:\n%s", n, left)
+		}
+	}
+}
+
+func TestLockHeldByAnotherRunIsNamedAndForceUnlockable(t *testing.T) {
+	c := startCluster(t, "two-node-web")
+	owner := `{"id":"x1","user":"alice","host":"laptop-of-alice","pid":4242,"time":"2026-11-25T10:00:00Z","operation":"apply"}`
+	c.onNode("h2g", "mkdir -p /run/hactl.lock && echo '"+owner+"' > /run/hactl.lock/owner.json")
+	out := c.mustHactl(1, "apply", "--auto-approve", "--lock-timeout", "1s")
+	if !strings.Contains(out, "alice") || !strings.Contains(out, "laptop-of-alice") {
+		t.Errorf("apply against a held lock does not name the holder:\n%s", out)
+	}
+	// The standby c2g goes first and was applied; h2g, the preferred node,
+	// was not.
+	if !strings.Contains(out, "c2g: agent healthy") || strings.Contains(out, "h2g: agent healthy") {
+		t.Errorf("rolling apply with h2g locked:\n%s", out)
+	}
+	out = c.mustHactl(0, "force-unlock", "h2g")
+	if !strings.Contains(out, "alice") {
+		t.Errorf("force-unlock does not say whose lock it removed:\n%s", out)
+	}
+	c.mustHactl(0, "apply", "--auto-approve")
+	c.mustHactl(0, "plan", "--detailed-exitcode")
+}
+
+func TestConcurrentAppliesNeverBothChangeAHost(t *testing.T) {
+	c := startCluster(t, "two-node-web")
+	type result struct {
+		out  string
+		code int
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			out, code := c.hactl("apply", "--auto-approve", "--lock-timeout", "0s")
+			results <- result{out, code}
+		}()
+	}
+	a, b := <-results, <-results
+	for _, r := range []result{a, b} {
+		if r.code != 0 && !strings.Contains(r.out, "locked by") && !strings.Contains(r.out, "held by") {
+			t.Errorf("an apply failed for another reason than the other's lock:\n%s", r.out)
+		}
+	}
+	c.mustHactl(0, "apply", "--auto-approve")
+	c.mustHactl(0, "plan", "--detailed-exitcode")
+}
+
+func TestApplyKilledMidwayConvergesWhenRunAgain(t *testing.T) {
+	c := startCluster(t, "lvs-nat")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd, err := c.lab.Command(ctx, lab.Ctl, hactlBin, "apply", "--auto-approve", "-f", c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir = ".."
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill hactl as soon as the first host has its agent uploaded: the
+	// others are mid-way or untouched, and locks are left behind.
+	buf := make([]byte, 64*1024)
+	seen := ""
+	for !strings.Contains(seen, "upload agent") {
+		n, err := stdout.Read(buf)
+		if err != nil {
+			t.Fatalf("apply ended before uploading an agent:\n%s", seen)
+		}
+		seen += string(buf[:n])
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+
+	out := c.mustHactl(0, "apply", "--auto-approve")
+	t.Logf("apply after the killed one:\n%s", out)
+	if out := c.mustHactl(0, "plan", "--detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Errorf("plan after re-running the killed apply:\n%s", out)
 	}
 }

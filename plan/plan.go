@@ -166,13 +166,18 @@ func hostChanges(d *Desired, o *Observed) []Change {
 			secretDetails = append(secretDetails, "~ "+path+" (content changed)")
 		}
 	}
+	for _, path := range spec.SortedKeys(o.SecretHashes) {
+		if _, ok := d.Secrets[path]; !ok {
+			secretDetails = append(secretDetails, "- "+path)
+		}
+	}
 	if len(secretDetails) > 0 {
 		out = append(out, Change{Action: UpdateSecret, Details: secretDetails})
 	}
 	if o.SpecHash != d.SpecHash {
 		out = append(out, Change{Action: UpdateSpec, Details: DiffSpecs(o.Spec, d.Spec)})
 	}
-	if o.AgentInstalled && !o.AgentRunning && len(out) == 0 {
+	if o.AgentInstalled && !o.AgentRunning && o.AgentSHA256 == d.AgentSHA256 {
 		out = append(out, Change{Action: StartAgent, Details: []string{"agent is not running"}})
 	}
 	return out

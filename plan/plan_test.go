@@ -25,8 +25,11 @@ func TestComputePlansOnlyWhatDiffers(t *testing.T) {
 		{"fresh host: install, secrets, spec", func(o *Observed) { *o = Observed{Node: "n1"} }, []Action{InstallAgent, UpdateSecret, UpdateSpec}, false},
 		{"other agent: upgrade", func(o *Observed) { o.AgentSHA256 = "a0" }, []Action{UpgradeAgent}, false},
 		{"spec differs", func(o *Observed) { o.SpecHash = "s0" }, []Action{UpdateSpec}, false},
+		{"secret no longer configured: removed", func(o *Observed) { o.SecretHashes["/etc/hactl/secrets/old"] = "x" }, []Action{UpdateSecret}, false},
 		{"secret differs", func(o *Observed) { o.SecretHashes["/etc/hactl/secrets/cluster-key"] = "x" }, []Action{UpdateSecret}, false},
 		{"agent stopped, nothing else: start", func(o *Observed) { o.AgentRunning = false }, []Action{StartAgent}, false},
+		{"agent stopped and spec differs: both", func(o *Observed) { o.AgentRunning = false; o.SpecHash = "s0" }, []Action{UpdateSpec, StartAgent}, false},
+		{"agent stopped and upgraded: the upgrade restarts it", func(o *Observed) { o.AgentRunning = false; o.AgentSHA256 = "a0" }, []Action{UpgradeAgent}, false},
 		{"unreachable: error, no actions", func(o *Observed) { o.Error = "timeout" }, nil, true},
 	}
 	for _, tt := range tests {

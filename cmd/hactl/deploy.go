@@ -288,7 +288,7 @@ func runApply(stdin io.Reader, stdout, stderr io.Writer, flags applyFlags, planF
 	if failed > 0 {
 		return withExitCode(exitError, fmt.Errorf("%d of %d hosts were not brought to the plan; run hactl %s again once the cause is fixed", failed, len(results), operation))
 	}
-	fmt.Fprintf(stdout, "\n%s complete: %d hosts changed.\n", strings.ToUpper(operation[:1])+operation[1:], len(results))
+	fmt.Fprintf(stdout, "\n%s complete: %s changed.\n", strings.ToUpper(operation[:1])+operation[1:], count(len(results), "host"))
 	return nil
 }
 

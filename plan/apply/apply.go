@@ -63,7 +63,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 			return err
 		}
 	}
-	if actions[plan.UpdateSecret] || actions[plan.UpdateSpec] {
+	if actions[plan.UpdateSecret] {
 		if err := step(ctx, h, opts, hp.Node, "upload secrets", func() error { return uploadSecrets(ctx, h, d) }); err != nil {
 			return err
 		}

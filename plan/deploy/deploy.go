@@ -7,11 +7,13 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -251,7 +253,18 @@ func (s *Session) applyHost(ctx context.Context, t remote.Target, hp plan.HostPl
 	if err != nil {
 		return err
 	}
-	lock, err := c.Lock(ctx, LockPath, remote.NewLockInfo(operation), s.opts.LockTimeout)
+	info := remote.NewLockInfo(operation)
+	lock, err := c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+	var locked *remote.LockedError
+	if errors.As(err, &locked) && deadHolder(locked.Holder, info) {
+		// A run of this machine that no longer exists (killed mid-apply)
+		// left the lock: every step is idempotent, so take it over.
+		s.progress(t.Name, fmt.Sprintf("taking over the lock left by %s, which is no longer running", locked.Holder))
+		if _, err := c.ForceUnlock(ctx, LockPath); err != nil {
+			return err
+		}
+		lock, err = c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+	}
 	if err != nil {
 		return err
 	}
@@ -281,4 +294,20 @@ func (s *Session) ForceUnlock(ctx context.Context, node string) (remote.LockInfo
 		return c.ForceUnlock(ctx, LockPath)
 	}
 	return remote.LockInfo{}, fmt.Errorf("no node named %q in the configuration", node)
+}
+
+// deadHolder says whether a lock was left by a process of this machine that
+// has exited.
+func deadHolder(holder, me remote.LockInfo) bool {
+	if holder.ID == "" || holder.Host != me.Host || holder.PID <= 0 || holder.PID == me.PID {
+		return false
+	}
+	err := syscall.Kill(holder.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
+}
+
+func (s *Session) progress(node, msg string) {
+	if s.opts.Progress != nil {
+		s.opts.Progress(node, msg)
+	}
 }

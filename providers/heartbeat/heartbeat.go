@@ -64,8 +64,11 @@ func (Provider) Schema() *providers.Block {
 
 // Decode implements providers.Provider.
 func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
+	n := len(d.Diags)
+	interval := c.Duration("interval")
+	badInterval := len(d.Diags) > n // already reported: not also "zero"
 	hb := &topology.Heartbeat{
-		Interval:      c.Duration("interval"),
+		Interval:      interval,
 		Warntime:      c.Duration("warntime"),
 		Deadtime:      c.Duration("deadtime"),
 		Initdead:      c.Duration("initdead"),
@@ -82,7 +85,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		d.Error(c.Range("warntime"), "Warntime not below deadtime",
 			fmt.Sprintf("warntime (%s) must be shorter than deadtime (%s): it warns before a node is declared dead.", hb.Warntime, hb.Deadtime))
 	}
-	if hb.Interval == 0 && c.Has("interval") {
+	if hb.Interval == 0 && c.Has("interval") && !badInterval {
 		d.Error(c.Range("interval"), "Zero heartbeat interval", "interval must be more than zero.")
 	}
 	if hb.Initdead > 0 && hb.Initdead < hb.Deadtime {

@@ -177,7 +177,7 @@ func (Provider) Validate(d *providers.Decoder) {
 			continue
 		}
 		key := fmt.Sprintf("%s %s:%d", vs.Protocol, vs.VIP.Address.Addr(), vs.Port)
-		if other, dup := taken[key]; dup {
+		if other, dup := taken[key]; dup && vs.Port != 0 { // port 0: an invalid port, already reported
 			d.Error(providers.FromTopo(vs.Range), "Two virtual services on one address",
 				fmt.Sprintf("Virtual service %q uses %s, like %q. Merge them or use another port.", vs.Name, key, other.Name))
 		}
@@ -188,7 +188,7 @@ func (Provider) Validate(d *providers.Decoder) {
 		}
 		holders := vs.VIP.Group.Locations
 		for _, rs := range vs.RealServers {
-			if vs.Forwarding != "nat" && rs.Port != vs.Port {
+			if vs.Forwarding != "nat" && rs.Port != vs.Port && vs.Port != 0 && rs.Port != 0 {
 				d.Error(providers.FromTopo(rs.Range), "Port mapping needs NAT",
 					fmt.Sprintf("Real server %q listens on port %d but the service is on %d; only forwarding = \"nat\" can change the port (with %s the packet reaches the real server unchanged).", rs.Name, rs.Port, vs.Port, vs.Forwarding))
 			}

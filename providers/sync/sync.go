@@ -67,12 +67,15 @@ func (Provider) Schema() *providers.Block {
 
 // Decode implements providers.Provider.
 func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
+	n := len(d.Diags)
+	interval := c.Duration("interval")
+	badInterval := len(d.Diags) > n // already reported: not also "zero"
 	m := &topology.SyncModule{
 		Name:       c.Label(0),
 		Delete:     c.Bool("delete"),
 		Excludes:   c.Strings("excludes"),
 		Trigger:    c.String("trigger"),
-		Interval:   c.Duration("interval"),
+		Interval:   interval,
 		BWLimitKBs: int(c.Size("bwlimit") / 1024),
 		Checksum:   c.Bool("checksum"),
 		Range:      c.BlockRange(),
@@ -81,7 +84,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		return
 	}
 	d.Topology.SyncModules = append(d.Topology.SyncModules, m)
-	if m.Interval == 0 && c.Has("interval") {
+	if m.Interval == 0 && c.Has("interval") && !badInterval {
 		d.Error(c.Range("interval"), "Zero sync interval", "interval must be more than zero.")
 	}
 	if src := c.Block("source"); src != nil {

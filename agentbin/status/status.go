@@ -30,6 +30,67 @@ type Status struct {
 	// Drift lists what the agent sees on the host that differs from its
 	// spec (filled in by the roles).
 	Drift []string `json:"drift,omitempty"`
+	// Heartbeat is the heartbeat role's view, on members.
+	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
+}
+
+// Heartbeat is membership and groups as one member sees them.
+type Heartbeat struct {
+	Quorate     bool              `json:"quorate"`
+	Standby     bool              `json:"standby"`
+	Maintenance bool              `json:"maintenance"`
+	Members     []Member          `json:"members"`
+	Groups      []Group           `json:"groups"`
+	Dropped     map[string]uint64 `json:"dropped_packets,omitempty"` // by reason
+	Accepted    uint64            `json:"accepted_packets"`
+	Events      []Event           `json:"events,omitempty"` // the latest, oldest first
+}
+
+// Member is one member of the cluster.
+type Member struct {
+	Name    string `json:"name"`
+	Self    bool   `json:"self,omitempty"`
+	Alive   bool   `json:"alive"`
+	Standby bool   `json:"standby,omitempty"`
+	Links   []Link `json:"links,omitempty"`
+}
+
+// Link is the health of the path to a member on one link.
+type Link struct {
+	Name    string  `json:"name"`
+	Up      bool    `json:"up"`
+	LossPct float64 `json:"loss_pct"`
+	RTTMS   float64 `json:"rtt_ms"`
+}
+
+// Group is a resource group.
+type Group struct {
+	Name string `json:"name"`
+	// RunningOn lists the members that say they run it (one, normally).
+	RunningOn []string `json:"running_on"`
+	// State is the group's state on this node.
+	State     string     `json:"state"`
+	Waiting   string     `json:"waiting,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	Resources []Resource `json:"resources,omitempty"`
+}
+
+// Resource is a resource of a group on this node.
+type Resource struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Running   bool   `json:"running"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Event is something that happened.
+type Event struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	Node   string    `json:"node,omitempty"`
+	Group  string    `json:"group,omitempty"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 // Write stores the status atomically (temp file and rename) at path.

@@ -1,0 +1,704 @@
+// Package heartbeat is the agent's heartbeat role: membership over several
+// authenticated links, placement of resource groups, takeover with fencing,
+// quorum, manual moves, standby and maintenance. It runs alone on every
+// member node; the CLI is not needed for a failover.
+//
+// All decisions are made in one goroutine (Engine.Run) from one state: the
+// received heartbeats, the groups' local states, the clock. Slow work —
+// starting and stopping resources, fencing, pinging the tie-breaker — runs
+// in other goroutines that report back through channels, so heartbeats are
+// never late because a resource is slow.
+package heartbeat
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hactl/hactl/agentbin/fence"
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
+	"github.com/hactl/hactl/agentbin/resource"
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
+)
+
+// Config is how the agent runs the role.
+type Config struct {
+	Spec     *spec.Spec
+	Logger   *log.Logger
+	StateDir string // where standby survives restarts
+	// Notify receives every event; the agent logs it and runs the
+	// configuration's notify commands.
+	Notify func(Event)
+	// ResourceEnv is passed to the resources.
+	ResourceEnv resource.Env
+	// FenceOptions are passed to the fence devices.
+	FenceOptions fence.Options
+}
+
+// Event is a change worth telling the operator about: node_dead,
+// node_alive, node_late, link_down, link_up, group_started, group_stopped,
+// group_failed, split_brain, fencing, fenced, fence_failed, quorum_lost,
+// quorum_regained.
+type Event = status.Event
+
+type peerLink struct {
+	lastSeen  time.Time
+	up        bool
+	received  uint64 // packets received on this link since windowSeq
+	windowSeq uint64 // the peer's sequence number when the window began
+	lossPct   float64
+	rtt       time.Duration
+}
+
+type peer struct {
+	spec       spec.Peer
+	links      map[string]*peerLink
+	alive      bool
+	warned     bool
+	everSeen   bool
+	aliveSince time.Time
+	gen        uint64 // the peer agent's generation
+	lastSeq    uint64
+	lastSent   int64 // the peer's send time of its latest packet
+	state      wire.State
+	fenced     bool // fenced since it was last seen dead
+	fencing    bool
+	fenceAfter time.Time // retry fencing after this
+	fencers    []fence.Fencer
+}
+
+type groupRun struct {
+	spec   spec.Group
+	runner *groupRunner
+	cancel context.CancelFunc
+	state  GroupState
+	err    error
+}
+
+// Engine is the heartbeat role of one node.
+type Engine struct {
+	cfg  Config
+	sp   *spec.Spec
+	hb   *spec.Heartbeat
+	self string
+
+	keys wire.Keys
+	// guards reject replays per link: the same heartbeat arrives once on
+	// every link, and each arrival proves that link works.
+	guards   map[string]*wire.ReplayGuard
+	counters *wire.Counters
+	gen, seq uint64
+	started  time.Time
+
+	peers       map[string]*peer
+	groups      map[string]*groupRun
+	moves       map[string]Move
+	standby     bool
+	maintenance bool
+	quorate     bool
+	tieBreaker  *tieBreaker
+
+	tr       transport
+	recv     chan datagram
+	events   chan groupEvent
+	fenced   chan fenceResult
+	controls chan control
+
+	mu      sync.Mutex
+	recent  []Event
+	waiting map[string]string
+	status  *status.Heartbeat
+}
+
+type fenceResult struct {
+	node string
+	err  error
+}
+
+// New prepares the role for a spec with a heartbeat section.
+func New(cfg Config) (*Engine, error) {
+	sp := cfg.Spec
+	if sp.Heartbeat == nil {
+		return nil, fmt.Errorf("heartbeat: the spec of %s has no heartbeat section", sp.Node)
+	}
+	keys, err := wire.LoadKeys(sp.Heartbeat.KeyPath, sp.Heartbeat.OldKeyPath)
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	e := &Engine{
+		cfg: cfg, sp: sp, hb: sp.Heartbeat, self: sp.Node,
+		keys: keys, guards: map[string]*wire.ReplayGuard{}, counters: &wire.Counters{},
+		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
+		moves: map[string]Move{}, quorate: true,
+		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
+		fenced: make(chan fenceResult, 8), controls: make(chan control),
+	}
+	e.gen = uint64(e.started.UnixNano())
+	for _, l := range sp.Heartbeat.Links {
+		e.guards[l.Name] = wire.NewReplayGuard()
+	}
+	for _, p := range sp.Heartbeat.Peers {
+		pr := &peer{spec: p, links: map[string]*peerLink{}}
+		for _, l := range sp.Heartbeat.Links {
+			pr.links[l.Name] = &peerLink{}
+		}
+		for _, f := range p.Fences {
+			fn, err := fence.New(f, cfg.FenceOptions)
+			if err != nil {
+				return nil, fmt.Errorf("heartbeat: fencing %s: %w", p.Name, err)
+			}
+			pr.fencers = append(pr.fencers, fn)
+		}
+		e.peers[p.Name] = pr
+	}
+	if q := sp.Quorum; q != nil && q.TieBreaker != "" {
+		addr, err := netip.ParseAddr(q.TieBreaker)
+		if err != nil {
+			return nil, fmt.Errorf("heartbeat: tie-breaker %q: %w", q.TieBreaker, err)
+		}
+		e.tieBreaker = newTieBreaker(addr)
+	}
+	e.standby = e.loadStandby()
+	return e, nil
+}
+
+func (e *Engine) interval() time.Duration { return ms(e.hb.IntervalMS) }
+func (e *Engine) deadtime() time.Duration { return ms(e.hb.DeadtimeMS) }
+func (e *Engine) warntime() time.Duration { return ms(e.hb.WarntimeMS) }
+func (e *Engine) initdead() time.Duration { return ms(e.hb.InitdeadMS) }
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+func (e *Engine) emit(kind, node, group, detail string) {
+	ev := Event{Time: time.Now().UTC(), Kind: kind, Node: node, Group: group, Detail: detail}
+	e.mu.Lock()
+	e.recent = append(e.recent, ev)
+	if n := len(e.recent); n > 50 {
+		e.recent = e.recent[n-50:]
+	}
+	e.mu.Unlock()
+	if e.cfg.Notify != nil {
+		e.cfg.Notify(ev)
+	}
+}
+
+// Run runs the role until ctx ends. It stops the groups it runs on the way
+// out only when release is true (the spec no longer makes this node a
+// member); an agent restart keeps them running, and the new agent takes
+// them over as its own.
+func (e *Engine) Run(ctx context.Context) error {
+	tr, err := listenUDP(e.hb.Links, e.hb.Port, e.recv)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return e.run(ctx, tr)
+}
+
+func (e *Engine) run(ctx context.Context, tr transport) error {
+	e.tr = tr
+	defer tr.close()
+	groupCtx, cancelGroups := context.WithCancel(context.Background())
+	defer cancelGroups()
+	for _, g := range e.sp.Groups {
+		r, err := newGroupRunner(g, e.cfg.ResourceEnv, e.events)
+		if err != nil {
+			return fmt.Errorf("heartbeat: %w", err)
+		}
+		gctx, cancel := context.WithCancel(groupCtx)
+		e.groups[g.Name] = &groupRun{spec: g, runner: r, cancel: cancel, state: Stopped}
+		go r.run(gctx)
+		// Whatever a previous agent left running is taken as held:
+		// resources are idempotent, so a start confirms it, and placement
+		// decides whether it stays.
+		if e.adoptable(g) {
+			e.groups[g.Name].state = Starting
+			r.cmds <- true
+		}
+	}
+	if e.tieBreaker != nil {
+		go e.tieBreaker.run(ctx, e.interval())
+	}
+	tick := time.NewTicker(e.interval())
+	defer tick.Stop()
+	e.tick(time.Now())
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d := <-e.recv:
+			if e.receive(d) {
+				e.decide(time.Now())
+			}
+		case ev := <-e.events:
+			e.groupChanged(ev)
+			e.decide(time.Now())
+			e.sendHeartbeat(time.Now())
+		case fr := <-e.fenced:
+			e.fenceDone(fr)
+			e.decide(time.Now())
+		case c := <-e.controls:
+			c.reply <- e.control(c)
+			e.decide(time.Now())
+			e.sendHeartbeat(time.Now())
+		case now := <-tick.C:
+			e.tick(now)
+		}
+	}
+}
+
+// adoptable says whether the group's first resource already runs here
+// (an agent restarted under a running group).
+func (e *Engine) adoptable(g spec.Group) bool {
+	if len(g.Resources) == 0 || g.Resources[0].Kind != "vip" {
+		return false
+	}
+	r, err := resource.New(g.Resources[0], e.cfg.ResourceEnv)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ok, err := r.Monitor(ctx)
+	return err == nil && ok
+}
+
+func (e *Engine) tick(now time.Time) {
+	e.updateLiveness(now)
+	e.updateQuorum()
+	e.decide(now)
+	e.sendHeartbeat(now)
+	e.publish(now)
+}
+
+// receive handles one datagram; it reports whether a peer's state changed
+// in a way placement must look at.
+func (e *Engine) receive(d datagram) bool {
+	members := append([]string{e.self}, e.peerNames()...)
+	guard := e.guards[d.link]
+	if guard == nil {
+		return false
+	}
+	pkt, err := wire.Accept(d.data, e.keys, e.sp.Cluster, members, guard, e.counters, d.at)
+	if err != nil || pkt.From == e.self {
+		return false
+	}
+	p := e.peers[pkt.From]
+	l := p.links[d.link]
+	if l == nil {
+		return false
+	}
+	l.lastSeen = d.at
+	l.received++
+	if l.windowSeq == 0 || pkt.Seq < l.windowSeq {
+		l.windowSeq = pkt.Seq
+	}
+	for _, echo := range pkt.State.Echo {
+		if echo.Peer == e.self && echo.SentUnixNano > 0 {
+			// Round trip: our send time echoed back, less the time the
+			// peer held it.
+			held := time.Duration(pkt.SentUnixNano - echo.RecvUnixNano)
+			l.rtt = max(d.at.Sub(time.Unix(0, echo.SentUnixNano))-held, 0)
+		}
+	}
+	if !l.up {
+		l.up = true
+		if p.alive {
+			e.emit("link_up", p.spec.Name, "", "link "+d.link)
+		}
+	}
+	changed := false
+	if pkt.Generation != p.gen {
+		// The peer's agent restarted: its link windows start again.
+		p.gen, p.lastSeq = pkt.Generation, 0
+		for _, pl := range p.links {
+			pl.windowSeq, pl.received = pkt.Seq, 0
+		}
+	}
+	if pkt.Seq > p.lastSeq {
+		changed = !sameState(p.state, pkt.State)
+		p.lastSeq, p.lastSent, p.state = pkt.Seq, pkt.SentUnixNano, pkt.State
+	}
+	if !p.alive {
+		p.alive, p.warned, p.everSeen, p.fenced = true, false, true, false
+		p.aliveSince = d.at
+		e.emit("node_alive", p.spec.Name, "", "")
+		changed = true
+	}
+	for _, m := range pkt.State.Moves {
+		if cur, ok := e.moves[m.Group]; !ok || m.Epoch > cur.Epoch {
+			e.moves[m.Group] = Move{To: m.To, Epoch: m.Epoch}
+			changed = true
+		}
+	}
+	return changed
+}
+
+func sameState(a, b wire.State) bool {
+	return a.Standby == b.Standby && a.Maintenance == b.Maintenance && a.Quorate == b.Quorate &&
+		slices.Equal(a.Held, b.Held) && slices.Equal(a.Starting, b.Starting) &&
+		slices.Equal(a.Stopping, b.Stopping) && slices.Equal(a.Failed, b.Failed)
+}
+
+func (e *Engine) peerNames() []string {
+	names := make([]string, 0, len(e.peers))
+	for n := range e.peers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// updateLiveness declares links and peers up or down from the clock.
+func (e *Engine) updateLiveness(now time.Time) {
+	for _, name := range e.peerNames() {
+		p := e.peers[name]
+		var last time.Time
+		for lname, l := range p.links {
+			if l.up && now.Sub(l.lastSeen) > e.deadtime() {
+				l.up = false
+				if p.alive {
+					e.emit("link_down", name, "", "link "+lname)
+				}
+			}
+			if l.lastSeen.After(last) {
+				last = l.lastSeen
+			}
+			// Loss over the last window: what the peer sent (its sequence
+			// numbers advance once per packet, on every link) against what
+			// arrived here on this link.
+			if sent := p.lastSeq - l.windowSeq + 1; l.windowSeq > 0 && sent >= 50 {
+				l.lossPct = 100 * (1 - min(float64(l.received)/float64(sent), 1))
+				l.received, l.windowSeq = 0, p.lastSeq+1
+			}
+		}
+		silent := now.Sub(last)
+		if !p.everSeen {
+			silent = now.Sub(e.started)
+		}
+		dead := e.deadtime()
+		if !p.everSeen {
+			dead = e.initdead()
+		}
+		switch {
+		case p.alive && silent > dead:
+			p.alive = false
+			e.emit("node_dead", name, "", fmt.Sprintf("no valid heartbeat on any link for %s", silent.Round(time.Millisecond)))
+		case p.alive && silent > e.warntime() && !p.warned:
+			p.warned = true
+			e.emit("node_late", name, "", fmt.Sprintf("last heartbeat %s ago", silent.Round(time.Millisecond)))
+		case p.alive && silent <= e.warntime():
+			p.warned = false
+		}
+	}
+}
+
+// updateQuorum applies the quorum rules: a majority of the members with
+// three or more; with two, the tie-breaker when there is one, else both
+// halves keep quorum (fencing must then protect the data).
+func (e *Engine) updateQuorum() {
+	members := len(e.peers) + 1
+	alive := 1
+	for _, p := range e.peers {
+		if p.alive {
+			alive++
+		}
+	}
+	q := true
+	switch {
+	case members >= 3:
+		q = alive*2 > members
+	case members == 2 && e.tieBreaker != nil && alive < 2:
+		q = e.tieBreaker.reachable()
+	}
+	if e.tieBreaker != nil {
+		e.tieBreaker.setActive(alive < members)
+	}
+	if q != e.quorate {
+		e.quorate = q
+		if q {
+			e.emit("quorum_regained", e.self, "", fmt.Sprintf("%d of %d members", alive, members))
+		} else {
+			e.emit("quorum_lost", e.self, "", fmt.Sprintf("%d of %d members", alive, members))
+		}
+	}
+}
+
+func (e *Engine) policy() string {
+	if e.sp.Quorum == nil || e.sp.Quorum.Policy == "" {
+		return "stop"
+	}
+	return e.sp.Quorum.Policy
+}
+
+// view is this node's picture of the cluster, for placement.
+func (e *Engine) view(now time.Time) View {
+	v := View{AliveSince: map[string]time.Time{e.self: e.started}, Standby: map[string]bool{e.self: e.standby},
+		Holders: map[string][]string{}, Moves: e.moves, Now: now}
+	for name, g := range e.groups {
+		if g.state == Running || g.state == Starting || g.state == StopFailed {
+			v.Holders[name] = append(v.Holders[name], e.self)
+		}
+	}
+	for _, name := range e.peerNames() {
+		p := e.peers[name]
+		if !p.alive {
+			continue
+		}
+		v.AliveSince[name] = p.aliveSince
+		v.Standby[name] = p.state.Standby
+		for _, g := range p.state.Held {
+			v.Holders[g] = append(v.Holders[g], name)
+		}
+	}
+	return v
+}
+
+// decide compares placement with what runs here and starts, stops or
+// waits. It never starts a group another alive member still runs, nor one
+// a dead member may still run when that member can be fenced and was not.
+func (e *Engine) decide(now time.Time) {
+	if e.maintenance {
+		return
+	}
+	v := e.view(now)
+	for _, name := range sortedGroupNames(e.groups) {
+		g := e.groups[name]
+		plan := GroupPlan{Name: name, Failback: g.spec.Failback, FailbackDelay: ms(g.spec.FailbackDelayMS)}
+		for _, l := range g.spec.Locations {
+			if e.bannedFrom(name, l.Node) {
+				continue
+			}
+			plan.Locations = append(plan.Locations, Location{Node: l.Node, Score: l.Score})
+		}
+		owner := Place(plan, v)
+		if !e.quorate {
+			switch e.policy() {
+			case "stop":
+				owner = ""
+			case "freeze":
+				if g.state == Running {
+					owner = e.self
+				} else {
+					owner = ""
+				}
+			}
+		}
+		switch {
+		case owner == e.self && g.state == Stopped:
+			if why := e.mayStart(name, g, v, now); why != "" {
+				e.setWaiting(name, why)
+				continue
+			}
+			e.setWaiting(name, "")
+			g.state = Starting
+			g.runner.cmds <- true
+		case owner != e.self && (g.state == Running || g.state == Starting):
+			if others := otherHolders(v.Holders[name], e.self); len(others) > 0 && g.state == Running {
+				e.emit("split_brain", e.self, name, fmt.Sprintf("also run by %v; releasing it here, the lower placed node", others))
+			}
+			g.state = Stopping
+			g.runner.cmds <- false
+		}
+	}
+}
+
+func otherHolders(holders []string, self string) []string {
+	var out []string
+	for _, h := range holders {
+		if h != self {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func sortedGroupNames(m map[string]*groupRun) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// bannedFrom says whether node failed the group and must not get it back
+// until the operator clears it.
+func (e *Engine) bannedFrom(group, node string) bool {
+	if node == e.self {
+		return e.groups[group].state == Failed
+	}
+	if p := e.peers[node]; p != nil && p.alive {
+		return slices.Contains(p.state.Failed, group)
+	}
+	return false
+}
+
+// mayStart says why this node must not start the group yet, or "".
+func (e *Engine) mayStart(name string, g *groupRun, v View, now time.Time) string {
+	if others := otherHolders(v.Holders[name], e.self); len(others) > 0 {
+		return fmt.Sprintf("waiting for %v to release it", others)
+	}
+	for _, pname := range e.peerNames() {
+		p := e.peers[pname]
+		if p.alive && (slices.Contains(p.state.Stopping, name) || slices.Contains(p.state.Starting, name)) {
+			return fmt.Sprintf("waiting for %s to finish with it", pname)
+		}
+	}
+	if now.Sub(e.started) < e.initdead() {
+		for _, pname := range e.peerNames() {
+			if !e.peers[pname].everSeen {
+				return fmt.Sprintf("starting up: waiting up to initdead for %s", pname)
+			}
+		}
+	}
+	for _, l := range g.spec.Locations {
+		p := e.peers[l.Node]
+		if p == nil || p.alive || p.fenced || len(p.fencers) == 0 {
+			continue
+		}
+		if !p.fencing && now.After(p.fenceAfter) {
+			p.fencing = true
+			e.emit("fencing", p.spec.Name, name, "before taking over "+name)
+			go e.fence(p)
+		}
+		return fmt.Sprintf("waiting for %s to be fenced", p.spec.Name)
+	}
+	return ""
+}
+
+func (e *Engine) fence(p *peer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	for _, f := range p.fencers {
+		err := f.Fence(ctx, p.spec.Name)
+		if err == nil {
+			e.fenced <- fenceResult{node: p.spec.Name}
+			return
+		}
+		errs = append(errs, err)
+	}
+	e.fenced <- fenceResult{node: p.spec.Name, err: fmt.Errorf("%v", errs)}
+}
+
+func (e *Engine) fenceDone(fr fenceResult) {
+	p := e.peers[fr.node]
+	p.fencing = false
+	if fr.err != nil {
+		p.fenceAfter = time.Now().Add(e.deadtime())
+		e.emit("fence_failed", fr.node, "", fmt.Sprintf("%v; its groups are not taken over", fr.err))
+		return
+	}
+	if !p.alive {
+		p.fenced = true
+		e.emit("fenced", fr.node, "", "")
+	}
+}
+
+func (e *Engine) setWaiting(group, why string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.waiting == nil {
+		e.waiting = map[string]string{}
+	}
+	e.waiting[group] = why
+}
+
+func (e *Engine) groupChanged(ev groupEvent) {
+	g := e.groups[ev.group]
+	if g == nil {
+		return
+	}
+	prev := g.state
+	g.state, g.err = ev.state, ev.err
+	switch {
+	case ev.state == Running && prev != Running:
+		e.emit("group_started", e.self, ev.group, "")
+	case ev.state == Stopped && prev == Stopping:
+		e.emit("group_stopped", e.self, ev.group, "")
+	case ev.state == Failed || ev.state == StopFailed:
+		e.emit("group_failed", e.self, ev.group, fmt.Sprint(ev.err))
+	}
+}
+
+// sendHeartbeat sends this node's state on every link.
+func (e *Engine) sendHeartbeat(now time.Time) {
+	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: int64(now.Sub(e.started) / time.Millisecond)}
+	for _, name := range sortedGroupNames(e.groups) {
+		switch e.groups[name].state {
+		case Running, StopFailed:
+			st.Held = append(st.Held, name)
+		case Starting:
+			st.Starting = append(st.Starting, name)
+		case Stopping:
+			st.Stopping = append(st.Stopping, name)
+		case Failed:
+			st.Failed = append(st.Failed, name)
+		}
+	}
+	for g, m := range e.moves {
+		st.Moves = append(st.Moves, wire.Move{Group: g, To: m.To, Epoch: m.Epoch})
+	}
+	sort.Slice(st.Moves, func(i, j int) bool { return st.Moves[i].Group < st.Moves[j].Group })
+	for _, name := range e.peerNames() {
+		p := e.peers[name]
+		if p.everSeen {
+			var recv time.Time
+			for _, l := range p.links {
+				if l.lastSeen.After(recv) {
+					recv = l.lastSeen
+				}
+			}
+			st.Echo = append(st.Echo, wire.Echo{Peer: name, Seq: p.lastSeq, RecvUnixNano: recv.UnixNano(), SentUnixNano: p.lastSent})
+		}
+	}
+	peers := e.hb.Peers
+	e.seq++
+	for _, l := range e.hb.Links {
+		pkt := &wire.Packet{Cluster: e.sp.Cluster, From: e.self, Generation: e.gen, Seq: e.seq, SentUnixNano: time.Now().UnixNano(), Link: l.Name, State: st}
+		b, err := wire.Encode(pkt, e.keys.Current, 0)
+		if err != nil {
+			e.cfg.Logger.Printf("heartbeat: encoding: %v", err)
+			return
+		}
+		for _, to := range destinations(l, peers, e.hb.Port) {
+			// A send error is what a cut link looks like; the peers will
+			// notice the silence.
+			_ = e.tr.send(l.Name, to, b)
+		}
+	}
+}
+
+func (e *Engine) standbyFile() string {
+	dir := e.cfg.StateDir
+	if dir == "" {
+		dir = spec.StateDir
+	}
+	return filepath.Join(dir, "standby")
+}
+
+func (e *Engine) loadStandby() bool {
+	_, err := os.Stat(e.standbyFile())
+	return err == nil
+}
+
+func (e *Engine) saveStandby(on bool) error {
+	if !on {
+		if err := os.Remove(e.standbyFile()); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(e.standbyFile()), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(e.standbyFile(), []byte("standby\n"), 0o644)
+}

@@ -1,0 +1,251 @@
+package heartbeat
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"sync"
+	"time"
+
+	"github.com/hactl/hactl/agentbin/resource"
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
+)
+
+// GroupState is where a group is on this node.
+type GroupState string
+
+// Group states.
+const (
+	Stopped  GroupState = "stopped"
+	Starting GroupState = "starting"
+	Running  GroupState = "running"
+	Stopping GroupState = "stopping"
+	// Failed: the group could not start, or failed beyond its restart
+	// limit, here; this node will not run it again until the operator
+	// clears it (hactl online) or the agent restarts.
+	Failed GroupState = "failed"
+	// StopFailed: a resource would not stop; the group may still partly
+	// run here, so this node keeps announcing it and no other node takes
+	// it without fencing this one.
+	StopFailed GroupState = "stop-failed"
+)
+
+// groupEvent tells the engine that a group changed state here.
+type groupEvent struct {
+	group string
+	state GroupState
+	err   error
+}
+
+// ResourceStatus is one resource as the runner last saw it.
+type ResourceStatus = status.Resource
+
+// groupRunner starts, stops and monitors one group's resources, in its own
+// goroutine, so that a slow resource never holds up heartbeats.
+type groupRunner struct {
+	spec   spec.Group
+	res    []resource.Resource
+	logger *log.Logger
+	events chan<- groupEvent
+	cmds   chan bool // true: start, false: stop
+
+	mu       sync.Mutex
+	statuses []ResourceStatus
+}
+
+func newGroupRunner(g spec.Group, env resource.Env, events chan<- groupEvent) (*groupRunner, error) {
+	r := &groupRunner{spec: g, logger: env.Logger, events: events, cmds: make(chan bool, 4)}
+	for _, rs := range g.Resources {
+		res, err := resource.New(rs, env)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		r.res = append(r.res, res)
+		r.statuses = append(r.statuses, ResourceStatus{Name: rs.Name, Kind: rs.Kind})
+	}
+	return r, nil
+}
+
+// Statuses returns a copy of the resources' last seen states.
+func (r *groupRunner) Statuses() []ResourceStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ResourceStatus(nil), r.statuses...)
+}
+
+func (r *groupRunner) setStatus(i int, running bool, err error, restarted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.statuses[i].Running = running
+	r.statuses[i].LastError = ""
+	if err != nil {
+		r.statuses[i].LastError = err.Error()
+	}
+	if restarted {
+		r.statuses[i].Restarts++
+	}
+}
+
+func (r *groupRunner) timeout(i int) time.Duration {
+	if ms := r.spec.Resources[i].MonitorTimeoutMS; ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 20 * time.Second
+}
+
+func (r *groupRunner) emit(state GroupState, err error) {
+	r.events <- groupEvent{group: r.spec.Name, state: state, err: err}
+}
+
+// run is the runner's goroutine; it ends when ctx does, leaving the
+// resources as they are (the engine stops them first when it must).
+func (r *groupRunner) run(ctx context.Context) {
+	running := false
+	next := make([]time.Time, len(r.res))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := time.Hour
+		if running {
+			now := time.Now()
+			for i := range next {
+				wait = min(wait, max(next[i].Sub(now), 0))
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case start := <-r.cmds:
+			switch {
+			case start && !running:
+				r.emit(Starting, nil)
+				if err := r.start(ctx); err != nil {
+					r.emit(r.stopAfterFailure(ctx, err))
+					continue
+				}
+				running = true
+				now := time.Now()
+				for i := range next {
+					next[i] = now.Add(r.interval(i))
+				}
+				r.emit(Running, nil)
+			case !start && running:
+				running = false
+				r.emit(Stopping, nil)
+				if err := r.stop(ctx, len(r.res)); err != nil {
+					r.emit(StopFailed, err)
+					continue
+				}
+				r.emit(Stopped, nil)
+			case !start:
+				// Stop of a group that is not running here: make sure
+				// (after a crash, a VIP may still be configured).
+				if err := r.stop(ctx, len(r.res)); err != nil {
+					r.emit(StopFailed, err)
+					continue
+				}
+				r.emit(Stopped, nil)
+			}
+		case <-timer.C:
+			if !running {
+				continue
+			}
+			now := time.Now()
+			for i := range r.res {
+				if now.Before(next[i]) {
+					continue
+				}
+				next[i] = now.Add(r.interval(i))
+				if err := r.monitor(ctx, i); err != nil {
+					running = false
+					r.emit(r.stopAfterFailure(ctx, err))
+					break
+				}
+			}
+		}
+	}
+}
+
+func (r *groupRunner) interval(i int) time.Duration {
+	if ms := r.spec.Resources[i].MonitorIntervalMS; ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 10 * time.Second
+}
+
+// start starts the resources in order; on a failure it stops the ones
+// already started, in reverse.
+func (r *groupRunner) start(ctx context.Context) error {
+	for i, res := range r.res {
+		cctx, cancel := context.WithTimeout(ctx, r.timeout(i))
+		err := res.Start(cctx)
+		cancel()
+		r.setStatus(i, err == nil, err, false)
+		if err != nil {
+			return fmt.Errorf("starting %s %s: %w", r.spec.Resources[i].Kind, res.Name(), err)
+		}
+	}
+	return nil
+}
+
+// stop stops the first n resources in reverse order. It goes on past a
+// failure, so that as much as possible is stopped, and reports the first.
+func (r *groupRunner) stop(ctx context.Context, n int) error {
+	var first error
+	for i := n - 1; i >= 0; i-- {
+		cctx, cancel := context.WithTimeout(ctx, r.timeout(i))
+		err := r.res[i].Stop(cctx)
+		cancel()
+		r.setStatus(i, err != nil, err, false)
+		if err != nil && first == nil {
+			first = fmt.Errorf("stopping %s %s: %w", r.spec.Resources[i].Kind, r.res[i].Name(), err)
+		}
+	}
+	return first
+}
+
+func (r *groupRunner) stopAfterFailure(ctx context.Context, cause error) (GroupState, error) {
+	if err := r.stop(ctx, len(r.res)); err != nil {
+		return StopFailed, fmt.Errorf("%v; then %w", cause, err)
+	}
+	return Failed, cause
+}
+
+// monitor checks resource i and applies its on_fail policy. A non-nil
+// error means the group must leave this node.
+func (r *groupRunner) monitor(ctx context.Context, i int) error {
+	rs, res := r.spec.Resources[i], r.res[i]
+	cctx, cancel := context.WithTimeout(ctx, r.timeout(i))
+	ok, err := res.Monitor(cctx)
+	cancel()
+	if err == nil && ok {
+		r.setStatus(i, true, nil, false)
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("%s %s is not running", rs.Kind, rs.Name)
+	}
+	r.setStatus(i, false, err, false)
+	switch rs.OnFail {
+	case "ignore":
+		r.logger.Printf("group %s: %v (on_fail ignore)", r.spec.Name, err)
+		return nil
+	case "restart", "":
+		if st := r.Statuses()[i]; st.Restarts < rs.MaxRestarts {
+			r.logger.Printf("group %s: %v; restarting it in place (%d of %d)", r.spec.Name, err, st.Restarts+1, rs.MaxRestarts)
+			cctx, cancel := context.WithTimeout(ctx, r.timeout(i))
+			defer cancel()
+			_ = res.Stop(cctx)
+			serr := res.Start(cctx)
+			r.setStatus(i, serr == nil, serr, true)
+			if serr == nil {
+				return nil
+			}
+			err = serr
+		}
+		return fmt.Errorf("%s %s failed %d times: %w", rs.Kind, rs.Name, rs.MaxRestarts+1, err)
+	}
+	return fmt.Errorf("%s %s failed (on_fail %s): %w", rs.Kind, rs.Name, rs.OnFail, err)
+}

@@ -1,0 +1,52 @@
+package heartbeat
+
+import (
+	"time"
+
+	"github.com/hactl/hactl/agentbin/status"
+)
+
+// publish refreshes the status the agent reports.
+func (e *Engine) publish(now time.Time) {
+	v := e.view(now)
+	hs := &status.Heartbeat{Quorate: e.quorate, Standby: e.standby, Maintenance: e.maintenance}
+	hs.Members = append(hs.Members, status.Member{Name: e.self, Self: true, Alive: true, Standby: e.standby})
+	for _, name := range e.peerNames() {
+		p := e.peers[name]
+		m := status.Member{Name: name, Alive: p.alive, Standby: p.alive && p.state.Standby}
+		for _, l := range e.hb.Links {
+			pl := p.links[l.Name]
+			m.Links = append(m.Links, status.Link{Name: l.Name, Up: pl.up, LossPct: pl.lossPct, RTTMS: float64(pl.rtt.Microseconds()) / 1000})
+		}
+		hs.Members = append(hs.Members, m)
+	}
+	e.mu.Lock()
+	waiting := e.waiting
+	hs.Events = append([]Event(nil), e.recent...)
+	e.mu.Unlock()
+	for _, name := range sortedGroupNames(e.groups) {
+		g := e.groups[name]
+		gs := status.Group{Name: name, RunningOn: v.Holders[name], State: string(g.state), Waiting: waiting[name]}
+		if gs.RunningOn == nil {
+			gs.RunningOn = []string{}
+		}
+		if g.err != nil {
+			gs.Error = g.err.Error()
+		}
+		for _, r := range g.runner.Statuses() {
+			gs.Resources = append(gs.Resources, r)
+		}
+		hs.Groups = append(hs.Groups, gs)
+	}
+	hs.Accepted, hs.Dropped = e.counters.Snapshot()
+	e.mu.Lock()
+	e.status = hs
+	e.mu.Unlock()
+}
+
+// Status returns the latest published status.
+func (e *Engine) Status() *status.Heartbeat {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.status
+}

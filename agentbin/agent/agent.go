@@ -30,6 +30,10 @@ type Config struct {
 	// so that readers can tell a live agent from a stale file.
 	Heartbeat time.Duration
 	Logger    *log.Logger
+	// StateDir keeps what must survive a restart (standby).
+	StateDir string
+	// ControlPath is the Unix socket operators' commands arrive on.
+	ControlPath string
 }
 
 // Agent runs one node's spec.
@@ -37,6 +41,8 @@ type Agent struct {
 	cfg     Config
 	current *spec.Spec
 	st      status.Status
+	roles   roleSet
+	ctl     chan ctlCall
 }
 
 // New returns an agent that has not loaded a spec yet.
@@ -48,16 +54,29 @@ func New(cfg Config) *Agent {
 		cfg.Heartbeat = 10 * time.Second
 	}
 	now := time.Now().UTC()
-	return &Agent{cfg: cfg, st: status.Status{AgentVersion: cfg.Version, PID: os.Getpid(), Started: now}}
+	return &Agent{cfg: cfg, st: status.Status{AgentVersion: cfg.Version, PID: os.Getpid(), Started: now}, ctl: make(chan ctlCall)}
 }
 
 // Run loops until ctx ends, reloading when reload receives.
 func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 	tick := time.NewTicker(a.cfg.Poll)
 	defer tick.Stop()
+	if a.cfg.ControlPath != "" {
+		stop, err := a.serveControl(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	defer a.roles.stopHeartbeat()
 	lastWrite := time.Time{}
 	for {
 		changed := a.check()
+		if a.roles.hb != nil {
+			// Membership changes by the second: keep the report fresh.
+			a.st.Heartbeat = a.roles.hb.Status()
+			changed = true
+		}
 		if changed || time.Since(lastWrite) >= a.cfg.Heartbeat {
 			a.st.Updated = time.Now().UTC()
 			if err := status.Write(a.cfg.StatusPath, &a.st); err != nil {
@@ -70,6 +89,8 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 			return nil
 		case <-tick.C:
 		case <-reload:
+		case c := <-a.ctl:
+			c.reply <- a.roles.control(ctx, c.req)
 		}
 	}
 }
@@ -102,8 +123,12 @@ func (a *Agent) check() bool {
 		a.st.SpecHash = hash
 		a.st.SpecError = ""
 		a.cfg.Logger.Printf("running spec %s of node %s (cluster %s)", hash[:12], s.Node, s.Cluster)
+		a.roles.apply(a, s)
 	}
-	a.st.Healthy = a.st.SpecError == "" && a.current != nil
+	a.st.Healthy = a.st.SpecError == "" && a.current != nil && a.roles.hbError == ""
+	if a.roles.hbError != "" {
+		a.st.SpecError = "heartbeat role: " + a.roles.hbError
+	}
 	if a.st.SpecError != "" && a.st.SpecError != before.SpecError {
 		a.cfg.Logger.Print(a.st.SpecError)
 	}

@@ -33,6 +33,8 @@ const (
 	StateDir   = "/var/lib/hactl"
 	RunDir     = "/run/hactl"
 	StatusPath = RunDir + "/status.json"
+	// ControlPath is the agent's control socket.
+	ControlPath = RunDir + "/agent.sock"
 )
 
 // Spec is the desired state of one node.

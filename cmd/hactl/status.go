@@ -2,14 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/plan"
+	"github.com/hactl/hactl/plan/deploy"
 )
 
 // embeddedAgents holds the agents a release build carries (see
@@ -24,7 +33,8 @@ func jsonUnmarshalStrict(data []byte, v any) error {
 
 type statusFlags struct {
 	remoteFlags
-	json bool
+	json  bool
+	watch bool
 }
 
 // NodeStatus is one row of hactl status.
@@ -51,6 +61,7 @@ func newStatusCommand() *cobra.Command {
 	}
 	flags.register(cmd)
 	cmd.Flags().BoolVar(&flags.json, "json", false, "print the status as JSON (format_version 1)")
+	cmd.Flags().BoolVarP(&flags.watch, "watch", "w", false, "refresh every second until interrupted")
 	return cmd
 }
 
@@ -62,6 +73,29 @@ func runStatus(stdout, stderr io.Writer, flags statusFlags) error {
 		return err
 	}
 	defer s.Close()
+	if !flags.watch {
+		return statusOnce(ctx, stdout, s, flags)
+	}
+	for {
+		var buf bytes.Buffer
+		err := statusOnce(ctx, &buf, s, flags)
+		if useColor(stdout) {
+			fmt.Fprint(stdout, "\033[H\033[2J")
+		}
+		fmt.Fprintf(stdout, "%s\n%s", time.Now().Format("15:04:05.000"), buf.String())
+		var ec *exitCodeError
+		if err != nil && !errors.As(err, &ec) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func statusOnce(ctx context.Context, stdout io.Writer, s *deploy.Session, flags statusFlags) error {
 	observed := s.Observe(ctx)
 	desired, _, err := s.Desired(ctx, observed)
 	if err != nil {
@@ -80,11 +114,17 @@ func runStatus(stdout, stderr io.Writer, flags statusFlags) error {
 		unhealthy = unhealthy || !r.Healthy
 		rows = append(rows, r)
 	}
+	view := clusterView(observed)
 	if flags.json {
 		doc := struct {
-			FormatVersion string       `json:"format_version"`
-			Nodes         []NodeStatus `json:"nodes"`
-		}{plan.JSONFormatVersion, rows}
+			FormatVersion string            `json:"format_version"`
+			Nodes         []NodeStatus      `json:"nodes"`
+			Cluster       *status.Heartbeat `json:"cluster,omitempty"`
+			SeenBy        string            `json:"cluster_seen_by,omitempty"`
+		}{plan.JSONFormatVersion, rows, nil, ""}
+		if view != nil {
+			doc.Cluster, doc.SeenBy = view.Status.Heartbeat, view.Node
+		}
 		if err := plan.WriteJSON(stdout, doc); err != nil {
 			return err
 		}
@@ -101,11 +141,115 @@ func runStatus(stdout, stderr io.Writer, flags statusFlags) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if view != nil {
+			writeClusterView(stdout, view.Node, view.Status.Heartbeat)
+		}
 	}
 	if unhealthy {
 		return withExitCode(exitChanges, nil)
 	}
 	return nil
+}
+
+// clusterView picks the membership view to show: the member that sees the
+// most members alive (a partitioned node sees fewer).
+func clusterView(observed map[string]*plan.Observed) *plan.Observed {
+	var best *plan.Observed
+	bestAlive := -1
+	for _, name := range sortedNames(observed) {
+		o := observed[name]
+		if o.Status == nil || o.Status.Heartbeat == nil || !o.AgentRunning {
+			continue
+		}
+		alive := 0
+		for _, m := range o.Status.Heartbeat.Members {
+			if m.Alive {
+				alive++
+			}
+		}
+		if alive > bestAlive {
+			best, bestAlive = o, alive
+		}
+	}
+	return best
+}
+
+func sortedNames(m map[string]*plan.Observed) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func writeClusterView(w io.Writer, seenBy string, hb *status.Heartbeat) {
+	quorum := "quorate"
+	if !hb.Quorate {
+		quorum = "NO QUORUM"
+	}
+	fmt.Fprintf(w, "\nMembership (as %s sees it, %s):\n", seenBy, quorum)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, m := range hb.Members {
+		state := "dead"
+		if m.Alive {
+			state = "alive"
+		}
+		if m.Standby {
+			state += ", standby"
+		}
+		var links []string
+		for _, l := range m.Links {
+			if l.Up {
+				links = append(links, fmt.Sprintf("%s up (loss %.1f%%, rtt %.2fms)", l.Name, l.LossPct, l.RTTMS))
+			} else {
+				links = append(links, l.Name+" DOWN")
+			}
+		}
+		if m.Self {
+			links = []string{"(this node)"}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Name, state, strings.Join(links, ", "))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w, "\nGroups:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, g := range hb.Groups {
+		where := "not running"
+		if len(g.RunningOn) > 0 {
+			where = "running on " + strings.Join(g.RunningOn, ", ")
+		}
+		var res []string
+		for _, r := range g.Resources {
+			st := "stopped"
+			if r.Running {
+				st = "running"
+			}
+			if r.LastError != "" {
+				st += " (" + r.LastError + ")"
+			}
+			res = append(res, fmt.Sprintf("%s %s %s", r.Kind, r.Name, st))
+		}
+		extra := ""
+		if g.Waiting != "" {
+			extra = " — " + g.Waiting
+		}
+		fmt.Fprintf(tw, "  %s\t%s%s\t%s\n", g.Name, where, extra, strings.Join(res, "; "))
+	}
+	_ = tw.Flush()
+	if len(hb.Dropped) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(hb.Dropped)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, hb.Dropped[k]))
+		}
+		fmt.Fprintf(w, "\nHeartbeats dropped: %s (accepted %d)\n", strings.Join(parts, ", "), hb.Accepted)
+	}
+	if n := len(hb.Events); n > 0 {
+		fmt.Fprintln(w, "\nRecent events:")
+		for _, ev := range hb.Events[max(0, n-5):] {
+			fmt.Fprintf(w, "  %s %s %s %s %s\n", ev.Time.Format("15:04:05.000"), ev.Kind, ev.Node, ev.Group, ev.Detail)
+		}
+	}
 }
 
 func yesNo(b bool) string {

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -310,4 +311,27 @@ func (s *Session) progress(node, msg string) {
 	if s.opts.Progress != nil {
 		s.opts.Progress(node, msg)
 	}
+}
+
+// AgentControl runs `hactl-agent ctl WORDS…` on a node: an operator's
+// request to the running agent.
+func (s *Session) AgentControl(ctx context.Context, node string, words ...string) error {
+	for _, t := range s.Targets() {
+		if t.Name != node {
+			continue
+		}
+		c, err := s.client(ctx, t)
+		if err != nil {
+			return err
+		}
+		cmd := observe.AgentBin + " ctl"
+		for _, w := range words {
+			cmd += " '" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+		if _, err := c.Output(ctx, cmd, nil); err != nil {
+			return fmt.Errorf("%s: %w", node, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("no node named %q in the configuration", node)
 }

@@ -35,8 +35,8 @@
 // version. A typical packet is a few hundred bytes (264 for the tests'
 // one) and takes about 2 µs to encode and 7 µs to authenticate and decode
 // (see the benchmarks), far below any heartbeat interval. A compact binary
-// payload would be faster but would
-// need a version bump or a tag-length-value scheme for every new field.
+// payload would be faster but would need a version bump or a
+// tag-length-value scheme for every new field.
 //
 // To extend State: add a field with a json tag and omitempty whose zero
 // value means "what older agents did". Never rename or retype a field —
@@ -51,10 +51,12 @@
 // accepts a packet signed with either and says which one in
 // Packet.KeyID. The key id in the packet is only a hint of which to try
 // first: during a rotation nodes disagree on which key is "current",
-// so Decode tries the other key too. Keys.Signing gives the key to sign
-// with: the previous key while one is configured, since every node in
-// the middle of a rotation — updated or not — knows it; the new key once
-// the rotation is finished and the previous key removed.
+// so Decode tries the other key too. A rotation is two applies: the first
+// adds the new key as current and the old as previous, the second removes
+// the old. Keys.Signing picks the key to sign with so that no node goes
+// unheard while the applies reach one node after another: the previous
+// key while some peer may not know the new one, the new key once every
+// peer has shown it does (Packet.SenderKnowsCurrentKey).
 //
 // # Replays and stale packets
 //

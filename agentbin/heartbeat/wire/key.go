@@ -23,11 +23,15 @@ type Keys struct {
 	Previous []byte // nil outside a rotation
 }
 
-// Signing is the key to sign with and its id: the previous key while
-// there is one, as every node in the middle of a rotation knows it; the
-// current key otherwise.
-func (k Keys) Signing() ([]byte, byte) {
-	if len(k.Previous) > 0 {
+// Signing is the key to sign with and its id. Outside a rotation it is
+// the current key. During one (a previous key is configured) it is the
+// previous key, which every node knows whether its configuration was
+// updated yet or not, until peersReady — every peer has been heard with
+// Packet.SenderKnowsCurrentKey since this node's keys last changed — and
+// the current key from then on, so that removing the previous key from
+// one node after another never leaves a node unheard.
+func (k Keys) Signing(peersReady bool) ([]byte, byte) {
+	if len(k.Previous) > 0 && !peersReady {
 		return k.Previous, KeyPrevious
 	}
 	return k.Current, KeyCurrent

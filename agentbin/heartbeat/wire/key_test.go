@@ -82,3 +82,66 @@ func TestLoadKeyRefusesMissingAndDirectories(t *testing.T) {
 		}
 	}
 }
+
+// A key rotation applied one node after another — new key added with the
+// old as previous, then the old removed — never leaves a node unheard.
+func TestKeyRotationKeepsEveryoneHeard(t *testing.T) {
+	k1, k2 := otherKey, testKey
+	type node struct {
+		name  string
+		keys  Keys
+		ready map[string]bool // peer → heard with SenderKnowsCurrentKey
+		seq   uint64
+	}
+	nodes := []*node{{name: "a"}, {name: "b"}, {name: "c"}}
+	configure := func(n *node, k Keys) {
+		n.keys, n.ready = k, map[string]bool{}
+	}
+	for _, n := range nodes {
+		configure(n, Keys{Current: k1})
+	}
+	steps := []struct {
+		node string
+		keys Keys
+	}{
+		{"a", Keys{Current: k2, Previous: k1}},
+		{"b", Keys{Current: k2, Previous: k1}},
+		{"c", Keys{Current: k2, Previous: k1}},
+		{"b", Keys{Current: k2}},
+		{"a", Keys{Current: k2}},
+		{"c", Keys{Current: k2}},
+	}
+	for i, s := range steps {
+		for _, n := range nodes {
+			if n.name == s.node {
+				configure(n, s.keys)
+			}
+		}
+		for round := range 3 {
+			for _, from := range nodes {
+				ready := len(from.ready) == len(nodes)-1
+				for _, ok := range from.ready {
+					ready = ready && ok
+				}
+				key, id := from.keys.Signing(ready)
+				from.seq++
+				b := encode(t, &Packet{Cluster: "web", From: from.name, Generation: 1, Seq: from.seq}, key, id)
+				for _, to := range nodes {
+					if to == from {
+						continue
+					}
+					p, err := Decode(b, to.keys)
+					if err != nil {
+						t.Fatalf("step %d (%s reconfigured), round %d: %s does not hear %s: %v", i, s.node, round, to.name, from.name, err)
+					}
+					to.ready[from.name] = p.SenderKnowsCurrentKey()
+				}
+			}
+		}
+	}
+	for _, n := range nodes {
+		if _, id := n.keys.Signing(true); id != KeyCurrent {
+			t.Errorf("%s still signs with the previous key after the rotation", n.name)
+		}
+	}
+}

@@ -62,6 +62,17 @@ type Packet struct {
 	// KeyID is, after Decode, which of the receiver's keys authenticated
 	// the packet: KeyCurrent or KeyPrevious. Encode ignores it.
 	KeyID byte
+	// SenderKeyID is, after Decode, the key id the sender wrote: which of
+	// its keys it signed with. Encode ignores it.
+	SenderKeyID byte
+}
+
+// SenderKnowsCurrentKey reports whether p's sender can verify packets
+// signed with the receiver's current key: it signed p with that key, or
+// it signed with its own previous key, so it is in a key rotation too and
+// its current key is the new one. See Keys.Signing.
+func (p *Packet) SenderKnowsCurrentKey() bool {
+	return p.KeyID == KeyCurrent || p.SenderKeyID == KeyPrevious
 }
 
 // State is what a node tells its peers about itself. See the package
@@ -160,7 +171,8 @@ func Decode(b []byte, keys Keys) (*Packet, error) {
 		return nil, fmt.Errorf("%w %d, this agent speaks %d", ErrVersion, b[len(magic)], Version)
 	}
 	body, mac := b[:len(b)-macSize], b[len(b)-macSize:]
-	keyID, err := keys.verify(body, mac, body[len(magic)+1])
+	senderKeyID := body[len(magic)+1]
+	keyID, err := keys.verify(body, mac, senderKeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +185,7 @@ func Decode(b []byte, keys Keys) (*Packet, error) {
 		SentUnixNano: int64(r.uint64()),
 		Link:         r.name(),
 		KeyID:        keyID,
+		SenderKeyID:  senderKeyID,
 	}
 	if r.short {
 		return nil, fmt.Errorf("%w: header cut short", ErrMalformed)

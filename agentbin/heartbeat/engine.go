@@ -51,6 +51,8 @@ type Event = status.Event
 
 type peerLink struct {
 	lastSeen  time.Time
+	lastSeq   uint64 // the peer's latest packet on this link, for echoes
+	lastSent  int64
 	up        bool
 	received  uint64 // packets received on this link since windowSeq
 	windowSeq uint64 // the peer's sequence number when the window began
@@ -67,7 +69,7 @@ type peer struct {
 	aliveSince time.Time
 	gen        uint64 // the peer agent's generation
 	lastSeq    uint64
-	lastSent   int64 // the peer's send time of its latest packet
+	knowsKey   bool // it signs with, or accepts, our current key
 	state      wire.State
 	fenced     bool // fenced since it was last seen dead
 	fencing    bool
@@ -91,12 +93,13 @@ type Engine struct {
 	self string
 
 	keys wire.Keys
-	// guards reject replays per link: the same heartbeat arrives once on
-	// every link, and each arrival proves that link works.
-	guards   map[string]*wire.ReplayGuard
-	counters *wire.Counters
-	gen, seq uint64
-	started  time.Time
+	// receivers check packets per link, each with its own replay guard:
+	// the same heartbeat arrives once on every link, and each arrival
+	// proves that link works.
+	receivers map[string]*wire.Receiver
+	counters  *wire.Counters
+	gen, seq  uint64
+	started   time.Time
 
 	peers       map[string]*peer
 	groups      map[string]*groupRun
@@ -106,11 +109,12 @@ type Engine struct {
 	quorate     bool
 	tieBreaker  *tieBreaker
 
-	tr       transport
-	recv     chan datagram
-	events   chan groupEvent
-	fenced   chan fenceResult
-	controls chan control
+	newResource resourceFactory
+	tr          transport
+	recv        chan datagram
+	events      chan groupEvent
+	fenced      chan fenceResult
+	controls    chan control
 
 	mu      sync.Mutex
 	recent  []Event
@@ -129,21 +133,32 @@ func New(cfg Config) (*Engine, error) {
 	if sp.Heartbeat == nil {
 		return nil, fmt.Errorf("heartbeat: the spec of %s has no heartbeat section", sp.Node)
 	}
-	keys, err := wire.LoadKeys(sp.Heartbeat.KeyPath, sp.Heartbeat.OldKeyPath)
-	if err != nil {
+	var keys wire.Keys
+	var err error
+	if keys.Current, err = wire.LoadKey(sp.Heartbeat.KeyPath); err != nil {
 		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	if sp.Heartbeat.OldKeyPath != "" {
+		if keys.Previous, err = wire.LoadKey(sp.Heartbeat.OldKeyPath); err != nil {
+			return nil, fmt.Errorf("heartbeat: %w", err)
+		}
 	}
 	e := &Engine{
 		cfg: cfg, sp: sp, hb: sp.Heartbeat, self: sp.Node,
-		keys: keys, guards: map[string]*wire.ReplayGuard{}, counters: &wire.Counters{},
+		keys: keys, receivers: map[string]*wire.Receiver{}, counters: &wire.Counters{},
 		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
-		moves: map[string]Move{}, quorate: true,
+		moves: map[string]Move{}, quorate: true, newResource: resource.New,
 		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
-	e.gen = uint64(e.started.UnixNano())
+	e.gen = wire.NewGeneration(e.started)
+	members := []string{sp.Node}
+	for _, p := range sp.Heartbeat.Peers {
+		members = append(members, p.Name)
+	}
 	for _, l := range sp.Heartbeat.Links {
-		e.guards[l.Name] = wire.NewReplayGuard()
+		e.receivers[l.Name] = &wire.Receiver{Cluster: sp.Cluster, Self: sp.Node, Members: members,
+			Keys: keys, Guard: &wire.ReplayGuard{}, Counters: e.counters}
 	}
 	for _, p := range sp.Heartbeat.Peers {
 		pr := &peer{spec: p, links: map[string]*peerLink{}}
@@ -208,7 +223,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	groupCtx, cancelGroups := context.WithCancel(context.Background())
 	defer cancelGroups()
 	for _, g := range e.sp.Groups {
-		r, err := newGroupRunner(g, e.cfg.ResourceEnv, e.events)
+		r, err := newGroupRunner(g, e.cfg.ResourceEnv, e.newResource, e.events)
 		if err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
@@ -260,7 +275,7 @@ func (e *Engine) adoptable(g spec.Group) bool {
 	if len(g.Resources) == 0 || g.Resources[0].Kind != "vip" {
 		return false
 	}
-	r, err := resource.New(g.Resources[0], e.cfg.ResourceEnv)
+	r, err := e.newResource(g.Resources[0], e.cfg.ResourceEnv)
 	if err != nil {
 		return false
 	}
@@ -281,13 +296,12 @@ func (e *Engine) tick(now time.Time) {
 // receive handles one datagram; it reports whether a peer's state changed
 // in a way placement must look at.
 func (e *Engine) receive(d datagram) bool {
-	members := append([]string{e.self}, e.peerNames()...)
-	guard := e.guards[d.link]
-	if guard == nil {
+	rcv := e.receivers[d.link]
+	if rcv == nil {
 		return false
 	}
-	pkt, err := wire.Accept(d.data, e.keys, e.sp.Cluster, members, guard, e.counters, d.at)
-	if err != nil || pkt.From == e.self {
+	pkt, err := rcv.Accept(d.data, d.at)
+	if err != nil {
 		return false
 	}
 	p := e.peers[pkt.From]
@@ -295,17 +309,15 @@ func (e *Engine) receive(d datagram) bool {
 	if l == nil {
 		return false
 	}
-	l.lastSeen = d.at
+	l.lastSeen, l.lastSeq, l.lastSent = d.at, pkt.Seq, pkt.SentUnixNano
 	l.received++
 	if l.windowSeq == 0 || pkt.Seq < l.windowSeq {
 		l.windowSeq = pkt.Seq
 	}
+	p.knowsKey = pkt.SenderKnowsCurrentKey()
 	for _, echo := range pkt.State.Echo {
-		if echo.Peer == e.self && echo.SentUnixNano > 0 {
-			// Round trip: our send time echoed back, less the time the
-			// peer held it.
-			held := time.Duration(pkt.SentUnixNano - echo.RecvUnixNano)
-			l.rtt = max(d.at.Sub(time.Unix(0, echo.SentUnixNano))-held, 0)
+		if echo.Peer == e.self && echo.Link == d.link && echo.SentUnixNano > 0 {
+			l.rtt = wire.RTT(pkt, echo, d.at)
 		}
 	}
 	if !l.up {
@@ -631,7 +643,7 @@ func (e *Engine) groupChanged(ev groupEvent) {
 
 // sendHeartbeat sends this node's state on every link.
 func (e *Engine) sendHeartbeat(now time.Time) {
-	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: int64(now.Sub(e.started) / time.Millisecond)}
+	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started)}
 	for _, name := range sortedGroupNames(e.groups) {
 		switch e.groups[name].state {
 		case Running, StopFailed:
@@ -648,23 +660,22 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 		st.Moves = append(st.Moves, wire.Move{Group: g, To: m.To, Epoch: m.Epoch})
 	}
 	sort.Slice(st.Moves, func(i, j int) bool { return st.Moves[i].Group < st.Moves[j].Group })
+	allReady := true
 	for _, name := range e.peerNames() {
 		p := e.peers[name]
-		if p.everSeen {
-			var recv time.Time
-			for _, l := range p.links {
-				if l.lastSeen.After(recv) {
-					recv = l.lastSeen
-				}
+		allReady = allReady && p.knowsKey
+		for _, l := range e.hb.Links {
+			if pl := p.links[l.Name]; pl.lastSeq > 0 {
+				st.Echo = append(st.Echo, wire.Echo{Peer: name, Link: l.Name, Seq: pl.lastSeq, RecvUnixNano: pl.lastSeen.UnixNano(), SentUnixNano: pl.lastSent})
 			}
-			st.Echo = append(st.Echo, wire.Echo{Peer: name, Seq: p.lastSeq, RecvUnixNano: recv.UnixNano(), SentUnixNano: p.lastSent})
 		}
 	}
+	key, keyID := e.keys.Signing(allReady)
 	peers := e.hb.Peers
 	e.seq++
 	for _, l := range e.hb.Links {
 		pkt := &wire.Packet{Cluster: e.sp.Cluster, From: e.self, Generation: e.gen, Seq: e.seq, SentUnixNano: time.Now().UnixNano(), Link: l.Name, State: st}
-		b, err := wire.Encode(pkt, e.keys.Current, 0)
+		b, err := wire.Encode(pkt, key, keyID)
 		if err != nil {
 			e.cfg.Logger.Printf("heartbeat: encoding: %v", err)
 			return

@@ -54,10 +54,13 @@ type groupRunner struct {
 	statuses []ResourceStatus
 }
 
-func newGroupRunner(g spec.Group, env resource.Env, events chan<- groupEvent) (*groupRunner, error) {
+// resourceFactory makes a group's resources; tests replace resource.New.
+type resourceFactory func(spec.Resource, resource.Env) (resource.Resource, error)
+
+func newGroupRunner(g spec.Group, env resource.Env, newResource resourceFactory, events chan<- groupEvent) (*groupRunner, error) {
 	r := &groupRunner{spec: g, logger: env.Logger, events: events, cmds: make(chan bool, 4)}
 	for _, rs := range g.Resources {
-		res, err := resource.New(rs, env)
+		res, err := newResource(rs, env)
 		if err != nil {
 			return nil, fmt.Errorf("group %s: %w", g.Name, err)
 		}

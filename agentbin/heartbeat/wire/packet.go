@@ -84,6 +84,7 @@ type State struct {
 	Held        []string `json:"held,omitempty"`     // groups this node runs
 	Starting    []string `json:"starting,omitempty"` // groups it is starting
 	Stopping    []string `json:"stopping,omitempty"` // groups it is stopping
+	Failed      []string `json:"failed,omitempty"`   // groups that failed there and must not return
 	Moves       []Move   `json:"moves,omitempty"`    // manual placements it knows
 	Echo        []Echo   `json:"echo,omitempty"`     // last packet heard from each peer
 	// Uptime is how long the sender's agent has been running.

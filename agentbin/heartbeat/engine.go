@@ -107,7 +107,7 @@ type Engine struct {
 	standby     bool
 	maintenance bool
 	quorate     bool
-	tieBreaker  *tieBreaker
+	tieBreaker  quorumDevice
 
 	newResource resourceFactory
 	tr          transport
@@ -179,7 +179,7 @@ func New(cfg Config) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("heartbeat: tie-breaker %q: %w", q.TieBreaker, err)
 		}
-		e.tieBreaker = newTieBreaker(addr)
+		e.tieBreaker = newTieBreaker(addr, e.interval())
 	}
 	e.standby = e.loadStandby()
 	return e, nil
@@ -239,7 +239,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 		}
 	}
 	if e.tieBreaker != nil {
-		go e.tieBreaker.run(ctx, e.interval())
+		go e.tieBreaker.run(ctx)
 	}
 	tick := time.NewTicker(e.interval())
 	defer tick.Stop()

@@ -8,16 +8,27 @@ import (
 	"time"
 )
 
+// quorumDevice tells one half of a two-node cluster that it may keep
+// quorum; tests replace the tie-breaker with a fake.
+type quorumDevice interface {
+	run(ctx context.Context)
+	setActive(bool)
+	reachable() bool
+}
+
 // tieBreaker pings an address both halves of a two-node cluster can reach
 // (usually the gateway) while a member is missing: the half that reaches it
 // keeps quorum. It pings only while needed.
 type tieBreaker struct {
-	addr   netip.Addr
-	active atomic.Bool
-	seen   atomic.Int64 // unix nanoseconds of the last answer
+	addr     netip.Addr
+	interval time.Duration
+	active   atomic.Bool
+	seen     atomic.Int64 // unix nanoseconds of the last answer
 }
 
-func newTieBreaker(addr netip.Addr) *tieBreaker { return &tieBreaker{addr: addr} }
+func newTieBreaker(addr netip.Addr, interval time.Duration) *tieBreaker {
+	return &tieBreaker{addr: addr, interval: interval}
+}
 
 func (t *tieBreaker) setActive(on bool) { t.active.Store(on) }
 
@@ -26,8 +37,8 @@ func (t *tieBreaker) reachable() bool {
 	return time.Since(time.Unix(0, t.seen.Load())) < 2*time.Second
 }
 
-func (t *tieBreaker) run(ctx context.Context, interval time.Duration) {
-	period := max(interval, 200*time.Millisecond)
+func (t *tieBreaker) run(ctx context.Context) {
+	period := max(t.interval, 200*time.Millisecond)
 	for {
 		select {
 		case <-ctx.Done():

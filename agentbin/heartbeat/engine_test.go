@@ -1,0 +1,438 @@
+package heartbeat
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hactl/hactl/agentbin/fence"
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
+	"github.com/hactl/hactl/agentbin/resource"
+	"github.com/hactl/hactl/agentbin/spec"
+)
+
+// The engine tests run several engines in one process over an in-memory
+// network that can cut nodes off, with fake resources that record where
+// they run. Timing is real but short (20ms heartbeats); assertions wait
+// for outcomes, never for durations.
+
+// world records which node runs which group's resources.
+type world struct {
+	mu      sync.Mutex
+	running map[string]map[string]bool // group → node → running
+	fail    map[string]bool            // node → its resources' monitors fail
+	// overlap is set when two nodes ran a group at once while they could
+	// hear each other.
+	overlap []string
+}
+
+func newWorld() *world {
+	return &world{running: map[string]map[string]bool{}, fail: map[string]bool{}}
+}
+
+func (w *world) set(group, node string, on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running[group] == nil {
+		w.running[group] = map[string]bool{}
+	}
+	w.running[group][node] = on
+}
+
+// where returns the nodes running a group.
+func (w *world) where(group string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for n, on := range w.running[group] {
+		if on {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fakeResource is the group's one resource on one node.
+type fakeResource struct {
+	w     *world
+	group string
+	node  string
+}
+
+func (f *fakeResource) Name() string                { return f.group }
+func (f *fakeResource) Start(context.Context) error { f.w.set(f.group, f.node, true); return nil }
+func (f *fakeResource) Stop(context.Context) error  { f.w.set(f.group, f.node, false); return nil }
+func (f *fakeResource) Monitor(context.Context) (bool, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	if f.w.fail[f.node] {
+		f.w.running[f.group][f.node] = false
+		return false, nil
+	}
+	return f.w.running[f.group][f.node], nil
+}
+
+// memNet delivers datagrams between engines; a cut node neither sends nor
+// receives.
+type memNet struct {
+	mu    sync.Mutex
+	addrs map[netip.AddrPort]*Engine
+	links map[netip.AddrPort]string
+	cut   map[string]bool
+	// forged counts packets an attacker injects.
+}
+
+type memTransport struct {
+	net  *memNet
+	node string
+}
+
+func (t *memTransport) send(link string, to netip.AddrPort, b []byte) error {
+	t.net.mu.Lock()
+	dst := t.net.addrs[to]
+	blocked := t.net.cut[t.node] || (dst != nil && t.net.cut[dst.self])
+	t.net.mu.Unlock()
+	if dst == nil || blocked {
+		return errors.New("unreachable")
+	}
+	select {
+	case dst.recv <- datagram{link: link, data: append([]byte(nil), b...), at: time.Now()}:
+	default:
+	}
+	return nil
+}
+
+func (t *memTransport) close() error { return nil }
+
+func (n *memNet) setCut(node string, cut bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cut[node] = cut
+}
+
+type fakeFencer struct {
+	err   error
+	calls *int
+	mu    *sync.Mutex
+}
+
+func (f fakeFencer) Fence(context.Context, string) error {
+	f.mu.Lock()
+	*f.calls++
+	f.mu.Unlock()
+	return f.err
+}
+
+type fakeTieBreaker struct{ ok func() bool }
+
+func (fakeTieBreaker) run(context.Context) {}
+func (fakeTieBreaker) setActive(bool)      {}
+func (t fakeTieBreaker) reachable() bool   { return t.ok() }
+
+// cluster is a set of engines.
+type cluster struct {
+	t       *testing.T
+	w       *world
+	net     *memNet
+	engines map[string]*Engine
+	cancel  map[string]context.CancelFunc
+	done    map[string]chan struct{}
+	specs   map[string]*spec.Spec
+}
+
+type clusterOpts struct {
+	nodes    []string // most preferred first
+	failback bool
+	delay    time.Duration
+	tie      bool // a tie-breaker that cut nodes cannot reach
+	fences   map[string]error
+}
+
+func newCluster(t *testing.T, o clusterOpts) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyPath, []byte(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, w: newWorld(), net: &memNet{addrs: map[netip.AddrPort]*Engine{}, links: map[netip.AddrPort]string{}, cut: map[string]bool{}},
+		engines: map[string]*Engine{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan struct{}{}, specs: map[string]*spec.Spec{}}
+	addr := func(i int) string { return fmt.Sprintf("10.0.0.%d", i+1) }
+	var locs []spec.Location
+	for i, n := range o.nodes {
+		locs = append(locs, spec.Location{Node: n, Score: 100 * (len(o.nodes) - i)})
+	}
+	for i, n := range o.nodes {
+		hb := &spec.Heartbeat{IntervalMS: 20, WarntimeMS: 60, DeadtimeMS: 120, InitdeadMS: 400, Port: 694, KeyPath: keyPath,
+			Links: []spec.Link{{Name: "lan", Interface: "eth0", Local: addr(i), Mode: "unicast"}}}
+		for j, p := range o.nodes {
+			hb.Members = append(hb.Members, p)
+			if p == n {
+				continue
+			}
+			peer := spec.Peer{Name: p, Addresses: map[string]string{"lan": addr(j)}}
+			if _, ok := o.fences[p]; ok {
+				peer.Fences = []spec.Fence{{Type: "command", Command: "/bin/true", Action: "off", TimeoutMS: 1000}}
+			}
+			hb.Peers = append(hb.Peers, peer)
+		}
+		sp := &spec.Spec{FormatVersion: spec.FormatVersion, Cluster: "test", Node: n, Heartbeat: hb,
+			Quorum: &spec.Quorum{Policy: "stop"},
+			Groups: []spec.Group{{Name: "web", Locations: locs, Failback: o.failback, FailbackDelayMS: int(o.delay / time.Millisecond),
+				Resources: []spec.Resource{{Kind: "service", Name: "web", MonitorIntervalMS: 30, MonitorTimeoutMS: 1000, OnFail: "restart", MaxRestarts: 1}}}}}
+		c.specs[n] = sp
+		c.net.addrs[netip.AddrPortFrom(netip.MustParseAddr(addr(i)), 694)] = nil
+	}
+	for i, n := range o.nodes {
+		c.start(n, o, i)
+	}
+	return c
+}
+
+func (c *cluster) start(n string, o clusterOpts, i int) {
+	c.t.Helper()
+	e, err := New(Config{Spec: c.specs[n], Logger: log.New(io.Discard, "", 0), StateDir: c.t.TempDir()})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	node := n
+	e.newResource = func(r spec.Resource, _ resource.Env) (resource.Resource, error) {
+		return &fakeResource{w: c.w, group: "web", node: node}, nil
+	}
+	if o.tie {
+		e.tieBreaker = fakeTieBreaker{ok: func() bool {
+			c.net.mu.Lock()
+			defer c.net.mu.Unlock()
+			return !c.net.cut[node]
+		}}
+	}
+	var mu sync.Mutex
+	calls := 0
+	for p, ferr := range o.fences {
+		if pr := e.peers[p]; pr != nil {
+			pr.fencers = []fence.Fencer{fakeFencer{err: ferr, calls: &calls, mu: &mu}}
+		}
+	}
+	c.net.mu.Lock()
+	c.net.addrs[netip.AddrPortFrom(netip.MustParseAddr(fmt.Sprintf("10.0.0.%d", i+1)), 694)] = e
+	c.net.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	c.engines[n], c.cancel[n], c.done[n] = e, cancel, done
+	go func() {
+		defer close(done)
+		if err := e.run(ctx, &memTransport{net: c.net, node: node}); err != nil {
+			c.t.Errorf("%s: %v", node, err)
+		}
+	}()
+	c.t.Cleanup(func() { cancel(); <-done })
+}
+
+// eventually waits until the group runs exactly on want (none when want
+// is empty), failing after a generous bound.
+func (c *cluster) eventually(want ...string) {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if slices.Equal(c.w.where("web"), want) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.t.Fatalf("group web runs on %v, want %v", c.w.where("web"), want)
+}
+
+// stays checks that the group keeps running on want for a while (several
+// deadtimes), to catch a wrong move that would happen later.
+func (c *cluster) stays(want ...string) {
+	c.t.Helper()
+	until := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(until) {
+		if got := c.w.where("web"); !slices.Equal(got, want) {
+			c.t.Fatalf("group web moved to %v, want it to stay on %v", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (c *cluster) control(node string, req Request) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.engines[node].Control(ctx, req)
+}
+
+func TestGroupRunsOnThePreferredNodeOnly(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true})
+	c.eventually("h2g")
+	c.stays("h2g")
+}
+
+func TestFailoverOnCutAndFailbackOnHeal(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true, tie: true})
+	c.eventually("h2g")
+	c.net.setCut("h2g", true)
+	// h2g loses the tie-breaker and with it quorum: it releases; c2g keeps
+	// quorum and takes over.
+	c.eventually("c2g")
+	c.net.setCut("h2g", false)
+	c.eventually("h2g")
+	c.stays("h2g")
+}
+
+func TestNoFailbackKeepsTheGroupWhereItRuns(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: false, tie: true})
+	c.eventually("h2g")
+	c.net.setCut("h2g", true)
+	c.eventually("c2g")
+	c.net.setCut("h2g", false)
+	c.stays("c2g")
+}
+
+func TestSplitBrainAfterHealLeavesOneOwner(t *testing.T) {
+	// No fencing, no tie-breaker: during the partition both halves run the
+	// group; when it heals the lower placed node releases at once.
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: false})
+	c.eventually("h2g")
+	c.net.setCut("h2g", true)
+	c.eventually("c2g", "h2g")
+	c.net.setCut("h2g", false)
+	c.eventually("h2g")
+	var saw bool
+	for _, ev := range c.engines["c2g"].Status().Events {
+		saw = saw || ev.Kind == "split_brain"
+	}
+	if !saw {
+		t.Error("c2g did not report the split brain it resolved")
+	}
+}
+
+func TestStandbyOnlineAndManualMove(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true})
+	c.eventually("h2g")
+	if err := c.control("h2g", Request{Op: "standby"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("c2g")
+	if err := c.control("h2g", Request{Op: "online"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("h2g")
+	// A manual move holds even against failback.
+	if err := c.control("h2g", Request{Op: "move", Group: "web", To: "c2g"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("c2g")
+	c.stays("c2g")
+	if err := c.control("c2g", Request{Op: "move", Group: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("h2g")
+	if err := c.control("h2g", Request{Op: "move", Group: "web", To: "nowhere"}); err == nil {
+		t.Error("a move to a node that may not run the group was accepted")
+	}
+}
+
+func TestThreeNodesMinorityReleasesMajorityServes(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"n1", "n2", "n3"}, failback: true})
+	c.eventually("n1")
+	c.net.setCut("n1", true)
+	// n1 is alone: no quorum, it stops; n2 and n3 keep quorum, n2 runs it.
+	c.eventually("n2")
+	c.stays("n2")
+	if c.engines["n1"].Status().Quorate {
+		t.Error("n1 alone still reports quorum")
+	}
+	c.net.setCut("n1", false)
+	c.eventually("n1")
+}
+
+func TestFailingFencingBlocksTakeover(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true, tie: true,
+		fences: map[string]error{"h2g": errors.New("BMC unreachable")}})
+	c.eventually("h2g")
+	c.net.setCut("h2g", true)
+	// h2g releases (no quorum), but c2g may not start it: h2g could not be
+	// fenced, so it might still run it.
+	c.eventually()
+	c.stays()
+	var saw bool
+	for _, ev := range c.engines["c2g"].Status().Events {
+		saw = saw || ev.Kind == "fence_failed"
+	}
+	if !saw {
+		t.Error("c2g did not report the failed fencing")
+	}
+}
+
+func TestSuccessfulFencingAllowsTakeover(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true, tie: true,
+		fences: map[string]error{"h2g": nil}})
+	c.eventually("h2g")
+	c.net.setCut("h2g", true)
+	c.eventually("c2g")
+}
+
+func TestResourceFailureMovesTheGroupAndBansTheNode(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true})
+	c.eventually("h2g")
+	c.w.mu.Lock()
+	c.w.fail["h2g"] = true
+	c.w.mu.Unlock()
+	c.eventually("c2g")
+	c.w.mu.Lock()
+	c.w.fail["h2g"] = false
+	c.w.mu.Unlock()
+	// h2g failed the group: failback must not bring it back there...
+	c.stays("c2g")
+	// ...until the operator clears it.
+	if err := c.control("h2g", Request{Op: "online"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("h2g")
+}
+
+func TestForgedAndReplayedHeartbeatsAreDroppedAndCounted(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true})
+	c.eventually("h2g")
+	target := c.engines["c2g"]
+	// A packet signed with another key, claiming to be h2g, saying it
+	// runs nothing.
+	forged, err := wire.Encode(&wire.Packet{Cluster: "test", From: "h2g", Generation: wire.NewGeneration(time.Now()), Seq: 1,
+		SentUnixNano: time.Now().UnixNano(), Link: "lan"}, []byte(strings.Repeat("x", 32)), wire.KeyCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A genuine old packet of h2g, replayed.
+	old, err := wire.Encode(&wire.Packet{Cluster: "test", From: "h2g", Generation: c.engines["h2g"].gen, Seq: 1,
+		SentUnixNano: time.Now().UnixNano(), Link: "lan"}, []byte(strings.Repeat("k", 32)), wire.KeyCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		target.recv <- datagram{link: "lan", data: forged, at: time.Now()}
+		target.recv <- datagram{link: "lan", data: old, at: time.Now()}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		st := target.Status()
+		if st != nil && st.Dropped["forged"] >= 20 && st.Dropped["replayed"]+st.Dropped["stale"] >= 20 {
+			c.stays("h2g")
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("drops not counted: %+v", target.Status().Dropped)
+}

@@ -4,30 +4,121 @@
 // imports neither HCL nor lipgloss nor cobra, only the standard library and
 // the kernel-facing libraries its roles need.
 //
-// The agent's roles (heartbeat, lvs, proxy, sync, monitor) and its spec
-// handling arrive with issues #4 and #5; today the binary only reports its
-// version, so that release builds and installs can be exercised.
+// Commands:
+//
+//	hactl-agent run          the agent (what the service runs)
+//	hactl-agent supervise    run the agent and restart it when it dies, on hosts without systemd
+//	hactl-agent status       print the agent's status JSON
+//	hactl-agent check FILE   check a spec file, as the agent would before taking it
+//	hactl-agent version      print the version
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
+
+	"github.com/hactl/hactl/agentbin/agent"
+	"github.com/hactl/hactl/agentbin/spec"
 )
 
 // version is set by the release build (-ldflags -X main.version=...).
 var version = "dev"
+
+const usage = "usage: hactl-agent run|supervise|status|check FILE|version"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 1 && (args[0] == "version" || args[0] == "--version") {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	specPath := fs.String("spec", spec.SpecPath, "spec file")
+	statusPath := fs.String("status", spec.StatusPath, "status file")
+	pidFile := fs.String("pidfile", "", "supervise: write the supervisor's pid here while it runs")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	logger := log.New(stderr, "hactl-agent: ", log.LstdFlags|log.LUTC)
+	switch args[0] {
+	case "version", "--version":
 		fmt.Fprintf(stdout, "hactl-agent %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
+	case "run":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		reload := make(chan struct{}, 1)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			for range hup {
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		a := agent.New(agent.Config{Version: version, SpecPath: *specPath, StatusPath: *statusPath, Logger: logger})
+		if err := a.Run(ctx, reload); err != nil {
+			logger.Print(err)
+			return 1
+		}
+		return 0
+	case "supervise":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		self, err := os.Executable()
+		if err != nil {
+			logger.Print(err)
+			return 1
+		}
+		if *pidFile != "" {
+			if err := os.WriteFile(*pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+				logger.Print(err)
+				return 1
+			}
+			defer os.Remove(*pidFile)
+		}
+		if err := agent.Supervise(ctx, logger, []string{self, "run", "-spec", *specPath, "-status", *statusPath}); err != nil {
+			logger.Print(err)
+			return 1
+		}
+		return 0
+	case "status":
+		data, err := os.ReadFile(*statusPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "hactl-agent: no status: %v\n", err)
+			return 1
+		}
+		_, _ = stdout.Write(data)
+		return 0
+	case "check":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, usage)
+			return 2
+		}
+		data, err := os.ReadFile(fs.Arg(0))
+		if err == nil {
+			_, err = spec.Parse(data)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "hactl-agent: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: valid spec %s\n", fs.Arg(0), spec.HashBytes(data)[:12])
+		return 0
 	}
-	fmt.Fprintln(stderr, "usage: hactl-agent version")
+	fmt.Fprintln(stderr, usage)
 	return 2
 }

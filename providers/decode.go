@@ -2,6 +2,7 @@ package providers
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -516,13 +517,16 @@ func Suggest(s string, candidates []string) string {
 // that retention periods need.
 func ParseDuration(s string) (time.Duration, error) {
 	for _, u := range []struct {
-		suffix string
-		unit   time.Duration
-	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		suffix, name string
+		unit         time.Duration
+	}{{"d", "days", 24 * time.Hour}, {"w", "weeks", 7 * 24 * time.Hour}} {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			n, err := strconv.ParseUint(num, 10, 32)
 			if err != nil {
-				return 0, fmt.Errorf("%q is not a whole number of %s", num, u.suffix)
+				return 0, fmt.Errorf("%q is not a whole number of %s", num, u.name)
+			}
+			if n > uint64(math.MaxInt64/u.unit) {
+				return 0, fmt.Errorf("%q is too long", s)
 			}
 			return time.Duration(n) * u.unit, nil
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/hactl/hactl/providers"
 )
 
 // functions are the functions available in expressions: Terraform's usual
@@ -78,4 +80,38 @@ func envFunc(environ []string) function.Function {
 			return cty.StringVal(""), nil
 		},
 	})
+}
+
+// FunctionDocs describes every function, in name order, for the language
+// reference.
+func FunctionDocs() []providers.FunctionDoc {
+	fns := functions(".", nil)
+	var out []providers.FunctionDoc
+	for _, name := range sortedKeys(fns) {
+		f := fns[name]
+		var params []string
+		for _, p := range f.Params() {
+			params = append(params, p.Name)
+		}
+		if vp := f.VarParam(); vp != nil {
+			params = append(params, vp.Name+"...")
+		}
+		doc := strings.ReplaceAll(f.Description(), `\"`, `"`)
+		if doc == "" {
+			doc = functionDocs[name]
+		}
+		out = append(out, providers.FunctionDoc{Name: name, Signature: name + "(" + strings.Join(params, ", ") + ")", Doc: doc})
+	}
+	return out
+}
+
+// functionDocs describe the functions whose library gives no description.
+var functionDocs = map[string]string{
+	"cidrhost":    "Returns the address of host number hostnum in the network prefix: cidrhost(\"192.168.0.0/24\", 33) is \"192.168.0.33\". Negative numbers count from the end.",
+	"cidrnetmask": "Returns the IPv4 netmask of the prefix in dotted form: cidrnetmask(\"10.0.0.0/8\") is \"255.0.0.0\".",
+	"cidrsubnet":  "Returns the netnum-th subnet of prefix, newbits longer: cidrsubnet(\"10.0.0.0/16\", 8, 2) is \"10.0.2.0/24\".",
+	"cidrsubnets": "Returns consecutive subnets of prefix, one per newbits argument, each that many bits longer.",
+	"file":        "Returns the content of the file at path (relative to the configuration's directory), which must be UTF-8 text.",
+	"fileexists":  "Returns whether a file exists at path (relative to the configuration's directory).",
+	"try":         "Returns the value of the first expression that evaluates without error.",
 }

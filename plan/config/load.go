@@ -77,14 +77,17 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 
 	schema := topSchema()
 	var blocks hcl.Blocks
+	// Unknown top-level blocks and attributes are reported, but do not stop
+	// the loading: the rest of the files is still checked.
+	var structure hcl.Diagnostics
 	for _, f := range files {
 		content, d := f.Body.Content(schema)
-		diags = append(diags, d...)
+		structure = append(structure, d...)
 		if content != nil {
 			blocks = append(blocks, content.Blocks...)
 		}
 		for name, attr := range content.Attributes {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected attribute",
+			structure = append(structure, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected attribute",
 				Detail: fmt.Sprintf("%q is set outside of any block. Settings belong in a block: cluster, node, group… or in locals { }.", name), Subject: attr.NameRange.Ptr()})
 		}
 	}
@@ -101,7 +104,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	ctx.Variables["local"] = cty.ObjectVal(locals)
 	if diags.HasErrors() {
-		return res, diags
+		return res, sortDiags(append(diags, structure...))
 	}
 
 	dec := providers.NewDecoder(ctx)
@@ -122,9 +125,9 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	}
 	for _, p := range providers.All() {
 		if spec := p.Schema(); spec.Required && len(counts[spec.Type]) == 0 {
-			rng := hcl.Range{Filename: paths[0], Start: hcl.InitialPos, End: hcl.InitialPos}
-			dec.Error(rng, fmt.Sprintf("Missing %s block", spec.Type),
-				fmt.Sprintf("A configuration needs a %s block. Start with:\n\n%s", spec.Type, spec.Example))
+			// No line is at fault: the diagnostic names the files instead.
+			dec.Diags = append(dec.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Missing %s block", spec.Type),
+				Detail: fmt.Sprintf("A configuration needs a %s block, and %s has none. Start with:\n\n%s", spec.Type, strings.Join(paths, ", "), spec.Example)})
 		}
 	}
 	dec.Finish()
@@ -134,6 +137,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 		}
 	}
 	res.Topology = dec.Topology
+	diags = append(diags, structure...)
 	diags = append(diags, dec.Diags...)
 	return res, sortDiags(diags)
 }
@@ -206,6 +210,9 @@ type variable struct {
 	typ      cty.Type
 	defRange hcl.Range
 	value    cty.Value
+	// badDefault is set when the default was reported as wrong, so that
+	// the variable is not also reported as having none.
+	badDefault bool
 }
 
 // evalVariables gives every declared variable its value: default, then
@@ -246,6 +253,7 @@ func evalVariables(parser *hclparse.Parser, blocks hcl.Blocks, opts Options) (ma
 				v.value, d = convertVar(name, val, v.typ, attr.Expr.Range())
 				diags = append(diags, d...)
 			}
+			v.badDefault = d.HasErrors()
 		}
 	}
 
@@ -287,6 +295,9 @@ func evalVariables(parser *hclparse.Parser, blocks hcl.Blocks, opts Options) (ma
 
 	out := map[string]cty.Value{}
 	for name, v := range vars {
+		if v.value == cty.NilVal && v.badDefault {
+			continue
+		}
 		if v.value == cty.NilVal {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No value for variable %q", name),
 				Detail:  fmt.Sprintf("Variable %q has no default. Set it with --var %s=..., in a --var-file, or with %s%s in the environment.", name, name, VarEnvPrefix, name),
@@ -316,16 +327,25 @@ func parseRawVar(name, raw string, typ cty.Type, where string) (cty.Value, hcl.D
 	if typ == cty.String || typ == cty.DynamicPseudoType {
 		return cty.StringVal(raw), nil
 	}
+	// The value has no place in a file: diagnostics name where it came from
+	// instead of a source range.
+	invalid := func(why string) (cty.Value, hcl.Diagnostics) {
+		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
+			Detail: fmt.Sprintf("%s: %q is not a valid %s value%s. Strings need no quotes; other types are written as in HCL, like 80, true or [\"a\", \"b\"].", where, raw, typ.FriendlyName(), why)}}
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), where, hcl.InitialPos)
 	if diags.HasErrors() {
-		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
-			Detail: fmt.Sprintf("%s: %q is not a valid %s value.", where, raw, typ.FriendlyName())}}
+		return invalid("")
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
-		return cty.NilVal, diags
+		return invalid("")
 	}
-	return convertVar(name, val, typ, expr.Range())
+	cv, err := convert.Convert(val, typ)
+	if err != nil {
+		return invalid(": " + err.Error())
+	}
+	return cv, nil
 }
 
 func convertVar(name string, val cty.Value, typ cty.Type, rng hcl.Range) (cty.Value, hcl.Diagnostics) {
@@ -388,15 +408,8 @@ func evalLocals(ctx *hcl.EvalContext, blocks hcl.Blocks) (map[string]cty.Value, 
 			attr := pending[name]
 			ready := true
 			for _, trav := range attr.Expr.Variables() {
-				if trav.RootName() != "local" || len(trav) < 2 {
-					continue
-				}
-				step, ok := trav[1].(hcl.TraverseAttr)
-				if !ok {
-					continue
-				}
-				if _, isDone := done[step.Name]; !isDone {
-					if _, isPending := pending[step.Name]; isPending {
+				if step, ok := localStep(trav); ok {
+					if _, isPending := pending[step]; isPending {
 						ready = false
 					}
 				}
@@ -415,7 +428,7 @@ func evalLocals(ctx *hcl.EvalContext, blocks hcl.Blocks) (map[string]cty.Value, 
 			progress = true
 		}
 		if !progress {
-			names := sortedKeys(pending)
+			names := cycleMembers(pending)
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cycle between locals",
 				Detail:  fmt.Sprintf("These locals depend on each other in a circle: %s. Break the circle.", strings.Join(names, ", ")),
 				Subject: pending[names[0]].NameRange.Ptr()})
@@ -423,6 +436,54 @@ func evalLocals(ctx *hcl.EvalContext, blocks hcl.Blocks) (map[string]cty.Value, 
 		}
 	}
 	return done, diags
+}
+
+// cycleMembers returns, sorted, the pending locals that are in a cycle:
+// those left once the ones no other pending local depends on (which only
+// depend on a cycle) are pruned, again and again.
+func cycleMembers(pending map[string]*hcl.Attribute) []string {
+	deps := map[string][]string{}
+	for name, attr := range pending {
+		for _, trav := range attr.Expr.Variables() {
+			if step, ok := localStep(trav); ok {
+				if _, isPending := pending[step]; isPending {
+					deps[name] = append(deps[name], step)
+				}
+			}
+		}
+	}
+	left := map[string]bool{}
+	for name := range pending {
+		left[name] = true
+	}
+	for pruned := true; pruned; {
+		pruned = false
+		needed := map[string]bool{}
+		for name := range left {
+			for _, dep := range deps[name] {
+				needed[dep] = true
+			}
+		}
+		for name := range left {
+			if !needed[name] {
+				delete(left, name)
+				pruned = true
+			}
+		}
+	}
+	if len(left) == 0 { // cannot happen when no local could be evaluated
+		return sortedKeys(pending)
+	}
+	return sortedKeys(left)
+}
+
+// localStep returns NAME for a traversal local.NAME….
+func localStep(trav hcl.Traversal) (string, bool) {
+	if trav.RootName() != "local" || len(trav) < 2 {
+		return "", false
+	}
+	step, ok := trav[1].(hcl.TraverseAttr)
+	return step.Name, ok
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -293,9 +293,8 @@ func validateVIP(d *providers.Decoder, g *topology.Group, v *topology.VIP, seen 
 		return
 	}
 	seen[addr] = v
-	var names []string
+	var outside []string
 	for _, l := range g.Locations {
-		names = append(names, l.Node.Name)
 		var on *topology.Interface
 		for _, i := range l.Node.Interfaces {
 			if i.Network != nil && i.Network.Prefix.Contains(addr) {
@@ -303,6 +302,7 @@ func validateVIP(d *providers.Decoder, g *topology.Group, v *topology.VIP, seen 
 			}
 		}
 		if on == nil {
+			outside = append(outside, l.Node.Name)
 			continue
 		}
 		if v.Address.Bits() < 0 {
@@ -312,13 +312,16 @@ func validateVIP(d *providers.Decoder, g *topology.Group, v *topology.VIP, seen 
 			d.Error(providers.FromTopo(v.Range), "Virtual IP on the wrong interface",
 				fmt.Sprintf("vip %q (%s) is in network %q, which node %q has on %s, not %s. Fix interface or leave it out.", v.Name, addr, on.Network.Name, l.Node.Name, on.Name, v.Interface))
 		}
-		return
 	}
-	if len(names) == 0 {
-		return
+	switch {
+	case len(outside) == 0:
+	case len(outside) == len(g.Locations):
+		d.Error(providers.FromTopo(v.AddressRange), "Virtual IP outside every network",
+			fmt.Sprintf("vip %q (%s) is in none of the networks of the nodes that may hold it (%s), so no node could announce it. Use an address inside one of their networks, or attach them to the network it belongs to.", v.Name, addr, strings.Join(outside, ", ")))
+	default:
+		d.Error(providers.FromTopo(v.AddressRange), "Virtual IP outside a node's networks",
+			fmt.Sprintf("vip %q (%s) may move to %s, which has no interface on its network, so the address would be unreachable after a failover. Attach %s to that network or remove it from group %q.", v.Name, addr, strings.Join(outside, ", "), strings.Join(outside, ", "), g.Name))
 	}
-	d.Error(providers.FromTopo(v.AddressRange), "Virtual IP outside every network",
-		fmt.Sprintf("vip %q (%s) is in none of the networks of the nodes that may hold it (%s), so no node could announce it. Use an address inside one of their networks, or attach them to the network it belongs to.", v.Name, addr, strings.Join(names, ", ")))
 }
 
 // validateHeartbeatPath checks that the members of a group can hear each

@@ -6,9 +6,11 @@ package heartbeat
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
+	"github.com/hactl/hactl/providers/group"
 	"github.com/hactl/hactl/providers/network"
 )
 
@@ -62,8 +64,11 @@ func (Provider) Schema() *providers.Block {
 
 // Decode implements providers.Provider.
 func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
+	n := len(d.Diags)
+	interval := c.Duration("interval")
+	badInterval := len(d.Diags) > n // already reported: not also "zero"
 	hb := &topology.Heartbeat{
-		Interval:      c.Duration("interval"),
+		Interval:      interval,
 		Warntime:      c.Duration("warntime"),
 		Deadtime:      c.Duration("deadtime"),
 		Initdead:      c.Duration("initdead"),
@@ -80,7 +85,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		d.Error(c.Range("warntime"), "Warntime not below deadtime",
 			fmt.Sprintf("warntime (%s) must be shorter than deadtime (%s): it warns before a node is declared dead.", hb.Warntime, hb.Deadtime))
 	}
-	if hb.Interval == 0 && c.Has("interval") {
+	if hb.Interval == 0 && c.Has("interval") && !badInterval {
 		d.Error(c.Range("interval"), "Zero heartbeat interval", "interval must be more than zero.")
 	}
 	if hb.Initdead > 0 && hb.Initdead < hb.Deadtime {
@@ -121,14 +126,35 @@ func (Provider) Validate(d *providers.Decoder) {
 	if hb == nil {
 		return
 	}
+	members := group.Members(d.Topology)
 	for _, l := range hb.Links {
-		if l.Network != nil && l.Mode == topology.LinkBroadcast && !l.Network.Prefix.Addr().Is4() {
+		if l.Network == nil {
+			continue
+		}
+		var missing []string
+		for _, m := range members {
+			if m.InterfaceOn(l.Network) == nil {
+				missing = append(missing, m.Name)
+			}
+		}
+		if len(missing) > 0 && len(missing) < len(members) {
+			d.Warn(providers.FromTopo(l.Range), "Heartbeat link misses members",
+				fmt.Sprintf("Link %q runs on network %q, which %s %s not on: they only count on the other links, so this link adds no redundancy for them.", l.Name, l.Network.Name, strings.Join(missing, ", "), isAre(len(missing))))
+		}
+		if l.Mode == topology.LinkBroadcast && !l.Network.Prefix.Addr().Is4() {
 			d.Error(providers.FromTopo(l.Range), "Broadcast on an IPv6 network",
 				fmt.Sprintf("Network %q is IPv6, which has no broadcast; use mode = \"multicast\" or \"unicast\".", l.Network.Name))
 		}
-		if l.Network != nil && l.Group.IsValid() && l.Group.Is4() != l.Network.Prefix.Addr().Is4() {
+		if l.Group.IsValid() && l.Group.Is4() != l.Network.Prefix.Addr().Is4() {
 			d.Error(providers.FromTopo(l.Range), "Multicast group of the wrong family",
 				fmt.Sprintf("Group %s and network %q (%s) are not the same IP version.", l.Group, l.Network.Name, l.Network.Prefix))
 		}
 	}
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }

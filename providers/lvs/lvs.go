@@ -171,12 +171,27 @@ func CheckHostPort(d *providers.Decoder, c *providers.Content, name string) {
 // their address on a network the VIP's holders share with them, and NAT needs
 // the real servers reachable from the directors.
 func (Provider) Validate(d *providers.Decoder) {
+	taken := map[string]*topology.VirtualService{}
 	for _, vs := range d.Topology.VirtualServices {
 		if vs.VIP == nil {
 			continue
 		}
+		key := fmt.Sprintf("%s %s:%d", vs.Protocol, vs.VIP.Address.Addr(), vs.Port)
+		if other, dup := taken[key]; dup && vs.Port != 0 { // port 0: an invalid port, already reported
+			d.Error(providers.FromTopo(vs.Range), "Two virtual services on one address",
+				fmt.Sprintf("Virtual service %q uses %s, like %q. Merge them or use another port.", vs.Name, key, other.Name))
+		}
+		taken[key] = vs
+		if hc := vs.HealthCheck; hc != nil && vs.Protocol != "tcp" && (hc.Type == "http" || hc.Type == "https" || hc.Type == "tcp") {
+			d.Error(providers.FromTopo(hc.Range), "Health check does not fit the protocol",
+				fmt.Sprintf("A %s check cannot probe a %s service; use type = \"command\" with a program that speaks the service's protocol.", hc.Type, vs.Protocol))
+		}
 		holders := vs.VIP.Group.Locations
 		for _, rs := range vs.RealServers {
+			if vs.Forwarding != "nat" && rs.Port != vs.Port && vs.Port != 0 && rs.Port != 0 {
+				d.Error(providers.FromTopo(rs.Range), "Port mapping needs NAT",
+					fmt.Sprintf("Real server %q listens on port %d but the service is on %d; only forwarding = \"nat\" can change the port (with %s the packet reaches the real server unchanged).", rs.Name, rs.Port, vs.Port, vs.Forwarding))
+			}
 			if rs.Node == nil {
 				continue
 			}

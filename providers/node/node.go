@@ -165,12 +165,15 @@ func (Provider) Validate(d *providers.Decoder) {
 	seen := map[netip.Addr]string{}
 	for _, n := range t.Nodes {
 		if n.Address == "" {
-			if len(n.Interfaces) == 0 || !n.Interfaces[0].Address.IsValid() {
+			switch {
+			case len(n.Interfaces) == 0:
 				d.Error(providers.FromTopo(n.Range), "Node without an address",
 					fmt.Sprintf("Node %q has neither an address nor an interface, so hactl cannot reach it. Add address = \"...\" or an interface block.", n.Name))
-			} else {
+			case n.Interfaces[0].Address.IsValid():
 				n.Address = n.Interfaces[0].Address.Addr().String()
 			}
+			// Otherwise the first interface's address or network is wrong,
+			// and that has been reported.
 		}
 		for _, i := range n.Interfaces {
 			if !i.Address.IsValid() {
@@ -193,4 +196,15 @@ func ByName(t *topology.Topology) map[string]*topology.Node {
 		m[n.Name] = n
 	}
 	return m
+}
+
+// AddressFrom is the address of node to as seen from node from: its address
+// on the first network they share, or its SSH address.
+func AddressFrom(to, from *topology.Node) string {
+	for _, i := range to.Interfaces {
+		if i.Network != nil && from.InterfaceOn(i.Network) != nil {
+			return i.Address.Addr().String()
+		}
+	}
+	return to.Address
 }

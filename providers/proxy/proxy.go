@@ -19,7 +19,10 @@ import (
 // Provider decodes proxy blocks.
 type Provider struct{}
 
-var _ providers.Provider = Provider{}
+var (
+	_ providers.Provider  = Provider{}
+	_ providers.Validator = Provider{}
+)
 
 var sessionTypes = []string{"ip", "cookie", "header", "url", "basic"}
 
@@ -237,4 +240,49 @@ func checkRegex(d *providers.Decoder, c *providers.Content, attr, re string) {
 	if _, err := regexp.Compile(re); err != nil {
 		d.Error(c.Range(attr), "Invalid regular expression", fmt.Sprintf("%s: %s.", attr, err))
 	}
+}
+
+// Validate implements providers.Validator: listeners do not collide, and
+// backend nodes are reachable from every node the proxy may run on.
+func (Provider) Validate(d *providers.Decoder) {
+	for _, p := range d.Topology.Proxies {
+		hosts := p.Nodes
+		if p.VIP != nil {
+			for _, l := range p.VIP.Group.Locations {
+				hosts = append(hosts, l.Node)
+			}
+		}
+		seen := map[string]string{}
+		for _, l := range p.Listeners {
+			key := fmt.Sprintf("%s:%d", l.Address, l.Port)
+			if other, dup := seen[key]; dup {
+				d.Error(providers.FromTopo(l.Range), "Two listeners on one address",
+					fmt.Sprintf("Listener %q uses %s like listener %q; give one another port or address.", l.Name, key, other))
+			}
+			seen[key] = l.Name
+		}
+		for _, s := range p.Services {
+			for _, b := range s.Backends {
+				if b.Node == nil {
+					continue
+				}
+				for _, h := range hosts {
+					if !sharesNetwork(b.Node, h) && b.Node != h {
+						d.Error(providers.FromTopo(b.Range), "Backend unreachable from the proxy",
+							fmt.Sprintf("Backend node %q shares no network with %q, where proxy %q may run. Attach them to a common network or give the backend an address.", b.Node.Name, h.Name, p.Name))
+						break
+					}
+				}
+			}
+		}
+	}
+}
+
+func sharesNetwork(a, b *topology.Node) bool {
+	for _, i := range a.Interfaces {
+		if i.Network != nil && b.InterfaceOn(i.Network) != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -28,7 +28,7 @@ func endpointBlock(typ, doc string, required bool) *providers.Block {
 		Doc:      doc,
 		Attrs: []*providers.Attr{
 			{Name: "node", Type: providers.Ref, RefKind: "node", Required: true, Doc: "The node.", Example: "node.f400"},
-			{Name: "path", Type: providers.String, Required: true, Doc: "Absolute path of the directory.", Example: `"/var/www/html/"`},
+			{Name: "path", Type: providers.String, Required: true, Doc: "Absolute path of the directory. Its content is synced whether or not the path ends in / (hactl always gives rsync the trailing slash, so \"/var/www/html\" never becomes /var/www/html/html on the target).", Example: `"/var/www/html/"`},
 		},
 	}
 }
@@ -67,12 +67,15 @@ func (Provider) Schema() *providers.Block {
 
 // Decode implements providers.Provider.
 func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
+	n := len(d.Diags)
+	interval := c.Duration("interval")
+	badInterval := len(d.Diags) > n // already reported: not also "zero"
 	m := &topology.SyncModule{
 		Name:       c.Label(0),
 		Delete:     c.Bool("delete"),
 		Excludes:   c.Strings("excludes"),
 		Trigger:    c.String("trigger"),
-		Interval:   c.Duration("interval"),
+		Interval:   interval,
 		BWLimitKBs: int(c.Size("bwlimit") / 1024),
 		Checksum:   c.Bool("checksum"),
 		Range:      c.BlockRange(),
@@ -81,7 +84,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		return
 	}
 	d.Topology.SyncModules = append(d.Topology.SyncModules, m)
-	if m.Interval == 0 && c.Has("interval") {
+	if m.Interval == 0 && c.Has("interval") && !badInterval {
 		d.Error(c.Range("interval"), "Zero sync interval", "interval must be more than zero.")
 	}
 	if src := c.Block("source"); src != nil {
@@ -99,6 +102,9 @@ func endpoint(d *providers.Decoder, c *providers.Content, e *topology.SyncEndpoi
 	e.Path, e.Range = c.String("path"), c.BlockRange()
 	if e.Path != "" && !strings.HasPrefix(e.Path, "/") {
 		d.Error(c.Range("path"), "Relative sync path", fmt.Sprintf("%q must be an absolute path, starting with /.", e.Path))
+	}
+	if e.Path != "" {
+		e.Path = strings.TrimRight(e.Path, "/") + "/"
 	}
 	name, rng := c.Ref("node")
 	d.Later(func() { e.Node, _ = providers.Lookup(d, "node", name, rng, node.ByName(d.Topology)) })

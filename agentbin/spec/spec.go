@@ -1,0 +1,380 @@
+// Package spec is the contract between hactl and its agent: the desired
+// state of one node, as JSON. hactl compiles it from the topology; the agent
+// reads it, checks it, and converges the host to it. It depends on the
+// standard library only, so that the agent stays small and static.
+//
+// A spec is versioned (FormatVersion) and identified by the SHA-256 of its
+// canonical JSON (Hash): two specs with the same hash ask for the same
+// thing. Secrets never appear in it: it names files on the host (mode 0600)
+// and carries only a digest of their content, so that a changed secret
+// changes the spec without revealing it.
+package spec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+)
+
+// FormatVersion is the version of the spec format this code reads and
+// writes. The agent refuses a spec with a newer version.
+const FormatVersion = 1
+
+// Paths on the node.
+const (
+	ConfigDir  = "/etc/hactl"
+	SpecPath   = ConfigDir + "/spec.json"
+	SecretsDir = ConfigDir + "/secrets"
+	StateDir   = "/var/lib/hactl"
+	RunDir     = "/run/hactl"
+	StatusPath = RunDir + "/status.json"
+)
+
+// Spec is the desired state of one node.
+type Spec struct {
+	FormatVersion int    `json:"format_version"`
+	Cluster       string `json:"cluster"`
+	Node          string `json:"node"`
+	// Secrets are the files hactl uploads next to the spec.
+	Secrets         []Secret         `json:"secrets,omitempty"`
+	Heartbeat       *Heartbeat       `json:"heartbeat,omitempty"`
+	Quorum          *Quorum          `json:"quorum,omitempty"`
+	Groups          []Group          `json:"groups,omitempty"`
+	VirtualServices []VirtualService `json:"virtual_services,omitempty"`
+	Proxies         []Proxy          `json:"proxies,omitempty"`
+	Syncs           []Sync           `json:"syncs,omitempty"`
+	Monitor         *Monitor         `json:"monitor,omitempty"`
+	Notifies        []Notify         `json:"notifies,omitempty"`
+}
+
+// Secret is a file with secret content on the node.
+type Secret struct {
+	Name   string `json:"name"`   // what it is for, e.g. "cluster-key"
+	Path   string `json:"path"`   // where it lives on the node
+	SHA256 string `json:"sha256"` // digest of the content, never the content
+}
+
+// Heartbeat is the membership configuration of a member node.
+type Heartbeat struct {
+	IntervalMS int      `json:"interval_ms"`
+	WarntimeMS int      `json:"warntime_ms"`
+	DeadtimeMS int      `json:"deadtime_ms"`
+	InitdeadMS int      `json:"initdead_ms"`
+	Port       int      `json:"port"`
+	KeyPath    string   `json:"key_path"`
+	OldKeyPath string   `json:"old_key_path,omitempty"`
+	Links      []Link   `json:"links"`
+	Peers      []Peer   `json:"peers"`
+	Members    []string `json:"members"` // every member, this node included
+}
+
+// Link is a heartbeat path as this node uses it.
+type Link struct {
+	Name      string `json:"name"`
+	Interface string `json:"interface"`
+	Local     string `json:"local"` // this node's address on the link
+	Mode      string `json:"mode"`  // unicast, multicast, broadcast
+	Group     string `json:"group,omitempty"`
+	Broadcast string `json:"broadcast,omitempty"` // the network's broadcast address, for mode broadcast
+	TTL       int    `json:"ttl,omitempty"`
+}
+
+// Peer is another member and its address on each link.
+type Peer struct {
+	Name      string            `json:"name"`
+	Addresses map[string]string `json:"addresses"` // link name → address
+	Fences    []Fence           `json:"fences,omitempty"`
+}
+
+// Fence is how to fence a peer.
+type Fence struct {
+	Type         string `json:"type"`
+	Address      string `json:"address,omitempty"`
+	User         string `json:"user,omitempty"`
+	PasswordPath string `json:"password_path,omitempty"`
+	Command      string `json:"command,omitempty"`
+	Action       string `json:"action"`
+	TimeoutMS    int    `json:"timeout_ms"`
+}
+
+// Quorum is the quorum policy.
+type Quorum struct {
+	Policy     string `json:"policy"`
+	TieBreaker string `json:"tie_breaker,omitempty"`
+}
+
+// Group is a resource group this node may run.
+type Group struct {
+	Name            string     `json:"name"`
+	Locations       []Location `json:"locations"` // highest score first
+	Failback        bool       `json:"failback"`
+	FailbackDelayMS int        `json:"failback_delay_ms"`
+	Resources       []Resource `json:"resources"`
+}
+
+// Location is a node allowed to run a group.
+type Location struct {
+	Node  string `json:"node"`
+	Score int    `json:"score"`
+}
+
+// Resource is one member of a group.
+type Resource struct {
+	Kind              string            `json:"kind"` // vip, service, lsb, ocf
+	Name              string            `json:"name"`
+	MonitorIntervalMS int               `json:"monitor_interval_ms"`
+	MonitorTimeoutMS  int               `json:"monitor_timeout_ms"`
+	OnFail            string            `json:"on_fail"`
+	MaxRestarts       int               `json:"max_restarts"`
+	Address           string            `json:"address,omitempty"`   // vip: CIDR
+	Interface         string            `json:"interface,omitempty"` // vip: device on this node
+	GARPCount         int               `json:"garp_count,omitempty"`
+	GARPRefreshMS     int               `json:"garp_refresh_ms,omitempty"`
+	Unit              string            `json:"unit,omitempty"`   // service
+	Script            string            `json:"script,omitempty"` // lsb
+	OCFProvider       string            `json:"ocf_provider,omitempty"`
+	OCFType           string            `json:"ocf_type,omitempty"`
+	Params            map[string]string `json:"params,omitempty"`
+}
+
+// VirtualService is an L4 service this node runs when it holds the VIP.
+type VirtualService struct {
+	Name          string       `json:"name"`
+	VIP           string       `json:"vip"` // VIP resource name
+	Address       string       `json:"address"`
+	Protocol      string       `json:"protocol"`
+	Port          int          `json:"port"`
+	Scheduler     string       `json:"scheduler"`
+	Forwarding    string       `json:"forwarding"`
+	Datapath      string       `json:"datapath"`
+	PersistenceMS int          `json:"persistence_ms,omitempty"`
+	PersistMask   string       `json:"persistence_netmask,omitempty"`
+	Quiescent     bool         `json:"quiescent,omitempty"`
+	SorryServer   string       `json:"sorry_server,omitempty"`
+	HealthCheck   *HealthCheck `json:"health_check,omitempty"`
+	RealServers   []RealServer `json:"real_servers"`
+}
+
+// HealthCheck is how backends are probed.
+type HealthCheck struct {
+	Type         string `json:"type"`
+	IntervalMS   int    `json:"interval_ms"`
+	TimeoutMS    int    `json:"timeout_ms"`
+	Rise         int    `json:"rise"`
+	Fall         int    `json:"fall"`
+	Path         string `json:"path,omitempty"`
+	Host         string `json:"host,omitempty"`
+	ExpectStatus []int  `json:"expect_status,omitempty"`
+	BodyRegex    string `json:"body_regex,omitempty"`
+	Command      string `json:"command,omitempty"`
+}
+
+// RealServer is a backend of a virtual service.
+type RealServer struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+	Weight  int    `json:"weight"`
+}
+
+// Proxy is an HTTP proxy this node runs.
+type Proxy struct {
+	Name             string         `json:"name"`
+	VIP              string         `json:"vip,omitempty"` // run only while holding it
+	Listeners        []Listener     `json:"listeners"`
+	Services         []ProxyService `json:"services"`
+	AllowedMethods   []string       `json:"allowed_methods"`
+	MaxRequestBody   int64          `json:"max_request_body"`
+	ClientTimeoutMS  int            `json:"client_timeout_ms"`
+	BackendTimeoutMS int            `json:"backend_timeout_ms"`
+}
+
+// Listener is a proxy listener.
+type Listener struct {
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Address  string `json:"address"`
+	Port     int    `json:"port"`
+	CertPath string `json:"cert_path,omitempty"`
+	KeyPath  string `json:"key_path,omitempty"`
+}
+
+// ProxyService is a proxy's routing rule and its backends.
+type ProxyService struct {
+	Name         string            `json:"name"`
+	Host         string            `json:"host,omitempty"`
+	Path         string            `json:"path,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	SessionType  string            `json:"session_type,omitempty"`
+	SessionName  string            `json:"session_name,omitempty"`
+	SessionTTLMS int               `json:"session_ttl_ms,omitempty"`
+	HealthCheck  *HealthCheck      `json:"health_check,omitempty"`
+	Backends     []Backend         `json:"backends"`
+}
+
+// Backend is a proxy backend.
+type Backend struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Address     string `json:"address,omitempty"`
+	Port        int    `json:"port,omitempty"`
+	Weight      int    `json:"weight,omitempty"`
+	RedirectURL string `json:"redirect_url,omitempty"`
+}
+
+// Sync is a directory this node pushes to others.
+type Sync struct {
+	Name       string       `json:"name"`
+	Path       string       `json:"path"`
+	Targets    []SyncTarget `json:"targets"`
+	Delete     bool         `json:"delete"`
+	Excludes   []string     `json:"excludes,omitempty"`
+	Trigger    string       `json:"trigger"`
+	IntervalMS int          `json:"interval_ms"`
+	BWLimitKBs int          `json:"bwlimit_kbs,omitempty"`
+	Checksum   bool         `json:"checksum,omitempty"`
+}
+
+// SyncTarget is a destination of a sync.
+type SyncTarget struct {
+	Node    string `json:"node"`
+	Address string `json:"address"`
+	Path    string `json:"path"`
+}
+
+// Monitor is this node's monitoring.
+type Monitor struct {
+	Listen      string       `json:"listen"`
+	Collectors  []string     `json:"collectors"`
+	IntervalMS  int          `json:"interval_ms"`
+	RetentionMS int64        `json:"retention_ms"`
+	Devices     []SNMPDevice `json:"snmp_devices,omitempty"`
+}
+
+// SNMPDevice is a device this node polls.
+type SNMPDevice struct {
+	Name             string   `json:"name"`
+	Address          string   `json:"address"`
+	Port             int      `json:"port"`
+	Version          string   `json:"version"`
+	CommunityPath    string   `json:"community_path,omitempty"`
+	User             string   `json:"user,omitempty"`
+	SecurityLevel    string   `json:"security_level,omitempty"`
+	AuthProtocol     string   `json:"auth_protocol,omitempty"`
+	AuthPasswordPath string   `json:"auth_password_path,omitempty"`
+	PrivProtocol     string   `json:"priv_protocol,omitempty"`
+	PrivPasswordPath string   `json:"priv_password_path,omitempty"`
+	OIDs             []string `json:"oids,omitempty"`
+	Interfaces       []string `json:"interfaces,omitempty"`
+	IntervalMS       int      `json:"interval_ms"`
+}
+
+// Notify is a command run on events.
+type Notify struct {
+	Name      string   `json:"name"`
+	Command   string   `json:"command"`
+	Events    []string `json:"events"`
+	TimeoutMS int      `json:"timeout_ms"`
+}
+
+// Marshal returns the canonical JSON of the spec: indented, fields in
+// declaration order, map keys sorted (encoding/json sorts them).
+func (s *Spec) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding spec of %s: %w", s.Node, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Hash is the SHA-256 of the canonical JSON, in hex.
+func (s *Spec) Hash() (string, error) {
+	b, err := s.Marshal()
+	if err != nil {
+		return "", err
+	}
+	return HashBytes(b), nil
+}
+
+// HashBytes is the hex SHA-256 of b.
+func HashBytes(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Parse decodes and checks a spec. Unknown fields are refused: they mean a
+// newer hactl wrote it.
+func Parse(data []byte) (*Spec, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("decoding spec: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Validate checks what the agent relies on. hactl's loader already checked
+// the operator's intent; this guards against a damaged or foreign file.
+func (s *Spec) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if s.FormatVersion != FormatVersion {
+		bad("format_version %d is not %d: this agent and the hactl that wrote the spec do not match; re-run hactl apply to upgrade the agent", s.FormatVersion, FormatVersion)
+	}
+	if s.Node == "" || s.Cluster == "" {
+		bad("cluster and node must be set")
+	}
+	if hb := s.Heartbeat; hb != nil {
+		if hb.IntervalMS <= 0 || hb.DeadtimeMS <= 2*hb.IntervalMS {
+			bad("heartbeat: deadtime_ms (%d) must be more than twice interval_ms (%d)", hb.DeadtimeMS, hb.IntervalMS)
+		}
+		if hb.Port < 1 || hb.Port > 65535 {
+			bad("heartbeat: port %d out of range", hb.Port)
+		}
+		if hb.KeyPath == "" {
+			bad("heartbeat: key_path is empty")
+		}
+		if len(hb.Links) == 0 {
+			bad("heartbeat: no links")
+		}
+	}
+	names := map[string]bool{}
+	for _, g := range s.Groups {
+		if names[g.Name] {
+			bad("group %q appears twice", g.Name)
+		}
+		names[g.Name] = true
+		for _, r := range g.Resources {
+			if r.Kind == "vip" {
+				if _, err := netip.ParsePrefix(r.Address); err != nil {
+					bad("group %q: vip %q: %v", g.Name, r.Name, err)
+				}
+			}
+		}
+	}
+	for _, sec := range s.Secrets {
+		if !strings.HasPrefix(sec.Path, "/") || len(sec.SHA256) != 64 {
+			bad("secret %q: path must be absolute and sha256 64 hex digits", sec.Name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SortedKeys returns a map's keys in order, for deterministic output.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,7 @@
+cluster "web" {
+key_file="cluster.key"
+    ssh {
+  user = "root"
+  port=22
+}
+}

@@ -1,0 +1,374 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hactl/hactl/e2e/lab"
+	"github.com/hactl/hactl/plan/config"
+	_ "github.com/hactl/hactl/providers/all"
+)
+
+// cluster is an example copied to a temporary directory (so that tests may
+// edit it) with a fresh cluster key, running in a lab.
+type cluster struct {
+	t   *testing.T
+	dir string
+	lab *lab.Lab
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root (network namespaces); run the suite as root, as CI does")
+	}
+}
+
+// secretFileAttr matches the attributes that name secret files.
+var secretFileAttr = regexp.MustCompile(`(?m)^\s*(key|cert|password|community|auth_password|priv_password)_file\s*=\s*"([^"]+)"`)
+
+// startCluster copies examples/NAME and brings its lab up.
+func startCluster(t *testing.T, example string) *cluster {
+	t.Helper()
+	needRoot(t)
+	dir := t.TempDir()
+	src := filepath.Join("..", "examples", example)
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".hcl") {
+			data, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The examples name secret files that are not committed (the cluster
+	// key, SNMP passphrases, TLS keys): make throwaway ones.
+	hcl, err := os.ReadFile(filepath.Join(dir, "cluster.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range secretFileAttr.FindAllStringSubmatch(string(hcl), -1) {
+		path := filepath.Join(dir, m[2])
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(secret)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, diags := config.Load(dir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("loading %s: %s", example, diags.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, err := lab.Up(ctx, res.Topology, lab.Options{Name: "e2e", Replace: true})
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(context.Background()); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	return &cluster{t: t, dir: dir, lab: l}
+}
+
+// hactl runs hactl in ctl with the configuration directory and returns its
+// output and exit code.
+func (c *cluster) hactl(args ...string) (string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	full := append([]string{hactlBin}, args...)
+	full = append(full, "-f", c.dir)
+	cmd, err := c.lab.Command(ctx, lab.Ctl, full...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Dir = ".." // the checkout, so that hactl builds the agent from it
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("hactl %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out), code
+}
+
+// mustHactl runs hactl and fails the test unless it exits with want.
+func (c *cluster) mustHactl(want int, args ...string) string {
+	c.t.Helper()
+	out, code := c.hactl(args...)
+	if code != want {
+		c.t.Fatalf("hactl %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out)
+	}
+	return out
+}
+
+// onNode runs a shell command on a node.
+func (c *cluster) onNode(node, script string) string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := c.lab.Exec(ctx, node, "sh", "-c", script)
+	if err != nil {
+		c.t.Fatalf("%s: %v\n%s", node, err, out)
+	}
+	return string(out)
+}
+
+func TestApplyPlanDriftDestroyTwoNodeWeb(t *testing.T) {
+	c := startCluster(t, "two-node-web")
+
+	out := c.mustHactl(2, "plan", "--detailed-exitcode")
+	for _, want := range []string{"h2g:", "c2g:", "install agent", "+ group web"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, base64.StdEncoding.EncodeToString([]byte{})) && strings.Contains(out, mustRead(t, filepath.Join(c.dir, "cluster.key"))) {
+		t.Errorf("plan printed the cluster key:\n%s", out)
+	}
+
+	out = c.mustHactl(0, "apply", "--auto-approve")
+	t.Logf("first apply:\n%s", out)
+	for _, n := range []string{"h2g", "c2g"} {
+		st := c.onNode(n, "cat /run/hactl/status.json; stat -c %a /etc/hactl/spec.json /etc/hactl/secrets/cluster-key")
+		if !strings.Contains(st, `"healthy": true`) || !strings.Contains(st, "\n600\n600") {
+			t.Errorf("%s after apply: want a healthy agent and 0600 spec and key:\n%s", n, st)
+		}
+	}
+
+	out = c.mustHactl(0, "plan", "--detailed-exitcode")
+	if !strings.Contains(out, "No changes") {
+		t.Errorf("plan after apply:\n%s", out)
+	}
+	out = c.mustHactl(0, "apply", "--auto-approve")
+	if !strings.Contains(out, "No changes") || strings.Contains(out, "upload") {
+		t.Errorf("second apply changed something:\n%s", out)
+	}
+
+	// One attribute changes: the plan names exactly that change.
+	editFile(t, filepath.Join(c.dir, "cluster.hcl"), `failback = true`, `failback = false`)
+	out = c.mustHactl(2, "plan", "--detailed-exitcode")
+	if !strings.Contains(out, "~ group web: failback true → false") || strings.Count(out, "update spec") != 2 {
+		t.Errorf("plan after editing failback:\n%s", out)
+	}
+	if strings.Contains(out, "install agent") || strings.Contains(out, "secret") {
+		t.Errorf("plan after editing failback plans more than the spec:\n%s", out)
+	}
+	c.mustHactl(0, "apply", "--auto-approve")
+	c.mustHactl(0, "plan", "--detailed-exitcode")
+
+	// Hand changes: drift sees them, apply repairs them.
+	c.onNode("c2g", "rm /etc/hactl/spec.json")
+	c.onNode("h2g", "kill $(cat /run/hactl/supervisor.pid); sleep 1")
+	out = c.mustHactl(2, "drift")
+	t.Logf("drift after hand changes:\n%s", out)
+	if !strings.Contains(out, "c2g: [drift] spec file deleted") || !strings.Contains(out, "h2g: [drift] agent not running") {
+		t.Errorf("drift:\n%s", out)
+	}
+	md := c.mustHactl(2, "drift", "--format", "markdown")
+	if !strings.Contains(md, "| c2g | drift | spec file deleted |") {
+		t.Errorf("markdown drift:\n%s", md)
+	}
+	c.mustHactl(0, "apply", "--auto-approve")
+	c.mustHactl(0, "drift")
+	out = c.mustHactl(0, "status")
+	if strings.Count(out, "yes  ") < 2 || strings.Contains(out, " no ") {
+		t.Errorf("status after repair:\n%s", out)
+	}
+
+	// Destroy leaves nothing of hactl on the nodes, and is idempotent.
+	c.mustHactl(0, "destroy", "--auto-approve")
+	for _, n := range []string{"h2g", "c2g"} {
+		left := c.onNode(n, "ls -d /usr/local/lib/hactl /usr/local/bin/hactl-agent /etc/hactl /var/lib/hactl /run/hactl /var/log/hactl-agent.log 2>/dev/null; pgrep -x hactl-agent || true")
+		if strings.TrimSpace(left) != "" {
+			t.Errorf("%s after destroy still has:\n%s", n, left)
+		}
+	}
+	out = c.mustHactl(0, "destroy", "--auto-approve")
+	if !strings.Contains(out, "No changes") {
+		t.Errorf("second destroy:\n%s", out)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func editFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEveryExampleAppliesAndThenHasNoChanges(t *testing.T) {
+	needRoot(t)
+	examples, err := filepath.Glob("../examples/*/cluster.hcl")
+	if err != nil || len(examples) < 5 {
+		t.Fatalf("want the five examples, found %v (%v)", examples, err)
+	}
+	for _, path := range examples {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			c := startCluster(t, name)
+			c.mustHactl(0, "apply", "--auto-approve")
+			for _, n := range c.lab.Nodes() {
+				if st := c.onNode(n, "cat /run/hactl/status.json"); !strings.Contains(st, `"healthy": true`) {
+					t.Errorf("%s: agent not healthy after apply:\n%s", n, st)
+				}
+			}
+			if out := c.mustHactl(0, "plan", "--detailed-exitcode"); !strings.Contains(out, "No changes") {
+				t.Errorf("plan after apply:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestTamperedHostKeyIsRefusedAndNothingApplied(t *testing.T) {
+	c := startCluster(t, "two-node-web")
+	kh := c.lab.KnownHostsFile()
+	data := mustRead(t, kh)
+	lines := strings.Split(data, "\n")
+	// Give the first host another host's key: the host now offers a key
+	// that does not match.
+	var other string
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) == 3 && f[1] == strings.Fields(lines[0])[1] {
+			other = f[2]
+		}
+	}
+	if other == "" {
+		t.Fatalf("known_hosts has no second key of the same type:\n%s", data)
+	}
+	first := strings.Fields(lines[0])
+	lines[0] = first[0] + " " + first[1] + " " + other
+	if err := os.WriteFile(kh, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := c.mustHactl(1, "apply", "--auto-approve")
+	if !strings.Contains(out, "host key for") || !strings.Contains(out, "SHA256:") || !strings.Contains(out, "nothing was applied") {
+		t.Errorf("apply with a tampered host key:\n%s", out)
+	}
+	for _, n := range c.lab.Nodes() {
+		if left := c.onNode(n, "ls /etc/hactl /usr/local/lib/hactl 2>/dev/null || true"); strings.TrimSpace(left) != "" {
+			t.Errorf("%s was changed despite the refused host key:\n%s", n, left)
+		}
+	}
+}
+
+func TestLockHeldByAnotherRunIsNamedAndForceUnlockable(t *testing.T) {
+	c := startCluster(t, "two-node-web")
+	owner := `{"id":"x1","user":"alice","host":"laptop-of-alice","pid":4242,"time":"2026-11-25T10:00:00Z","operation":"apply"}`
+	c.onNode("h2g", "mkdir -p /run/hactl.lock && echo '"+owner+"' > /run/hactl.lock/owner.json")
+	out := c.mustHactl(1, "apply", "--auto-approve", "--lock-timeout", "1s")
+	if !strings.Contains(out, "alice") || !strings.Contains(out, "laptop-of-alice") {
+		t.Errorf("apply against a held lock does not name the holder:\n%s", out)
+	}
+	// The standby c2g goes first and was applied; h2g, the preferred node,
+	// was not.
+	if !strings.Contains(out, "c2g: agent healthy") || strings.Contains(out, "h2g: agent healthy") {
+		t.Errorf("rolling apply with h2g locked:\n%s", out)
+	}
+	out = c.mustHactl(0, "force-unlock", "h2g")
+	if !strings.Contains(out, "alice") {
+		t.Errorf("force-unlock does not say whose lock it removed:\n%s", out)
+	}
+	c.mustHactl(0, "apply", "--auto-approve")
+	c.mustHactl(0, "plan", "--detailed-exitcode")
+}
+
+func TestConcurrentAppliesNeverBothChangeAHost(t *testing.T) {
+	c := startCluster(t, "two-node-web")
+	type result struct {
+		out  string
+		code int
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			out, code := c.hactl("apply", "--auto-approve", "--lock-timeout", "0s")
+			results <- result{out, code}
+		}()
+	}
+	a, b := <-results, <-results
+	for _, r := range []result{a, b} {
+		if r.code != 0 && !strings.Contains(r.out, "locked by") && !strings.Contains(r.out, "held by") {
+			t.Errorf("an apply failed for another reason than the other's lock:\n%s", r.out)
+		}
+	}
+	c.mustHactl(0, "apply", "--auto-approve")
+	c.mustHactl(0, "plan", "--detailed-exitcode")
+}
+
+func TestApplyKilledMidwayConvergesWhenRunAgain(t *testing.T) {
+	c := startCluster(t, "lvs-nat")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd, err := c.lab.Command(ctx, lab.Ctl, hactlBin, "apply", "--auto-approve", "-f", c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir = ".."
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill hactl as soon as the first host has its agent uploaded: the
+	// others are mid-way or untouched, and locks are left behind.
+	buf := make([]byte, 64*1024)
+	seen := ""
+	for !strings.Contains(seen, "upload agent") {
+		n, err := stdout.Read(buf)
+		if err != nil {
+			t.Fatalf("apply ended before uploading an agent:\n%s", seen)
+		}
+		seen += string(buf[:n])
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+
+	out := c.mustHactl(0, "apply", "--auto-approve")
+	t.Logf("apply after the killed one:\n%s", out)
+	if out := c.mustHactl(0, "plan", "--detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Errorf("plan after re-running the killed apply:\n%s", out)
+	}
+}

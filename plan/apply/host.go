@@ -1,0 +1,118 @@
+// Package apply executes a plan on the hosts: per host an ordered list of
+// titled, idempotent steps (install or upgrade the agent with a link swap,
+// upload secrets and the spec atomically, start or restart the service,
+// wait until the agent reports the new spec healthy), and destroy. It only
+// executes what a plan.Plan says; deciding what to do is package plan's job.
+package apply
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/plan/observe"
+)
+
+// Host is what apply needs of a connection to a host. remote.Client
+// provides it over SSH.
+type Host interface {
+	// Run runs a shell command as root and returns its standard output; a
+	// non-zero exit is an error carrying the standard error.
+	Run(ctx context.Context, cmd string) ([]byte, error)
+	// Upload writes data to dest atomically (temporary file in the same
+	// directory, digest checked, renamed) with the mode.
+	Upload(ctx context.Context, data []byte, dest string, mode fs.FileMode) error
+}
+
+// quote makes s one word for the POSIX shell.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// agentVersionDir is where one agent binary version lives; versions stay
+// side by side so that a rollback is a link swap.
+func agentVersionDir(sha string) string { return path.Join(observe.AgentDir, sha) }
+
+// swapLinkCmd points the current link at a version atomically (rename of
+// a new symlink over the old one) and keeps the three newest versions.
+func swapLinkCmd(sha string) string {
+	link := observe.AgentLink
+	return fmt.Sprintf(`set -e
+ln -sfn %[1]s %[2]s.new
+mv -T %[2]s.new %[2]s
+ln -sfn %[2]s/%[3]s %[4]s
+cd %[5]s && ls -1t | grep -v -e '^current' -e '^%[1]s$' | tail -n +3 | xargs -r rm -rf --`,
+		quote(sha), quote(link), observe.AgentName, quote(observe.AgentBin), quote(observe.AgentDir))
+}
+
+// unit is the systemd service of the agent.
+const unit = `[Unit]
+Description=hactl agent
+Documentation=https://github.com/hactl/hactl
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=` + observe.AgentBin + ` run
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=always
+RestartSec=100ms
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// startCmd starts (or, with restart, restarts) the agent's service: the
+// systemd unit where systemd runs, the agent's own supervisor otherwise.
+func startCmd(restart bool) string {
+	verb := "start"
+	if restart {
+		verb = "restart"
+	}
+	return fmt.Sprintf(`set -e
+mkdir -p %[1]s %[2]s
+if [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl enable -q %[3]s
+  systemctl %[4]s %[3]s
+  exit 0
+fi
+pidfile=%[5]s
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  [ %[6]t = true ] || exit 0
+  kill "$(cat "$pidfile")"
+  for i in $(seq 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
+fi
+setsid %[7]s supervise -pidfile "$pidfile" >>%[8]s 2>&1 </dev/null &
+for i in $(seq 50); do [ -s "$pidfile" ] && exit 0; sleep 0.1; done
+echo "the agent's supervisor did not start; see %[8]s" >&2
+exit 1`, spec.RunDir, spec.StateDir, observe.AgentName, verb, observe.PidFile, restart, observe.AgentBin, observe.LogPath)
+}
+
+// reloadCmd asks a running agent to read its spec now.
+func reloadCmd() string {
+	return fmt.Sprintf(`if [ -d /run/systemd/system ] && [ -f %[1]s ]; then systemctl reload %[2]s; exit 0; fi
+pid=$(sed -n 's/^ *"pid": *\([0-9][0-9]*\).*/\1/p' %[3]s 2>/dev/null)
+[ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null
+exit 0`, observe.UnitPath, observe.AgentName, spec.StatusPath)
+}
+
+// removeCmd stops the agent and removes everything hactl put on the host.
+func removeCmd() string {
+	return fmt.Sprintf(`set -u
+if [ -d /run/systemd/system ] && [ -f %[1]s ]; then
+  systemctl disable --now -q %[2]s || true
+  rm -f %[1]s
+  systemctl daemon-reload
+fi
+if [ -f %[3]s ]; then
+  pid=$(cat %[3]s)
+  kill "$pid" 2>/dev/null
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+fi
+pkill -x %[2]s 2>/dev/null
+rm -rf %[4]s %[5]s %[6]s %[7]s %[8]s %[9]s
+exit 0`, observe.UnitPath, observe.AgentName, observe.PidFile,
+		quote(observe.LibDir), quote(observe.AgentBin), quote(spec.ConfigDir), quote(spec.StateDir), quote(spec.RunDir), quote(observe.LogPath))
+}

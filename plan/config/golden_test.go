@@ -1,0 +1,93 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/hactl/hactl/providers/all"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+// goldenOptions reads the options of a golden case from its leading
+// comment lines: "# var: name=value", "# var-file: path" (relative to the
+// case's directory) and "# env: NAME=value". The environment is empty
+// otherwise, so that the outcome does not depend on the machine.
+func goldenOptions(t *testing.T, path string) Options {
+	t.Helper()
+	opts := Options{Environ: []string{}}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "# ")
+		if !ok {
+			break
+		}
+		key, val, _ := strings.Cut(line, ": ")
+		switch key {
+		case "var":
+			opts.Vars = append(opts.Vars, val)
+		case "var-file":
+			opts.VarFiles = append(opts.VarFiles, filepath.Join(filepath.Dir(path), val))
+		case "env":
+			opts.Environ = append(opts.Environ, val)
+		}
+	}
+	return opts
+}
+
+// TestValidateGolden loads every testdata/validate/NAME.hcl and compares
+// the diagnostics, as hactl validate prints them without colour at width
+// 100, with NAME.golden. Run with -update to rewrite the golden files, then
+// read them: each must point at the right line and say what to do.
+func TestValidateGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/validate/*.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 20 {
+		t.Fatalf("found only %d golden cases", len(cases))
+	}
+	for _, path := range cases {
+		name := strings.TrimSuffix(filepath.Base(path), ".hcl")
+		t.Run(name, func(t *testing.T) {
+			res, diags := Load(path, goldenOptions(t, path))
+			var buf bytes.Buffer
+			if err := WriteDiagnostics(&buf, res.Files, diags, 100, false); err != nil {
+				t.Fatal(err)
+			}
+			golden := strings.TrimSuffix(path, ".hcl") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v; run go test ./plan/config -update", err)
+			}
+			if got := buf.String(); got != string(want) {
+				t.Errorf("diagnostics differ from %s (run with -update after checking):\n--- got\n%s\n--- want\n%s", golden, got, want)
+			}
+			// ok_* cases load cleanly, warn_* ones with warnings only; any
+			// other case must have an error.
+			ok, warn := strings.HasPrefix(name, "ok_"), strings.HasPrefix(name, "warn_")
+			switch {
+			case (ok || warn) == diags.HasErrors():
+				t.Errorf("HasErrors = %v for %s", diags.HasErrors(), name)
+			case ok && len(diags) > 0:
+				t.Errorf("%s has diagnostics:\n%s", name, buf.String())
+			case warn && len(diags) == 0:
+				t.Errorf("%s has no warning", name)
+			}
+		})
+	}
+}

@@ -1,0 +1,17 @@
+cluster "web" {
+  key_file = "cluster.key"
+}
+
+network "lan" {
+  cidr = "192.168.0.0/24"
+}
+
+network "hb" {
+  cidr = "10.0.0.0/24"
+}
+
+node "h2g" {
+  interface "eth0" {
+    network = network.lan
+    address = "192.168.0.31"
+}

@@ -1,0 +1,313 @@
+// Package deploy runs hactl's core loop against real hosts: it dials every
+// node over SSH (package remote), observes it with the probe (package
+// observe), compiles the desired specs (providers), computes the plan
+// (package plan) and executes it (package apply) with per-host locks and a
+// rolling order. The commands in cmd/hactl are thin views over it.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/plan"
+	"github.com/hactl/hactl/plan/apply"
+	"github.com/hactl/hactl/plan/config"
+	"github.com/hactl/hactl/plan/observe"
+	"github.com/hactl/hactl/plan/topology"
+	"github.com/hactl/hactl/providers"
+	"github.com/hactl/hactl/remote"
+)
+
+// LockPath is the per-host apply lock (a directory created atomically).
+// It lives outside hactl's own directories so that destroy can remove
+// those while holding it.
+const LockPath = "/run/hactl.lock"
+
+// Options are the operator's settings.
+type Options struct {
+	Remote       remote.Options
+	Parallelism  int
+	IdentityFile string // overrides every node's identity_file when set
+	Agents       *apply.AgentSource
+	LockTimeout  time.Duration
+	HealthWait   time.Duration
+	// Progress receives one line per step done on a host.
+	Progress func(node, msg string)
+}
+
+// Session is one command's connections to the cluster's nodes.
+type Session struct {
+	cfg     *config.Result
+	opts    Options
+	mu      sync.Mutex
+	clients map[string]*remote.Client
+}
+
+// New starts a session for a loaded configuration.
+func New(cfg *config.Result, opts Options) *Session {
+	if opts.Parallelism < 1 {
+		opts.Parallelism = remote.DefaultParallelism
+	}
+	return &Session{cfg: cfg, opts: opts, clients: map[string]*remote.Client{}}
+}
+
+// Close closes every connection.
+func (s *Session) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		c.Close()
+	}
+	s.clients = map[string]*remote.Client{}
+}
+
+func (s *Session) topology() *topology.Topology { return s.cfg.Topology }
+
+// Targets are the nodes as remote targets, with the operator's overrides.
+func (s *Session) Targets() []remote.Target {
+	var out []remote.Target
+	for _, n := range s.topology().Nodes {
+		t := remote.TargetFromNode(n)
+		if s.opts.IdentityFile != "" {
+			t.SSH.IdentityFile = s.opts.IdentityFile
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (s *Session) client(ctx context.Context, t remote.Target) (*remote.Client, error) {
+	s.mu.Lock()
+	c := s.clients[t.Name]
+	s.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := remote.Dial(ctx, t, s.opts.Remote)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.clients[t.Name] = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+// Observe probes every node in parallel. A host that cannot be reached or
+// probed is an observation with Error set, never a missing one.
+func (s *Session) Observe(ctx context.Context) map[string]*plan.Observed {
+	var mu sync.Mutex
+	out := map[string]*plan.Observed{}
+	results := remote.ForEach(ctx, s.Targets(), s.opts.Parallelism, func(ctx context.Context, t remote.Target) error {
+		c, err := s.client(ctx, t)
+		if err != nil {
+			return err
+		}
+		raw, err := c.Output(ctx, observe.Script, nil)
+		if err != nil {
+			return fmt.Errorf("%s: probing: %w", t.Name, err)
+		}
+		o, err := observe.Parse(t.Name, raw)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out[t.Name] = o
+		mu.Unlock()
+		return nil
+	})
+	for name, err := range results {
+		if err != nil {
+			out[name] = &plan.Observed{Node: name, Error: err.Error()}
+		}
+	}
+	return out
+}
+
+// Desired compiles every node's spec and picks the agent for its
+// architecture (known from the observation; amd64 when unknown).
+func (s *Session) Desired(ctx context.Context, observed map[string]*plan.Observed) ([]*plan.Desired, hcl.Diagnostics, error) {
+	base := "."
+	if len(s.cfg.Paths) > 0 {
+		base = filepath.Dir(s.cfg.Paths[0])
+	}
+	var out []*plan.Desired
+	var diags hcl.Diagnostics
+	for _, n := range s.topology().Nodes {
+		sp, files, d := providers.CompileNode(s.topology(), n, base)
+		diags = append(diags, d...)
+		data, err := sp.Marshal()
+		if err != nil {
+			return nil, diags, err
+		}
+		arch := "x86_64"
+		if o := observed[n.Name]; o != nil && o.Facts.Arch != "" {
+			arch = o.Facts.Arch
+		}
+		agent, err := s.opts.Agents.For(ctx, arch)
+		if err != nil {
+			return nil, diags, fmt.Errorf("%s: %w", n.Name, err)
+		}
+		out = append(out, &plan.Desired{
+			Node: n.Name, Spec: sp, SpecJSON: data, SpecHash: spec.HashBytes(data), Secrets: files,
+			AgentBinary: agent.Binary, AgentSHA256: agent.SHA256, AgentVersion: agent.Version,
+		})
+	}
+	return out, diags, nil
+}
+
+// hostAdapter gives apply what it needs of a remote client.
+type hostAdapter struct{ c *remote.Client }
+
+func (h hostAdapter) Run(ctx context.Context, cmd string) ([]byte, error) {
+	return h.c.Output(ctx, cmd, nil)
+}
+
+func (h hostAdapter) Upload(ctx context.Context, data []byte, dest string, mode fs.FileMode) error {
+	return h.c.WriteFile(ctx, dest, data, mode)
+}
+
+// Result is what happened to each host of an apply.
+type Result struct {
+	Node string
+	// Applied is true when every step of the host's plan ran.
+	Applied bool
+	// Skipped says why a host was not touched (an earlier node of its
+	// failover chain failed).
+	Skipped string
+	Err     error
+}
+
+// Apply executes p: chains of nodes sharing a failover group one node at a
+// time (standbys first, preferred node last), chains in parallel. Within a
+// chain it stops at the first failure. Each host is locked while it is
+// changed.
+func (s *Session) Apply(ctx context.Context, p *plan.Plan, desired []*plan.Desired, operation string) []Result {
+	byNode := map[string]*plan.Desired{}
+	for _, d := range desired {
+		byNode[d.Node] = d
+	}
+	hostPlans := map[string]plan.HostPlan{}
+	var nodes []string
+	for _, h := range p.Hosts {
+		hostPlans[h.Node] = h
+		nodes = append(nodes, h.Node)
+	}
+	var groups [][]string
+	for _, g := range s.topology().Groups {
+		var chain []string
+		for _, l := range g.Locations {
+			chain = append(chain, l.Node.Name)
+		}
+		groups = append(groups, chain)
+	}
+	targets := map[string]remote.Target{}
+	for _, t := range s.Targets() {
+		targets[t.Name] = t
+	}
+	chains := apply.Order(nodes, groups)
+	var mu sync.Mutex
+	var results []Result
+	record := func(r Result) { mu.Lock(); results = append(results, r); mu.Unlock() }
+	slots := make(chan struct{}, s.opts.Parallelism)
+	var wg sync.WaitGroup
+	for _, chain := range chains {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			failed := ""
+			for _, node := range chain {
+				hp := hostPlans[node]
+				switch {
+				case failed != "":
+					record(Result{Node: node, Skipped: fmt.Sprintf("not applied: %s, earlier in its failover group, failed", failed)})
+					continue
+				case len(hp.Changes) == 0:
+					continue
+				}
+				err := s.applyHost(ctx, targets[node], hp, byNode[node], operation)
+				record(Result{Node: node, Applied: err == nil, Err: err})
+				if err != nil {
+					failed = node
+				}
+			}
+		})
+	}
+	wg.Wait()
+	sort.Slice(results, func(i, j int) bool { return results[i].Node < results[j].Node })
+	return results
+}
+
+func (s *Session) applyHost(ctx context.Context, t remote.Target, hp plan.HostPlan, d *plan.Desired, operation string) error {
+	c, err := s.client(ctx, t)
+	if err != nil {
+		return err
+	}
+	info := remote.NewLockInfo(operation)
+	lock, err := c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+	var locked *remote.LockedError
+	if errors.As(err, &locked) && deadHolder(locked.Holder, info) {
+		// A run of this machine that no longer exists (killed mid-apply)
+		// left the lock: every step is idempotent, so take it over.
+		s.progress(t.Name, fmt.Sprintf("taking over the lock left by %s, which is no longer running", locked.Holder))
+		if _, err := c.ForceUnlock(ctx, LockPath); err != nil {
+			return err
+		}
+		lock, err = c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The lock is released even when ctx was cancelled mid-apply.
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = lock.Unlock(unlockCtx)
+	}()
+	opts := apply.Options{HealthTimeout: s.opts.HealthWait, Progress: s.opts.Progress}
+	if err := apply.Converge(ctx, hostAdapter{c}, hp, d, opts); err != nil {
+		return fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// ForceUnlock removes a node's apply lock and says who held it.
+func (s *Session) ForceUnlock(ctx context.Context, node string) (remote.LockInfo, error) {
+	for _, t := range s.Targets() {
+		if t.Name != node {
+			continue
+		}
+		c, err := s.client(ctx, t)
+		if err != nil {
+			return remote.LockInfo{}, err
+		}
+		return c.ForceUnlock(ctx, LockPath)
+	}
+	return remote.LockInfo{}, fmt.Errorf("no node named %q in the configuration", node)
+}
+
+// deadHolder says whether a lock was left by a process of this machine that
+// has exited.
+func deadHolder(holder, me remote.LockInfo) bool {
+	if holder.ID == "" || holder.Host != me.Host || holder.PID <= 0 || holder.PID == me.PID {
+		return false
+	}
+	err := syscall.Kill(holder.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
+}
+
+func (s *Session) progress(node, msg string) {
+	if s.opts.Progress != nil {
+		s.opts.Progress(node, msg)
+	}
+}

@@ -1,0 +1,147 @@
+// Package observe finds out what a host runs: one POSIX shell probe per
+// host, over SSH, whose key=value output becomes a plan.Observed. The probe
+// needs nothing of hactl on the host, so it works before the first apply
+// and after a destroy.
+package observe
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
+	"github.com/hactl/hactl/plan"
+)
+
+// Layout of hactl's files on a host.
+const (
+	LibDir      = "/usr/local/lib/hactl"
+	AgentDir    = LibDir + "/agent"     // one sub-directory per agent digest
+	AgentLink   = AgentDir + "/current" // symlink to the running version's directory
+	AgentBin    = "/usr/local/bin/hactl-agent"
+	UnitPath    = "/etc/systemd/system/hactl-agent.service"
+	LogPath     = "/var/log/hactl-agent.log"
+	PidFile     = spec.RunDir + "/supervisor.pid"
+	AgentName   = "hactl-agent"
+	probeMarker = "hactl-probe=1"
+)
+
+// Script is the probe. Its output is one key=value per line; values that
+// may hold anything are base64.
+var Script = `set -u
+echo ` + probeMarker + `
+echo "hostname=$(hostname)"
+echo "kernel=$(uname -r)"
+echo "arch=$(uname -m)"
+a=` + AgentLink + `/` + AgentName + `
+if [ -x "$a" ]; then
+  echo "agent_sha256=$(sha256sum "$a" | cut -d' ' -f1)"
+  echo "agent_version=$("$a" version 2>/dev/null | cut -d' ' -f2)"
+fi
+if [ -f ` + spec.SpecPath + ` ]; then
+  echo "spec_sha256=$(sha256sum ` + spec.SpecPath + ` | cut -d' ' -f1)"
+  echo "spec_b64=$(base64 -w0 ` + spec.SpecPath + `)"
+fi
+for f in ` + spec.SecretsDir + `/*; do
+  [ -f "$f" ] && echo "secret=$f $(sha256sum "$f" | cut -d' ' -f1)"
+done
+running=0
+if [ -d /run/systemd/system ] && [ -f ` + UnitPath + ` ]; then
+  systemctl is-active -q ` + AgentName + ` && running=1
+elif [ -f ` + spec.StatusPath + ` ]; then
+  pid=$(sed -n 's/^ *"pid": *\([0-9][0-9]*\).*/\1/p' ` + spec.StatusPath + `)
+  [ -n "$pid" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = ` + AgentName + ` ] && running=1
+fi
+echo "agent_running=$running"
+[ -f ` + spec.StatusPath + ` ] && echo "status_b64=$(base64 -w0 ` + spec.StatusPath + `)"
+[ -f ` + plan.AppliedPath + ` ] && echo "applied_b64=$(base64 -w0 ` + plan.AppliedPath + `)"
+{ [ -e /proc/net/ip_vs ] || modprobe -n -q ip_vs 2>/dev/null; } && echo ipvs=1
+command -v nft >/dev/null 2>&1 && echo nftables=1
+[ -d /run/systemd/system ] && echo systemd=1
+command -v rsync >/dev/null 2>&1 && echo rsync=1
+{ command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ]; } && echo snmpd=1
+ip -o addr show 2>/dev/null | while read -r _ dev fam addr _; do echo "addr=$dev $addr"; done
+exit 0
+`
+
+// Parse turns the probe's output into an observation of node.
+func Parse(node string, out []byte) (*plan.Observed, error) {
+	o := &plan.Observed{Node: node, SecretHashes: map[string]string{}}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	seenMarker := false
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "hactl-probe":
+			seenMarker = true
+		case "hostname":
+			o.Facts.Hostname = val
+		case "kernel":
+			o.Facts.Kernel = val
+		case "arch":
+			o.Facts.Arch = val
+		case "agent_sha256":
+			o.AgentInstalled, o.AgentSHA256 = true, val
+		case "agent_version":
+			o.AgentVersion = val
+		case "agent_running":
+			o.AgentRunning = val == "1"
+		case "spec_sha256":
+			o.SpecHash = val
+		case "spec_b64":
+			// A spec the planner cannot read is still replaced; the plan
+			// then says only that it changes, not how.
+			if data, err := base64.StdEncoding.DecodeString(val); err == nil {
+				if s, err := spec.Parse(data); err == nil {
+					o.Spec = s
+				}
+			}
+		case "secret":
+			path, sum, _ := strings.Cut(val, " ")
+			o.SecretHashes[path] = sum
+		case "status_b64":
+			var st status.Status
+			if decodeJSON(val, &st) {
+				o.Status = &st
+			}
+		case "applied_b64":
+			var a plan.Applied
+			if decodeJSON(val, &a) {
+				o.Applied = &a
+			}
+		case "ipvs":
+			o.Facts.IPVS = true
+		case "nftables":
+			o.Facts.NFTables = true
+		case "systemd":
+			o.Facts.Systemd = true
+		case "rsync":
+			o.Facts.Rsync = true
+		case "snmpd":
+			o.Facts.SNMPD = true
+		case "addr":
+			o.Facts.Addrs = append(o.Facts.Addrs, val)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading probe output of %s: %w", node, err)
+	}
+	if !seenMarker {
+		return nil, fmt.Errorf("host %s answered the probe with something else (is the login shell POSIX?): %.200q", node, out)
+	}
+	return o, nil
+}
+
+// decodeJSON decodes base64-wrapped JSON into v. A damaged file reads as
+// absent: the plan then replaces it.
+func decodeJSON(b64 string, v any) bool {
+	data, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && json.Unmarshal(data, v) == nil
+}

@@ -1,0 +1,70 @@
+package observe
+
+import (
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestProbeRunsUnderPOSIXShellAndParses(t *testing.T) {
+	out, err := exec.Command("sh", "-c", Script).Output()
+	if err != nil {
+		t.Fatalf("probe failed under sh: %v\n%s", err, out)
+	}
+	o, err := Parse("local", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if o.Facts.Hostname != host || o.Facts.Kernel == "" || o.Facts.Arch == "" {
+		t.Errorf("facts %+v, want hostname %q and kernel/arch set", o.Facts, host)
+	}
+	if _, err := os.Stat(AgentLink); os.IsNotExist(err) && o.AgentInstalled {
+		t.Errorf("agent reported installed on a machine without %s", AgentLink)
+	}
+}
+
+func TestParseReadsEveryKey(t *testing.T) {
+	spec := `{"format_version":1,"cluster":"c","node":"n1"}`
+	status := `{"agent_version":"v1","pid":42,"healthy":true,"spec_hash":"abc"}`
+	out := strings.Join([]string{
+		"motd noise without equals sign",
+		probeMarker, "hostname=n1", "kernel=6.1", "arch=x86_64",
+		"agent_sha256=ff", "agent_version=v1", "agent_running=1",
+		"spec_sha256=abc", "spec_b64=" + base64.StdEncoding.EncodeToString([]byte(spec)),
+		"secret=/etc/hactl/secrets/cluster-key 0123",
+		"status_b64=" + base64.StdEncoding.EncodeToString([]byte(status)),
+		"applied_b64=" + base64.StdEncoding.EncodeToString([]byte(`{"spec_hash":"abc","agent_sha256":"ff","secrets":{}}`)),
+		"nftables=1", "rsync=1", "addr=eth0 192.168.0.31/24",
+	}, "\n")
+	o, err := Parse("n1", []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.AgentInstalled || o.AgentSHA256 != "ff" || o.AgentVersion != "v1" || !o.AgentRunning {
+		t.Errorf("agent fields wrong: %+v", o)
+	}
+	if o.SpecHash != "abc" || o.Spec == nil || o.Spec.Node != "n1" {
+		t.Errorf("spec not read: hash %q spec %+v", o.SpecHash, o.Spec)
+	}
+	if o.SecretHashes["/etc/hactl/secrets/cluster-key"] != "0123" {
+		t.Errorf("secrets %v", o.SecretHashes)
+	}
+	if o.Status == nil || o.Status.PID != 42 || !o.Status.Healthy {
+		t.Errorf("status %+v", o.Status)
+	}
+	if o.Applied == nil || o.Applied.SpecHash != "abc" {
+		t.Errorf("applied record %+v", o.Applied)
+	}
+	if !o.Facts.NFTables || !o.Facts.Rsync || o.Facts.IPVS || o.Facts.Systemd || len(o.Facts.Addrs) != 1 {
+		t.Errorf("facts %+v", o.Facts)
+	}
+}
+
+func TestParseRefusesOutputWithoutTheMarker(t *testing.T) {
+	if _, err := Parse("n1", []byte("This account is currently not available.\n")); err == nil || !strings.Contains(err.Error(), "n1") {
+		t.Fatalf("Parse of foreign output: err %v, want an error naming the host", err)
+	}
+}

@@ -1,0 +1,206 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
+)
+
+// Action is a kind of change to a host. Rendering switches on it; nothing
+// else does.
+type Action string
+
+// The actions a plan can hold.
+const (
+	InstallAgent Action = "install-agent" // no agent on the host
+	UpgradeAgent Action = "upgrade-agent" // another agent binary is installed
+	UpdateSpec   Action = "update-spec"   // the spec differs (or is missing)
+	UpdateSecret Action = "update-secret" // a secret file differs (or is missing)
+	StartAgent   Action = "start-agent"   // the agent is installed but not running
+	RemoveAgent  Action = "remove-agent"  // destroy: remove everything hactl put there
+)
+
+// Desired is what one node should run.
+type Desired struct {
+	Node     string
+	Spec     *spec.Spec
+	SpecJSON []byte
+	SpecHash string
+	// Secrets maps node paths to their content.
+	Secrets map[string][]byte
+	// AgentBinary is the agent to install, AgentSHA256 its digest.
+	AgentBinary  []byte
+	AgentSHA256  string
+	AgentVersion string
+}
+
+// Observed is what a host reported.
+type Observed struct {
+	Node string `json:"node"`
+	// Error is set when the host could not be observed; the rest is empty.
+	Error          string            `json:"error,omitempty"`
+	AgentInstalled bool              `json:"agent_installed"`
+	AgentSHA256    string            `json:"agent_sha256,omitempty"`
+	AgentVersion   string            `json:"agent_version,omitempty"`
+	AgentRunning   bool              `json:"agent_running"`
+	SpecHash       string            `json:"spec_hash,omitempty"`
+	Spec           *spec.Spec        `json:"-"`
+	SecretHashes   map[string]string `json:"secret_hashes,omitempty"`
+	Facts          Facts             `json:"facts"`
+	// Applied is what hactl last applied to the host, nil before the first
+	// apply.
+	Applied *Applied `json:"applied,omitempty"`
+	// Status is the agent's own report, nil when it never ran.
+	Status *status.Status `json:"status,omitempty"`
+}
+
+// AppliedPath is where apply records, on the host, what it applied, so that
+// drift can tell a hand-made change from configuration not yet applied.
+const AppliedPath = spec.StateDir + "/applied.json"
+
+// Applied is the record at AppliedPath.
+type Applied struct {
+	SpecHash    string            `json:"spec_hash"`
+	AgentSHA256 string            `json:"agent_sha256"`
+	Secrets     map[string]string `json:"secrets"` // path → sha256
+}
+
+// Facts are properties of the host the roles depend on.
+type Facts struct {
+	Hostname string   `json:"hostname,omitempty"`
+	Kernel   string   `json:"kernel,omitempty"`
+	Arch     string   `json:"arch,omitempty"`
+	IPVS     bool     `json:"ipvs"`
+	NFTables bool     `json:"nftables"`
+	Systemd  bool     `json:"systemd"`
+	Rsync    bool     `json:"rsync"`
+	SNMPD    bool     `json:"snmpd"`
+	Addrs    []string `json:"addresses,omitempty"`
+}
+
+// Fingerprint identifies an observation: a saved plan is stale when a
+// host's fingerprint changed.
+func (o *Observed) Fingerprint() string {
+	secrets := make([]string, 0, len(o.SecretHashes))
+	for _, p := range spec.SortedKeys(o.SecretHashes) {
+		secrets = append(secrets, p+"="+o.SecretHashes[p])
+	}
+	return spec.HashBytes([]byte(fmt.Sprintf("%v|%s|%v|%s|%v|%s", o.AgentInstalled, o.AgentSHA256, o.AgentRunning, o.SpecHash, secrets, o.Error)))
+}
+
+// Change is one action on one host, with what it changes in words.
+type Change struct {
+	Action  Action   `json:"action"`
+	Details []string `json:"details,omitempty"`
+}
+
+// HostPlan is the plan of one host.
+type HostPlan struct {
+	Node        string   `json:"node"`
+	Error       string   `json:"error,omitempty"`
+	Changes     []Change `json:"changes"`
+	Fingerprint string   `json:"observed_fingerprint"`
+}
+
+// Plan is the whole plan.
+type Plan struct {
+	Hosts []HostPlan `json:"hosts"`
+}
+
+// HasChanges says whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool {
+	for _, h := range p.Hosts {
+		if len(h.Changes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// HasErrors says whether some host could not be observed.
+func (p *Plan) HasErrors() bool {
+	for _, h := range p.Hosts {
+		if h.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Compute returns the plan that takes every observed host to its desired
+// state. It is a pure function: no I/O, same inputs, same plan.
+func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
+	p := &Plan{}
+	for _, d := range desired {
+		o := observed[d.Node]
+		if o == nil {
+			o = &Observed{Node: d.Node, Error: "not observed"}
+		}
+		h := HostPlan{Node: d.Node, Fingerprint: o.Fingerprint(), Error: o.Error}
+		if o.Error == "" {
+			h.Changes = hostChanges(d, o)
+		}
+		p.Hosts = append(p.Hosts, h)
+	}
+	sort.Slice(p.Hosts, func(i, j int) bool { return p.Hosts[i].Node < p.Hosts[j].Node })
+	return p
+}
+
+func hostChanges(d *Desired, o *Observed) []Change {
+	var out []Change
+	switch {
+	case !o.AgentInstalled:
+		out = append(out, Change{Action: InstallAgent, Details: []string{"agent " + d.AgentVersion}})
+	case o.AgentSHA256 != d.AgentSHA256:
+		out = append(out, Change{Action: UpgradeAgent, Details: []string{fmt.Sprintf("agent %s → %s", orUnknown(o.AgentVersion), d.AgentVersion)}})
+	}
+	var secretDetails []string
+	for _, path := range spec.SortedKeys(d.Secrets) {
+		want := spec.HashBytes(d.Secrets[path])
+		switch have, ok := o.SecretHashes[path]; {
+		case !ok:
+			secretDetails = append(secretDetails, "+ "+path)
+		case have != want:
+			secretDetails = append(secretDetails, "~ "+path+" (content changed)")
+		}
+	}
+	for _, path := range spec.SortedKeys(o.SecretHashes) {
+		if _, ok := d.Secrets[path]; !ok {
+			secretDetails = append(secretDetails, "- "+path)
+		}
+	}
+	if len(secretDetails) > 0 {
+		out = append(out, Change{Action: UpdateSecret, Details: secretDetails})
+	}
+	if o.SpecHash != d.SpecHash {
+		out = append(out, Change{Action: UpdateSpec, Details: DiffSpecs(o.Spec, d.Spec)})
+	}
+	if o.AgentInstalled && !o.AgentRunning && o.AgentSHA256 == d.AgentSHA256 {
+		out = append(out, Change{Action: StartAgent, Details: []string{"agent is not running"}})
+	}
+	return out
+}
+
+// DestroyPlan is the plan that removes hactl from every observed host that
+// has something of it.
+func DestroyPlan(observed map[string]*Observed) *Plan {
+	p := &Plan{}
+	for _, name := range spec.SortedKeys(observed) {
+		o := observed[name]
+		h := HostPlan{Node: name, Fingerprint: o.Fingerprint(), Error: o.Error}
+		if o.Error == "" && (o.AgentInstalled || o.SpecHash != "" || len(o.SecretHashes) > 0) {
+			h.Changes = []Change{{Action: RemoveAgent, Details: []string{"stop the agent, remove its binary, service, spec, secrets and state"}}}
+		}
+		p.Hosts = append(p.Hosts, h)
+	}
+	return p
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

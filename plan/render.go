@@ -1,0 +1,171 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+)
+
+// JSONFormatVersion versions the JSON documents of plan, drift and status.
+const JSONFormatVersion = "1"
+
+// Styles colour the human output; the zero value prints plain text.
+type Styles struct {
+	Add, Change, Remove, Host, Error, Dim lipgloss.Style
+	enabled                               bool
+}
+
+// ColorStyles are the styles for a terminal.
+func ColorStyles() Styles {
+	return Styles{
+		Add:     lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
+		Change:  lipgloss.NewStyle().Foreground(lipgloss.Color("3")),
+		Remove:  lipgloss.NewStyle().Foreground(lipgloss.Color("1")),
+		Host:    lipgloss.NewStyle().Bold(true),
+		Error:   lipgloss.NewStyle().Foreground(lipgloss.Color("1")).Bold(true),
+		Dim:     lipgloss.NewStyle().Faint(true),
+		enabled: true,
+	}
+}
+
+func (s Styles) render(st lipgloss.Style, text string) string {
+	if !s.enabled {
+		return text
+	}
+	return st.Render(text)
+}
+
+// line colours a change line by its leading sign.
+func (s Styles) line(text string) string {
+	switch {
+	case strings.HasPrefix(text, "+"):
+		return s.render(s.Add, text)
+	case strings.HasPrefix(text, "~"):
+		return s.render(s.Change, text)
+	case strings.HasPrefix(text, "-"):
+		return s.render(s.Remove, text)
+	}
+	return text
+}
+
+var actionWords = map[Action]string{
+	InstallAgent: "install agent",
+	UpgradeAgent: "upgrade agent",
+	UpdateSpec:   "update spec",
+	UpdateSecret: "update secrets",
+	StartAgent:   "start agent",
+	RemoveAgent:  "remove agent",
+}
+
+// WriteText prints the plan for people.
+func (p *Plan) WriteText(w io.Writer, st Styles) {
+	changed := 0
+	for _, h := range p.Hosts {
+		switch {
+		case h.Error != "":
+			fmt.Fprintf(w, "%s %s\n", st.render(st.Host, h.Node+":"), st.render(st.Error, "cannot be observed: "+h.Error))
+		case len(h.Changes) == 0:
+			fmt.Fprintf(w, "%s %s\n", st.render(st.Host, h.Node+":"), st.render(st.Dim, "no changes"))
+		default:
+			changed++
+			fmt.Fprintf(w, "%s\n", st.render(st.Host, h.Node+":"))
+			for _, c := range h.Changes {
+				fmt.Fprintf(w, "  %s\n", st.line("~ "+actionWords[c.Action]))
+				for _, d := range c.Details {
+					fmt.Fprintf(w, "      %s\n", st.line(d))
+				}
+			}
+		}
+	}
+	switch {
+	case p.HasErrors():
+		fmt.Fprintln(w, "\nSome hosts could not be observed; their plan is unknown.")
+	case changed == 0:
+		fmt.Fprintln(w, "\nNo changes. The hosts match the configuration.")
+	default:
+		fmt.Fprintf(w, "\nPlan: %d of %d hosts change.\n", changed, len(p.Hosts))
+	}
+}
+
+// SavedPlan is the JSON document of `plan --json` and `plan --out`.
+type SavedPlan struct {
+	FormatVersion string `json:"format_version"`
+	// Config identifies the configuration the plan was made from: the
+	// spec hash of every node.
+	Config map[string]string `json:"desired_spec_hashes"`
+	Plan
+}
+
+// Save returns the plan as a SavedPlan.
+func (p *Plan) Save(desired []*Desired) *SavedPlan {
+	sp := &SavedPlan{FormatVersion: JSONFormatVersion, Config: map[string]string{}, Plan: *p}
+	for _, d := range desired {
+		sp.Config[d.Node] = d.SpecHash + "+" + d.AgentSHA256
+	}
+	return sp
+}
+
+// WriteJSON prints v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Stale says why a saved plan no longer fits, or "" when it still does.
+func (sp *SavedPlan) Stale(desired []*Desired, observed map[string]*Observed) string {
+	now := (&Plan{}).Save(desired)
+	for node, want := range sp.Config {
+		if now.Config[node] != want {
+			return fmt.Sprintf("the configuration of %s changed since the plan was made", node)
+		}
+	}
+	if len(now.Config) != len(sp.Config) {
+		return "the configuration's nodes changed since the plan was made"
+	}
+	for _, h := range sp.Hosts {
+		o := observed[h.Node]
+		if o == nil || o.Fingerprint() != h.Fingerprint {
+			return fmt.Sprintf("host %s changed since the plan was made", h.Node)
+		}
+	}
+	return ""
+}
+
+// WriteDriftText prints drift findings for people.
+func WriteDriftText(w io.Writer, items []DriftItem, st Styles) {
+	if len(items) == 0 {
+		fmt.Fprintln(w, "No drift: every host runs what was last applied, and that is the configuration.")
+		return
+	}
+	for _, it := range items {
+		tag := map[DriftKind]lipgloss.Style{HandChange: st.Remove, Pending: st.Change, Unreachable: st.Error}[it.Kind]
+		fmt.Fprintf(w, "%s %s %s\n", st.render(st.Host, it.Node+":"), st.render(tag, "["+string(it.Kind)+"]"), it.What)
+		for _, d := range it.Details {
+			fmt.Fprintf(w, "      %s\n", st.line(d))
+		}
+	}
+}
+
+// WriteDriftMarkdown prints drift findings as a Markdown table, for a CI
+// job summary.
+func WriteDriftMarkdown(w io.Writer, items []DriftItem) {
+	fmt.Fprintln(w, "### hactl drift")
+	fmt.Fprintln(w)
+	if len(items) == 0 {
+		fmt.Fprintln(w, "No drift.")
+		return
+	}
+	fmt.Fprintln(w, "| node | kind | what |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, it := range items {
+		what := it.What
+		if len(it.Details) > 0 {
+			what += "<br>" + strings.Join(it.Details, "<br>")
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", it.Node, it.Kind, strings.ReplaceAll(what, "|", `\|`))
+	}
+}

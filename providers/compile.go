@@ -1,0 +1,91 @@
+package providers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/plan/topology"
+)
+
+// Compiler is implemented by providers whose blocks put something in a
+// node's agent spec.
+type Compiler interface {
+	Compile(c *CompileContext)
+}
+
+// CompileContext is one node's spec being built from the topology.
+type CompileContext struct {
+	Topology *topology.Topology
+	Node     *topology.Node
+	Spec     *spec.Spec
+	// BaseDir is where relative file paths of the configuration start.
+	BaseDir string
+	// Files are the secret files to upload with the spec: node path →
+	// content. Their content never goes into the spec, only a digest.
+	Files map[string][]byte
+	Diags hcl.Diagnostics
+}
+
+// Secret reads a local file named by the configuration, registers it for
+// upload to the node under spec.SecretsDir and returns its path there. A
+// file that cannot be read is an error at rng.
+func (c *CompileContext) Secret(name, localPath string, rng topology.Range) string {
+	if localPath == "" {
+		return ""
+	}
+	p := localPath
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[2:])
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(c.BaseDir, p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		c.Diags = append(c.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read secret file",
+			Detail:  fmt.Sprintf("%s: %s. The file is uploaded to the nodes, so it must exist where hactl runs.", name, strings.TrimPrefix(err.Error(), "open ")),
+			Subject: FromTopo(rng).Ptr()})
+		return ""
+	}
+	remote := path.Join(spec.SecretsDir, name)
+	sum := sha256.Sum256(data)
+	c.Files[remote] = data
+	for _, s := range c.Spec.Secrets {
+		if s.Path == remote {
+			return remote
+		}
+	}
+	c.Spec.Secrets = append(c.Spec.Secrets, spec.Secret{Name: name, Path: remote, SHA256: hex.EncodeToString(sum[:])})
+	return remote
+}
+
+// MS converts a duration to whole milliseconds for the spec.
+func MS(d time.Duration) int { return int(d / time.Millisecond) }
+
+// CompileNode builds the spec of one node from every compiling provider.
+func CompileNode(t *topology.Topology, n *topology.Node, baseDir string) (*spec.Spec, map[string][]byte, hcl.Diagnostics) {
+	c := &CompileContext{
+		Topology: t,
+		Node:     n,
+		Spec:     &spec.Spec{FormatVersion: spec.FormatVersion, Cluster: t.Cluster.Name, Node: n.Name},
+		BaseDir:  baseDir,
+		Files:    map[string][]byte{},
+	}
+	for _, p := range All() {
+		if comp, ok := p.(Compiler); ok {
+			comp.Compile(c)
+		}
+	}
+	return c.Spec, c.Files, c.Diags
+}

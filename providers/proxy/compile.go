@@ -1,0 +1,58 @@
+package proxy
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/providers"
+	"github.com/hactl/hactl/providers/check"
+	"github.com/hactl/hactl/providers/group"
+	"github.com/hactl/hactl/providers/node"
+)
+
+var _ providers.Compiler = Provider{}
+
+// Compile implements providers.Compiler: a node gets the proxies that run on
+// it, or that run where their VIP is and it may hold that VIP.
+func (Provider) Compile(c *providers.CompileContext) {
+	for _, p := range c.Topology.Proxies {
+		runs := slices.Contains(p.Nodes, c.Node) || (p.VIP != nil && group.MayRun(p.VIP.Group, c.Node))
+		if !runs {
+			continue
+		}
+		sp := spec.Proxy{
+			Name: p.Name, AllowedMethods: p.AllowedMethods, MaxRequestBody: p.MaxRequestBody,
+			ClientTimeoutMS: providers.MS(p.ClientTimeout), BackendTimeoutMS: providers.MS(p.BackendTimeout),
+		}
+		if p.VIP != nil {
+			sp.VIP = p.VIP.Name
+		}
+		for _, l := range p.Listeners {
+			addr := l.Address
+			if addr == "" && p.VIP != nil {
+				addr = p.VIP.Address.Addr().String()
+			}
+			sp.Listeners = append(sp.Listeners, spec.Listener{
+				Name: l.Name, Protocol: l.Protocol, Address: addr, Port: l.Port,
+				CertPath: c.Secret(fmt.Sprintf("proxy-%s-%s.crt", p.Name, l.Name), l.CertFile, l.Range),
+				KeyPath:  c.Secret(fmt.Sprintf("proxy-%s-%s.key", p.Name, l.Name), l.KeyFile, l.Range),
+			})
+		}
+		for _, s := range p.Services {
+			ss := spec.ProxyService{Name: s.Name, Host: s.Host, Path: s.Path, Headers: s.Headers, HealthCheck: check.Compile(s.HealthCheck)}
+			if s.Session != nil {
+				ss.SessionType, ss.SessionName, ss.SessionTTLMS = s.Session.Type, s.Session.Name, providers.MS(s.Session.TTL)
+			}
+			for _, b := range s.Backends {
+				addr := b.Address
+				if b.Node != nil {
+					addr = node.AddressFrom(b.Node, c.Node)
+				}
+				ss.Backends = append(ss.Backends, spec.Backend{Name: b.Name, Kind: b.Kind, Address: addr, Port: b.Port, Weight: b.Weight, RedirectURL: b.RedirectURL})
+			}
+			sp.Services = append(sp.Services, ss)
+		}
+		c.Spec.Proxies = append(c.Spec.Proxies, sp)
+	}
+}

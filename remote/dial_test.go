@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,4 +309,45 @@ func TestDialThroughJumpHosts(t *testing.T) {
 			t.Fatalf("Dial through an unknown jump host: %v, want an unknown-host error naming the jump host", err)
 		}
 	})
+}
+
+func TestKeepAliveClosesADeadConnection(t *testing.T) {
+	s := startSSHD(t)
+	// A proxy that can turn into a black hole, like a host that froze.
+	var frozen atomic.Bool
+	pass := func(dst io.Writer, src io.Reader) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if err != nil {
+				return
+			}
+			if !frozen.Load() {
+				dst.Write(buf[:n])
+			}
+		}
+	}
+	proxy := serve(t, "tcp", "127.0.0.1:0", func(conn net.Conn) {
+		up, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		go pass(up, conn)
+		pass(conn, up)
+	})
+	tg := s.target(t, "h1")
+	tg.SSH.Port = proxy.Addr().(*net.TCPAddr).Port
+	line := strings.Replace(s.knownHostsLine(), strconv.Itoa(s.port), strconv.Itoa(tg.SSH.Port), 1)
+	os.WriteFile(tg.SSH.KnownHostsFile, []byte(line+"\n"), 0o600)
+
+	c := dial(t, tg, Options{KeepAliveInterval: 100 * time.Millisecond})
+	if _, err := c.Output(testContext(t), "true", nil); err != nil {
+		t.Fatal(err)
+	}
+	frozen.Store(true)
+	// Without keepalives this would wait for the test's context.
+	if _, err := c.Output(testContext(t), "sleep 1; true", nil); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("command on a frozen connection: %v, want the connection closed", err)
+	}
 }

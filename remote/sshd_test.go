@@ -43,9 +43,8 @@ func requireSSHD(t *testing.T) {
 			return
 		}
 		if _, err := os.Stat(sshdPath); err != nil {
-			out, err := exec.Command("apt-get", "install", "-y", "openssh-server").CombinedOutput()
-			if err != nil {
-				sshdReason = fmt.Sprintf("%s missing and apt-get install openssh-server failed: %v\n%s", sshdPath, err, out)
+			if err := aptInstall("openssh-server", "openssh-client"); err != nil {
+				sshdReason = fmt.Sprintf("%s missing and cannot be installed: %v", sshdPath, err)
 				return
 			}
 		}
@@ -245,6 +244,45 @@ func serve(t *testing.T, network, addr string, handle func(net.Conn)) net.Listen
 	return l
 }
 
+// running says whether a process on this machine has exactly this
+// command line (arguments NUL-terminated, as in /proc/PID/cmdline).
+func running(cmdline string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && string(b) == cmdline {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+// aptInstall installs Debian packages, refreshing the package lists once
+// if the first try fails.
+func aptInstall(pkgs ...string) error {
+	args := append([]string{"install", "-y", "-qq", "--no-install-recommends"}, pkgs...)
+	if exec.Command("apt-get", args...).Run() == nil {
+		return nil
+	}
+	if out, err := exec.Command("apt-get", "update", "-qq").CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get update: %w\n%s", err, out)
+	}
+	if out, err := exec.Command("apt-get", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get install %s: %w\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return nil
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -282,8 +320,8 @@ const becomeUser = "hactltest"
 func ensureBecomeUser(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("sudo"); err != nil {
-		if out, err := exec.Command("apt-get", "install", "-y", "sudo").CombinedOutput(); err != nil {
-			t.Skipf("sudo missing and apt-get install sudo failed: %v\n%s", err, out)
+		if err := aptInstall("sudo"); err != nil {
+			t.Skipf("sudo missing and cannot be installed: %v", err)
 		}
 	}
 	if _, err := user.Lookup(becomeUser); err != nil {

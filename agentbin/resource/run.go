@@ -73,7 +73,7 @@ func run(ctx context.Context, c command) (result, error) {
 	}
 	switch {
 	case ctx.Err() != nil && res.code == -1:
-		return res, fmt.Errorf("%s %s did not finish within %v: killed", c.path, strings.Join(c.args, " "), c.timeout.Round(time.Millisecond))
+		return res, fmt.Errorf("%s %s did not finish within %v (%w): killed", c.path, strings.Join(c.args, " "), c.timeout.Round(time.Millisecond), context.DeadlineExceeded)
 	case res.code == -1:
 		if runErr == nil {
 			runErr = errors.New("killed by a signal")

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ func (s *scripted) do(ctx context.Context, action string) (result, error) {
 	r, err := run(ctx, s.command(action, timeout))
 	if err != nil {
 		hint := "check that it is installed and executable"
-		if r.code == -1 && ctx.Err() == nil {
+		if errors.Is(err, context.DeadlineExceeded) {
 			hint = "find out why it hangs, or raise the resource's monitor_timeout"
 		}
 		return r, fmt.Errorf("resource %q (%s): %s: %w; %s", s.name, s.what, action, err, hint)
@@ -89,13 +90,16 @@ func (s *scripted) do(ctx context.Context, action string) (result, error) {
 // failure is the error of an action that ended with an unexpected exit
 // status.
 func (s *scripted) failure(action string, r result) error {
-	msg := fmt.Sprintf("resource %q (%s): %s failed: exit status %d (%s)", s.name, s.what, action, r.code, exitName(r.code))
+	msg := fmt.Sprintf("resource %q (%s): %s failed: exit status %d (%s)", s.name, s.what, action, r.code, exitName(action, r.code))
 	return fmt.Errorf("%s; %s", withOutput(msg, r), exitHint(r.code))
 }
 
-// exitName is what an exit status means to LSB init scripts, OCF resource
-// agents (which share 0-7) and systemctl (which follows LSB).
-func exitName(code int) string {
+// exitName is what an action's exit status means to LSB init scripts,
+// OCF resource agents (which share 0-7) and systemctl (which follows LSB).
+func exitName(action string, code int) string {
+	if action == "status" && code == 4 { // LSB's status action
+		return "status unknown"
+	}
 	switch code {
 	case 0:
 		return "success"

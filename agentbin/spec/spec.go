@@ -80,6 +80,7 @@ type Link struct {
 	Local     string `json:"local"` // this node's address on the link
 	Mode      string `json:"mode"`  // unicast, multicast, broadcast
 	Group     string `json:"group,omitempty"`
+	Broadcast string `json:"broadcast,omitempty"` // the network's broadcast address, for mode broadcast
 	TTL       int    `json:"ttl,omitempty"`
 }
 

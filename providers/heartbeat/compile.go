@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -39,6 +40,9 @@ func (Provider) Compile(c *providers.CompileContext) {
 		sl := spec.Link{Name: l.Name, Interface: iface.Name, Local: iface.Address.Addr().String(), Mode: string(l.Mode), TTL: l.TTL}
 		if l.Group.IsValid() {
 			sl.Group = l.Group.String()
+		}
+		if l.Mode == topology.LinkBroadcast {
+			sl.Broadcast = broadcastAddr(l.Network.Prefix).String()
 		}
 		out.Links = append(out.Links, sl)
 	}
@@ -82,4 +86,16 @@ func isMember(members []*topology.Node, n *topology.Node) bool {
 		}
 	}
 	return false
+}
+
+// broadcastAddr is the last address of an IPv4 prefix.
+func broadcastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	hostBits := 32 - p.Bits()
+	for i := 3; i >= 0 && hostBits > 0; i-- {
+		n := min(hostBits, 8)
+		b[i] |= byte(1<<n - 1)
+		hostBits -= n
+	}
+	return netip.AddrFrom4(b)
 }

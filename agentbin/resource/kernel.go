@@ -44,7 +44,7 @@ func (netlinkKernel) AddAddr(ifname string, p netip.Prefix) error {
 
 func (netlinkKernel) DelAddr(ifname string, p netip.Prefix) error {
 	link, err := netlink.LinkByName(ifname)
-	if _, gone := err.(netlink.LinkNotFoundError); gone {
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
 		return nil
 	}
 	if err != nil {
@@ -59,7 +59,7 @@ func (netlinkKernel) DelAddr(ifname string, p netip.Prefix) error {
 
 func (netlinkKernel) HasAddr(ifname string, p netip.Prefix) (bool, error) {
 	link, err := netlink.LinkByName(ifname)
-	if _, gone := err.(netlink.LinkNotFoundError); gone {
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
 		return false, nil
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -384,6 +385,20 @@ func TestVIPInNetworkNamespaces(t *testing.T) {
 				t.Errorf("%d announcements after Stop", after-before)
 			}
 		})
+	}
+}
+
+func TestVIPOnMissingInterface(t *testing.T) {
+	if !isolated(t) {
+		return
+	}
+	r, err := New(spec.Resource{Kind: "vip", Name: "web-ip", Address: "192.0.2.33/24", Interface: "nosuch0", GARPCount: 1}, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk(t, r, down, stop)
+	if err := r.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `resource "web-ip": adding 192.0.2.33/24 to nosuch0: Link not found; check that nosuch0 exists on this node`) {
+		t.Errorf("Start on a missing interface: %v", err)
 	}
 }
 

@@ -59,7 +59,6 @@ func run(ctx context.Context, c command) (result, error) {
 
 	cmd := exec.CommandContext(ctx, c.path, c.args...)
 	cmd.Env = append(os.Environ(), c.env...)
-	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -71,14 +70,17 @@ func run(ctx context.Context, c command) (result, error) {
 	if cmd.ProcessState != nil && cmd.ProcessState.Exited() {
 		res.code = cmd.ProcessState.ExitCode()
 	}
+	line := c.path + " " + strings.Join(c.args, " ")
 	switch {
-	case ctx.Err() != nil && res.code == -1:
-		return res, fmt.Errorf("%s %s did not finish within %v (%w): killed", c.path, strings.Join(c.args, " "), c.timeout.Round(time.Millisecond), context.DeadlineExceeded)
+	case res.code == -1 && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return res, fmt.Errorf("%s did not finish within %v (%w): killed", line, c.timeout.Round(time.Millisecond), context.DeadlineExceeded)
+	case res.code == -1 && ctx.Err() != nil:
+		return res, fmt.Errorf("%s: %w: killed", line, ctx.Err())
 	case res.code == -1:
 		if runErr == nil {
 			runErr = errors.New("killed by a signal")
 		}
-		return res, fmt.Errorf("running %s %s: %w", c.path, strings.Join(c.args, " "), runErr)
+		return res, fmt.Errorf("running %s: %w", line, runErr)
 	}
 	return res, nil
 }

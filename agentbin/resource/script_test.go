@@ -254,6 +254,12 @@ func TestHungActionIsKilledWithItsChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, pid)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	if err := f.resource("lsb", 60000).Stop(ctx); err == nil || !strings.Contains(err.Error(), "stop: "+f.script+" stop: context canceled: killed") {
+		t.Fatalf("error %v, want the action killed when its context is cancelled", err)
+	}
 }
 
 func TestMissingProgramIsAnError(t *testing.T) {

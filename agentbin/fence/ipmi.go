@@ -36,7 +36,7 @@ func (m *ipmiMethod) fence(ctx context.Context, a *attempt) error {
 		return a.fail("reading the BMC password", err, "that the password file exists on this node (hactl apply uploads it)")
 	}
 	a.secret(m.user, password)
-	check := "the BMC address, user and password file, and that this node reaches " + m.address + " on UDP 623 (IPMI lanplus)"
+	check := "the BMC address, user and password file, and that this node reaches " + m.address + " over IPMI lanplus (UDP 623 by default)"
 	if a.fc.action == "reboot" {
 		if _, err := m.run(ctx, "chassis", "power", "cycle"); err != nil {
 			// A chassis that is off refuses a cycle, and is fenced.

@@ -122,3 +122,23 @@ func mustNotLeak(t *testing.T, secret string, err error, logs string) {
 		t.Errorf("the log shows the secret:\n%s", logs)
 	}
 }
+
+// wantOutcome checks a Fence's error: none when want is empty, else one
+// that contains every string of want.
+func wantOutcome(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatal("fenced, want an error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+}

@@ -100,17 +100,7 @@ func TestSSH(t *testing.T) {
 			if took := time.Since(start); took > 6*time.Second {
 				t.Fatalf("took %s: ssh was not stopped", took)
 			}
-			if len(tc.want) == 0 && err != nil {
-				t.Fatal(err)
-			}
-			if len(tc.want) > 0 && err == nil {
-				t.Fatal("fenced, want an error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			wantOutcome(t, err, tc.want)
 			b, _ := os.ReadFile(filepath.Join(dir, "args"))
 			args := strings.Join(strings.Split(strings.TrimSpace(string(b)), "\n"), " ")
 			_, port, _ := net.SplitHostPort(addr)

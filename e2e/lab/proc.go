@@ -27,7 +27,9 @@ func nsIDOf(path string) (nsID, error) {
 }
 
 // pidsInNetns returns the processes whose network namespace is the named
-// one. The calling process is never included.
+// one: every thread of theirs is in it. A process with only one thread in
+// it is visiting (another lab command or test dialing in from a locked
+// thread) and is left alone. The calling process is never included.
 func pidsInNetns(name string) ([]int, error) {
 	id, err := nsIDOf(netnsPath(name))
 	if err != nil {
@@ -47,11 +49,26 @@ func pidsInNetns(name string) ([]int, error) {
 		if err != nil || pid == self {
 			continue
 		}
-		if pidID, err := nsIDOf(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && pidID == id {
+		if pidID, err := nsIDOf(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && pidID == id && allThreadsIn(pid, id) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids, nil
+}
+
+// allThreadsIn reports whether every thread of a process is in the
+// namespace.
+func allThreadsIn(pid int, id nsID) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true // gone, or exiting: nothing to tell
+	}
+	for _, t := range tasks {
+		if tid, err := nsIDOf(fmt.Sprintf("/proc/%d/task/%s/ns/net", pid, t.Name())); err == nil && tid != id {
+			return false
+		}
+	}
+	return true
 }
 
 // procState returns the state letter of a process (R, S, T, Z…), or 0 when

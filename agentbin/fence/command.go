@@ -18,7 +18,7 @@ type commandMethod struct{ path string }
 func (c *commandMethod) fence(ctx context.Context, a *attempt) error {
 	env := append(os.Environ(), "HACTL_FENCE_ACTION="+a.fc.action)
 	if _, err := runProgram(ctx, env, c.path, a.node); err != nil {
-		return a.fail("running "+c.path, err, "that the program exists, is executable, and exits 0 only once the node is off")
+		return a.fail("running it", err, "that the program exists, is executable, and exits 0 only once the node is off")
 	}
 	return nil
 }

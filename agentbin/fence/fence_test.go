@@ -26,6 +26,7 @@ func TestNewRefusesIncompleteDevices(t *testing.T) {
 		{"ipmi", spec.Fence{Type: "ipmi", Address: "10.0.9.31", User: "admin", PasswordPath: "/p"}, ""},
 		{"ipmi without user and password", spec.Fence{Type: "ipmi", Address: "10.0.9.31"}, "user is missing\nfence ipmi: password_path is missing"},
 		{"redfish", spec.Fence{Type: "redfish", Address: "bmc:8443", User: "admin", PasswordPath: "/p"}, ""},
+		{"redfish at a bare IPv6 address", spec.Fence{Type: "redfish", Address: "fd00::9", User: "admin", PasswordPath: "/p"}, ""},
 		{"redfish over plain http", spec.Fence{Type: "redfish", Address: "http://bmc", User: "admin", PasswordPath: "/p"}, "only https"},
 		{"redfish with credentials in the URL", spec.Fence{Type: "redfish", Address: "https://admin:hunter2@bmc", User: "admin", PasswordPath: "/p"}, "must not carry credentials"},
 		{"lab", spec.Fence{Type: "lab"}, ""},

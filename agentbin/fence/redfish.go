@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ type redfishMethod struct {
 
 func newRedfish(f spec.Fence, opts Options) (*redfishMethod, error) {
 	raw := f.Address
+	if ip, err := netip.ParseAddr(raw); err == nil && ip.Is6() {
+		raw = "[" + raw + "]"
+	}
 	if !strings.Contains(raw, "://") {
 		raw = "https://" + raw
 	}

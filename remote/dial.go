@@ -120,7 +120,6 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 			Auth:              []ssh.AuthMethod{ssh.PublicKeysCallback(auth.signers)},
 			HostKeyCallback:   keys.check,
 			HostKeyAlgorithms: keys.algorithms(h.addr),
-			Timeout:           timeout,
 		}
 		hctx, cancel := context.WithTimeout(ctx, timeout)
 		var conn net.Conn

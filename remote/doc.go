@@ -18,15 +18,19 @@
 // [*DialError] whose [FailureKind] tells refused, timed out, authentication
 // and host-key failures apart.
 //
-// Commands run through the login shell; with become (sudo or doas, never
-// interactive) they are wrapped so a missing NOPASSWD rule is a clear
-// [*BecomeError] rather than a hang. Files land atomically: the bytes go to a
-// temporary file next to the destination (or, with become, to a private
-// staging directory first), the host checks their sha256, and only then are
-// they chmod-ed and renamed over the destination.
+// Commands are handed to sh -c by the login shell, which must be a POSIX
+// one; with become (sudo or doas, never interactive) they are wrapped so a
+// missing NOPASSWD rule is a clear [*BecomeError] rather than a hang. A
+// command whose context ends is killed with its whole process group through
+// a second session: sshd refuses SSH "signal" requests for root sessions, and
+// closing the channel does not stop the command. Files land atomically: the
+// bytes go to a temporary file next to the destination (or, with become, to
+// a private staging directory first), the host checks their sha256, and
+// only then are they chmod-ed and renamed over the destination.
 //
 // [ForEach] runs work on many hosts with a bound and keeps every host's
-// result; uploads are capped separately through [Options].Uploads. Apply
-// locks are directories created atomically on the host with an owner file, so
-// a second operator is told who holds the lock ([*LockedError]).
+// result; uploads are capped separately through [Options.Uploads]. Apply
+// locks are directories created atomically on the host (mkdir) holding an
+// owner.json file, so a second operator is told who holds the lock
+// ([*LockedError]) and a dead run's lock can be removed with ForceUnlock.
 package remote

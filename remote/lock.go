@@ -89,7 +89,7 @@ exit %d`, quote(lockPath), quote(path.Dir(lockPath)), quote(string(owner)), exit
 		}
 		select {
 		case <-ctx.Done():
-			return nil, &LockedError{Host: c.target.Name, Path: lockPath, Holder: parseOwner(res.Stdout), Waited: waited}
+			return nil, fmt.Errorf("%w: %w", &LockedError{Host: c.target.Name, Path: lockPath, Holder: parseOwner(res.Stdout), Waited: waited}, context.Cause(ctx))
 		case <-time.After(min(lockPoll, wait-waited)):
 		}
 	}

@@ -25,9 +25,13 @@ func ForEach(ctx context.Context, targets []Target, parallelism int, fn func(con
 	slots := make(chan struct{}, parallelism)
 	var wg sync.WaitGroup
 	for _, t := range targets {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		if ctx.Err() == nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
 			record(t.Name, fmt.Errorf("%s: not started: %w", t.Name, context.Cause(ctx)))
 			continue
 		}

@@ -77,7 +77,10 @@ func parseJumpHost(s, defaultUser string) (hop, error) {
 		h.user, rest = rest[:i], rest[i+1:]
 	}
 	host, port := rest, strconv.Itoa(DefaultPort)
-	if strings.HasPrefix(rest, "[") || strings.Count(rest, ":") == 1 {
+	switch {
+	case strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]"):
+		host = rest[1 : len(rest)-1]
+	case strings.HasPrefix(rest, "[") || strings.Count(rest, ":") == 1:
 		var err error
 		if host, port, err = net.SplitHostPort(rest); err != nil {
 			return hop{}, fmt.Errorf("jump host %q: %w", s, err)

@@ -95,7 +95,7 @@ func (c *Client) stage(ctx context.Context, r io.Reader, dest string) (s staged,
 		return s, err
 	}
 	if c.becoming() {
-		out, err := c.run(ctx, "mktemp -d /tmp/hactl-upload.XXXXXXXX", nil)
+		out, err := c.run(ctx, "mktemp -d /tmp/hactl-upload.XXXXXXXX", nil, false)
 		if err != nil {
 			return s, fmt.Errorf("make staging directory: %w", err)
 		}

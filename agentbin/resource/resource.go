@@ -1,13 +1,11 @@
-// Package resource runs the members of a resource group on this node:
-// virtual IPs (netlink, with gratuitous ARP / unsolicited neighbour
-// advertisements), systemd services, LSB init scripts and OCF resource
-// agents. The heartbeat role starts a group's resources in order, stops
-// them in reverse, and monitors each at its interval.
 package resource
 
 import (
 	"context"
+	"fmt"
 	"log"
+
+	"github.com/hactl/hactl/agentbin/spec"
 )
 
 // Resource is one resource of a group on this node. Every method is
@@ -32,4 +30,30 @@ type Env struct {
 	// OCFRoot is where OCF resource agents live; default
 	// /usr/lib/ocf.
 	OCFRoot string
+}
+
+// Validator is a resource that can check its configuration without
+// starting: OCF agents, through their validate-all action. The heartbeat
+// role may run it before a group first starts, to fail early and clearly.
+type Validator interface {
+	Validate(ctx context.Context) error
+}
+
+// New builds the resource r describes. It checks r but touches nothing on
+// the host.
+func New(r spec.Resource, env Env) (Resource, error) {
+	if r.Name == "" {
+		return nil, fmt.Errorf("a %s resource has no name; every resource needs one", r.Kind)
+	}
+	switch r.Kind {
+	case "vip":
+		return newVIP(r, env, netlinkKernel{})
+	case "service":
+		return newService(r)
+	case "lsb":
+		return newLSB(r)
+	case "ocf":
+		return newOCF(r, env.OCFRoot)
+	}
+	return nil, fmt.Errorf("resource %q: unknown kind %q; this agent knows vip, service, lsb and ocf: upgrade it with hactl apply", r.Name, r.Kind)
 }

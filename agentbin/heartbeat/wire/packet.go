@@ -1,0 +1,265 @@
+package wire
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Version is the envelope version this package writes and reads.
+const Version byte = 1
+
+// MaxPacket is the largest packet Encode writes and Decode reads.
+const MaxPacket = 8 << 10
+
+// MaxName is the longest cluster, node or link name in a packet.
+const MaxName = 255
+
+// Key ids: which key signed a packet.
+const (
+	KeyCurrent  byte = 0
+	KeyPrevious byte = 1
+)
+
+const (
+	magic   = "HACTL"
+	macSize = sha256.Size
+	// minPacket is a packet with empty names and the smallest payload "{}".
+	minPacket = len(magic) + 1 + 1 + 1 + 1 + 3*8 + 1 + 2 + macSize
+)
+
+// Reasons a packet is refused. Decode, Check and Receiver.Accept wrap
+// them with details; test with errors.Is.
+var (
+	ErrShort     = errors.New("packet too short")
+	ErrTooBig    = errors.New("packet too big")
+	ErrMagic     = errors.New("not a hactl heartbeat")
+	ErrVersion   = errors.New("unsupported heartbeat version")
+	ErrAuth      = errors.New("heartbeat authentication failed")
+	ErrMalformed = errors.New("malformed heartbeat")
+)
+
+// Packet is one heartbeat.
+type Packet struct {
+	Cluster string // cluster name
+	From    string // sender's node name
+	// Generation is the sender agent's start time in Unix nanoseconds:
+	// larger after every restart.
+	Generation uint64
+	// Seq numbers the sender's packets from 1 within a generation, across
+	// all links.
+	Seq uint64
+	// SentUnixNano is the sender's clock when it sent the packet;
+	// informational, and echoed back for round-trip times.
+	SentUnixNano int64
+	Link         string // the link the sender sent it on
+	State        State
+	// KeyID is, after Decode, which of the receiver's keys authenticated
+	// the packet: KeyCurrent or KeyPrevious. Encode ignores it.
+	KeyID byte
+	// SenderKeyID is, after Decode, the key id the sender wrote: which of
+	// its keys it signed with. Encode ignores it.
+	SenderKeyID byte
+}
+
+// SenderKnowsCurrentKey reports whether p's sender can verify packets
+// signed with the receiver's current key: it signed p with that key, or
+// it signed with its own previous key, so it is in a key rotation too and
+// its current key is the new one. See Keys.Signing.
+func (p *Packet) SenderKnowsCurrentKey() bool {
+	return p.KeyID == KeyCurrent || p.SenderKeyID == KeyPrevious
+}
+
+// State is what a node tells its peers about itself. See the package
+// documentation before adding a field.
+type State struct {
+	Standby     bool     `json:"standby,omitempty"`
+	Maintenance bool     `json:"maintenance,omitempty"`
+	Quorate     bool     `json:"quorate,omitempty"`
+	Held        []string `json:"held,omitempty"`     // groups this node runs
+	Starting    []string `json:"starting,omitempty"` // groups it is starting
+	Stopping    []string `json:"stopping,omitempty"` // groups it is stopping
+	Moves       []Move   `json:"moves,omitempty"`    // manual placements it knows
+	Echo        []Echo   `json:"echo,omitempty"`     // last packet heard from each peer
+	// Uptime is how long the sender's agent has been running.
+	Uptime time.Duration `json:"uptime,omitempty"`
+}
+
+// Move is a manual placement of a group (hactl failover --to); the
+// highest Epoch per group wins.
+type Move struct {
+	Group string `json:"group"`
+	To    string `json:"to"`
+	Epoch uint64 `json:"epoch"`
+}
+
+// Echo returns to a peer the last packet heard from it, so the peer can
+// measure the round trip with its own clock (see RTT).
+type Echo struct {
+	Peer string `json:"peer"`
+	// Link is the link the echoed packet arrived on, so round-trip times
+	// can be kept per link.
+	Link         string `json:"link,omitempty"`
+	Seq          uint64 `json:"seq"`
+	RecvUnixNano int64  `json:"recv"` // when this node received it, its clock
+	SentUnixNano int64  `json:"sent"` // the echoed packet's SentUnixNano, the peer's clock
+}
+
+// NewGeneration is the generation of an agent started at now.
+func NewGeneration(now time.Time) uint64 {
+	return uint64(max(now.UnixNano(), 1))
+}
+
+// RTT is the round-trip time e measures, for the node that sent the
+// echoed packet, on receiving p that carries e at now: the time since it
+// sent the original less the time the peer held it before answering.
+// Each difference is taken on one clock, so clock offsets cancel.
+func RTT(p *Packet, e Echo, now time.Time) time.Duration {
+	rtt := (now.UnixNano() - e.SentUnixNano) - (p.SentUnixNano - e.RecvUnixNano)
+	return time.Duration(max(rtt, 0))
+}
+
+// Encode makes the packet for p, signed with key; keyID says which of the
+// sender's keys that is (KeyCurrent or KeyPrevious).
+func Encode(p *Packet, key []byte, keyID byte) ([]byte, error) {
+	if len(key) < MinKeySize {
+		return nil, fmt.Errorf("encoding heartbeat: key of %d bytes, need at least %d", len(key), MinKeySize)
+	}
+	if keyID != KeyCurrent && keyID != KeyPrevious {
+		return nil, fmt.Errorf("encoding heartbeat: key id %d is neither current (0) nor previous (1)", keyID)
+	}
+	if err := checkHeader(p); err != nil {
+		return nil, fmt.Errorf("encoding heartbeat: %w", err)
+	}
+	payload, err := json.Marshal(&p.State)
+	if err != nil {
+		return nil, fmt.Errorf("encoding heartbeat state: %w", err)
+	}
+	size := minPacket - 2 + len(p.Cluster) + len(p.From) + len(p.Link) + len(payload)
+	if size > MaxPacket {
+		return nil, fmt.Errorf("encoding heartbeat: %w: %d bytes, the most is %d", ErrTooBig, size, MaxPacket)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, magic...)
+	b = append(b, Version, keyID)
+	b = appendName(b, p.Cluster)
+	b = appendName(b, p.From)
+	b = binary.BigEndian.AppendUint64(b, p.Generation)
+	b = binary.BigEndian.AppendUint64(b, p.Seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.SentUnixNano))
+	b = appendName(b, p.Link)
+	b = append(b, payload...)
+	return sign(b, key), nil
+}
+
+// Decode authenticates b with keys and returns its packet. It never
+// parses a byte of header or payload before the HMAC is verified.
+func Decode(b []byte, keys Keys) (*Packet, error) {
+	switch {
+	case len(b) > MaxPacket:
+		return nil, fmt.Errorf("%w: %d bytes, the most is %d", ErrTooBig, len(b), MaxPacket)
+	case len(b) < minPacket:
+		return nil, fmt.Errorf("%w: %d bytes, the least is %d", ErrShort, len(b), minPacket)
+	case string(b[:len(magic)]) != magic:
+		return nil, ErrMagic
+	case b[len(magic)] != Version:
+		return nil, fmt.Errorf("%w %d, this agent speaks %d", ErrVersion, b[len(magic)], Version)
+	}
+	body, mac := b[:len(b)-macSize], b[len(b)-macSize:]
+	senderKeyID := body[len(magic)+1]
+	keyID, err := keys.verify(body, mac, senderKeyID)
+	if err != nil {
+		return nil, err
+	}
+	r := reader{b: body[len(magic)+2:]}
+	p := &Packet{
+		Cluster:      r.name(),
+		From:         r.name(),
+		Generation:   r.uint64(),
+		Seq:          r.uint64(),
+		SentUnixNano: int64(r.uint64()),
+		Link:         r.name(),
+		KeyID:        keyID,
+		SenderKeyID:  senderKeyID,
+	}
+	if r.short {
+		return nil, fmt.Errorf("%w: header cut short", ErrMalformed)
+	}
+	if err := checkHeader(p); err != nil {
+		return nil, err
+	}
+	// Encode always writes an object; refuse "null" and the like.
+	if len(r.b) == 0 || r.b[0] != '{' {
+		return nil, fmt.Errorf("%w: state is not a JSON object", ErrMalformed)
+	}
+	if err := json.Unmarshal(r.b, &p.State); err != nil {
+		return nil, fmt.Errorf("%w: state: %v", ErrMalformed, err)
+	}
+	return p, nil
+}
+
+// checkHeader checks the fields the envelope carries.
+func checkHeader(p *Packet) error {
+	for _, f := range []struct{ what, v string }{{"cluster", p.Cluster}, {"from", p.From}, {"link", p.Link}} {
+		switch {
+		case f.v == "" && f.what != "link":
+			return fmt.Errorf("%w: empty %s name", ErrMalformed, f.what)
+		case len(f.v) > MaxName:
+			return fmt.Errorf("%w: %s name of %d bytes, the most is %d", ErrMalformed, f.what, len(f.v), MaxName)
+		case !utf8.ValidString(f.v):
+			return fmt.Errorf("%w: %s name is not UTF-8", ErrMalformed, f.what)
+		}
+	}
+	if p.Generation == 0 || p.Seq == 0 {
+		return fmt.Errorf("%w: generation and seq start at 1", ErrMalformed)
+	}
+	return nil
+}
+
+func appendName(b []byte, s string) []byte {
+	return append(append(b, byte(len(s))), s...)
+}
+
+func sign(body, key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return m.Sum(body)
+}
+
+// reader takes header fields off b; short records that b ran out.
+type reader struct {
+	b     []byte
+	short bool
+}
+
+func (r *reader) take(n int) []byte {
+	if len(r.b) < n {
+		r.short = true
+		r.b = nil
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) name() string {
+	n := r.take(1)
+	if n == nil {
+		return ""
+	}
+	return string(r.take(int(n[0])))
+}
+
+func (r *reader) uint64() uint64 {
+	v := r.take(8)
+	if v == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}

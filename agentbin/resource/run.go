@@ -1,0 +1,133 @@
+package resource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultTimeout bounds an action (start, stop, monitor, validate-all)
+// whose resource has no monitor_timeout_ms.
+const DefaultTimeout = 20 * time.Second
+
+// maxOutput is how much of an action's output (its end) goes into an
+// error message.
+const maxOutput = 2048
+
+// result is how an external command ended.
+type result struct {
+	code   int    // exit status; -1 when killed by a signal or the timeout
+	stdout string // trimmed
+	output string // stdout and stderr together, trimmed, its last maxOutput bytes
+}
+
+// command is one run of an external program.
+type command struct {
+	path    string
+	args    []string
+	env     []string // added to the agent's environment
+	timeout time.Duration
+}
+
+// run runs c and reports how it ended. A non-zero exit is not an error:
+// the caller maps exit codes. err is set when the program could not be run
+// or did not finish within c.timeout (or ctx).
+//
+// The program runs in its own process group, killed whole on timeout.
+// Its output goes to unlinked temporary files rather than pipes, so that a
+// daemon started by an init script, which keeps its inherited stdout, does
+// not keep run waiting.
+func run(ctx context.Context, c command) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	stdout, err := scratchFile()
+	if err != nil {
+		return result{}, err
+	}
+	defer stdout.Close()
+	stderr, err := scratchFile()
+	if err != nil {
+		return result{}, err
+	}
+	defer stderr.Close()
+
+	cmd := exec.CommandContext(ctx, c.path, c.args...)
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	runErr := cmd.Run()
+
+	out, errOut := readScratch(stdout), readScratch(stderr)
+	res := result{code: -1, stdout: out, output: tail(strings.TrimSpace(out + "\n" + errOut))}
+	if cmd.ProcessState != nil && cmd.ProcessState.Exited() {
+		res.code = cmd.ProcessState.ExitCode()
+	}
+	line := c.path + " " + strings.Join(c.args, " ")
+	switch {
+	case res.code == -1 && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return res, fmt.Errorf("%s did not finish within %v (%w): killed", line, c.timeout.Round(time.Millisecond), context.DeadlineExceeded)
+	case res.code == -1 && ctx.Err() != nil:
+		return res, fmt.Errorf("%s: %w: killed", line, ctx.Err())
+	case res.code == -1:
+		if runErr == nil {
+			runErr = errors.New("killed by a signal")
+		}
+		return res, fmt.Errorf("running %s: %w", line, runErr)
+	}
+	return res, nil
+}
+
+// scratchFile is an unlinked temporary file: it vanishes when closed.
+func scratchFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "hactl-resource-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a file for an action's output: %w", err)
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
+// readScratch returns what was written to f, trimmed, or what went wrong
+// reading it.
+func readScratch(f *os.File) string {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "(output lost: " + err.Error() + ")"
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return "(output lost: " + err.Error() + ")"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// tail keeps the end of s, where scripts say what went wrong.
+func tail(s string) string {
+	if len(s) <= maxOutput {
+		return s
+	}
+	return "…" + s[len(s)-maxOutput:]
+}
+
+// timeoutOf is a resource's action timeout.
+func timeoutOf(ms int) time.Duration {
+	if ms <= 0 {
+		return DefaultTimeout
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// withOutput appends a command's output to a message, when there is some.
+func withOutput(msg string, r result) string {
+	if r.output == "" {
+		return msg
+	}
+	return msg + ": " + r.output
+}

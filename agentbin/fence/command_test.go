@@ -59,7 +59,7 @@ func TestCommandFailures(t *testing.T) {
 func TestCommandTimeoutKillsTheWholeProcessGroup(t *testing.T) {
 	pidFile := writeFile(t, "pid", "", 0o644)
 	prog := writeFile(t, "pdu-off", "#!/bin/sh\nsleep 60 &\necho $! > "+pidFile+"\nwait\n", 0o755)
-	if _, err := fenceWith(t, spec.Fence{Type: "command", Command: prog, TimeoutMS: 300}, Options{}, "h2g"); err == nil {
+	if _, err := fenceWith(t, spec.Fence{Type: "command", Command: prog, TimeoutMS: 1500}, Options{}, "h2g"); err == nil {
 		t.Fatal("fenced, want a timeout")
 	}
 	b, _ := os.ReadFile(pidFile)

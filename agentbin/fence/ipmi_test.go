@@ -73,7 +73,7 @@ func TestIPMI(t *testing.T) {
 			calls: []string{"chassis power off"},
 			want:  []string{"powering off", "ipmitool chassis power off: exit status 1", "Unable to establish IPMI v2", "check the BMC address, user and password file"}},
 		{name: "a chassis that never powers off", action: "off", state: "on", mode: "stuck", password: password,
-			want: []string{"waiting for the chassis to be off", "still not off when the fence timeout of 700ms ran out", "the chassis power is still on"}},
+			want: []string{"waiting for the chassis to be off", "still not off when the fence timeout of 1.5s ran out", "the chassis power is still on"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -86,7 +86,7 @@ func TestIPMI(t *testing.T) {
 			pwfile := writeFile(t, "bmc-password", tc.password+"\n", 0o600)
 			f := spec.Fence{Type: "ipmi", Address: "10.0.9.31:6623", User: "admin", PasswordPath: pwfile, Action: tc.action, TimeoutMS: 5000}
 			if tc.mode == "stuck" {
-				f.TimeoutMS = 700
+				f.TimeoutMS = 1500
 			}
 			logs, err := fenceWith(t, f, Options{}, "h2g")
 			mustNotLeak(t, tc.password, err, logs)

@@ -86,7 +86,7 @@ func TestSSH(t *testing.T) {
 		{mode: "poweroff", action: "reboot", timeoutMS: 5000},
 		{mode: "denied", action: "off", want: []string{"logging in over ssh", "Permission denied (publickey)", "known_hosts entry for 127.0.0.1"}},
 		{mode: "refused", action: "off", want: []string{"powering off over ssh", "exit status 1", "must be superuser", "may power the host off"}},
-		{mode: "alive", action: "off", timeoutMS: 1000, want: []string{"waiting for the host to stop answering", "still answered when the fence timeout of 1s ran out"}},
+		{mode: "alive", action: "off", timeoutMS: 2000, want: []string{"waiting for the host to stop answering", "still answered when the fence timeout of 2s ran out"}},
 	} {
 		t.Run(tc.mode+" "+tc.action, func(t *testing.T) {
 			dir := t.TempDir()

@@ -13,6 +13,7 @@ package heartbeat
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net/netip"
 	"os"
@@ -107,7 +108,12 @@ type Engine struct {
 	standby     bool
 	maintenance bool
 	quorate     bool
-	tieBreaker  quorumDevice
+	// quorateSince is when this node last gained quorum: after regaining
+	// it, a node waits deadtime before taking over from members it thinks
+	// dead, as the healed links that gave quorum back also bring their
+	// heartbeats.
+	quorateSince time.Time
+	tieBreaker   quorumDevice
 
 	newResource resourceFactory
 	tr          transport
@@ -130,6 +136,12 @@ type fenceResult struct {
 // New prepares the role for a spec with a heartbeat section.
 func New(cfg Config) (*Engine, error) {
 	sp := cfg.Spec
+	if cfg.Logger == nil {
+		cfg.Logger = log.New(io.Discard, "", 0)
+	}
+	if cfg.ResourceEnv.Logger == nil {
+		cfg.ResourceEnv.Logger = cfg.Logger
+	}
 	if sp.Heartbeat == nil {
 		return nil, fmt.Errorf("heartbeat: the spec of %s has no heartbeat section", sp.Node)
 	}
@@ -152,6 +164,7 @@ func New(cfg Config) (*Engine, error) {
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
 	e.gen = wire.NewGeneration(e.started)
+	e.quorateSince = e.started
 	members := []string{sp.Node}
 	for _, p := range sp.Heartbeat.Peers {
 		members = append(members, p.Name)
@@ -336,7 +349,7 @@ func (e *Engine) receive(d datagram) bool {
 	}
 	if pkt.Seq > p.lastSeq {
 		changed = !sameState(p.state, pkt.State)
-		p.lastSeq, p.lastSent, p.state = pkt.Seq, pkt.SentUnixNano, pkt.State
+		p.lastSeq, p.state = pkt.Seq, pkt.State
 	}
 	if !p.alive {
 		p.alive, p.warned, p.everSeen, p.fenced = true, false, true, false
@@ -436,6 +449,7 @@ func (e *Engine) updateQuorum() {
 	if q != e.quorate {
 		e.quorate = q
 		if q {
+			e.quorateSince = time.Now()
 			e.emit("quorum_regained", e.self, "", fmt.Sprintf("%d of %d members", alive, members))
 		} else {
 			e.emit("quorum_lost", e.self, "", fmt.Sprintf("%d of %d members", alive, members))
@@ -569,6 +583,11 @@ func (e *Engine) mayStart(name string, g *groupRun, v View, now time.Time) strin
 			if !e.peers[pname].everSeen {
 				return fmt.Sprintf("starting up: waiting up to initdead for %s", pname)
 			}
+		}
+	}
+	for _, l := range g.spec.Locations {
+		if p := e.peers[l.Node]; p != nil && !p.alive && now.Sub(e.quorateSince) < e.deadtime() {
+			return "quorum just regained: listening for " + l.Node + " first"
 		}
 	}
 	for _, l := range g.spec.Locations {

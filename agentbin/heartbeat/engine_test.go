@@ -204,7 +204,11 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 
 func (c *cluster) start(n string, o clusterOpts, i int) {
 	c.t.Helper()
-	e, err := New(Config{Spec: c.specs[n], Logger: log.New(io.Discard, "", 0), StateDir: c.t.TempDir()})
+	e, err := New(Config{Spec: c.specs[n], Logger: log.New(io.Discard, "", 0), StateDir: c.t.TempDir(), Notify: func(ev Event) {
+		if testing.Verbose() {
+			c.t.Logf("%s %s: %s %s %s", ev.Time.Format("05.000"), n, ev.Kind, ev.Group, ev.Detail)
+		}
+	}})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -310,13 +314,24 @@ func TestSplitBrainAfterHealLeavesOneOwner(t *testing.T) {
 	c.eventually("c2g", "h2g")
 	c.net.setCut("h2g", false)
 	c.eventually("h2g")
-	var saw bool
-	for _, ev := range c.engines["c2g"].Status().Events {
-		saw = saw || ev.Kind == "split_brain"
+	c.sawEvent("c2g", "split_brain")
+}
+
+// sawEvent waits until a node's status lists an event of the kind.
+func (c *cluster) sawEvent(node, kind string) {
+	c.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := c.engines[node].Status(); st != nil {
+			for _, ev := range st.Events {
+				if ev.Kind == kind {
+					return
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if !saw {
-		t.Error("c2g did not report the split brain it resolved")
-	}
+	c.t.Errorf("%s never reported a %s event", node, kind)
 }
 
 func TestStandbyOnlineAndManualMove(t *testing.T) {
@@ -368,13 +383,7 @@ func TestFailingFencingBlocksTakeover(t *testing.T) {
 	// fenced, so it might still run it.
 	c.eventually()
 	c.stays()
-	var saw bool
-	for _, ev := range c.engines["c2g"].Status().Events {
-		saw = saw || ev.Kind == "fence_failed"
-	}
-	if !saw {
-		t.Error("c2g did not report the failed fencing")
-	}
+	c.sawEvent("c2g", "fence_failed")
 }
 
 func TestSuccessfulFencingAllowsTakeover(t *testing.T) {
@@ -415,7 +424,9 @@ func TestForgedAndReplayedHeartbeatsAreDroppedAndCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A genuine old packet of h2g, replayed.
+	// A genuine packet of h2g (seq 1 of its generation), replayed: c2g
+	// may never have received the original (it was sent before c2g
+	// listened), so the first copy may pass; every later one must not.
 	old, err := wire.Encode(&wire.Packet{Cluster: "test", From: "h2g", Generation: c.engines["h2g"].gen, Seq: 1,
 		SentUnixNano: time.Now().UnixNano(), Link: "lan"}, []byte(strings.Repeat("k", 32)), wire.KeyCurrent)
 	if err != nil {
@@ -428,7 +439,7 @@ func TestForgedAndReplayedHeartbeatsAreDroppedAndCounted(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		st := target.Status()
-		if st != nil && st.Dropped["forged"] >= 20 && st.Dropped["replayed"]+st.Dropped["stale"] >= 20 {
+		if st != nil && st.Dropped["forged"] >= 20 && st.Dropped["replayed"]+st.Dropped["stale"] >= 19 {
 			c.stays("h2g")
 			return
 		}

@@ -41,6 +41,9 @@ func startCluster(t *testing.T, example string) *cluster {
 	needRoot(t)
 	dir := t.TempDir()
 	src := filepath.Join("..", "examples", example)
+	if _, err := os.Stat(src); err != nil {
+		src = filepath.Join("testdata", example)
+	}
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)

@@ -192,7 +192,7 @@ func New(cfg Config) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("heartbeat: tie-breaker %q: %w", q.TieBreaker, err)
 		}
-		e.tieBreaker = newTieBreaker(addr, e.interval())
+		e.tieBreaker = newTieBreaker(addr, e.interval(), e.deadtime())
 	}
 	e.standby = e.loadStandby()
 	return e, nil
@@ -429,12 +429,22 @@ func (e *Engine) updateLiveness(now time.Time) {
 // three or more; with two, the tie-breaker when there is one, else both
 // halves keep quorum (fencing must then protect the data).
 func (e *Engine) updateQuorum() {
+	if time.Since(e.started) < e.initdead() {
+		for _, p := range e.peers {
+			if !p.everSeen {
+				// Starting up: peers not heard yet are not known dead,
+				// and the start gate in mayStart holds groups back.
+				return
+			}
+		}
+	}
 	members := len(e.peers) + 1
-	alive := 1
+	alive, late := 1, false
 	for _, p := range e.peers {
 		if p.alive {
 			alive++
 		}
+		late = late || p.warned
 	}
 	q := true
 	switch {
@@ -444,7 +454,7 @@ func (e *Engine) updateQuorum() {
 		q = e.tieBreaker.reachable()
 	}
 	if e.tieBreaker != nil {
-		e.tieBreaker.setActive(alive < members)
+		e.tieBreaker.setActive(alive < members || late)
 	}
 	if q != e.quorate {
 		e.quorate = q

@@ -119,6 +119,11 @@ func (r *groupRunner) run(ctx context.Context) {
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
+			for _, res := range r.res {
+				if d, ok := res.(resource.Detacher); ok {
+					d.Detach()
+				}
+			}
 			return
 		case start := <-r.cmds:
 			switch {

@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"sync/atomic"
@@ -17,48 +18,48 @@ type quorumDevice interface {
 }
 
 // tieBreaker pings an address both halves of a two-node cluster can reach
-// (usually the gateway) while a member is missing: the half that reaches it
-// keeps quorum. It pings only while needed.
+// (usually the gateway): the half that reaches it keeps quorum. It pings
+// continuously while a member is late or missing, so that the answer is
+// fresh when the member is declared dead, and once a second otherwise.
 type tieBreaker struct {
 	addr     netip.Addr
 	interval time.Duration
+	timeout  time.Duration
 	active   atomic.Bool
-	seen     atomic.Int64 // unix nanoseconds of the last answer
+	// ok is the result of the latest completed ping: a node cut off from
+	// the network loses quorum as soon as one ping started after the cut
+	// has gone unanswered.
+	ok atomic.Bool
 }
 
-func newTieBreaker(addr netip.Addr, interval time.Duration) *tieBreaker {
-	return &tieBreaker{addr: addr, interval: interval}
+func newTieBreaker(addr netip.Addr, interval, deadtime time.Duration) *tieBreaker {
+	return &tieBreaker{addr: addr, interval: interval, timeout: min(max(deadtime/2, 100*time.Millisecond), time.Second)}
 }
 
 func (t *tieBreaker) setActive(on bool) { t.active.Store(on) }
 
-// reachable says whether the address answered recently.
-func (t *tieBreaker) reachable() bool {
-	return time.Since(time.Unix(0, t.seen.Load())) < 2*time.Second
-}
+func (t *tieBreaker) reachable() bool { return t.ok.Load() }
 
 func (t *tieBreaker) run(ctx context.Context) {
-	period := max(t.interval, 200*time.Millisecond)
+	last := time.Time{}
 	for {
+		if t.active.Load() || time.Since(last) >= time.Second {
+			last = time.Now()
+			t.ok.Store(ping(ctx, t.addr, t.timeout))
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(period):
-		}
-		// Ping ahead of need too, so that the answer is fresh when a peer
-		// is declared dead.
-		if t.active.Load() || time.Since(time.Unix(0, t.seen.Load())) > time.Second {
-			if ping(ctx, t.addr) {
-				t.seen.Store(time.Now().UnixNano())
-			}
+		case <-time.After(t.interval):
 		}
 	}
 }
 
 // ping sends one ICMP echo with the system's ping (iputils): a raw socket
 // of our own would need the same privileges and add code to the agent.
-func ping(ctx context.Context, addr netip.Addr) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+func ping(ctx context.Context, addr netip.Addr, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
 	defer cancel()
-	return exec.CommandContext(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", addr.String()).Run() == nil
+	wait := fmt.Sprintf("%.3f", timeout.Seconds())
+	return exec.CommandContext(ctx, "ping", "-n", "-q", "-c", "1", "-W", wait, addr.String()).Run() == nil
 }

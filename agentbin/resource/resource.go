@@ -57,3 +57,11 @@ func New(r spec.Resource, env Env) (Resource, error) {
 	}
 	return nil, fmt.Errorf("resource %q: unknown kind %q; this agent knows vip, service, lsb and ocf: upgrade it with hactl apply", r.Name, r.Kind)
 }
+
+// Detacher is a resource with background work of its own (a VIP's
+// repeated announcements). Detach ends that work and leaves the host as it
+// is: the agent calls it when it hands the resource over to a new engine of
+// its own (after a spec change), which takes the running resource over.
+type Detacher interface {
+	Detach()
+}

@@ -117,6 +117,13 @@ func (v *vip) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Detach ends the announcements and leaves the address in place.
+func (v *vip) Detach() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.quiet()
+}
+
 // Monitor reports whether the address is on the interface.
 func (v *vip) Monitor(context.Context) (bool, error) {
 	ok, err := v.k.HasAddr(v.ifname, v.prefix)
@@ -179,3 +186,5 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+var _ Detacher = (*vip)(nil)

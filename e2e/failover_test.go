@@ -1,0 +1,409 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hactl/hactl/e2e/lab"
+)
+
+// The failover scenarios of the guide's two-node web cluster, run for
+// real: agents heartbeating over UDP between network namespaces, the VIP
+// added with netlink and announced with gratuitous ARP, OCF agents from
+// Debian's resource-agents, and a client asking the VIP every 10ms.
+
+const vip = "192.168.0.33"
+
+// webCluster is the two-node example adapted to the lab: heartbeat
+// timings for a LAN, the ctl namespace as quorum tie-breaker (as real
+// clusters use their gateway), and OCF's Dummy agent standing for apache
+// (the lab's nodes run the web server the client sees).
+func webCluster(t *testing.T, edit func(hcl string) string) *cluster {
+	t.Helper()
+	c := startCluster(t, "two-node-web")
+	path := filepath.Join(c.dir, "cluster.hcl")
+	data := mustRead(t, path)
+	data = strings.ReplaceAll(data, "  fence \"lab\" {}\n", "")
+	data = regexp.MustCompile(`(?s)  interval = "1s".*?initdead = "60s"`).ReplaceAllString(data,
+		"  interval = \"50ms\"\n  warntime = \"150ms\"\n  deadtime = \"300ms\"\n  initdead = \"3s\"")
+	data = regexp.MustCompile(`(?s)  service "apache2" \{.*?\n  \}\n`).ReplaceAllString(data,
+		"  ocf \"apache\" {\n    type             = \"Dummy\"\n    monitor_interval = \"1s\"\n  }\n")
+	gw, err := c.lab.CtlAddress("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data += fmt.Sprintf("\nquorum {\n  tie_breaker = %q\n}\n", gw)
+	if edit != nil {
+		data = edit(data)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustHactl(0, "apply", "--auto-approve")
+	return c
+}
+
+// probe is a client asking http://VIP/ every 10ms and recording who
+// answered.
+type probe struct {
+	mu      sync.Mutex
+	answers []answer
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type answer struct {
+	at   time.Time
+	from string // node name, "" on failure
+}
+
+func startProbe(t *testing.T, l *lab.Lab) *probe {
+	t.Helper()
+	p := &probe{stop: make(chan struct{}), done: make(chan struct{})}
+	client := l.HTTPClient(lab.Client)
+	client.Timeout = 200 * time.Millisecond
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			from := ""
+			if resp, err := client.Get("http://" + vip + "/"); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				from = strings.TrimSpace(string(body))
+			}
+			p.mu.Lock()
+			p.answers = append(p.answers, answer{at: time.Now(), from: from})
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(p.end)
+	return p
+}
+
+func (p *probe) end() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+// last is the latest answer.
+func (p *probe) last() answer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.answers) == 0 {
+		return answer{}
+	}
+	return p.answers[len(p.answers)-1]
+}
+
+// waitFor waits until the VIP answers from node, 20 answers in a row.
+func (p *probe) waitFor(t *testing.T, node string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		n := len(p.answers)
+		ok := n >= 20
+		for i := max(n-20, 0); i < n && ok; i++ {
+			ok = p.answers[i].from == node
+		}
+		p.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the VIP does not answer from %s; last answer %+v", node, p.last())
+}
+
+// holds waits a while and checks the VIP answers from node all along.
+func (p *probe) holds(t *testing.T, node string, d time.Duration) {
+	t.Helper()
+	start := time.Now()
+	time.Sleep(d)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range p.answers {
+		if a.at.After(start) && a.from != node {
+			t.Fatalf("at %s the VIP answered %q, want %s all along", a.at.Format("15:04:05.000"), a.from, node)
+		}
+	}
+}
+
+// vipHolders lists the nodes with the VIP on an interface.
+func (c *cluster) vipHolders() []string {
+	c.t.Helper()
+	var out []string
+	for _, n := range []string{"h2g", "c2g"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := c.lab.Exec(ctx, n, "ip", "-o", "addr", "show")
+		cancel()
+		if err == nil && strings.Contains(string(got), " "+vip+"/") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// oneHolder waits until exactly node has the VIP.
+func (c *cluster) oneHolder(node string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		if got = c.vipHolders(); len(got) == 1 && got[0] == node {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("VIP holders %v, want only %s", got, node)
+}
+
+func TestFailoverOnCutAndFailbackOnHeal(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	if err := c.lab.Cut("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "c2g")
+	// status exits 2: h2g is unreachable.
+	out := c.mustHactl(2, "status")
+	if !strings.Contains(out, "running on c2g") || !regexp.MustCompile(`h2g\s+dead`).MatchString(out) {
+		t.Errorf("status after the cut:\n%s", out)
+	}
+	if err := c.lab.Heal("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "h2g")
+	c.oneHolder("h2g")
+}
+
+func TestNoFailbackWhenTurnedOff(t *testing.T) {
+	c := webCluster(t, func(s string) string { return strings.Replace(s, "failback = true", "failback = false", 1) })
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	if err := c.lab.Cut("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "c2g")
+	if err := c.lab.Heal("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	p.holds(t, "c2g", 3*time.Second)
+	c.oneHolder("c2g")
+}
+
+func TestOneLinkOfTwoCutIsNoFailover(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	if err := c.lab.Cut("h2g", "eth1"); err != nil {
+		t.Fatal(err)
+	}
+	p.holds(t, "h2g", 3*time.Second)
+	out := c.mustHactl(0, "status")
+	if !regexp.MustCompile(`h2g\s+alive\s+lan up.*direct DOWN`).MatchString(out) {
+		t.Errorf("status does not show the cut link as down while h2g stays alive:\n%s", out)
+	}
+}
+
+func TestKilledAgentDoesNotMoveTheGroup(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	// SIGKILL the agent (not its supervisor): it comes back, finds its VIP
+	// configured, and keeps it.
+	c.onNode("h2g", `kill -9 $(sed -n 's/^ *"pid": *\([0-9]*\).*/\1/p' /run/hactl/status.json)`)
+	time.Sleep(2 * time.Second)
+	c.oneHolder("h2g")
+	p.waitFor(t, "h2g")
+}
+
+func TestFrozenNodeNeverLeavesTwoHoldersAfterThaw(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	ctx := context.Background()
+	if err := c.lab.Freeze(ctx, "h2g"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "c2g")
+	if err := c.lab.Thaw("h2g"); err != nil {
+		t.Fatal(err)
+	}
+	// Whoever keeps it, after the thaw settles exactly one node holds it.
+	deadline := time.Now().Add(30 * time.Second)
+	var holders []string
+	for time.Now().Before(deadline) {
+		if holders = c.vipHolders(); len(holders) == 1 {
+			p.waitFor(t, holders[0])
+			time.Sleep(time.Second)
+			if again := c.vipHolders(); len(again) == 1 && again[0] == holders[0] {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("after the thaw the VIP holders are %v", holders)
+}
+
+func TestForgedAndReplayedHeartbeatsFromTheClientAreIgnored(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	// The lan link broadcasts: the client hears real heartbeats. It
+	// records some, replays them, and sends forged ones.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	captured := captureHeartbeats(t, c.lab, 5)
+	conn, err := c.lab.Dial(ctx, lab.Client, "udp", "192.168.0.17:694")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A forged heartbeat: a real one with a byte of its content changed,
+	// so that its HMAC no longer matches.
+	forged := append([]byte(nil), captured[0]...)
+	forged[len(forged)/2] ^= 0x20
+	for range 50 {
+		for _, pkt := range captured {
+			_, _ = conn.Write(pkt)
+		}
+		_, _ = conn.Write(forged)
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.holds(t, "h2g", time.Second)
+	out := c.mustHactl(0, "status", "--json")
+	for _, want := range []string{`"forged"`, `"replayed"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status does not count %s heartbeats:\n%s", want, out)
+		}
+	}
+}
+
+// captureHeartbeats listens for the lan link's broadcast heartbeats from
+// the client namespace.
+func captureHeartbeats(t *testing.T, l *lab.Lab, n int) [][]byte {
+	t.Helper()
+	var pc net.PacketConn
+	err := l.InNetns(lab.Client, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp4", ":694")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	_ = pc.SetDeadline(time.Now().Add(10 * time.Second))
+	var out [][]byte
+	buf := make([]byte, 9000)
+	for len(out) < n {
+		k, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no heartbeat heard from the client: %v", err)
+		}
+		out = append(out, append([]byte(nil), buf[:k]...))
+	}
+	return out
+}
+
+func TestFailingFencingMeansNoTakeover(t *testing.T) {
+	c := webCluster(t, func(s string) string {
+		// h2g can be fenced only through a device that always fails.
+		return strings.Replace(s, "node \"h2g\" {\n", "node \"h2g\" {\n  fence \"command\" {\n    command = \"/bin/false\"\n  }\n", 1)
+	})
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	if err := c.lab.Cut("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if holders := c.vipHolders(); len(holders) != 0 && !(len(holders) == 1 && holders[0] == "h2g") {
+		t.Fatalf("c2g took the VIP over although h2g could not be fenced: holders %v", holders)
+	}
+	out := c.mustHactl(2, "status")
+	if !strings.Contains(out, "fence_failed") && !strings.Contains(out, "to be fenced") {
+		t.Errorf("status does not say why c2g waits:\n%s", out)
+	}
+}
+
+func TestOCFIPaddr2GroupFailsOver(t *testing.T) {
+	c := webCluster(t, func(s string) string {
+		return strings.Replace(s, "  ocf \"apache\" {", "  ocf \"ip2\" {\n    type   = \"IPaddr2\"\n    params = { ip = \"192.168.0.34\", cidr_netmask = \"24\", nic = \"eth0\" }\n  }\n  ocf \"apache\" {", 1)
+	})
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	has := func(node string) bool {
+		return strings.Contains(c.onNode(node, "ip -o addr show eth0"), " 192.168.0.34/")
+	}
+	if !has("h2g") || has("c2g") {
+		t.Fatal("IPaddr2's address is not on h2g alone")
+	}
+	if err := c.lab.Cut("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "c2g")
+	if !has("c2g") {
+		t.Error("IPaddr2's address did not move to c2g")
+	}
+}
+
+func TestThreeNodesMinorityStopsMajorityServes(t *testing.T) {
+	c := startCluster(t, "three-node")
+	c.mustHactl(0, "apply", "--auto-approve")
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "n1")
+	ctx := context.Background()
+	if err := c.lab.Partition(ctx, [][]string{{"n1"}, {"n2", "n3"}}); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "n2")
+	// n1, alone, has no quorum: it must have released the VIP.
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(c.onNode("n1", "ip -o addr show eth0"), " "+vip+"/") {
+		if time.Now().After(deadline) {
+			t.Fatal("n1, cut off from the majority, still holds the VIP")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.waitStatus("n1", `"quorate": false`)
+	if err := c.lab.HealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "n1")
+}
+
+// waitStatus waits until a node's agent status contains want.
+func (c *cluster) waitStatus(node, want string) {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	st := ""
+	for time.Now().Before(deadline) {
+		if st = c.onNode(node, "cat /run/hactl/status.json"); strings.Contains(st, want) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("%s's status never showed %s:\n%s", node, want, st)
+}

@@ -23,6 +23,10 @@ var ocfName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 // ocfParam is what a parameter name may be in OCF_RESKEY_<name>.
 var ocfParam = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// rscTmp is where OCF agents keep their runtime state (HA_RSCTMP), as
+// Pacemaker sets it.
+const rscTmp = "/run/resource-agents"
+
 // ocf is an OCF resource agent: `$OCF_ROOT/resource.d/PROVIDER/TYPE
 // ACTION`, configured through OCF_RESKEY_<param> variables.
 type ocf struct {
@@ -55,6 +59,7 @@ func newOCF(r spec.Resource, root string) (Resource, error) {
 		"OCF_RESOURCE_INSTANCE=" + r.Name,
 		"OCF_RESOURCE_TYPE=" + r.OCFType,
 		"OCF_RESOURCE_PROVIDER=" + r.OCFProvider,
+		"HA_RSCTMP=" + rscTmp,
 	}
 	for _, k := range spec.SortedKeys(r.Params) {
 		env = append(env, "OCF_RESKEY_"+k+"="+r.Params[k])
@@ -64,6 +69,10 @@ func newOCF(r spec.Resource, root string) (Resource, error) {
 		what:    "ocf:" + r.OCFProvider + ":" + r.OCFType,
 		timeout: timeoutOf(r.MonitorTimeoutMS),
 		command: func(action string, timeout time.Duration) command {
+			// Agents keep state files here; systemd-tmpfiles makes it at
+			// boot where resource-agents is installed, but /run is empty
+			// on hosts (and lab nodes) without that.
+			_ = os.MkdirAll(rscTmp, 0o755)
 			interval := 0
 			if action == "monitor" {
 				interval = r.MonitorIntervalMS

@@ -313,6 +313,25 @@ func webPorts(topo *topology.Topology) map[*topology.Node][]int {
 			}
 		}
 	}
+	// A VIP that no virtual service or proxy uses fronts its group's own
+	// web server (the guide's two-node apache): the group's nodes answer
+	// on port 80, so that the client sees which one holds it.
+	used := map[*topology.VIP]bool{}
+	for _, vs := range topo.VirtualServices {
+		used[vs.VIP] = true
+	}
+	for _, p := range topo.Proxies {
+		used[p.VIP] = true
+	}
+	for _, g := range topo.Groups {
+		for _, r := range g.Resources {
+			if r.VIP != nil && !used[r.VIP] {
+				for _, l := range g.Locations {
+					add(l.Node, 80)
+				}
+			}
+		}
+	}
 	return ports
 }
 

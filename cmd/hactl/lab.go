@@ -38,7 +38,8 @@ web servers on real servers, a ctl namespace for the operator and a client
 namespace for traffic. Nothing in the lab is linked to the outside world.
 
 Then plan and apply against it from "hactl lab shell", and test failover
-with cut, partition, loss, kill, freeze and restart. Needs root.`,
+with cut, partition, loss, kill, freeze, restart and power (the lab's power
+switch, which the "lab" fence type asks to fence a node). Needs root.`,
 	}
 	cmd.PersistentFlags().StringVarP(&flags.name, "name", "n", "", "the lab to act on (default: the only lab that is up; for up: the cluster's name)")
 	cmd.AddCommand(newLabUpCommand(&flags), newLabDownCommand(&flags), newLabStatusCommand(&flags),
@@ -282,6 +283,27 @@ func newLabFaultCommands(lf *labFlags) []*cobra.Command {
 					return err
 				}
 				fmt.Fprintf(out, "Loss on %s: %d%% (%s).\n", args[0], pct, how)
+				return nil
+			}),
+		},
+		{
+			Use: "power NODE off|on|reboot", Short: "Work a node's power switch: off kills it and takes its links down, on boots it",
+			Long: `power works the lab's power switch, the one the "lab" fence type asks:
+off SIGKILLs every process of the node and takes its links down, so that its
+addresses (a VIP it held among them) vanish from the networks; on boots it
+again (as restart does: its /etc and /var survive); reboot is off, then on a
+second later.`,
+			Args: cobra.ExactArgs(2), ValidArgs: []string{"off", "on", "reboot"},
+			RunE: onLab(func(ctx context.Context, l *lab.Lab, out io.Writer, args []string) error {
+				node, action := args[0], args[1]
+				power := map[string]func(context.Context, string) error{"off": l.PowerOff, "on": l.PowerOn, "reboot": l.Reboot}[action]
+				if power == nil {
+					return fmt.Errorf("power %s %q: say off, on or reboot", node, action)
+				}
+				if err := power(ctx, node); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s: power %s done.\n", node, action)
 				return nil
 			}),
 		},

@@ -33,9 +33,25 @@
 // Every process whose network namespace is a node's belongs to that node:
 // Kill, Freeze and Thaw signal exactly those processes and nothing else.
 //
+// The lab has a power switch (a "PDU"): a daemon in ctl, this package's
+// code re-executed like init, started by Up and killed by Down, that serves
+// the agent's fence.LabPDUHandler on port PDUPort with a random token.
+// Every node's /etc/hactl-lab/pdu (mode 0600) holds ctl's address on the
+// first of the lab's networks the node is on, and the token, so that the
+// node's agent fences its peers with the "lab" fence type. Powering a node
+// off (PowerOff, or the switch's off and reboot) takes its links down at
+// the switch, so its addresses, a VIP it held among them, vanish from the
+// networks, and kills its processes; it stays off until PowerOn or Restart
+// boots it (a reboot does that a second later). Every boot after the first
+// starts with the network state a power cycle loses: addresses other than
+// the lab's and nftables rules are removed from the node. The switch logs
+// who asked to power whom off, and when, to pdu.log in the lab's state
+// directory, and Status shows its last lines.
+//
 // All state is in one directory, /run/hactl-lab/<name>/: the state file
 // (written before anything is created, so that Down can undo a crashed Up),
-// keys, known_hosts, ssh_config, the nodes' disks and console logs. Network
+// keys, known_hosts, ssh_config, the nodes' disks and console logs, the
+// power switch's token and log. Network
 // namespaces are named "hl<id>-<role>" with a random id per lab, so a
 // leftover of a crashed run never collides with a new lab. Down works from
 // that state alone: it kills the processes of every namespace, removes the

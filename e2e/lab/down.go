@@ -42,6 +42,12 @@ func down(ctx context.Context, name string) error {
 	}
 	var errs []error
 	if st != nil {
+		// The power switch first, lest it boot a node again.
+		if st.PDU != nil {
+			if err := killPid(ctx, st.PDU.Pid, st.PDU.Start); err != nil {
+				errs = append(errs, fmt.Errorf("the power switch: %w", err))
+			}
+		}
 		for _, n := range st.Nodes {
 			if err := killNode(ctx, n); err != nil {
 				errs = append(errs, err)

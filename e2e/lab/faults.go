@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // change runs fn on the freshest state under the lab lock and saves the
@@ -44,21 +45,23 @@ func (l *Lab) Heal(node, iface string) error {
 	return l.setLinks(node, iface, true)
 }
 
+// setLinks cuts or heals links. Healing the link of a node that is
+// powered off only plugs the cable back: the link comes up when the node
+// boots.
 func (l *Lab) setLinks(node, iface string, up bool) error {
 	return l.change(func(st *state) error {
 		ports, err := st.ports(node, iface)
 		if err != nil {
 			return err
 		}
-		sw, err := handleAt(st.Switch)
+		n, err := st.node(node)
 		if err != nil {
 			return err
 		}
-		defer sw.Close()
+		if err := setPorts(st, ports, up && !n.Off); err != nil {
+			return err
+		}
 		for _, p := range ports {
-			if err := setLink(sw, p, up); err != nil {
-				return err
-			}
 			st.Faults.Cut = slices.DeleteFunc(st.Faults.Cut, func(c string) bool { return c == p })
 			if !up {
 				st.Faults.Cut = append(st.Faults.Cut, p)
@@ -68,7 +71,8 @@ func (l *Lab) setLinks(node, iface string, up bool) error {
 	})
 }
 
-// HealAll heals every network fault: cut links, partitions and loss.
+// HealAll heals every network fault: cut links, partitions and loss. The
+// links of a node that is powered off come up when it boots.
 func (l *Lab) HealAll(ctx context.Context) error {
 	return l.change(func(st *state) error {
 		sw, err := handleAt(st.Switch)
@@ -76,8 +80,14 @@ func (l *Lab) HealAll(ctx context.Context) error {
 			return err
 		}
 		defer sw.Close()
+		off := map[string]bool{}
+		for _, n := range st.Nodes {
+			for _, ifc := range n.Ifaces {
+				off[ifc.Port] = n.Off
+			}
+		}
 		for _, p := range st.Faults.Cut {
-			if err := setLink(sw, p, true); err != nil {
+			if err := setLink(sw, p, !off[p]); err != nil {
 				return err
 			}
 		}
@@ -316,24 +326,101 @@ func (l *Lab) Thaw(node string) error {
 
 // Restart power-cycles a node: it kills its processes, boots it again
 // (its /etc and /var survive, /run and /tmp start empty) and waits for its
-// sshd.
+// sshd. A node that was powered off gets its links back, but those cut.
 func (l *Lab) Restart(ctx context.Context, node string) error {
+	return l.boot(ctx, node, true)
+}
+
+// boot boots a node and waits for its sshd: after killing it when cycle
+// is set, else only when it does not run. Like a machine that was powered
+// off, it starts with the network state its programs had set lost.
+func (l *Lab) boot(ctx context.Context, node string, cycle bool) error {
 	var target *nodeState
 	err := l.change(func(st *state) error {
 		n, err := st.node(node)
 		if err != nil {
 			return err
 		}
+		if !cycle && l.initAlive(n) {
+			return nil
+		}
 		if err := killNode(ctx, n); err != nil {
 			return err
+		}
+		if err := resetNetwork(ctx, st, n); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		target = n
 		return bootNode(l.dir, n)
 	})
-	if err != nil {
+	if err != nil || target == nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	return l.waitSSH(ctx, target)
+}
+
+// resetNetwork gives a node that has no processes the network state of a
+// machine that boots: only the lab's addresses on its interfaces (a VIP it
+// held is gone), no nftables rules, and its links up again at the switch
+// if it was powered off, except those that are cut.
+func resetNetwork(ctx context.Context, st *state, n *nodeState) error {
+	h, err := handleAt(n.Netns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for _, ifc := range n.Ifaces {
+		link, err := h.LinkByName(ifc.Name)
+		if err != nil {
+			return fmt.Errorf("finding %s: %w", ifc.Name, err)
+		}
+		addrs, err := h.AddrList(link, netlink.FAMILY_ALL)
+		if err != nil {
+			return fmt.Errorf("listing the addresses of %s: %w", ifc.Name, err)
+		}
+		for _, a := range addrs {
+			if a.Scope != unix.RT_SCOPE_UNIVERSE || a.IPNet.String() == ifc.Address.String() {
+				continue
+			}
+			if err := h.AddrDel(link, &a); err != nil {
+				return fmt.Errorf("removing %s from %s: %w", a.IPNet, ifc.Name, err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "nsenter", "--net="+netnsPath(n.Netns), "--", "nft", "flush", "ruleset").CombinedOutput(); err != nil {
+		return fmt.Errorf("flushing its nftables rules: %w: %s", err, out)
+	}
+	if !n.Off {
+		return nil
+	}
+	var ports []string
+	for _, ifc := range n.Ifaces {
+		if !slices.Contains(st.Faults.Cut, ifc.Port) {
+			ports = append(ports, ifc.Port)
+		}
+	}
+	if err := setPorts(st, ports, true); err != nil {
+		return err
+	}
+	n.Off = false
+	return nil
+}
+
+// setPorts sets bridge ports up or down at the switch.
+func setPorts(st *state, ports []string, up bool) error {
+	sw, err := handleAt(st.Switch)
+	if err != nil {
+		return err
+	}
+	defer sw.Close()
+	for _, p := range ports {
+		if err := setLink(sw, p, up); err != nil {
+			return err
+		}
+	}
+	return nil
 }

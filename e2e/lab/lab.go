@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/fence"
 	"github.com/hactl/hactl/plan/topology"
 )
 
@@ -113,6 +114,10 @@ func (l *Lab) build(ctx context.Context, pf *programs, opts Options) error {
 	if err != nil {
 		return err
 	}
+	token, err := newPDUToken(l.dir)
+	if err != nil {
+		return err
+	}
 	hostKeys := map[string]*keyPair{}
 	for _, n := range st.Nodes {
 		if hostKeys[n.Name], err = newKeyPair("root@" + n.Name); err != nil {
@@ -122,7 +127,7 @@ func (l *Lab) build(ctx context.Context, pf *programs, opts Options) error {
 		if err := os.MkdirAll(nodeDir, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", nodeDir, err)
 		}
-		spec := nodeSpec(st, n, filepath.Join(nodeDir, "disk"), hostKeys[n.Name], operator, pf.nginx)
+		spec := nodeSpec(st, n, filepath.Join(nodeDir, "disk"), hostKeys[n.Name], operator, token, pf.nginx)
 		b, err := json.MarshalIndent(spec, "", "  ")
 		if err != nil {
 			return fmt.Errorf("encoding the boot spec of %s: %w", n.Name, err)
@@ -132,6 +137,9 @@ func (l *Lab) build(ctx context.Context, pf *programs, opts Options) error {
 		}
 	}
 	if err := writeOperatorFiles(l.dir, st, operator, hostKeys); err != nil {
+		return err
+	}
+	if err := startPDU(l.dir, st); err != nil {
 		return err
 	}
 	for _, n := range st.Nodes {
@@ -153,7 +161,7 @@ func (l *Lab) build(ctx context.Context, pf *programs, opts Options) error {
 			return err
 		}
 	}
-	return nil
+	return l.waitPDU(ctx)
 }
 
 // newID returns a short random id for the lab's namespace names.
@@ -256,7 +264,11 @@ func (l *Lab) Command(ctx context.Context, target string, argv ...string) (*exec
 		return nil, err
 	}
 	if !l.initAlive(n) {
-		return nil, fmt.Errorf("node %s is down; start it with `hactl lab restart %s`", n.Name, n.Name)
+		how := "down"
+		if n.Off {
+			how = "powered off"
+		}
+		return nil, fmt.Errorf("node %s is %s; start it with `hactl lab restart %s`", n.Name, how, n.Name)
 	}
 	cmd := exec.CommandContext(ctx, "nsenter", append([]string{
 		"--target", fmt.Sprint(n.InitPid), "--net", "--mount", "--uts", "--ipc", "--pid", "--root", "--wd", "--",
@@ -389,9 +401,11 @@ use it:
   hactl lab exec NODE|ctl|client -- CMD  run a command in a node, ctl or client
   hactl lab cut NODE[:IFACE] | heal [NODE[:IFACE]] | partition A,B / C | loss NODE[:IFACE] PCT
   hactl lab kill | freeze | thaw | restart NODE
+  hactl lab power NODE off|on|reboot     the power switch: off also takes the node's links down
   hactl lab status | down
+power switch (fence type "lab"): port %d in ctl; every node's %s says where, with its token
 ssh from ctl: ssh -F %s NODE
-`, l.SSHConfigFile())
+`, PDUPort, fence.LabPDUPath, l.SSHConfigFile())
 }
 
 // joinInts joins numbers with commas.

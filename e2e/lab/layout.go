@@ -26,6 +26,7 @@ type state struct {
 	Ctl      *nsState     `json:"ctl"`
 	Client   *nsState     `json:"client"`
 	Faults   faults       `json:"faults"`
+	PDU      *pduState    `json:"pdu,omitempty"` // the power switch daemon
 }
 
 // netState is one network: a bridge in the switch namespace.
@@ -60,6 +61,7 @@ type nodeState struct {
 	HTTPPorts []int      `json:"http_ports,omitempty"`
 	InitPid   int        `json:"init_pid,omitempty"`
 	InitStart uint64     `json:"init_start,omitempty"` // start time, to tell a reused pid
+	Off       bool       `json:"off,omitempty"`        // powered off: links down until it boots
 }
 
 // faults are the faults currently injected into the lab's networks.

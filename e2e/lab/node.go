@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,7 +23,8 @@ import (
 )
 
 // Environment variables that make this package's code, re-executed from
-// the running binary, act as a node's init or as the built-in web server.
+// the running binary, act as a node's init, the built-in web server or the
+// lab's power switch.
 const (
 	envRole      = "HACTL_LAB_ROLE"
 	envBoot      = "HACTL_LAB_BOOT"
@@ -30,9 +32,10 @@ const (
 	envHTTPBody  = "HACTL_LAB_HTTP_BODY"
 )
 
-// init turns the process into a node's init or web server when the lab
-// re-executes the binary for that: every binary that imports this package
-// (hactl, the e2e tests) can then run a lab without extra wiring.
+// init turns the process into a node's init, a web server or the power
+// switch when the lab re-executes the binary for that: every binary that
+// imports this package (hactl, the e2e tests) can then run a lab without
+// extra wiring.
 func init() {
 	var err error
 	switch os.Getenv(envRole) {
@@ -42,6 +45,8 @@ func init() {
 		err = nodeInit(os.Getenv(envBoot))
 	case "httpd":
 		err = httpd(os.Getenv(envHTTPPorts), os.Getenv(envHTTPBody))
+	case "pdu":
+		err = pduDaemon(os.Getenv(envLab))
 	default:
 		err = fmt.Errorf("unknown %s %q", envRole, os.Getenv(envRole))
 	}
@@ -102,7 +107,7 @@ var (
 
 // nodeSpec computes a node's boot spec; disk is its directory in the
 // lab's state.
-func nodeSpec(st *state, n *nodeState, disk string, hostKey, operator *keyPair, nginx string) bootSpec {
+func nodeSpec(st *state, n *nodeState, disk string, hostKey, operator *keyPair, pduToken, nginx string) bootSpec {
 	spec := bootSpec{Hostname: n.Name, UserKey: operator.public}
 	for _, d := range overlayDirs {
 		if _, err := os.Stat(d); err != nil {
@@ -125,6 +130,7 @@ func nodeSpec(st *state, n *nodeState, disk string, hostKey, operator *keyPair, 
 		{Path: "/etc/ssh/ssh_host_ed25519_key", Mode: 0o600, Data: string(hostKey.private)},
 		{Path: "/etc/ssh/ssh_host_ed25519_key.pub", Mode: 0o644, Data: hostKey.public + "\n"},
 		{Path: "/root/.ssh/authorized_keys", Mode: 0o600, Data: operator.public + "\n"},
+		pduFile(st, n, pduToken),
 	}
 	if n.SSHUser != "root" {
 		spec.Users = []string{n.SSHUser}
@@ -173,31 +179,41 @@ http {
 // bootNode starts a node's init in new PID, mount, UTS and IPC namespaces
 // joined to the node's network namespace, and records its pid.
 func bootNode(dir string, n *nodeState) error {
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding this program to start node %s: %w", n.Name, err)
-	}
 	nodeDir := filepath.Join(dir, "nodes", n.Name)
-	console, err := os.OpenFile(filepath.Join(nodeDir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	env := []string{envRole + "=init", envBoot + "=" + filepath.Join(nodeDir, "boot.json")}
+	pid, start, err := startSelf(n.Netns, filepath.Join(nodeDir, "console.log"), env,
+		unix.CLONE_NEWPID|unix.CLONE_NEWNS|unix.CLONE_NEWUTS|unix.CLONE_NEWIPC)
 	if err != nil {
-		return fmt.Errorf("node %s: opening its console log: %w", n.Name, err)
-	}
-	defer console.Close()
-	cmd := exec.Command("nsenter", "--net="+netnsPath(n.Netns), "--", self)
-	cmd.Env = append(nodeEnv, envRole+"=init", envBoot+"="+filepath.Join(nodeDir, "boot.json"))
-	cmd.Stdout, cmd.Stderr = console, console
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,
-		Setsid:     true,
-	}
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("node %s: starting its init: %w", n.Name, err)
 	}
-	n.InitPid, n.InitStart = cmd.Process.Pid, startTime(cmd.Process.Pid)
-	// Reap it if it dies while this process lives; it is killed by pid.
-	go func() { _ = cmd.Wait() }()
+	n.InitPid, n.InitStart = pid, start
 	return nil
+}
+
+// startSelf starts this program, in its own session, in a network
+// namespace (and new namespaces of cloneflags), with nodeEnv and env, its
+// output appended to logPath. It returns its pid and start time; it is
+// reaped if it dies while this process lives, and is killed by pid.
+func startSelf(netns, logPath string, env []string, cloneflags uintptr) (int, uint64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, fmt.Errorf("finding this program: %w", err)
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, 0, fmt.Errorf("opening its log: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command("nsenter", "--net="+netnsPath(netns), "--", self)
+	cmd.Env = slices.Concat(nodeEnv, env)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneflags, Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	go func() { _ = cmd.Wait() }()
+	return cmd.Process.Pid, startTime(cmd.Process.Pid), nil
 }
 
 // nodeInit is a node's PID 1: it makes the node's files private, writes

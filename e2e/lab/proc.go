@@ -114,20 +114,29 @@ func killNode(ctx context.Context, n *nodeState) error {
 	if err := killNetns(ctx, n.Netns); err != nil {
 		return err
 	}
-	if n.InitPid == 0 {
+	if err := killPid(ctx, n.InitPid, n.InitStart); err != nil {
+		return fmt.Errorf("node %s: its init: %w", n.Name, err)
+	}
+	n.InitPid, n.InitStart = 0, 0
+	return nil
+}
+
+// killPid SIGKILLs a process, unless its pid is 0 or now another
+// process's, and waits until it has exited.
+func killPid(ctx context.Context, pid int, start uint64) error {
+	if pid == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	for {
-		if s := procState(n.InitPid); s == 0 || s == 'Z' || startTime(n.InitPid) != n.InitStart {
-			n.InitPid, n.InitStart = 0, 0
+		if s := procState(pid); s == 0 || s == 'Z' || startTime(pid) != start {
 			return nil
 		}
-		_ = unix.Kill(n.InitPid, unix.SIGKILL)
+		_ = unix.Kill(pid, unix.SIGKILL)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("node %s: its init (pid %d) does not exit: %w", n.Name, n.InitPid, ctx.Err())
+			return fmt.Errorf("pid %d does not exit: %w", pid, ctx.Err())
 		case <-time.After(pollInterval):
 		}
 	}

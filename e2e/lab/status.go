@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
@@ -14,12 +15,22 @@ type Status struct {
 	Nodes     []NodeStatus `json:"nodes"`
 	Partition [][]string   `json:"partition,omitempty"`
 	LossBy    string       `json:"loss_by,omitempty"`
+	PDU       *PDUStatus   `json:"power_switch,omitempty"`
+}
+
+// PDUStatus is the lab's power switch and the last lines of its log.
+type PDUStatus struct {
+	Pid     int      `json:"pid"`
+	Running bool     `json:"running"`
+	Port    int      `json:"port"`
+	Log     string   `json:"log"`
+	Recent  []string `json:"recent,omitempty"`
 }
 
 // NodeStatus is one node: whether it runs, and its links.
 type NodeStatus struct {
 	Name      string       `json:"name"`
-	State     string       `json:"state"` // up, frozen, down
+	State     string       `json:"state"` // up, frozen, down, off
 	Processes int          `json:"processes"`
 	SSH       string       `json:"ssh"`
 	Links     []LinkStatus `json:"links"`
@@ -39,7 +50,11 @@ const (
 	StateUp     = "up"
 	StateFrozen = "frozen"
 	StateDown   = "down"
+	StateOff    = "off" // powered off by the power switch: links down too
 )
+
+// pduLogLines is how many lines of the power switch's log Status shows.
+const pduLogLines = 10
 
 // Status observes the lab: its nodes' processes and its links.
 func (l *Lab) Status() (*Status, error) {
@@ -56,6 +71,9 @@ func (l *Lab) Status() (*Status, error) {
 	s := &Status{Name: st.Name, Dir: l.dir, Partition: st.Faults.Partition, LossBy: st.Faults.LossBy}
 	for _, n := range st.Nodes {
 		ns := NodeStatus{Name: n.Name, SSH: dialAddr(n), State: StateDown}
+		if n.Off {
+			ns.State = StateOff
+		}
 		pids, err := pidsInNetns(n.Netns)
 		if err != nil {
 			return nil, err
@@ -81,6 +99,10 @@ func (l *Lab) Status() (*Status, error) {
 		}
 		s.Nodes = append(s.Nodes, ns)
 	}
+	if st.PDU != nil {
+		s.PDU = &PDUStatus{Pid: st.PDU.Pid, Running: pidAlive(st.PDU.Pid, st.PDU.Start), Port: PDUPort,
+			Log: filepath.Join(l.dir, pduLogFile), Recent: pduLog(l.dir, pduLogLines)}
+	}
 	return s, nil
 }
 
@@ -92,7 +114,10 @@ func (s *Status) Write(w io.Writer) error {
 		fmt.Fprintf(bw, "  %-12s %-7s %3d processes  ssh %s\n", n.Name, n.State, n.Processes, n.SSH)
 		for _, li := range n.Links {
 			state := "up"
-			if !li.Up {
+			switch {
+			case n.State == StateOff:
+				state = "off"
+			case !li.Up:
 				state = "CUT"
 			}
 			loss := ""
@@ -108,6 +133,16 @@ func (s *Status) Write(w io.Writer) error {
 			groups[i] = strings.Join(g, ",")
 		}
 		fmt.Fprintf(bw, "  partition: %s\n", strings.Join(groups, " / "))
+	}
+	if p := s.PDU; p != nil {
+		running := "NOT RUNNING"
+		if p.Running {
+			running = "running"
+		}
+		fmt.Fprintf(bw, "  power switch: %s (pid %d) on port %d in ctl; log %s\n", running, p.Pid, p.Port, p.Log)
+		for _, line := range p.Recent {
+			fmt.Fprintf(bw, "    %s\n", line)
+		}
 	}
 	return bw.Flush()
 }

@@ -407,3 +407,31 @@ func (c *cluster) waitStatus(node, want string) {
 	}
 	c.t.Fatalf("%s's status never showed %s:\n%s", node, want, st)
 }
+
+func TestLabFencingPowersTheCutNodeOffBeforeTakeover(t *testing.T) {
+	c := webCluster(t, func(s string) string {
+		// The example as written: both nodes fenced by the lab's power
+		// switch, and no tie-breaker.
+		s = s[:strings.Index(s, "\nquorum {")] + "\n"
+		for _, n := range []string{"h2g", "c2g"} {
+			s = strings.Replace(s, "node \""+n+"\" {\n", "node \""+n+"\" {\n  fence \"lab\" {}\n", 1)
+		}
+		return s
+	})
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	if err := c.lab.Cut("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "c2g")
+	st, err := c.lab.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if n.Name == "h2g" && n.State != "off" {
+			t.Errorf("h2g is %q after c2g took over, want off (fenced)", n.State)
+		}
+	}
+	c.waitStatus("c2g", `"kind": "fenced"`)
+}

@@ -3,13 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,99 +50,32 @@ func webCluster(t *testing.T, edit func(hcl string) string) *cluster {
 	return c
 }
 
-// probe is a client asking http://VIP/ every 10ms and recording who
-// answered.
-type probe struct {
-	mu      sync.Mutex
-	answers []answer
-	stop    chan struct{}
-	done    chan struct{}
-}
+// probe asks http://VIP/ from the client every 10ms.
+type probe struct{ *lab.Prober }
 
-type answer struct {
-	at   time.Time
-	from string // node name, "" on failure
-}
-
-func startProbe(t *testing.T, l *lab.Lab) *probe {
+func startProbe(t *testing.T, l *lab.Lab) probe {
 	t.Helper()
-	p := &probe{stop: make(chan struct{}), done: make(chan struct{})}
-	client := l.HTTPClient(lab.Client)
-	client.Timeout = 200 * time.Millisecond
-	go func() {
-		defer close(p.done)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-			from := ""
-			if resp, err := client.Get("http://" + vip + "/"); err == nil {
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				from = strings.TrimSpace(string(body))
-			}
-			p.mu.Lock()
-			p.answers = append(p.answers, answer{at: time.Now(), from: from})
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(p.end)
+	p := probe{l.StartProber("http://"+vip+"/", 10*time.Millisecond)}
+	t.Cleanup(p.Stop)
 	return p
 }
 
-func (p *probe) end() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
-}
-
-// last is the latest answer.
-func (p *probe) last() answer {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.answers) == 0 {
-		return answer{}
-	}
-	return p.answers[len(p.answers)-1]
-}
-
 // waitFor waits until the VIP answers from node, 20 answers in a row.
-func (p *probe) waitFor(t *testing.T, node string) {
+func (p probe) waitFor(t *testing.T, node string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		p.mu.Lock()
-		n := len(p.answers)
-		ok := n >= 20
-		for i := max(n-20, 0); i < n && ok; i++ {
-			ok = p.answers[i].from == node
-		}
-		p.mu.Unlock()
-		if ok {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.WaitFor(node, 20, 30*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("the VIP does not answer from %s; last answer %+v", node, p.last())
 }
 
 // holds waits a while and checks the VIP answers from node all along.
-func (p *probe) holds(t *testing.T, node string, d time.Duration) {
+func (p probe) holds(t *testing.T, node string, d time.Duration) {
 	t.Helper()
 	start := time.Now()
 	time.Sleep(d)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, a := range p.answers {
-		if a.at.After(start) && a.from != node {
-			t.Fatalf("at %s the VIP answered %q, want %s all along", a.at.Format("15:04:05.000"), a.from, node)
+	for _, a := range p.Since(start) {
+		if !a.OK || a.From != node {
+			t.Fatalf("at %s the VIP answered %q (answered: %v), want %s all along", a.Sent.Format("15:04:05.000"), a.From, a.OK, node)
 		}
 	}
 }

@@ -75,6 +75,7 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 		if a.roles.hb != nil {
 			// Membership changes by the second: keep the report fresh.
 			a.st.Heartbeat = a.roles.hb.Status()
+			a.st.Drift = runtimeDrift(a.st.Heartbeat, time.Now())
 			changed = true
 		}
 		if changed || time.Since(lastWrite) >= a.cfg.Heartbeat {
@@ -134,4 +135,32 @@ func (a *Agent) check() bool {
 	}
 	return a.st.SpecHash != before.SpecHash || a.st.SpecFileHash != before.SpecFileHash ||
 		a.st.SpecError != before.SpecError || a.st.Healthy != before.Healthy
+}
+
+// driftMemory is how long a resource found stopped and restarted stays in
+// the drift report: long enough for a CI drift job to see it.
+const driftMemory = 10 * time.Minute
+
+// runtimeDrift lists what the roles found on the host that differs from
+// the spec: resources of a group running here that are not running, or
+// that were recently found stopped (by hand, or by a crash) and restarted.
+func runtimeDrift(hb *status.Heartbeat, now time.Time) []string {
+	if hb == nil {
+		return nil
+	}
+	var out []string
+	for _, g := range hb.Groups {
+		if g.State != "running" {
+			continue
+		}
+		for _, r := range g.Resources {
+			switch {
+			case !r.Running:
+				out = append(out, fmt.Sprintf("group %s: %s %s is not running", g.Name, r.Kind, r.Name))
+			case r.Restarts > 0 && now.Sub(r.LastRestart) < driftMemory:
+				out = append(out, fmt.Sprintf("group %s: %s %s was found stopped and restarted at %s", g.Name, r.Kind, r.Name, r.LastRestart.Format("15:04:05")))
+			}
+		}
+	}
+	return out
 }

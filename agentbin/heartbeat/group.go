@@ -87,6 +87,7 @@ func (r *groupRunner) setStatus(i int, running bool, err error, restarted bool) 
 	}
 	if restarted {
 		r.statuses[i].Restarts++
+		r.statuses[i].LastRestart = time.Now().UTC()
 	}
 }
 

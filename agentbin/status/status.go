@@ -82,6 +82,9 @@ type Resource struct {
 	Running   bool   `json:"running"`
 	Restarts  int    `json:"restarts"`
 	LastError string `json:"last_error,omitempty"`
+	// LastRestart is when the monitor last found it stopped and restarted
+	// it in place.
+	LastRestart time.Time `json:"last_restart,omitzero"`
 }
 
 // Event is something that happened.

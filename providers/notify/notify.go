@@ -30,7 +30,7 @@ func (Provider) Schema() *providers.Block {
 		Labels: []string{"name"},
 		Doc:    "A command the agent that sees an event runs, with the event in HACTL_EVENT and its details in HACTL_NODE, HACTL_GROUP, HACTL_DETAIL. Events: " + providers.EnumDoc(Events) + ".",
 		Attrs: []*providers.Attr{
-			{Name: "command", Type: providers.String, Required: true, Doc: "The program to run, with its arguments, split like a shell would (no shell is involved).", Example: `"/usr/local/bin/page-oncall"`},
+			{Name: "command", Type: providers.String, Required: true, Doc: "The program to run and its arguments, split on white space (no shell is involved: write a script for pipes or quoting).", Example: `"/usr/local/bin/page-oncall"`},
 			{Name: "events", Type: providers.StringList, Doc: "Events that run the command. Default: all.", Example: `["node_dead", "group_started"]`},
 			{Name: "timeout", Type: providers.Duration, Default: `"30s"`, Doc: "How long the command may run before it is killed."},
 		},

@@ -251,8 +251,10 @@ func measureSystem(ctx context.Context, l *lab.Lab, runs int, soak time.Duration
 		if err := p.WaitFor("c2g", 30, 60*time.Second); err != nil {
 			return nil, fmt.Errorf("run %d, failover: %w", i+1, err)
 		}
+		// Probes sent into the outage are still waiting for their
+		// timeout: let them finish before reading the outage.
+		time.Sleep(1500 * time.Millisecond)
 		m.failover = append(m.failover, p.Outage(at, "c2g"))
-		time.Sleep(time.Second)
 		at = time.Now()
 		if err := l.Heal("h2g", ""); err != nil {
 			return nil, err
@@ -260,8 +262,8 @@ func measureSystem(ctx context.Context, l *lab.Lab, runs int, soak time.Duration
 		if err := p.WaitFor("h2g", 30, 60*time.Second); err != nil {
 			return nil, fmt.Errorf("run %d, failback: %w", i+1, err)
 		}
+		time.Sleep(1500 * time.Millisecond)
 		m.failback = append(m.failback, p.Outage(at, "h2g"))
-		time.Sleep(time.Second)
 	}
 	if soak > 0 {
 		n, err := falseFailovers(ctx, l, p, soak)

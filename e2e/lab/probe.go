@@ -114,7 +114,10 @@ func (p *Prober) WaitFor(node string, n int, timeout time.Duration) error {
 
 // Outage is the time from the first unanswered probe sent after t to the
 // first probe after it that to answered: what the client saw of a move to
-// node to. It is zero when every probe was answered, and -1 when to never
+// node to. Probes still waiting for their answer (up to a second) are not
+// counted yet: read it a second after the move is over.
+//
+// It is zero when every probe was answered, and -1 when to never
 // answered.
 func (p *Prober) Outage(t time.Time, to string) time.Duration {
 	var firstFailed *Probe

@@ -60,12 +60,12 @@ node "c2g" {
 }
 
 # ha.cf: keepalive / warntime / deadtime / initdead / udpport / bcast.
+# The guide's keepalive 1 / warntime 5 / deadtime 10 / initdead 60 would be
+# interval = "1s", warntime = "5s", deadtime = "10s", initdead = "60s";
+# hactl's LAN defaults (20ms / 60ms / 100ms / 5s) move the group in about
+# a tenth of a second (bench/failover).
 heartbeat {
-  interval = "1s"
-  warntime = "5s"
-  deadtime = "10s"
-  initdead = "60s"
-  port     = 694
+  port = 694
 
   link "lan" {
     network = network.lan

@@ -359,7 +359,7 @@ func TestDecodedModel(t *testing.T) {
 	}
 
 	hb := topo.Heartbeat
-	if hb.Interval != 200*time.Millisecond || hb.Deadtime != time.Second || hb.Warntime != 300*time.Millisecond || hb.Initdead != 5*time.Second || hb.Port != 694 {
+	if hb.Interval != 200*time.Millisecond || hb.Deadtime != time.Second || hb.Warntime != 60*time.Millisecond || hb.Initdead != 5*time.Second || hb.Port != 694 {
 		t.Errorf("heartbeat = %+v", hb)
 	}
 	if len(hb.Links) != 2 || hb.Links[0].Mode != topology.LinkUnicast || hb.Links[0].TTL != 1 ||

@@ -141,11 +141,14 @@ func (c *cluster) onNode(node, script string) string {
 	return string(out)
 }
 
-func TestApplyPlanDriftDestroyTwoNodeWeb(t *testing.T) {
-	c := startCluster(t, "two-node-web")
+// The core loop on the rsync example: its nodes run no heartbeat role, so
+// stopping an agent by hand is a drift to report, not a death that the
+// other node answers by fencing (TestLabFencing… covers that).
+func TestApplyPlanDriftDestroy(t *testing.T) {
+	c := startCluster(t, "rsync-docroot")
 
 	out := c.mustHactl(2, "plan", "--detailed-exitcode")
-	for _, want := range []string{"h2g:", "c2g:", "install agent", "+ group web"} {
+	for _, want := range []string{"f400:", "dgx:", "install agent", "+ sync docroot"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first plan lacks %q:\n%s", want, out)
 		}
@@ -156,10 +159,10 @@ func TestApplyPlanDriftDestroyTwoNodeWeb(t *testing.T) {
 
 	out = c.mustHactl(0, "apply", "--auto-approve")
 	t.Logf("first apply:\n%s", out)
-	for _, n := range []string{"h2g", "c2g"} {
-		st := c.onNode(n, "cat /run/hactl/status.json; stat -c %a /etc/hactl/spec.json /etc/hactl/secrets/cluster-key")
-		if !strings.Contains(st, `"healthy": true`) || !strings.Contains(st, "\n600\n600") {
-			t.Errorf("%s after apply: want a healthy agent and 0600 spec and key:\n%s", n, st)
+	for _, n := range []string{"f400", "dgx"} {
+		st := c.onNode(n, "cat /run/hactl/status.json; stat -c %a /etc/hactl/spec.json")
+		if !strings.Contains(st, `"healthy": true`) || !strings.Contains(st, "\n600\n") {
+			t.Errorf("%s after apply: want a healthy agent and a 0600 spec:\n%s", n, st)
 		}
 	}
 
@@ -173,10 +176,10 @@ func TestApplyPlanDriftDestroyTwoNodeWeb(t *testing.T) {
 	}
 
 	// One attribute changes: the plan names exactly that change.
-	editFile(t, filepath.Join(c.dir, "cluster.hcl"), `failback = true`, `failback = false`)
+	editFile(t, filepath.Join(c.dir, "cluster.hcl"), `delete   = true`, `delete   = false`)
 	out = c.mustHactl(2, "plan", "--detailed-exitcode")
-	if !strings.Contains(out, "~ group web: failback true → false") || strings.Count(out, "update spec") != 2 {
-		t.Errorf("plan after editing failback:\n%s", out)
+	if !strings.Contains(out, "~ sync docroot: delete true → false") || strings.Count(out, "update spec") != 1 {
+		t.Errorf("plan after editing delete:\n%s", out)
 	}
 	if strings.Contains(out, "install agent") || strings.Contains(out, "secret") {
 		t.Errorf("plan after editing failback plans more than the spec:\n%s", out)
@@ -185,15 +188,15 @@ func TestApplyPlanDriftDestroyTwoNodeWeb(t *testing.T) {
 	c.mustHactl(0, "plan", "--detailed-exitcode")
 
 	// Hand changes: drift sees them, apply repairs them.
-	c.onNode("c2g", "rm /etc/hactl/spec.json")
-	c.onNode("h2g", "kill $(cat /run/hactl/supervisor.pid); sleep 1")
+	c.onNode("dgx", "rm /etc/hactl/spec.json")
+	c.onNode("f400", "kill $(cat /run/hactl/supervisor.pid); sleep 1")
 	out = c.mustHactl(2, "drift")
 	t.Logf("drift after hand changes:\n%s", out)
-	if !strings.Contains(out, "c2g: [drift] spec file deleted") || !strings.Contains(out, "h2g: [drift] agent not running") {
+	if !strings.Contains(out, "dgx: [drift] spec file deleted") || !strings.Contains(out, "f400: [drift] agent not running") {
 		t.Errorf("drift:\n%s", out)
 	}
 	md := c.mustHactl(2, "drift", "--format", "markdown")
-	if !strings.Contains(md, "| c2g | drift | spec file deleted |") {
+	if !strings.Contains(md, "| dgx | drift | spec file deleted |") {
 		t.Errorf("markdown drift:\n%s", md)
 	}
 	c.mustHactl(0, "apply", "--auto-approve")
@@ -205,7 +208,7 @@ func TestApplyPlanDriftDestroyTwoNodeWeb(t *testing.T) {
 
 	// Destroy leaves nothing of hactl on the nodes, and is idempotent.
 	c.mustHactl(0, "destroy", "--auto-approve")
-	for _, n := range []string{"h2g", "c2g"} {
+	for _, n := range []string{"f400", "dgx"} {
 		left := c.onNode(n, "ls -d /usr/local/lib/hactl /usr/local/bin/hactl-agent /etc/hactl /var/lib/hactl /run/hactl /var/log/hactl-agent.log 2>/dev/null; pgrep -x hactl-agent || true")
 		if strings.TrimSpace(left) != "" {
 			t.Errorf("%s after destroy still has:\n%s", n, left)

@@ -113,6 +113,17 @@ func TestFailoverOnCutAndFailbackOnHeal(t *testing.T) {
 	c := webCluster(t, nil)
 	p := startProbe(t, c.lab)
 	p.waitFor(t, "h2g")
+	key := mustRead(t, filepath.Join(c.dir, "cluster.key"))
+	for _, n := range []string{"h2g", "c2g"} {
+		if mode := strings.TrimSpace(c.onNode(n, "stat -c %a /etc/hactl/secrets/cluster-key")); mode != "600" {
+			t.Errorf("%s: cluster key has mode %s, want 600", n, mode)
+		}
+	}
+	for _, args := range [][]string{{"plan"}, {"status"}, {"status", "--json"}, {"drift", "--format", "json"}} {
+		if out, _ := c.hactl(args...); strings.Contains(out, key) {
+			t.Errorf("hactl %v printed the cluster key", args)
+		}
+	}
 	if err := c.lab.Cut("h2g", ""); err != nil {
 		t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 	// Destroy leaves nothing of hactl on the nodes, and is idempotent.
 	c.mustHactl(0, "destroy", "--auto-approve")
 	for _, n := range []string{"f400", "dgx"} {
-		left := c.onNode(n, "ls -d /usr/local/lib/hactl /usr/local/bin/hactl-agent /etc/hactl /var/lib/hactl /run/hactl /var/log/hactl-agent.log 2>/dev/null; pgrep -x hactl-agent || true")
+		left := c.onNode(n, "ls -d /usr/local/lib/hactl /usr/local/bin/hactl-agent /etc/hactl /etc/init.d/hactl-agent /etc/hactl-lab/boot.d/hactl-agent /var/lib/hactl /run/hactl /var/log/hactl-agent.log 2>/dev/null; pgrep -x hactl-agent || true")
 		if strings.TrimSpace(left) != "" {
 			t.Errorf("%s after destroy still has:\n%s", n, left)
 		}

@@ -268,6 +268,7 @@ func nodeInit(bootPath string) error {
 		names[cmd.Process.Pid] = s.Name
 		log.Printf("%s: started %s (pid %d)", spec.Hostname, s.Name, cmd.Process.Pid)
 	}
+	runBootScripts(spec.Hostname)
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
@@ -277,6 +278,42 @@ func nodeInit(bootPath string) error {
 		}
 		if name, ok := names[pid]; ok {
 			log.Printf("%s: %s (pid %d) ended: status %d, signal %v", spec.Hostname, name, pid, ws.ExitStatus(), ws.Signal())
+		}
+	}
+}
+
+// BootDir holds a node's boot scripts: the lab's stand-in for an init
+// system, which runs each executable in it with "start" when the node
+// boots (lab up, restart, power on). Software that needs to start at boot
+// on hosts without systemd links its SysV init script here when it finds
+// the directory, as hactl's agent installer does.
+const BootDir = "/etc/hactl-lab/boot.d"
+
+// runBootScripts runs the node's boot scripts in name order.
+func runBootScripts(host string) {
+	entries, err := os.ReadDir(BootDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		path := filepath.Join(BootDir, e.Name())
+		cmd := exec.Command(path, "start")
+		cmd.Env = append([]string{}, nodeEnv...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.Dir = "/"
+		// A boot script that daemonizes returns; one that hangs must not
+		// hold the node's boot up for ever.
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			log.Printf("%s: boot script %s: %v", host, path, err)
+			continue
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			log.Printf("%s: boot script %s start: %v", host, path, err)
+		case <-time.After(30 * time.Second):
+			log.Printf("%s: boot script %s still running after 30s; going on", host, path)
 		}
 	}
 }

@@ -63,8 +63,47 @@ RestartSec=100ms
 WantedBy=multi-user.target
 `
 
+// initScript is the agent's SysV init script, for hosts without
+// systemd: it runs the agent's own supervisor.
+var initScript = `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          hactl-agent
+# Required-Start:    $network $remote_fs
+# Required-Stop:     $network $remote_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: hactl agent
+### END INIT INFO
+pidfile=` + observe.PidFile + `
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+case "$1" in
+start)
+  running && exit 0
+  mkdir -p ` + spec.RunDir + ` ` + spec.StateDir + `
+  setsid ` + observe.AgentBin + ` supervise -pidfile "$pidfile" >>` + observe.LogPath + ` 2>&1 </dev/null &
+  for i in $(seq 50); do [ -s "$pidfile" ] && exit 0; sleep 0.1; done
+  echo "the agent's supervisor did not start; see ` + observe.LogPath + `" >&2
+  exit 1 ;;
+stop)
+  running || exit 0
+  kill "$(cat "$pidfile")"
+  for i in $(seq 100); do running || exit 0; sleep 0.1; done
+  echo "the agent did not stop" >&2
+  exit 1 ;;
+restart)
+  "$0" stop && "$0" start ;;
+status)
+  if running; then echo running; exit 0; fi
+  echo stopped; exit 3 ;;
+*)
+  echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
+esac
+`
+
 // startCmd starts (or, with restart, restarts) the agent's service: the
-// systemd unit where systemd runs, the agent's own supervisor otherwise.
+// systemd unit where systemd runs; otherwise the SysV init script, enabled
+// with update-rc.d where it exists and linked into the lab's boot scripts
+// in a hactl lab node, so that the agent starts again at boot.
 func startCmd(restart bool) string {
 	verb := "start"
 	if restart {
@@ -78,17 +117,21 @@ if [ -d /run/systemd/system ]; then
   systemctl %[4]s %[3]s
   exit 0
 fi
-pidfile=%[5]s
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  [ %[6]t = true ] || exit 0
-  kill "$(cat "$pidfile")"
-  for i in $(seq 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
-fi
-setsid %[7]s supervise -pidfile "$pidfile" >>%[8]s 2>&1 </dev/null &
-for i in $(seq 50); do [ -s "$pidfile" ] && exit 0; sleep 0.1; done
-echo "the agent's supervisor did not start; see %[8]s" >&2
-exit 1`, spec.RunDir, spec.StateDir, observe.AgentName, verb, observe.PidFile, restart, observe.AgentBin, observe.LogPath)
+cat > %[5]s.new <<'HACTL_INIT_EOF'
+%[6]sHACTL_INIT_EOF
+chmod 755 %[5]s.new
+mv -f %[5]s.new %[5]s
+if command -v update-rc.d >/dev/null 2>&1; then update-rc.d %[3]s defaults >/dev/null 2>&1 || true; fi
+if [ -d %[7]s ]; then mkdir -p %[7]s/boot.d && ln -sfn %[5]s %[7]s/boot.d/%[3]s; fi
+%[5]s %[4]s`, spec.RunDir, spec.StateDir, observe.AgentName, verb, initPath, initScript, labDir)
 }
+
+// Where the agent's SysV init script goes, and the lab's configuration
+// directory whose boot.d a lab node runs at boot (e2e/lab.BootDir).
+const (
+	initPath = "/etc/init.d/hactl-agent"
+	labDir   = "/etc/hactl-lab"
+)
 
 // reloadCmd asks a running agent to read its spec now.
 func reloadCmd() string {
@@ -106,6 +149,11 @@ if [ -d /run/systemd/system ] && [ -f %[1]s ]; then
   rm -f %[1]s
   systemctl daemon-reload
 fi
+if [ -f %[10]s ]; then
+  %[10]s stop || true
+  if command -v update-rc.d >/dev/null 2>&1; then update-rc.d -f %[2]s remove >/dev/null 2>&1 || true; fi
+  rm -f %[10]s %[11]s/boot.d/%[2]s
+fi
 if [ -f %[3]s ]; then
   pid=$(cat %[3]s)
   kill "$pid" 2>/dev/null
@@ -114,5 +162,6 @@ fi
 pkill -x %[2]s 2>/dev/null
 rm -rf %[4]s %[5]s %[6]s %[7]s %[8]s %[9]s
 exit 0`, observe.UnitPath, observe.AgentName, observe.PidFile,
-		quote(observe.LibDir), quote(observe.AgentBin), quote(spec.ConfigDir), quote(spec.StateDir), quote(spec.RunDir), quote(observe.LogPath))
+		quote(observe.LibDir), quote(observe.AgentBin), quote(spec.ConfigDir), quote(spec.StateDir), quote(spec.RunDir), quote(observe.LogPath),
+		initPath, labDir)
 }

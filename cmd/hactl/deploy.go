@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/hactl/hactl/plan"
 	"github.com/hactl/hactl/plan/apply"
@@ -26,6 +27,7 @@ import (
 type remoteFlags struct {
 	configFlags
 	parallelism    int
+	uploads        int64
 	knownHosts     string
 	identity       string
 	acceptNewKeys  bool
@@ -39,6 +41,7 @@ func (f *remoteFlags) register(cmd *cobra.Command) {
 	f.configFlags.register(cmd)
 	fl := cmd.Flags()
 	fl.IntVar(&f.parallelism, "parallelism", remote.DefaultParallelism, "hosts worked on at once")
+	fl.Int64Var(&f.uploads, "upload-parallelism", 4, "uploads (agent binaries, specs) under way at once, across hosts")
 	fl.StringVar(&f.knownHosts, "known-hosts", os.Getenv("HACTL_KNOWN_HOSTS"), "known_hosts file for every node (default: the configuration's, or ~/.ssh/known_hosts; env HACTL_KNOWN_HOSTS)")
 	fl.StringVar(&f.identity, "identity", os.Getenv("HACTL_SSH_IDENTITY"), "SSH private key for every node (env HACTL_SSH_IDENTITY)")
 	fl.BoolVar(&f.acceptNewKeys, "accept-new-host-keys", false, "trust and record the host keys of hosts not yet in known_hosts (like ssh's accept-new); changed keys are still refused")
@@ -71,6 +74,7 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 	}
 	s := deploy.New(res, deploy.Options{
 		Remote: remote.Options{
+			Uploads:           semaphore.NewWeighted(max(f.uploads, 1)),
 			KnownHostsFile:    f.knownHosts,
 			AcceptNewHostKeys: f.acceptNewKeys,
 			ConnectTimeout:    f.connectTimeout,

@@ -377,3 +377,20 @@ func TestLabFencingPowersTheCutNodeOffBeforeTakeover(t *testing.T) {
 	}
 	c.waitStatus("c2g", `"kind": "fenced"`)
 }
+
+func TestMulticastHeartbeatLinkCarriesMembership(t *testing.T) {
+	c := webCluster(t, func(s string) string {
+		return strings.Replace(s, "mode    = \"broadcast\"", "mode    = \"multicast\"\n    group   = \"239.0.0.94\"", 1)
+	})
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	// With the unicast link cut, membership rests on the multicast one.
+	if err := c.lab.Cut("h2g", "eth1"); err != nil {
+		t.Fatal(err)
+	}
+	p.holds(t, "h2g", 2*time.Second)
+	out := c.mustHactl(0, "status")
+	if !regexp.MustCompile(`h2g\s+alive\s+lan up`).MatchString(out) {
+		t.Errorf("the multicast link does not carry h2g's heartbeats:\n%s", out)
+	}
+}

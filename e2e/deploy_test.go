@@ -378,3 +378,34 @@ func TestApplyKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 		t.Errorf("plan after re-running the killed apply:\n%s", out)
 	}
 }
+
+func TestSavedPlanIsAppliedOrRefusedWhenStale(t *testing.T) {
+	c := startCluster(t, "rsync-docroot")
+	planFile := filepath.Join(c.dir, "first.plan")
+	c.mustHactl(2, "plan", "--detailed-exitcode", "--out", planFile)
+	out := c.mustHactl(0, "apply", planFile)
+	if !strings.Contains(out, "Apply complete") {
+		t.Fatalf("applying the saved plan:\n%s", out)
+	}
+	// A plan made, then a host changed behind it: the plan is refused and
+	// nothing is applied.
+	editFile(t, filepath.Join(c.dir, "cluster.hcl"), `delete   = true`, `delete   = false`)
+	stale := filepath.Join(c.dir, "stale.plan")
+	c.mustHactl(2, "plan", "--detailed-exitcode", "--out", stale)
+	c.onNode("dgx", "rm /etc/hactl/spec.json")
+	out = c.mustHactl(1, "apply", stale)
+	if !strings.Contains(out, "is stale") || !strings.Contains(out, "dgx changed") {
+		t.Errorf("a stale plan was not refused as such:\n%s", out)
+	}
+	if got := c.onNode("f400", "grep -c '\"delete\": true' /etc/hactl/spec.json || true"); strings.TrimSpace(got) != "1" {
+		t.Errorf("f400's spec changed although the plan was refused: %s", got)
+	}
+	// The configuration changed since the plan: refused too.
+	fresh := filepath.Join(c.dir, "fresh.plan")
+	c.mustHactl(2, "plan", "--detailed-exitcode", "--out", fresh)
+	editFile(t, filepath.Join(c.dir, "cluster.hcl"), `checksum = true`, `checksum = false`)
+	out = c.mustHactl(1, "apply", fresh)
+	if !strings.Contains(out, "configuration of") {
+		t.Errorf("a plan of an older configuration was not refused:\n%s", out)
+	}
+}

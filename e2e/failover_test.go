@@ -377,3 +377,63 @@ func TestLabFencingPowersTheCutNodeOffBeforeTakeover(t *testing.T) {
 	}
 	c.waitStatus("c2g", `"kind": "fenced"`)
 }
+
+func TestMulticastHeartbeatLinkCarriesMembership(t *testing.T) {
+	c := webCluster(t, func(s string) string {
+		return strings.Replace(s, "mode    = \"broadcast\"", "mode    = \"multicast\"\n    group   = \"239.0.0.94\"", 1)
+	})
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	// With the unicast link cut, membership rests on the multicast one.
+	if err := c.lab.Cut("h2g", "eth1"); err != nil {
+		t.Fatal(err)
+	}
+	p.holds(t, "h2g", 2*time.Second)
+	out := c.mustHactl(0, "status")
+	if !regexp.MustCompile(`h2g\s+alive\s+lan up`).MatchString(out) {
+		t.Errorf("the multicast link does not carry h2g's heartbeats:\n%s", out)
+	}
+}
+
+func TestOperatorMovesStandbyOnlineAndMaintenance(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+
+	c.mustHactl(0, "failover", "web", "--to", "c2g")
+	p.waitFor(t, "c2g")
+	// A manual move holds although h2g is preferred and failback is on.
+	p.holds(t, "c2g", time.Second)
+	c.mustHactl(0, "failover", "web")
+	p.waitFor(t, "h2g")
+
+	c.mustHactl(0, "standby", "h2g")
+	p.waitFor(t, "c2g")
+	c.mustHactl(0, "online", "h2g")
+	p.waitFor(t, "h2g")
+	c.oneHolder("h2g")
+
+	// In maintenance the agent keeps its hands off: a VIP removed by hand
+	// stays removed until maintenance ends.
+	c.mustHactl(0, "maintenance", "h2g", "on")
+	c.onNode("h2g", "ip addr del "+vip+"/24 dev eth0")
+	time.Sleep(2 * time.Second)
+	if holders := c.vipHolders(); len(holders) != 0 {
+		t.Fatalf("in maintenance, the VIP came back on %v", holders)
+	}
+	c.mustHactl(0, "maintenance", "h2g", "off")
+	p.waitFor(t, "h2g")
+	// The agent found the VIP gone and restored it: drift says so (once
+	// the agent's status is rewritten, within a second).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, code := c.hactl("drift")
+		if code == 2 && strings.Contains(out, "h2g: [drift] group web: vip www was found stopped and restarted") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drift does not report the VIP removed by hand (exit %d):\n%s", code, out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}

@@ -18,7 +18,6 @@ import (
 
 // roleSet runs the roles a spec asks for. Today: heartbeat.
 type roleSet struct {
-	logger  func(format string, args ...any)
 	hb      *heartbeat.Engine
 	hbKey   string // the spec sections the engine was built from
 	cancel  context.CancelFunc

@@ -59,6 +59,9 @@ func (e *Engine) control(c control) error {
 		e.emit("online", e.self, "", "standby off, failures cleared")
 	case "maintenance":
 		e.maintenance = c.req.On
+		for _, g := range e.groups {
+			g.runner.paused.Store(c.req.On)
+		}
 		e.emit("maintenance", e.self, "", fmt.Sprint(c.req.On))
 	case "move":
 		return e.move(c.req.Group, c.req.To)

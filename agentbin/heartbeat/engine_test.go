@@ -33,9 +33,6 @@ type world struct {
 	mu      sync.Mutex
 	running map[string]map[string]bool // group → node → running
 	fail    map[string]bool            // node → its resources' monitors fail
-	// overlap is set when two nodes ran a group at once while they could
-	// hear each other.
-	overlap []string
 }
 
 func newWorld() *world {

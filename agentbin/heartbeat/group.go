@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/resource"
@@ -49,6 +50,10 @@ type groupRunner struct {
 	logger *log.Logger
 	events chan<- groupEvent
 	cmds   chan bool // true: start, false: stop
+
+	// paused stops monitoring (maintenance mode): the operator works on
+	// the resources and the agent keeps its hands off.
+	paused atomic.Bool
 
 	mu       sync.Mutex
 	statuses []ResourceStatus
@@ -158,7 +163,7 @@ func (r *groupRunner) run(ctx context.Context) {
 				r.emit(Stopped, nil)
 			}
 		case <-timer.C:
-			if !running {
+			if !running || r.paused.Load() {
 				continue
 			}
 			now := time.Now()

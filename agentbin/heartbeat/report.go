@@ -33,9 +33,7 @@ func (e *Engine) publish(now time.Time) {
 		if g.err != nil {
 			gs.Error = g.err.Error()
 		}
-		for _, r := range g.runner.Statuses() {
-			gs.Resources = append(gs.Resources, r)
-		}
+		gs.Resources = append(gs.Resources, g.runner.Statuses()...)
 		hs.Groups = append(hs.Groups, gs)
 	}
 	c := e.counters.Snapshot()

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hactl/hactl/e2e/lab"
@@ -282,22 +283,18 @@ func falseFailovers(ctx context.Context, l *lab.Lab, p *lab.Prober, d time.Durat
 		return 0, err
 	}
 	defer l.Loss(ctx, "h2g", "eth1", 0)
-	stop := make(chan struct{})
+	// Busy loops, one per core, compete with the agents for the CPUs.
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range runtime.NumCPU() {
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for !stop.Load() {
 			}
 		})
 	}
 	start := time.Now()
 	time.Sleep(d)
-	close(stop)
+	stop.Store(true)
 	wg.Wait()
 	moves, last := 0, "h2g"
 	for _, pr := range p.Since(start) {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hactl/hactl/plan/deploy"
 )
 
 // The operator's commands to the running cluster: they reach an agent over
@@ -105,14 +108,12 @@ func groupNodes(flags *remoteFlags, group string) func() []string {
 // runControl sends `hactl-agent ctl WORDS` to the first of the nodes that
 // answers.
 func runControl(stdout, stderr io.Writer, flags remoteFlags, nodes func() []string, words []string, done string) error {
-	ctx, stop := signalContext()
-	defer stop()
-	_, s, err := flags.session(stderr, nil)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	candidates := nodes()
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
+		return controlWith(ctx, stdout, s, nodes(), words, done)
+	})
+}
+
+func controlWith(ctx context.Context, stdout io.Writer, s *deploy.Session, candidates []string, words []string, done string) error {
 	if len(candidates) == 0 {
 		return withExitCode(exitError, fmt.Errorf("no node of the configuration matches"))
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/hactl/hactl/plan"
 	"github.com/hactl/hactl/plan/apply"
@@ -26,6 +27,7 @@ import (
 type remoteFlags struct {
 	configFlags
 	parallelism    int
+	uploads        int64
 	knownHosts     string
 	identity       string
 	acceptNewKeys  bool
@@ -39,6 +41,7 @@ func (f *remoteFlags) register(cmd *cobra.Command) {
 	f.configFlags.register(cmd)
 	fl := cmd.Flags()
 	fl.IntVar(&f.parallelism, "parallelism", remote.DefaultParallelism, "hosts worked on at once")
+	fl.Int64Var(&f.uploads, "upload-parallelism", 4, "uploads (agent binaries, specs) under way at once, across hosts")
 	fl.StringVar(&f.knownHosts, "known-hosts", os.Getenv("HACTL_KNOWN_HOSTS"), "known_hosts file for every node (default: the configuration's, or ~/.ssh/known_hosts; env HACTL_KNOWN_HOSTS)")
 	fl.StringVar(&f.identity, "identity", os.Getenv("HACTL_SSH_IDENTITY"), "SSH private key for every node (env HACTL_SSH_IDENTITY)")
 	fl.BoolVar(&f.acceptNewKeys, "accept-new-host-keys", false, "trust and record the host keys of hosts not yet in known_hosts (like ssh's accept-new); changed keys are still refused")
@@ -71,6 +74,7 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 	}
 	s := deploy.New(res, deploy.Options{
 		Remote: remote.Options{
+			Uploads:           semaphore.NewWeighted(max(f.uploads, 1)),
 			KnownHostsFile:    f.knownHosts,
 			AcceptNewHostKeys: f.acceptNewKeys,
 			ConnectTimeout:    f.connectTimeout,
@@ -85,10 +89,18 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 	return res, s, nil
 }
 
-// signalContext ends on Ctrl-C or SIGTERM, so that steps stop cleanly and
-// locks are released.
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// withSession loads the configuration, opens a session to its nodes and
+// runs fn with a context that ends on Ctrl-C or SIGTERM (so that steps stop
+// cleanly and locks are released); the session is closed afterwards.
+func (f *remoteFlags) withSession(stderr io.Writer, progress func(node, msg string), fn func(context.Context, *deploy.Session) error) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, s, err := f.session(stderr, progress)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(ctx, s)
 }
 
 func styles(w io.Writer) plan.Styles {
@@ -152,13 +164,12 @@ func computePlan(ctx context.Context, stderr io.Writer, s *deploy.Session) (*pla
 }
 
 func runPlan(stdout, stderr io.Writer, flags planFlags) error {
-	ctx, stop := signalContext()
-	defer stop()
-	_, s, err := flags.session(stderr, nil)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
+		return planWith(ctx, stdout, stderr, s, flags)
+	})
+}
+
+func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, flags planFlags) error {
 	p, desired, _, err := computePlan(ctx, stderr, s)
 	if err != nil {
 		return err
@@ -228,17 +239,17 @@ idempotent: an interrupted apply converges when run again.`,
 }
 
 func runApply(stdin io.Reader, stdout, stderr io.Writer, flags applyFlags, planFile, operation string) error {
-	ctx, stop := signalContext()
-	defer stop()
 	progress := func(node, msg string) {
 		fmt.Fprintf(stdout, "%s: %s\n", node, msg)
 	}
-	_, s, err := flags.session(stderr, progress)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return flags.withSession(stderr, progress, func(ctx context.Context, s *deploy.Session) error {
+		return applyWith(ctx, stdin, stdout, stderr, s, flags, planFile, operation)
+	})
+}
+
+func applyWith(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, s *deploy.Session, flags applyFlags, planFile, operation string) error {
 	var p *plan.Plan
+	var err error
 	var desired []*plan.Desired
 	if operation == "destroy" {
 		p = plan.DestroyPlan(s.Observe(ctx))
@@ -352,13 +363,12 @@ func runDrift(stdout, stderr io.Writer, flags driftFlags) error {
 	if flags.format != "text" && flags.format != "markdown" && flags.format != "json" {
 		return withExitCode(exitError, fmt.Errorf("--format %q: use text, markdown or json", flags.format))
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	_, s, err := flags.session(stderr, nil)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
+		return driftWith(ctx, stdout, stderr, s, flags)
+	})
+}
+
+func driftWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, flags driftFlags) error {
 	observed := s.Observe(ctx)
 	desired, diags, err := s.Desired(ctx, observed)
 	if err != nil || diags.HasErrors() {
@@ -402,19 +412,14 @@ func newForceUnlockCommand() *cobra.Command {
 		Short: "Remove a node's apply lock left by a run that died",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			_, s, err := flags.session(cmd.ErrOrStderr(), nil)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			info, err := s.ForceUnlock(ctx, args[0])
-			if err != nil {
-				return withExitCode(exitError, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: removed the lock held by %s\n", args[0], info)
-			return nil
+			return flags.withSession(cmd.ErrOrStderr(), nil, func(ctx context.Context, s *deploy.Session) error {
+				info, err := s.ForceUnlock(ctx, args[0])
+				if err != nil {
+					return withExitCode(exitError, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: removed the lock held by %s\n", args[0], info)
+				return nil
+			})
 		},
 	}
 	flags.register(cmd)

@@ -66,13 +66,12 @@ func newStatusCommand() *cobra.Command {
 }
 
 func runStatus(stdout, stderr io.Writer, flags statusFlags) error {
-	ctx, stop := signalContext()
-	defer stop()
-	_, s, err := flags.session(stderr, nil)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
+		return statusWith(ctx, stdout, s, flags)
+	})
+}
+
+func statusWith(ctx context.Context, stdout io.Writer, s *deploy.Session, flags statusFlags) error {
 	if !flags.watch {
 		return statusOnce(ctx, stdout, s, flags)
 	}

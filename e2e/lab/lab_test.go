@@ -165,9 +165,8 @@ func httpGet(ctx context.Context, l *lab.Lab, from, url string) (string, error) 
 // snapshot records a lab's namespaces (by inode) so that gone can tell,
 // after Down, whether any process or mount of the lab is left.
 type snapshot struct {
-	dir    string
-	netns  map[uint64]string
-	labDir string
+	dir   string
+	netns map[uint64]string
 }
 
 func takeSnapshot(t *testing.T, l *lab.Lab) snapshot {

@@ -112,6 +112,9 @@ func startCmd(restart bool) string {
 	return fmt.Sprintf(`set -e
 mkdir -p %[1]s %[2]s
 if [ -d /run/systemd/system ]; then
+  cat > %[8]s.new <<'HACTL_UNIT_EOF'
+%[9]sHACTL_UNIT_EOF
+  mv -f %[8]s.new %[8]s
   systemctl daemon-reload
   systemctl enable -q %[3]s
   systemctl %[4]s %[3]s
@@ -123,7 +126,7 @@ chmod 755 %[5]s.new
 mv -f %[5]s.new %[5]s
 if command -v update-rc.d >/dev/null 2>&1; then update-rc.d %[3]s defaults >/dev/null 2>&1 || true; fi
 if [ -d %[7]s ]; then mkdir -p %[7]s/boot.d && ln -sfn %[5]s %[7]s/boot.d/%[3]s; fi
-%[5]s %[4]s`, spec.RunDir, spec.StateDir, observe.AgentName, verb, initPath, initScript, labDir)
+%[5]s %[4]s`, spec.RunDir, spec.StateDir, observe.AgentName, verb, initPath, initScript, labDir, observe.UnitPath, unit)
 }
 
 // Where the agent's SysV init script goes, and the lab's configuration

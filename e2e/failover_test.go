@@ -437,3 +437,34 @@ func TestOperatorMovesStandbyOnlineAndMaintenance(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+func TestClusterKeyRotationKeepsTheGroupWhereItRuns(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	start := time.Now()
+	path := filepath.Join(c.dir, "cluster.hcl")
+	// Step 1: a new key, the old one still accepted; applied one node at a
+	// time, c2g first.
+	if err := os.Rename(filepath.Join(c.dir, "cluster.key"), filepath.Join(c.dir, "old.key")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, "cluster.key"), []byte("bmV3IGNsdXN0ZXIga2V5IGZvciB0aGUgcm90YXRpb24gdGVzdA==\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editFile(t, path, `key_file = "cluster.key"`, "key_file          = \"cluster.key\"\n  previous_key_file = \"old.key\"")
+	c.mustHactl(0, "apply", "--auto-approve")
+	// Step 2: the old key retired.
+	editFile(t, path, "\n  previous_key_file = \"old.key\"", "")
+	c.mustHactl(0, "apply", "--auto-approve")
+	p.holds(t, "h2g", 2*time.Second)
+	for _, a := range p.Since(start) {
+		if !a.OK || a.From != "h2g" {
+			t.Fatalf("during the rotation the VIP answered %q (answered: %v) at %s", a.From, a.OK, a.Sent.Format("15:04:05.000"))
+		}
+	}
+	out := c.mustHactl(0, "status")
+	if !regexp.MustCompile(`c2g\s+alive\s+lan up`).MatchString(out) && !regexp.MustCompile(`h2g\s+alive\s+lan up`).MatchString(out) {
+		t.Errorf("members do not hear each other after the rotation:\n%s", out)
+	}
+}

@@ -1,8 +1,10 @@
 // Package agent is the agent's main loop: it watches the spec file, checks
 // every new version before taking it (keeping the running spec, with the
-// error in its status, when the new one is invalid), and reports its status
-// for hactl. Roles (heartbeat, lvs, proxy, sync, monitor) plug in here as
-// they arrive (issues #5 onward); this loop is what they share.
+// error in its status, when the new one is invalid), runs the roles the
+// spec asks for, takes operators' requests on its control socket, runs the
+// configuration's notify commands, and reports its status for hactl. The
+// heartbeat role runs today; the spec already carries what the lvs, proxy,
+// sync and monitor roles will run, and they plug in here (roles.go).
 package agent
 
 import (

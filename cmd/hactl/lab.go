@@ -1,3 +1,8 @@
+//go:build linux
+
+// The lab needs Linux network namespaces: on other systems hactl has no
+// lab command.
+
 package main
 
 import (

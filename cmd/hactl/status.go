@@ -54,7 +54,15 @@ func newStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every node: reachable, agent, spec applied, healthy, last error",
-		Args:  cobra.NoArgs,
+		Long: `status probes every node and shows its agent (version, running, spec of the
+current configuration applied, healthy, last error) and, where nodes are
+cluster members, the membership as the best-connected member sees it: who is
+alive, each heartbeat link's loss and round-trip time, where each group runs
+and each resource's state, dropped heartbeats by reason, recent events.
+
+Exit status: 0 every node healthy; 1 error; 2 some node unreachable or
+unhealthy (for monitoring scripts).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags)
 		},

@@ -527,13 +527,12 @@ func (e *Engine) decide(now time.Time) {
 				}
 			}
 		}
+		waiting := ""
 		switch {
 		case owner == e.self && g.state == Stopped:
-			if why := e.mayStart(name, g, v, now); why != "" {
-				e.setWaiting(name, why)
-				continue
+			if waiting = e.mayStart(name, g, v, now); waiting != "" {
+				break
 			}
-			e.setWaiting(name, "")
 			g.state = Starting
 			g.runner.cmds <- true
 		case owner != e.self && (g.state == Running || g.state == Starting):
@@ -543,6 +542,7 @@ func (e *Engine) decide(now time.Time) {
 			g.state = Stopping
 			g.runner.cmds <- false
 		}
+		e.setWaiting(name, waiting)
 	}
 }
 

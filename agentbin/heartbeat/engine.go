@@ -108,6 +108,7 @@ type Engine struct {
 	standby     bool
 	maintenance bool
 	quorate     bool
+	splitBrains uint64
 	// quorateSince is when this node last gained quorum: after regaining
 	// it, a node waits deadtime before taking over from members it thinks
 	// dead, as the healed links that gave quorum back also bring their
@@ -537,6 +538,7 @@ func (e *Engine) decide(now time.Time) {
 			g.runner.cmds <- true
 		case owner != e.self && (g.state == Running || g.state == Starting):
 			if others := otherHolders(v.Holders[name], e.self); len(others) > 0 && g.state == Running {
+				e.splitBrains++
 				e.emit("split_brain", e.self, name, fmt.Sprintf("also run by %v; releasing it here, the lower placed node", others))
 			}
 			g.state = Stopping

@@ -312,6 +312,9 @@ func TestSplitBrainAfterHealLeavesOneOwner(t *testing.T) {
 	c.net.setCut("h2g", false)
 	c.eventually("h2g")
 	c.sawEvent("c2g", "split_brain")
+	if n := c.engines["c2g"].Status().SplitBrains; n != 1 {
+		t.Errorf("c2g counted %d split brains, want 1", n)
+	}
 }
 
 // sawEvent waits until a node's status lists an event of the kind.

@@ -9,7 +9,7 @@ import (
 // publish refreshes the status the agent reports.
 func (e *Engine) publish(now time.Time) {
 	v := e.view(now)
-	hs := &status.Heartbeat{Quorate: e.quorate, Standby: e.standby, Maintenance: e.maintenance}
+	hs := &status.Heartbeat{Quorate: e.quorate, Standby: e.standby, Maintenance: e.maintenance, SplitBrains: e.splitBrains}
 	hs.Members = append(hs.Members, status.Member{Name: e.self, Self: true, Alive: true, Standby: e.standby})
 	for _, name := range e.peerNames() {
 		p := e.peers[name]

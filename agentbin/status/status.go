@@ -43,7 +43,10 @@ type Heartbeat struct {
 	Groups      []Group           `json:"groups"`
 	Dropped     map[string]uint64 `json:"dropped_packets,omitempty"` // by reason
 	Accepted    uint64            `json:"accepted_packets"`
-	Events      []Event           `json:"events,omitempty"` // the latest, oldest first
+	// SplitBrains counts the times this member found a group it ran also
+	// run elsewhere (after a partition healed) and released it.
+	SplitBrains uint64  `json:"split_brains"`
+	Events      []Event `json:"events,omitempty"` // the latest, oldest first
 }
 
 // Member is one member of the cluster.

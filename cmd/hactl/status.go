@@ -251,6 +251,9 @@ func writeClusterView(w io.Writer, seenBy string, hb *status.Heartbeat) {
 		}
 		fmt.Fprintf(w, "\nHeartbeats dropped: %s (accepted %d)\n", strings.Join(parts, ", "), hb.Accepted)
 	}
+	if hb.SplitBrains > 0 {
+		fmt.Fprintf(w, "\nSplit brains resolved by %s: %d (a group found running twice after a partition)\n", seenBy, hb.SplitBrains)
+	}
 	if n := len(hb.Events); n > 0 {
 		fmt.Fprintln(w, "\nRecent events:")
 		for _, ev := range hb.Events[max(0, n-5):] {

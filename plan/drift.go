@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"sort"
+
+	"github.com/hactl/hactl/agentbin/spec"
 )
 
 // DriftKind separates what hactl has not applied yet from what changed on a
@@ -62,7 +64,7 @@ func Drift(desired []*Desired, observed map[string]*Observed) []DriftItem {
 		default:
 			specDrift = false
 		}
-		for _, p := range sortedKeys(a.Secrets) {
+		for _, p := range spec.SortedKeys(a.Secrets) {
 			switch have, ok := o.SecretHashes[p]; {
 			case !ok:
 				add(d.Node, HandChange, "secret file deleted: "+p)
@@ -97,13 +99,4 @@ func HasDrift(items []DriftItem) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

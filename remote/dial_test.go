@@ -62,7 +62,7 @@ func TestRunReportsOutputExitCodeAndReadsStdin(t *testing.T) {
 		{name: "stdout", cmd: "echo hello", stdout: "hello\n"},
 		{name: "stderr and exit code", cmd: "echo oops >&2; exit 3", stderr: "oops\n", exit: 3},
 		{name: "stdin", cmd: "tr a-z A-Z", stdin: "quiet\n", stdout: "QUIET\n"},
-		{name: "quoting", cmd: "printf '%s\\n' " + quote("it's $HOME"), stdout: "it's $HOME\n"},
+		{name: "quoting", cmd: "printf '%s\\n' " + Quote("it's $HOME"), stdout: "it's $HOME\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

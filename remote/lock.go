@@ -69,7 +69,7 @@ func (c *Client) Lock(ctx context.Context, lockPath string, info LockInfo, wait 
 mkdir -p -- %s
 if mkdir -- "$d" 2>/dev/null; then printf '%%s\n' %s > "$d/owner.json"; exit 0; fi
 cat -- "$d/owner.json" 2>/dev/null
-exit %d`, quote(lockPath), quote(path.Dir(lockPath)), quote(string(owner)), exitLocked)
+exit %d`, Quote(lockPath), Quote(path.Dir(lockPath)), Quote(string(owner)), exitLocked)
 	start := time.Now()
 	for {
 		res, err := c.Run(ctx, cmd, nil)
@@ -105,7 +105,7 @@ func (l *HostLock) Unlock(ctx context.Context) error {
 	cmd := fmt.Sprintf(`d=%s
 [ -d "$d" ] || exit %d
 if [ "$(cat -- "$d/owner.json" 2>/dev/null)" != %s ]; then cat -- "$d/owner.json" 2>/dev/null; exit %d; fi
-rm -rf -- "$d"`, quote(l.path), exitLockGone, quote(string(owner)), exitLockTaken)
+rm -rf -- "$d"`, Quote(l.path), exitLockGone, Quote(string(owner)), exitLockTaken)
 	res, err := l.c.Run(ctx, cmd, nil)
 	switch {
 	case err != nil:
@@ -130,7 +130,7 @@ func (c *Client) ForceUnlock(ctx context.Context, lockPath string) (LockInfo, er
 	cmd := fmt.Sprintf(`d=%s
 [ -d "$d" ] || exit %d
 cat -- "$d/owner.json" 2>/dev/null
-rm -rf -- "$d"`, quote(lockPath), exitLockGone)
+rm -rf -- "$d"`, Quote(lockPath), exitLockGone)
 	res, err := c.Run(ctx, cmd, nil)
 	switch {
 	case err != nil:

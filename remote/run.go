@@ -199,11 +199,11 @@ func (c *Client) becomeMethod() string {
 func (c *Client) wrap(cmd string, asRoot bool) string {
 	switch {
 	case !asRoot:
-		return "sh -c " + quote(cmd)
+		return "sh -c " + Quote(cmd)
 	case c.becomeMethod() == "doas":
-		return "doas -n sh -c " + quote(cmd)
+		return "doas -n sh -c " + Quote(cmd)
 	default:
-		return "sudo -n -- sh -c " + quote(cmd)
+		return "sudo -n -- sh -c " + Quote(cmd)
 	}
 }
 
@@ -226,7 +226,8 @@ func (c *Client) becomeFailure(res Result) error {
 	return nil
 }
 
-// quote makes s one word for a POSIX shell.
-func quote(s string) string {
+// Quote makes s one word for a POSIX shell: commands sent to hosts quote
+// every path and argument with it.
+func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

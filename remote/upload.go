@@ -58,7 +58,7 @@ func (c *Client) WriteFile(ctx context.Context, dest string, data []byte, mode f
 // ReadFile returns the contents of a file on the host (read as root with
 // become). A missing file is an error matching fs.ErrNotExist.
 func (c *Client) ReadFile(ctx context.Context, name string) ([]byte, error) {
-	cmd := fmt.Sprintf("[ -e %[1]s ] || exit %d; exec cat -- %[1]s", quote(name), exitNotExist)
+	cmd := fmt.Sprintf("[ -e %[1]s ] || exit %d; exec cat -- %[1]s", Quote(name), exitNotExist)
 	res, err := c.Run(ctx, cmd, nil)
 	switch {
 	case err != nil:
@@ -142,13 +142,13 @@ func (c *Client) stage(ctx context.Context, r io.Reader, dest string) (s staged,
 // in one shell run (as root with become).
 func (c *Client) install(ctx context.Context, s staged, dest string, mode fs.FileMode) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "set -e\ndest=%s\n", quote(dest))
+	fmt.Fprintf(&b, "set -e\ndest=%s\n", Quote(dest))
 	if s.stageDir != "" {
 		work := tempName(dest)
 		fmt.Fprintf(&b, "trap 'rm -rf -- %s' EXIT\nwork=%s\nmkdir -p -- %s\ninstall -m %04o -- %s \"$work\"\n",
-			quote(s.stageDir), quote(work), quote(path.Dir(dest)), mode.Perm(), quote(s.tmp))
+			Quote(s.stageDir), Quote(work), Quote(path.Dir(dest)), mode.Perm(), Quote(s.tmp))
 	} else {
-		fmt.Fprintf(&b, "work=%s\nchmod %04o -- \"$work\"\n", quote(s.tmp), mode.Perm())
+		fmt.Fprintf(&b, "work=%s\nchmod %04o -- \"$work\"\n", Quote(s.tmp), mode.Perm())
 	}
 	fmt.Fprintf(&b, `sum=$(sha256sum < "$work"); sum=${sum%%%% *}
 if [ "$sum" != %s ]; then rm -f -- "$work"; echo "$sum"; exit %d; fi

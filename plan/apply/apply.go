@@ -13,6 +13,7 @@ import (
 	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/plan"
 	"github.com/hactl/hactl/plan/observe"
+	"github.com/hactl/hactl/remote"
 )
 
 // Options are what every host's apply shares.
@@ -50,7 +51,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 	if newAgent {
 		dir := agentVersionDir(d.AgentSHA256)
 		err := step(ctx, h, opts, hp.Node, "upload agent "+short(d.AgentSHA256), func() error {
-			if _, err := h.Run(ctx, "mkdir -p "+quote(dir)); err != nil {
+			if _, err := h.Run(ctx, "mkdir -p "+remote.Quote(dir)); err != nil {
 				return err
 			}
 			if err := h.Upload(ctx, d.AgentBinary, path.Join(dir, observe.AgentName), 0o755); err != nil {
@@ -82,7 +83,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 		if err != nil {
 			return err
 		}
-		if _, err := h.Run(ctx, "mkdir -p "+quote(spec.StateDir)); err != nil {
+		if _, err := h.Run(ctx, "mkdir -p "+remote.Quote(spec.StateDir)); err != nil {
 			return err
 		}
 		return h.Upload(ctx, append(data, '\n'), plan.AppliedPath, 0o600)
@@ -116,7 +117,7 @@ func step(ctx context.Context, h Host, opts Options, node, title string, fn func
 }
 
 func uploadSecrets(ctx context.Context, h Host, d *plan.Desired) error {
-	if _, err := h.Run(ctx, fmt.Sprintf("mkdir -p -m 0700 %s %s", quote(spec.ConfigDir), quote(spec.SecretsDir))); err != nil {
+	if _, err := h.Run(ctx, fmt.Sprintf("mkdir -p -m 0700 %s %s", remote.Quote(spec.ConfigDir), remote.Quote(spec.SecretsDir))); err != nil {
 		return err
 	}
 	keep := []string{}
@@ -127,7 +128,7 @@ func uploadSecrets(ctx context.Context, h Host, d *plan.Desired) error {
 		keep = append(keep, path.Base(p))
 	}
 	// Secrets no longer named by the spec are removed, not left behind.
-	cmd := fmt.Sprintf("cd %s && for f in *; do [ -f \"$f\" ] || continue; case \" %s \" in *\" $f \"*) ;; *) rm -f -- \"$f\";; esac; done", quote(spec.SecretsDir), strings.Join(keep, " "))
+	cmd := fmt.Sprintf("cd %s && for f in *; do [ -f \"$f\" ] || continue; case \" %s \" in *\" $f \"*) ;; *) rm -f -- \"$f\";; esac; done", remote.Quote(spec.SecretsDir), strings.Join(keep, " "))
 	_, err := h.Run(ctx, cmd)
 	return err
 }
@@ -135,14 +136,14 @@ func uploadSecrets(ctx context.Context, h Host, d *plan.Desired) error {
 // uploadSpec puts the spec next to the old one, has the agent binary check
 // it, and only then renames it into place.
 func uploadSpec(ctx context.Context, h Host, d *plan.Desired) error {
-	if _, err := h.Run(ctx, "mkdir -p -m 0700 "+quote(spec.ConfigDir)); err != nil {
+	if _, err := h.Run(ctx, "mkdir -p -m 0700 "+remote.Quote(spec.ConfigDir)); err != nil {
 		return err
 	}
 	next := spec.SpecPath + ".next"
 	if err := h.Upload(ctx, d.SpecJSON, next, 0o600); err != nil {
 		return err
 	}
-	_, err := h.Run(ctx, fmt.Sprintf("%s check %s && mv -f %s %s", observe.AgentBin, quote(next), quote(next), quote(spec.SpecPath)))
+	_, err := h.Run(ctx, fmt.Sprintf("%s check %s && mv -f %s %s", observe.AgentBin, remote.Quote(next), remote.Quote(next), remote.Quote(spec.SpecPath)))
 	return err
 }
 

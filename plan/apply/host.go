@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"strings"
 
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan/observe"
+	"github.com/hactl/hactl/remote"
 )
 
 // Host is what apply needs of a connection to a host. remote.Client
@@ -26,9 +26,6 @@ type Host interface {
 	// directory, digest checked, renamed) with the mode.
 	Upload(ctx context.Context, data []byte, dest string, mode fs.FileMode) error
 }
-
-// quote makes s one word for the POSIX shell.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // agentVersionDir is where one agent binary version lives; versions stay
 // side by side so that a rollback is a link swap.
@@ -43,7 +40,7 @@ ln -sfn %[1]s %[2]s.new
 mv -T %[2]s.new %[2]s
 ln -sfn %[2]s/%[3]s %[4]s
 cd %[5]s && ls -1t | grep -v -e '^current' -e '^%[1]s$' | tail -n +3 | xargs -r rm -rf --`,
-		quote(sha), quote(link), observe.AgentName, quote(observe.AgentBin), quote(observe.AgentDir))
+		remote.Quote(sha), remote.Quote(link), observe.AgentName, remote.Quote(observe.AgentBin), remote.Quote(observe.AgentDir))
 }
 
 // unit is the systemd service of the agent.
@@ -165,6 +162,6 @@ fi
 pkill -x %[2]s 2>/dev/null
 rm -rf %[4]s %[5]s %[6]s %[7]s %[8]s %[9]s
 exit 0`, observe.UnitPath, observe.AgentName, observe.PidFile,
-		quote(observe.LibDir), quote(observe.AgentBin), quote(spec.ConfigDir), quote(spec.StateDir), quote(spec.RunDir), quote(observe.LogPath),
+		remote.Quote(observe.LibDir), remote.Quote(observe.AgentBin), remote.Quote(spec.ConfigDir), remote.Quote(spec.StateDir), remote.Quote(spec.RunDir), remote.Quote(observe.LogPath),
 		initPath, labDir)
 }

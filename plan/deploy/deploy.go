@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -326,7 +325,7 @@ func (s *Session) AgentControl(ctx context.Context, node string, words ...string
 		}
 		cmd := observe.AgentBin + " ctl"
 		for _, w := range words {
-			cmd += " '" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+			cmd += " " + remote.Quote(w)
 		}
 		if _, err := c.Output(ctx, cmd, nil); err != nil {
 			return fmt.Errorf("%s: %w", node, err)

@@ -80,12 +80,19 @@ func runStatus(stdout, stderr io.Writer, flags statusFlags) error {
 }
 
 func statusWith(ctx context.Context, stdout io.Writer, s *deploy.Session, flags statusFlags) error {
+	// The specs the nodes should run depend on the configuration only (the
+	// host's architecture picks the agent, not the spec): compile them once,
+	// not at every refresh of --watch.
+	desired, _, err := s.Desired(ctx, nil)
+	if err != nil {
+		return withExitCode(exitError, err)
+	}
 	if !flags.watch {
-		return statusOnce(ctx, stdout, s, flags)
+		return statusOnce(ctx, stdout, s, desired, flags)
 	}
 	for {
 		var buf bytes.Buffer
-		err := statusOnce(ctx, &buf, s, flags)
+		err := statusOnce(ctx, &buf, s, desired, flags)
 		if useColor(stdout) {
 			fmt.Fprint(stdout, "\033[H\033[2J")
 		}
@@ -102,12 +109,8 @@ func statusWith(ctx context.Context, stdout io.Writer, s *deploy.Session, flags 
 	}
 }
 
-func statusOnce(ctx context.Context, stdout io.Writer, s *deploy.Session, flags statusFlags) error {
+func statusOnce(ctx context.Context, stdout io.Writer, s *deploy.Session, desired []*plan.Desired, flags statusFlags) error {
 	observed := s.Observe(ctx)
-	desired, _, err := s.Desired(ctx, observed)
-	if err != nil {
-		return withExitCode(exitError, err)
-	}
 	rows := make([]NodeStatus, 0, len(desired))
 	unhealthy := false
 	for _, d := range desired {

@@ -10,8 +10,9 @@
 //	hactl-agent supervise    run the agent and restart it when it dies, on hosts without systemd
 //	hactl-agent status       print the agent's status JSON
 //	hactl-agent check FILE   check a spec file, as the agent would before taking it
-//	hactl-agent ctl standby|online|maintenance on|off|move GROUP [NODE]
-//	                         tell the running agent what the operator wants
+//	hactl-agent ctl ROLE OP [ARG...]
+//	                         hand an operator's request to a role of the running agent
+//	                         (heartbeat: standby | online | maintenance on|off | move GROUP [NODE])
 //	hactl-agent version      print the version
 package main
 
@@ -28,13 +29,16 @@ import (
 
 	"github.com/hactl/hactl/agentbin/agent"
 	"github.com/hactl/hactl/agentbin/heartbeat"
+	"github.com/hactl/hactl/agentbin/role"
+	"github.com/hactl/hactl/agentbin/roles"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
 // version is set by the release build (-ldflags -X main.version=...).
 var version = "dev"
 
-const usage = "usage: hactl-agent run|supervise|status|check FILE|ctl standby|online|maintenance on|off|move GROUP [NODE]|version"
+const usage = "usage: hactl-agent run|supervise|status|check FILE|ctl ROLE OP [ARG...]|version\n" +
+	"  ctl heartbeat " + heartbeat.RequestUsage
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -73,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 		a := agent.New(agent.Config{Version: version, SpecPath: *specPath, StatusPath: *statusPath, Logger: logger,
-			StateDir: spec.StateDir, ControlPath: spec.ControlPath})
+			StateDir: spec.StateDir, ControlPath: spec.ControlPath, Roles: roles.All})
 		if err := a.Run(ctx, reload); err != nil {
 			logger.Print(err)
 			return 1
@@ -108,11 +112,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = stdout.Write(data)
 		return 0
 	case "ctl":
-		req, err := controlRequest(fs.Args())
-		if err == nil {
-			err = agent.SendControl(spec.ControlPath, req)
+		words := fs.Args()
+		if len(words) < 2 {
+			fmt.Fprintln(stderr, usage)
+			return 2
 		}
-		if err != nil {
+		if err := agent.SendControl(spec.ControlPath, role.Request{Role: words[0], Op: words[1], Args: words[2:]}); err != nil {
 			fmt.Fprintf(stderr, "hactl-agent: %v\n", err)
 			return 1
 		}
@@ -135,25 +140,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, usage)
 	return 2
-}
-
-// controlRequest reads the words after "ctl".
-func controlRequest(args []string) (heartbeat.Request, error) {
-	bad := fmt.Errorf("%s", usage)
-	if len(args) == 0 {
-		return heartbeat.Request{}, bad
-	}
-	switch op := args[0]; {
-	case op == "standby" && len(args) == 1, op == "online" && len(args) == 1:
-		return heartbeat.Request{Op: op}, nil
-	case op == "maintenance" && len(args) == 2 && (args[1] == "on" || args[1] == "off"):
-		return heartbeat.Request{Op: op, On: args[1] == "on"}, nil
-	case op == "move" && (len(args) == 2 || len(args) == 3):
-		req := heartbeat.Request{Op: op, Group: args[1]}
-		if len(args) == 3 {
-			req.To = args[2]
-		}
-		return req, nil
-	}
-	return heartbeat.Request{}, bad
 }

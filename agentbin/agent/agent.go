@@ -1,26 +1,35 @@
 // Package agent is the agent's main loop: it watches the spec file, checks
 // every new version before taking it (keeping the running spec, with the
 // error in its status, when the new one is invalid), runs the roles the
-// spec asks for, takes operators' requests on its control socket, runs the
-// configuration's notify commands, and reports its status for hactl. The
-// heartbeat role runs today; the spec already carries what the lvs, proxy,
-// sync and monitor roles will run, and they plug in here (roles.go).
+// spec asks for (package role; the list is agentbin/roles), restarts a
+// role that fails, takes operators' requests on its control socket and
+// hands each to its role, runs the configuration's notify commands on the
+// roles' events, passes group events to the roles that follow groups, and
+// reports its status — one typed section per role — for hactl.
+//
+// Everything the loop keeps is touched by the loop's goroutine only; roles
+// run in their own goroutines and reach the loop through channels and
+// the event queue, which never blocks them.
 package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
 )
 
-// Config says where the agent's files are.
+// Config says where the agent's files are and which roles it has.
 type Config struct {
 	Version    string
 	SpecPath   string
@@ -36,15 +45,25 @@ type Config struct {
 	StateDir string
 	// ControlPath is the Unix socket operators' commands arrive on.
 	ControlPath string
+	// Roles are the roles the agent can run (agentbin/roles.All), in
+	// start order.
+	Roles []role.Kind
 }
 
 // Agent runs one node's spec.
 type Agent struct {
 	cfg     Config
 	current *spec.Spec
-	st      status.Status
-	roles   roleSet
+	st      status.Status // the agent's own part; roles add theirs at each report
+	roles   []*roleRun
 	ctl     chan ctlCall
+	wake    chan struct{}
+	// groupsHere are the groups running on this node, from the heartbeat
+	// role's events, for the roles that follow groups.
+	groupsHere map[string]bool
+
+	mu     sync.Mutex
+	queued []status.Event // events from the roles, for the loop
 }
 
 // New returns an agent that has not loaded a spec yet.
@@ -56,7 +75,8 @@ func New(cfg Config) *Agent {
 		cfg.Heartbeat = 10 * time.Second
 	}
 	now := time.Now().UTC()
-	return &Agent{cfg: cfg, st: status.Status{AgentVersion: cfg.Version, PID: os.Getpid(), Started: now}, ctl: make(chan ctlCall)}
+	return &Agent{cfg: cfg, st: status.Status{AgentVersion: cfg.Version, PID: os.Getpid(), Started: now},
+		ctl: make(chan ctlCall), wake: make(chan struct{}, 1), groupsHere: map[string]bool{}}
 }
 
 // Run loops until ctx ends, reloading when reload receives.
@@ -70,38 +90,40 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 		}
 		defer stop()
 	}
-	defer a.roles.stopHeartbeat()
-	lastWrite := time.Time{}
+	defer a.stopRoles()
+	var lastWrite time.Time
+	var last []byte
 	for {
-		changed := a.check()
-		if a.roles.hb != nil {
-			// Membership changes by the second: keep the report fresh.
-			a.st.Heartbeat = a.roles.hb.Status()
-			a.st.Drift = runtimeDrift(a.st.Heartbeat, time.Now())
-			changed = true
-		}
-		if changed || time.Since(lastWrite) >= a.cfg.Heartbeat {
-			a.st.Updated = time.Now().UTC()
-			if err := status.Write(a.cfg.StatusPath, &a.st); err != nil {
+		now := time.Now()
+		a.check()
+		a.superviseRoles(now)
+		a.handleEvents()
+		st := a.report(now)
+		// Roles report live state (membership changes by the second):
+		// while any runs, the status is rewritten at every turn.
+		data, _ := json.Marshal(st)
+		if len(a.roles) > 0 || !slices.Equal(data, last) || now.Sub(lastWrite) >= a.cfg.Heartbeat {
+			st.Updated = now.UTC()
+			if err := status.Write(a.cfg.StatusPath, st); err != nil {
 				a.cfg.Logger.Printf("status: %v", err)
 			}
-			lastWrite = time.Now()
+			lastWrite, last = now, data
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		case <-reload:
+		case <-a.wake:
 		case c := <-a.ctl:
-			c.reply <- a.roles.control(ctx, c.req)
+			a.control(ctx, c)
 		}
 	}
 }
 
-// check looks at the spec file and takes a new valid one. It reports
-// whether the status changed.
-func (a *Agent) check() bool {
-	before := a.st
+// check looks at the spec file and takes a new valid one.
+func (a *Agent) check() {
+	before := a.st.SpecError
 	data, err := os.ReadFile(a.cfg.SpecPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -126,43 +148,87 @@ func (a *Agent) check() bool {
 		a.st.SpecHash = hash
 		a.st.SpecError = ""
 		a.cfg.Logger.Printf("running spec %s of node %s (cluster %s)", hash[:12], s.Node, s.Cluster)
-		a.roles.apply(a, s)
+		a.applyRoles(s)
 	}
-	a.st.Healthy = a.st.SpecError == "" && a.current != nil && a.roles.hbError == ""
-	if a.roles.hbError != "" {
-		a.st.SpecError = "heartbeat role: " + a.roles.hbError
-	}
-	if a.st.SpecError != "" && a.st.SpecError != before.SpecError {
+	if a.st.SpecError != "" && a.st.SpecError != before {
 		a.cfg.Logger.Print(a.st.SpecError)
 	}
-	return a.st.SpecHash != before.SpecHash || a.st.SpecFileHash != before.SpecFileHash ||
-		a.st.SpecError != before.SpecError || a.st.Healthy != before.Healthy
 }
 
-// driftMemory is how long a resource found stopped and restarted stays in
-// the drift report: long enough for a CI drift job to see it.
-const driftMemory = 10 * time.Minute
-
-// runtimeDrift lists what the roles found on the host that differs from
-// the spec: resources of a group running here that are not running, or
-// that were recently found stopped (by hand, or by a crash) and restarted.
-func runtimeDrift(hb *status.Heartbeat, now time.Time) []string {
-	if hb == nil {
-		return nil
+// report is the status to write: the agent's own part and every role's.
+func (a *Agent) report(now time.Time) *status.Status {
+	st := a.st
+	allRunning := a.reportRoles(&st, now)
+	st.Healthy = st.SpecError == "" && a.current != nil && allRunning
+	if st.SpecError == "" {
+		st.SpecError = a.firstRoleError()
 	}
-	var out []string
-	for _, g := range hb.Groups {
-		if g.State != "running" {
+	return &st
+}
+
+func (a *Agent) roleEnv() role.Env {
+	return role.Env{Logger: a.cfg.Logger, StateDir: a.cfg.StateDir, Emit: a.emit}
+}
+
+// emit queues a role's event for the loop; it never blocks the role.
+func (a *Agent) emit(ev status.Event) {
+	a.mu.Lock()
+	a.queued = append(a.queued, ev)
+	a.mu.Unlock()
+	a.wakeUp()
+}
+
+func (a *Agent) wakeUp() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// handleEvents logs the queued events, runs the notify commands that want
+// them, and tells the roles that follow groups where groups now run.
+func (a *Agent) handleEvents() {
+	a.mu.Lock()
+	events := a.queued
+	a.queued = nil
+	a.mu.Unlock()
+	for _, ev := range events {
+		a.cfg.Logger.Printf("event %s node=%s group=%s %s", ev.Kind, ev.Node, ev.Group, ev.Detail)
+		if a.current == nil {
 			continue
 		}
-		for _, r := range g.Resources {
-			switch {
-			case !r.Running:
-				out = append(out, fmt.Sprintf("group %s: %s %s is not running", g.Name, r.Kind, r.Name))
-			case r.Restarts > 0 && now.Sub(r.LastRestart) < driftMemory:
-				out = append(out, fmt.Sprintf("group %s: %s %s was found stopped and restarted at %s", g.Name, r.Kind, r.Name, r.LastRestart.Format("15:04:05")))
+		runNotifies(a.cfg.Logger, a.current.Notifies, ev)
+		if ev.Node != a.current.Node || ev.Group == "" {
+			continue
+		}
+		switch ev.Kind {
+		case status.GroupStarted:
+			a.groupsHere[ev.Group] = true
+			a.tellFollowers(role.GroupChange{Group: ev.Group, Here: true})
+		case status.GroupStopped, status.GroupFailed:
+			if a.groupsHere[ev.Group] {
+				delete(a.groupsHere, ev.Group)
+				a.tellFollowers(role.GroupChange{Group: ev.Group})
 			}
 		}
 	}
+}
+
+func (a *Agent) tellFollowers(c role.GroupChange) {
+	for _, r := range a.roles {
+		if f, ok := r.inst.(role.GroupFollower); ok {
+			f.GroupChanged(c)
+		}
+	}
+}
+
+func sortedTrue(m map[string]bool) []string {
+	var out []string
+	for k, v := range m {
+		if v {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
 	return out
 }

@@ -85,24 +85,3 @@ func TestAgentTakesValidSpecsKeepsOldOnInvalidAndReportsMissing(t *testing.T) {
 	writeSpec(t, specPath, good)
 	waitStatus(t, statusPath, "healthy again", func(s *status.Status) bool { return s.Healthy && s.SpecError == "" })
 }
-
-func TestRuntimeDriftReportsStoppedAndRestartedResources(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	hb := &status.Heartbeat{Groups: []status.Group{
-		{Name: "web", State: "running", Resources: []status.Resource{
-			{Name: "www", Kind: "vip", Running: true, Restarts: 1, LastRestart: now.Add(-time.Minute)},
-			{Name: "old", Kind: "vip", Running: true, Restarts: 2, LastRestart: now.Add(-time.Hour)},
-			{Name: "apache", Kind: "ocf", Running: false},
-			{Name: "ok", Kind: "ocf", Running: true},
-		}},
-		{Name: "db", State: "stopped", Resources: []status.Resource{{Name: "pg", Kind: "service"}}},
-	}}
-	got := runtimeDrift(hb, now)
-	want := []string{
-		"group web: vip www was found stopped and restarted at 11:59:00",
-		"group web: ocf apache is not running",
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("runtimeDrift = %q, want %q", got, want)
-	}
-}

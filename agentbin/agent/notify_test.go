@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hactl/hactl/agentbin/heartbeat"
+	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
@@ -20,13 +20,13 @@ func TestNotifyCommandsRunForTheirEventsWithTheEventInTheEnvironment(t *testing.
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1 $HACTL_EVENT $HACTL_NODE $HACTL_GROUP $HACTL_DETAIL\" >> "+out+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := New(Config{Logger: log.New(io.Discard, "", 0)})
-	s := &spec.Spec{Notifies: []spec.Notify{
+	logger := log.New(io.Discard, "", 0)
+	notifies := []spec.Notify{
 		{Name: "oncall", Command: script + " page", Events: []string{"node_dead"}, TimeoutMS: 5000},
 		{Name: "all", Command: script + " log", TimeoutMS: 5000},
-	}}
-	a.event(s, heartbeat.Event{Kind: "node_dead", Node: "h2g", Detail: "silent"})
-	a.event(s, heartbeat.Event{Kind: "group_started", Node: "c2g", Group: "web"})
+	}
+	runNotifies(logger, notifies, status.Event{Kind: status.NodeDead, Node: "h2g", Detail: "silent"})
+	runNotifies(logger, notifies, status.Event{Kind: status.GroupStarted, Node: "c2g", Group: "web"})
 	want := []string{"page node_dead h2g  silent", "log node_dead h2g  silent", "log group_started c2g web "}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -2,125 +2,226 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/hactl/hactl/agentbin/fence"
-	"github.com/hactl/hactl/agentbin/heartbeat"
-	"github.com/hactl/hactl/agentbin/resource"
+	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
-// roleSet runs the roles a spec asks for. Today: heartbeat.
-type roleSet struct {
-	hb      *heartbeat.Engine
-	hbKey   string // the spec sections the engine was built from
+// Failed roles are started again after a backoff that doubles from
+// minBackoff to maxBackoff, and starts over once a role has run for
+// stableAfter.
+const (
+	minBackoff  = time.Second
+	maxBackoff  = 30 * time.Second
+	stableAfter = time.Minute
+)
+
+// roleRun is one role of the running spec, as the agent loop keeps it.
+// Only the agent loop's goroutine touches it; the role's Run goroutine
+// hands its result over through exit.
+type roleRun struct {
+	kind role.Kind
+	key  string // spec.SectionKey the role was built or reloaded from
+
+	inst    role.Role // nil while failed
 	cancel  context.CancelFunc
-	done    chan struct{}
-	hbError string
+	exit    chan error    // Run's result, buffered
+	done    chan struct{} // closed when Run returned
+	started time.Time
+
+	state   status.RoleState
+	err     string
+	since   time.Time
+	retryAt time.Time
+	backoff time.Duration
 }
 
-// heartbeatKey is what, in a spec, the heartbeat role depends on: a change
-// elsewhere (a proxy, a sync) leaves it running undisturbed.
-func heartbeatKey(s *spec.Spec) string {
-	b, _ := json.Marshal(struct {
-		H *spec.Heartbeat
-		Q *spec.Quorum
-		G []spec.Group
-		N []spec.Notify
-		S []spec.Secret
-	}{s.Heartbeat, s.Quorum, s.Groups, s.Notifies, s.Secrets})
-	return string(b)
+// applyRoles starts, reloads, restarts or stops roles for a newly taken
+// spec: only the roles whose section changed are touched.
+func (a *Agent) applyRoles(s *spec.Spec) {
+	var next []*roleRun
+	for _, k := range a.cfg.Roles {
+		key := s.SectionKey(k.Name())
+		r := a.findRole(k.Name())
+		switch {
+		case key == "":
+			if r != nil {
+				a.stopRole(r)
+				a.cfg.Logger.Printf("%s role stopped: the spec has nothing for it", k.Name())
+			}
+			continue
+		case r == nil:
+			r = &roleRun{kind: k, key: key}
+			a.startRole(r, s)
+		case r.key == key:
+		case r.inst != nil && reload(r.inst, s) == nil:
+			r.key = key
+			a.cfg.Logger.Printf("%s role reloaded", k.Name())
+		default:
+			a.stopRole(r)
+			r.key, r.backoff = key, 0
+			a.startRole(r, s)
+		}
+		next = append(next, r)
+	}
+	a.roles = next
 }
 
-// apply starts, restarts or stops roles for a newly taken spec.
-func (r *roleSet) apply(a *Agent, s *spec.Spec) {
-	key := heartbeatKey(s)
-	if r.hb != nil && key == r.hbKey {
-		return
+// reload hands a changed spec to a role that can take it in place.
+func reload(inst role.Role, s *spec.Spec) error {
+	rl, ok := inst.(role.Reloader)
+	if !ok {
+		return errors.New("the role does not reload")
 	}
-	r.stopHeartbeat()
-	r.hbError = ""
-	if s.Heartbeat == nil {
-		return
+	return rl.Reload(s)
+}
+
+func (a *Agent) findRole(name string) *roleRun {
+	for _, r := range a.roles {
+		if r.kind.Name() == name {
+			return r
+		}
 	}
-	eng, err := heartbeat.New(heartbeat.Config{
-		Spec:         s,
-		Logger:       a.cfg.Logger,
-		StateDir:     a.cfg.StateDir,
-		Notify:       func(ev heartbeat.Event) { a.event(s, ev) },
-		ResourceEnv:  resource.Env{Logger: a.cfg.Logger},
-		FenceOptions: fence.Options{Logger: a.cfg.Logger},
-	})
+	return nil
+}
+
+// startRole builds the role for s and runs it in its own goroutine.
+func (a *Agent) startRole(r *roleRun, s *spec.Spec) {
+	now := time.Now()
+	inst, err := r.kind.New(s, a.roleEnv())
 	if err != nil {
-		r.hbError = err.Error()
-		a.cfg.Logger.Print(err)
+		a.failRole(r, err, now)
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r.hb, r.hbKey, r.cancel, r.done = eng, key, cancel, make(chan struct{})
-	go func(done chan struct{}) {
+	exit, done := make(chan error, 1), make(chan struct{})
+	go func() {
 		defer close(done)
-		if err := eng.Run(ctx); err != nil {
-			a.cfg.Logger.Print(err)
-			r.hbError = err.Error()
+		err := inst.Run(ctx)
+		if err == nil && ctx.Err() == nil {
+			err = errors.New("it stopped by itself")
 		}
-	}(r.done)
+		exit <- err
+		a.wakeUp()
+	}()
+	recovered := r.state == status.RoleFailed
+	r.inst, r.cancel, r.exit, r.done, r.started = inst, cancel, exit, done, now
+	r.state, r.err, r.since = status.RoleRunning, "", now
+	a.cfg.Logger.Printf("%s role running", r.kind.Name())
+	if recovered {
+		a.emit(status.Event{Time: now.UTC(), Kind: status.RoleRecovery, Node: s.Node, Detail: r.kind.Name()})
+	}
+	if f, ok := inst.(role.GroupFollower); ok {
+		for _, g := range sortedTrue(a.groupsHere) {
+			f.GroupChanged(role.GroupChange{Group: g, Here: true})
+		}
+	}
 }
 
-func (r *roleSet) stopHeartbeat() {
-	if r.hb == nil {
+// stopRole ends a running role and waits for it.
+func (a *Agent) stopRole(r *roleRun) {
+	if r.inst == nil {
 		return
 	}
 	r.cancel()
 	<-r.done
-	r.hb = nil
+	r.inst = nil
 }
 
-// event logs a role's event and runs the notify commands that want it.
-func (a *Agent) event(s *spec.Spec, ev heartbeat.Event) {
-	a.cfg.Logger.Printf("event %s node=%s group=%s %s", ev.Kind, ev.Node, ev.Group, ev.Detail)
-	for _, n := range s.Notifies {
-		if len(n.Events) > 0 && !slices.Contains(n.Events, ev.Kind) {
+// failRole records why a role is not running and when it is tried again.
+func (a *Agent) failRole(r *roleRun, err error, now time.Time) {
+	if r.inst != nil {
+		r.cancel()
+		<-r.done
+		r.inst = nil
+	}
+	if now.Sub(r.started) >= stableAfter {
+		r.backoff = 0
+	}
+	r.backoff = min(max(2*r.backoff, minBackoff), maxBackoff)
+	r.state, r.err, r.since, r.retryAt = status.RoleFailed, err.Error(), now, now.Add(r.backoff)
+	msg := fmt.Sprintf("%s role failed: %v; starting it again in %s", r.kind.Name(), err, r.backoff)
+	a.cfg.Logger.Print(msg)
+	node := ""
+	if a.current != nil {
+		node = a.current.Node
+	}
+	a.emit(status.Event{Time: now.UTC(), Kind: status.RoleFailure, Node: node, Detail: msg})
+}
+
+// superviseRoles notices roles that stopped by themselves and starts
+// failed roles again when their backoff has passed.
+func (a *Agent) superviseRoles(now time.Time) {
+	for _, r := range a.roles {
+		if r.inst != nil {
+			select {
+			case err := <-r.exit:
+				a.failRole(r, err, now)
+			default:
+			}
 			continue
 		}
-		go runNotify(a, n, ev)
-	}
-}
-
-// runNotify runs one notify command, split on white space (no shell), with
-// the event in its environment.
-func runNotify(a *Agent, n spec.Notify, ev heartbeat.Event) {
-	argv := strings.Fields(n.Command)
-	if len(argv) == 0 {
-		return
-	}
-	timeout := time.Duration(n.TimeoutMS) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "HACTL_EVENT="+ev.Kind, "HACTL_NODE="+ev.Node, "HACTL_GROUP="+ev.Group,
-		"HACTL_DETAIL="+ev.Detail, "HACTL_TIME="+ev.Time.Format(time.RFC3339Nano))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		a.cfg.Logger.Printf("notify %s for %s: %v: %s", n.Name, ev.Kind, err, strings.TrimSpace(string(out)))
-	}
-}
-
-// control forwards an operator's request to the heartbeat role.
-func (r *roleSet) control(ctx context.Context, req heartbeat.Request) error {
-	if r.hb == nil {
-		if r.hbError != "" {
-			return fmt.Errorf("the heartbeat role is not running: %s", r.hbError)
+		if r.state == status.RoleFailed && !now.Before(r.retryAt) && a.current != nil {
+			a.startRole(r, a.current)
 		}
-		return fmt.Errorf("this node is not a member of any group, so it has no heartbeat role")
 	}
-	return r.hb.Control(ctx, req)
+}
+
+// stopRoles ends every role, when the agent stops.
+func (a *Agent) stopRoles() {
+	for _, r := range a.roles {
+		a.stopRole(r)
+	}
+}
+
+// reportRoles adds the roles' states and sections to a status, and the
+// sections of the spec that no role of this agent runs.
+func (a *Agent) reportRoles(st *status.Status, now time.Time) (allRunning bool) {
+	allRunning = true
+	for _, r := range a.roles {
+		st.Roles = append(st.Roles, status.Role{Name: r.kind.Name(), State: r.state, Error: r.err, Since: r.since.UTC()})
+		if r.inst == nil {
+			allRunning = false
+			continue
+		}
+		r.inst.Report(st)
+		if d, ok := r.inst.(role.DriftReporter); ok {
+			st.Drift = append(st.Drift, d.Drift(now)...)
+		}
+	}
+	if a.current == nil {
+		return allRunning
+	}
+	for _, sec := range spec.Sections {
+		if !a.current.Has(sec.Role) || a.registered(sec.Role) {
+			continue
+		}
+		st.Roles = append(st.Roles, status.Role{Name: sec.Role, State: status.RoleNotRun, Since: a.st.Started,
+			Error: fmt.Sprintf("this agent (%s) has no %s role: the %s blocks are accepted and nothing runs them", a.cfg.Version, sec.Role, sec.Blocks)})
+	}
+	return allRunning
+}
+
+func (a *Agent) registered(name string) bool {
+	for _, k := range a.cfg.Roles {
+		if k.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// firstRoleError is the error of the first failed role, for the status's
+// last error.
+func (a *Agent) firstRoleError() string {
+	for _, r := range a.roles {
+		if r.state == status.RoleFailed {
+			return r.kind.Name() + " role: " + r.err
+		}
+	}
+	return ""
 }

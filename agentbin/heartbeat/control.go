@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 // Request is an operator's command to the role, sent through the agent's
@@ -45,7 +47,7 @@ func (e *Engine) control(c control) error {
 			return fmt.Errorf("recording standby: %w", err)
 		}
 		e.standby = true
-		e.emit("standby", e.self, "", "on")
+		e.emit(status.Standby, e.self, "", "on")
 	case "online":
 		if err := e.saveStandby(false); err != nil {
 			return fmt.Errorf("recording online: %w", err)
@@ -56,13 +58,13 @@ func (e *Engine) control(c control) error {
 				g.state, g.err = Stopped, nil
 			}
 		}
-		e.emit("online", e.self, "", "standby off, failures cleared")
+		e.emit(status.Online, e.self, "", "standby off, failures cleared")
 	case "maintenance":
 		e.maintenance = c.req.On
 		for _, g := range e.groups {
 			g.runner.paused.Store(c.req.On)
 		}
-		e.emit("maintenance", e.self, "", fmt.Sprint(c.req.On))
+		e.emit(status.Maintenance, e.self, "", fmt.Sprint(c.req.On))
 	case "move":
 		return e.move(c.req.Group, c.req.To)
 	default:
@@ -107,6 +109,6 @@ func (e *Engine) move(group, to string) error {
 		return fmt.Errorf("node %q is dead, in standby or failed the group", to)
 	}
 	e.moves[group] = Move{To: to, Epoch: e.moves[group].Epoch + 1}
-	e.emit("move", to, group, "by the operator")
+	e.emit(status.Move, to, group, "by the operator")
 	return nil
 }

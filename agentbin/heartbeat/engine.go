@@ -44,10 +44,8 @@ type Config struct {
 	FenceOptions fence.Options
 }
 
-// Event is a change worth telling the operator about: node_dead,
-// node_alive, node_late, link_down, link_up, group_started, group_stopped,
-// group_failed, split_brain, fencing, fenced, fence_failed, quorum_lost,
-// quorum_regained.
+// Event is a change worth telling the operator about; status.EventKinds
+// lists the kinds.
 type Event = status.Event
 
 type peerLink struct {
@@ -206,7 +204,7 @@ func (e *Engine) initdead() time.Duration { return ms(e.hb.InitdeadMS) }
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
-func (e *Engine) emit(kind, node, group, detail string) {
+func (e *Engine) emit(kind status.EventKind, node, group, detail string) {
 	ev := Event{Time: time.Now().UTC(), Kind: kind, Node: node, Group: group, Detail: detail}
 	e.mu.Lock()
 	e.recent = append(e.recent, ev)
@@ -337,7 +335,7 @@ func (e *Engine) receive(d datagram) bool {
 	if !l.up {
 		l.up = true
 		if p.alive {
-			e.emit("link_up", p.spec.Name, "", "link "+d.link)
+			e.emit(status.LinkUp, p.spec.Name, "", "link "+d.link)
 		}
 	}
 	changed := false
@@ -355,7 +353,7 @@ func (e *Engine) receive(d datagram) bool {
 	if !p.alive {
 		p.alive, p.warned, p.everSeen, p.fenced = true, false, true, false
 		p.aliveSince = d.at
-		e.emit("node_alive", p.spec.Name, "", "")
+		e.emit(status.NodeAlive, p.spec.Name, "", "")
 		changed = true
 	}
 	for _, m := range pkt.State.Moves {
@@ -391,7 +389,7 @@ func (e *Engine) updateLiveness(now time.Time) {
 			if l.up && now.Sub(l.lastSeen) > e.deadtime() {
 				l.up = false
 				if p.alive {
-					e.emit("link_down", name, "", "link "+lname)
+					e.emit(status.LinkDown, name, "", "link "+lname)
 				}
 			}
 			if l.lastSeen.After(last) {
@@ -416,10 +414,10 @@ func (e *Engine) updateLiveness(now time.Time) {
 		switch {
 		case p.alive && silent > dead:
 			p.alive = false
-			e.emit("node_dead", name, "", fmt.Sprintf("no valid heartbeat on any link for %s", silent.Round(time.Millisecond)))
+			e.emit(status.NodeDead, name, "", fmt.Sprintf("no valid heartbeat on any link for %s", silent.Round(time.Millisecond)))
 		case p.alive && silent > e.warntime() && !p.warned:
 			p.warned = true
-			e.emit("node_late", name, "", fmt.Sprintf("last heartbeat %s ago", silent.Round(time.Millisecond)))
+			e.emit(status.NodeLate, name, "", fmt.Sprintf("last heartbeat %s ago", silent.Round(time.Millisecond)))
 		case p.alive && silent <= e.warntime():
 			p.warned = false
 		}
@@ -461,9 +459,9 @@ func (e *Engine) updateQuorum() {
 		e.quorate = q
 		if q {
 			e.quorateSince = time.Now()
-			e.emit("quorum_regained", e.self, "", fmt.Sprintf("%d of %d members", alive, members))
+			e.emit(status.QuorumRegained, e.self, "", fmt.Sprintf("%d of %d members", alive, members))
 		} else {
-			e.emit("quorum_lost", e.self, "", fmt.Sprintf("%d of %d members", alive, members))
+			e.emit(status.QuorumLost, e.self, "", fmt.Sprintf("%d of %d members", alive, members))
 		}
 	}
 }
@@ -539,7 +537,7 @@ func (e *Engine) decide(now time.Time) {
 		case owner != e.self && (g.state == Running || g.state == Starting):
 			if others := otherHolders(v.Holders[name], e.self); len(others) > 0 && g.state == Running {
 				e.splitBrains++
-				e.emit("split_brain", e.self, name, fmt.Sprintf("also run by %v; releasing it here, the lower placed node", others))
+				e.emit(status.SplitBrain, e.self, name, fmt.Sprintf("also run by %v; releasing it here, the lower placed node", others))
 			}
 			g.state = Stopping
 			g.runner.cmds <- false
@@ -609,7 +607,7 @@ func (e *Engine) mayStart(name string, g *groupRun, v View, now time.Time) strin
 		}
 		if !p.fencing && now.After(p.fenceAfter) {
 			p.fencing = true
-			e.emit("fencing", p.spec.Name, name, "before taking over "+name)
+			e.emit(status.Fencing, p.spec.Name, name, "before taking over "+name)
 			go e.fence(p)
 		}
 		return fmt.Sprintf("waiting for %s to be fenced", p.spec.Name)
@@ -637,12 +635,12 @@ func (e *Engine) fenceDone(fr fenceResult) {
 	p.fencing = false
 	if fr.err != nil {
 		p.fenceAfter = time.Now().Add(e.deadtime())
-		e.emit("fence_failed", fr.node, "", fmt.Sprintf("%v; its groups are not taken over", fr.err))
+		e.emit(status.FenceFailed, fr.node, "", fmt.Sprintf("%v; its groups are not taken over", fr.err))
 		return
 	}
 	if !p.alive {
 		p.fenced = true
-		e.emit("fenced", fr.node, "", "")
+		e.emit(status.Fenced, fr.node, "", "")
 	}
 }
 
@@ -664,11 +662,11 @@ func (e *Engine) groupChanged(ev groupEvent) {
 	g.state, g.err = ev.state, ev.err
 	switch {
 	case ev.state == Running && prev != Running:
-		e.emit("group_started", e.self, ev.group, "")
+		e.emit(status.GroupStarted, e.self, ev.group, "")
 	case ev.state == Stopped && prev == Stopping:
-		e.emit("group_stopped", e.self, ev.group, "")
+		e.emit(status.GroupStopped, e.self, ev.group, "")
 	case ev.state == Failed || ev.state == StopFailed:
-		e.emit("group_failed", e.self, ev.group, fmt.Sprint(ev.err))
+		e.emit(status.GroupFailed, e.self, ev.group, fmt.Sprint(ev.err))
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/agentbin/resource"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 // The engine tests run several engines in one process over an in-memory
@@ -318,7 +319,7 @@ func TestSplitBrainAfterHealLeavesOneOwner(t *testing.T) {
 }
 
 // sawEvent waits until a node's status lists an event of the kind.
-func (c *cluster) sawEvent(node, kind string) {
+func (c *cluster) sawEvent(node string, kind status.EventKind) {
 	c.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {

@@ -25,13 +25,43 @@ type Status struct {
 	SpecFileHash string `json:"spec_file_hash,omitempty"`
 	// SpecError says why the spec on disk is not the one running.
 	SpecError string `json:"spec_error,omitempty"`
-	// Healthy is true when the agent runs the spec on disk without error.
+	// Healthy is true when the agent runs the spec on disk and every role
+	// of it that this agent has runs without error.
 	Healthy bool `json:"healthy"`
+	// Roles are the roles the spec asks of this node, in start order.
+	Roles []Role `json:"roles,omitempty"`
 	// Drift lists what the agent sees on the host that differs from its
 	// spec (filled in by the roles).
 	Drift []string `json:"drift,omitempty"`
+	// Each role reports its own typed section below, while it runs.
+
 	// Heartbeat is the heartbeat role's view, on members.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
+}
+
+// RoleState is where a role of the agent stands.
+type RoleState string
+
+// The states of a role.
+const (
+	// RoleRunning: the role runs its section of the spec.
+	RoleRunning RoleState = "running"
+	// RoleFailed: the role stopped by itself or could not start; the
+	// agent starts it again after a backoff.
+	RoleFailed RoleState = "failed"
+	// RoleNotRun: the spec has a section for a role this version of the
+	// agent does not have: the blocks are accepted and nothing runs them.
+	RoleNotRun RoleState = "not_run"
+)
+
+// Role is one role of the agent on this node.
+type Role struct {
+	Name  string    `json:"name"`
+	State RoleState `json:"state"`
+	// Error says why the role failed or is not run.
+	Error string `json:"error,omitempty"`
+	// Since is when the role entered its state.
+	Since time.Time `json:"since"`
 }
 
 // Heartbeat is membership and groups as one member sees them.
@@ -93,7 +123,7 @@ type Resource struct {
 // Event is something that happened.
 type Event struct {
 	Time   time.Time `json:"time"`
-	Kind   string    `json:"kind"`
+	Kind   EventKind `json:"kind"`
 	Node   string    `json:"node,omitempty"`
 	Group  string    `json:"group,omitempty"`
 	Detail string    `json:"detail,omitempty"`

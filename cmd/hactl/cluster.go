@@ -31,7 +31,7 @@ the target dies or another move is made (failback does not undo it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			group := args[0]
-			words := []string{"move", group}
+			words := []string{"heartbeat", "move", group}
 			if to != "" {
 				words = append(words, to)
 			}
@@ -58,7 +58,7 @@ func newStandbyCommand(op string) func() *cobra.Command {
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, func() []string { return args[:1] }, []string{op}, args[0]+" "+done)
+				return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, func() []string { return args[:1] }, []string{"heartbeat", op}, args[0]+" "+done)
 			},
 		}
 		flags.register(cmd)
@@ -77,7 +77,7 @@ func newMaintenanceCommand() *cobra.Command {
 				return withExitCode(exitError, fmt.Errorf("maintenance %s %s: say on or off", args[0], args[1]))
 			}
 			return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, func() []string { return args[:1] },
-				[]string{"maintenance", args[1]}, fmt.Sprintf("%s: maintenance %s", args[0], args[1]))
+				[]string{"heartbeat", "maintenance", args[1]}, fmt.Sprintf("%s: maintenance %s", args[0], args[1]))
 		},
 	}
 	flags.register(cmd)
@@ -105,8 +105,8 @@ func groupNodes(flags *remoteFlags, group string) func() []string {
 	}
 }
 
-// runControl sends `hactl-agent ctl WORDS` to the first of the nodes that
-// answers.
+// runControl sends `hactl-agent ctl ROLE OP ARGS…` (words) to the first of
+// the nodes that answers.
 func runControl(stdout, stderr io.Writer, flags remoteFlags, nodes func() []string, words []string, done string) error {
 	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
 		return controlWith(ctx, stdout, s, nodes(), words, done)

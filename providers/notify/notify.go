@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 )
@@ -16,12 +17,9 @@ type Provider struct{}
 
 var _ providers.Provider = Provider{}
 
-// Events are the events a notify command can subscribe to.
-var Events = []string{
-	"node_dead", "node_alive", "link_down", "link_up", "group_started", "group_stopped",
-	"group_failed", "split_brain", "fence_failed", "quorum_lost", "quorum_regained",
-	"real_server_down", "real_server_up", "backend_down", "backend_up", "sync_failed", "threshold",
-}
+// Events are the events a notify command can subscribe to: every kind an
+// agent role emits (agentbin/status declares them).
+var Events = status.EventKindNames()
 
 // Schema implements providers.Provider.
 func (Provider) Schema() *providers.Block {

@@ -1,0 +1,15 @@
+// Package roles is the list of the agent's roles, as providers/all is the
+// list of block kinds: adding a role is writing its package (see package
+// role) and adding it here, and setting Runs on its section in
+// spec.Sections (the CLI reads that to warn about blocks no role runs).
+package roles
+
+import (
+	"github.com/hactl/hactl/agentbin/heartbeat"
+	"github.com/hactl/hactl/agentbin/role"
+)
+
+// All are the roles this agent runs, in spec.Sections order.
+var All = []role.Kind{
+	heartbeat.Kind{},
+}

@@ -1,0 +1,75 @@
+package status
+
+// EventKind names something that happened on the cluster. Every kind a role
+// can emit is declared here, once: notify blocks accept exactly these
+// (providers/notify derives its list from EventKinds), and the docs list
+// them with their meaning.
+type EventKind string
+
+// The heartbeat role's events.
+const (
+	NodeDead       EventKind = "node_dead"
+	NodeAlive      EventKind = "node_alive"
+	NodeLate       EventKind = "node_late"
+	LinkDown       EventKind = "link_down"
+	LinkUp         EventKind = "link_up"
+	GroupStarted   EventKind = "group_started"
+	GroupStopped   EventKind = "group_stopped"
+	GroupFailed    EventKind = "group_failed"
+	SplitBrain     EventKind = "split_brain"
+	Fencing        EventKind = "fencing"
+	Fenced         EventKind = "fenced"
+	FenceFailed    EventKind = "fence_failed"
+	QuorumLost     EventKind = "quorum_lost"
+	QuorumRegained EventKind = "quorum_regained"
+	Standby        EventKind = "standby"
+	Online         EventKind = "online"
+	Maintenance    EventKind = "maintenance"
+	Move           EventKind = "move"
+)
+
+// The agent's own events.
+const (
+	// RoleFailure: a role stopped by itself or could not start; the agent
+	// retries it.
+	RoleFailure EventKind = "role_failed"
+	// RoleRecovery: a failed role runs again.
+	RoleRecovery EventKind = "role_recovered"
+)
+
+// EventKinds lists every event kind with what it means, in the order the
+// docs show them.
+var EventKinds = []struct {
+	Kind    EventKind
+	Meaning string
+}{
+	{NodeDead, "a member sent no valid heartbeat on any link for deadtime"},
+	{NodeAlive, "a member is heard again (or for the first time)"},
+	{NodeLate, "a member's heartbeats are later than warntime"},
+	{LinkDown, "one heartbeat link to a member is silent for deadtime"},
+	{LinkUp, "a heartbeat link to a member works again"},
+	{GroupStarted, "a group's resources started on the node that reports it"},
+	{GroupStopped, "a group's resources stopped on the node that reports it"},
+	{GroupFailed, "a group's resource failed and the group could not be kept running there"},
+	{SplitBrain, "a group was found running on two nodes after a partition; the lower placed one released it"},
+	{Fencing, "a dead member is being fenced before its groups are taken over"},
+	{Fenced, "a dead member was fenced"},
+	{FenceFailed, "fencing a dead member failed; its groups are not taken over"},
+	{QuorumLost, "this node no longer sees a quorum of members"},
+	{QuorumRegained, "this node sees a quorum of members again"},
+	{Standby, "the operator put a node in standby"},
+	{Online, "the operator brought a node out of standby"},
+	{Maintenance, "the operator turned maintenance on or off"},
+	{Move, "the operator moved a group"},
+	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
+	{RoleRecovery, "a failed agent role runs again"},
+}
+
+// EventKindNames returns every event kind's name, in declaration order.
+func EventKindNames() []string {
+	names := make([]string, len(EventKinds))
+	for i, k := range EventKinds {
+		names[i] = string(k.Kind)
+	}
+	return names
+}

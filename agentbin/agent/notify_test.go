@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 func TestNotifyCommandsRunForTheirEventsWithTheEventInTheEnvironment(t *testing.T) {

@@ -89,7 +89,11 @@ type Block struct {
 	Single bool
 	// Required means the block must appear at least once in its parent.
 	Required bool
-	Example  string
+	// Role is the agent role that runs a top-level block (its section in
+	// spec.Sections). While this version's agent has no such role, the
+	// loader warns at every block of the kind that nothing will run it.
+	Role    string
+	Example string
 }
 
 // Attr returns the attribute with the name, or nil.

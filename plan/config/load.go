@@ -22,6 +22,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 )
@@ -122,6 +123,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 			continue
 		}
 		p.Decode(dec, dec.Content(b, p.Schema()))
+		warnNotRun(dec, b, p.Schema())
 	}
 	for _, p := range providers.All() {
 		if spec := p.Schema(); spec.Required && len(counts[spec.Type]) == 0 {
@@ -510,4 +512,22 @@ func sortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 		}
 	})
 	return diags
+}
+
+// warnNotRun says plainly, at the block, when no role of this version's
+// agent runs a block: it is checked and compiled into the specs, and
+// nothing on the hosts acts on it. The warning goes when the role lands
+// (spec.Sections marks it run).
+func warnNotRun(dec *providers.Decoder, b *hcl.Block, schema *providers.Block) {
+	sec := spec.SectionOf(schema.Role)
+	if sec == nil || sec.Runs {
+		return
+	}
+	what := b.Type
+	if len(b.Labels) > 0 {
+		what = fmt.Sprintf("%s %q", b.Type, b.Labels[0])
+	}
+	dec.Warn(b.DefRange, fmt.Sprintf("%s blocks are not run by this version", b.Type),
+		fmt.Sprintf("This version of hactl checks %s and compiles it into the nodes' specs, but its agent has no %s role yet: nothing on the hosts will act on it, and hactl status shows the %s part of those nodes as not run.",
+			what, sec.Role, sec.Role))
 }

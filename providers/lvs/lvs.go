@@ -37,6 +37,7 @@ var Forwardings = []string{"nat", "dr", "tunnel"}
 func (Provider) Schema() *providers.Block {
 	return &providers.Block{
 		Type:   "virtual_service",
+		Role:   "lvs",
 		Labels: []string{"name"},
 		Doc:    "A layer-4 load-balanced service (LVS): connections to a VIP's port are spread over real servers. It runs on the node that holds the VIP, so it fails over with the VIP's group.",
 		Attrs: []*providers.Attr{

@@ -26,6 +26,7 @@ var Collectors = []string{"cpu", "load", "memory", "disk", "network", "heartbeat
 func (Provider) Schema() *providers.Block {
 	return &providers.Block{
 		Type:   "monitor",
+		Role:   "monitor",
 		Single: true,
 		Doc:    "Monitoring: every monitored node's agent collects metrics, keeps them for retention, serves them (Prometheus text format and a dashboard with graphs) on listen, and polls the SNMP devices.",
 		Attrs: []*providers.Attr{

@@ -30,6 +30,7 @@ var sessionTypes = []string{"ip", "cookie", "header", "url", "basic"}
 func (Provider) Schema() *providers.Block {
 	return &providers.Block{
 		Type:   "proxy",
+		Role:   "proxy",
 		Labels: []string{"name"},
 		Doc:    "An HTTP/HTTPS reverse proxy (the Pound system): it accepts requests on its listeners, validates them, picks the first service whose match fits, and forwards to one of that service's live backends. Requests are never written to disk; with no live backend the client gets 503, or the emergency backend answers.",
 		Attrs: []*providers.Attr{

@@ -37,6 +37,7 @@ func endpointBlock(typ, doc string, required bool) *providers.Block {
 func (Provider) Schema() *providers.Block {
 	return &providers.Block{
 		Type:   "sync",
+		Role:   "sync",
 		Labels: []string{"name"},
 		Doc:    "A directory kept identical from one source node to target nodes, with rsync over SSH: only differences travel, as the host keys of the nodes are checked.",
 		Attrs: []*providers.Attr{

@@ -47,6 +47,8 @@ type NodeStatus struct {
 	SpecApplied  bool   `json:"spec_applied"`
 	Healthy      bool   `json:"healthy"`
 	LastError    string `json:"last_error,omitempty"`
+	// Roles are the agent's roles on the node, each with its state.
+	Roles []status.Role `json:"roles,omitempty"`
 }
 
 func newStatusCommand() *cobra.Command {
@@ -120,6 +122,17 @@ func statusOnce(ctx context.Context, stdout io.Writer, s *deploy.Session, desire
 			r.SpecApplied = st.SpecHash == d.SpecHash
 			r.Healthy = st.Healthy
 			r.LastError = st.SpecError
+			r.Roles = st.Roles
+			// A part of the spec that no role of the agent runs is not
+			// healthy, though the agent runs the rest without error.
+			for _, role := range st.Roles {
+				if role.State != status.RoleRunning {
+					r.Healthy = false
+					if r.LastError == "" {
+						r.LastError = role.Error
+					}
+				}
+			}
 		}
 		unhealthy = unhealthy || !r.Healthy
 		rows = append(rows, r)
@@ -140,13 +153,13 @@ func statusOnce(ctx context.Context, stdout io.Writer, s *deploy.Session, desire
 		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NODE\tREACHABLE\tAGENT\tRUNNING\tSPEC APPLIED\tHEALTHY\tLAST ERROR")
+		fmt.Fprintln(tw, "NODE\tREACHABLE\tAGENT\tRUNNING\tSPEC APPLIED\tROLES\tHEALTHY\tLAST ERROR")
 		for _, r := range rows {
 			last := r.LastError
 			if r.Error != "" {
 				last = r.Error
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Node, yesNo(r.Reachable), dash(r.AgentVersion), yesNo(r.AgentRunning), yesNo(r.SpecApplied), yesNo(r.Healthy), dash(last))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Node, yesNo(r.Reachable), dash(r.AgentVersion), yesNo(r.AgentRunning), yesNo(r.SpecApplied), dash(rolesSummary(r.Roles)), yesNo(r.Healthy), dash(last))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -263,6 +276,22 @@ func writeClusterView(w io.Writer, seenBy string, hb *status.Heartbeat) {
 			fmt.Fprintf(w, "  %s %s %s %s %s\n", ev.Time.Format("15:04:05.000"), ev.Kind, ev.Node, ev.Group, ev.Detail)
 		}
 	}
+}
+
+// rolesSummary names a node's roles, with the state of those not running:
+// "heartbeat, lvs (not run)".
+func rolesSummary(roles []status.Role) string {
+	parts := make([]string, len(roles))
+	for i, r := range roles {
+		parts[i] = r.Name
+		switch r.State {
+		case status.RoleFailed:
+			parts[i] += " (FAILED)"
+		case status.RoleNotRun:
+			parts[i] += " (not run)"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func yesNo(b bool) string {

@@ -87,5 +87,14 @@ func CompileNode(t *topology.Topology, n *topology.Node, baseDir string) (*spec.
 			comp.Compile(c)
 		}
 	}
+	// The agent checks its spec before taking it; a value the language let
+	// through and the agent would refuse is caught here, before any host is
+	// touched, rather than in the middle of an apply.
+	if !c.Diags.HasErrors() {
+		if err := c.Spec.Validate(); err != nil {
+			c.Diags = append(c.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("The agent would refuse the spec of node %s", n.Name),
+				Detail: fmt.Sprintf("%v\nChange the configuration so that these values are within their bounds.", err), Subject: FromTopo(n.Range).Ptr()})
+		}
+	}
 	return c.Spec, c.Files, c.Diags
 }

@@ -336,7 +336,7 @@ func (s *Spec) Validate() error {
 		bad("cluster and node must be set")
 	}
 	if hb := s.Heartbeat; hb != nil {
-		if hb.IntervalMS <= 0 || hb.DeadtimeMS <= 2*hb.IntervalMS {
+		if hb.IntervalMS > 0 && hb.DeadtimeMS <= 2*hb.IntervalMS {
 			bad("heartbeat: deadtime_ms (%d) must be more than twice interval_ms (%d)", hb.DeadtimeMS, hb.IntervalMS)
 		}
 		if hb.Port < 1 || hb.Port > 65535 {
@@ -347,6 +347,11 @@ func (s *Spec) Validate() error {
 		}
 		if len(hb.Links) == 0 {
 			bad("heartbeat: no links")
+		}
+	}
+	for _, d := range s.durations() {
+		if d.ms < d.min || d.ms > d.max {
+			bad("%s is %dms: it must be between %s and %s", d.field, d.ms, fmtMS(d.min), fmtMS(d.max))
 		}
 	}
 	names := map[string]bool{}
@@ -369,6 +374,99 @@ func (s *Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Bounds of the durations a spec may hold, in milliseconds.
+const (
+	second = int64(1000)
+	minute = 60 * second
+	hour   = 60 * minute
+	day    = 24 * hour
+	year   = 365 * day
+)
+
+type durationField struct {
+	field        string
+	ms, min, max int64
+}
+
+// durations lists every duration of the spec with its bounds. The agent
+// turns them into timers and tickers: a zero where a period is needed, or
+// a value that overflows when multiplied into nanoseconds, would stop it,
+// so each is bounded to what makes sense for its use. A new duration field
+// must be listed here (a test checks that every *_ms field is).
+func (s *Spec) durations() []durationField {
+	var out []durationField
+	add := func(field string, ms int64, min, max int64) {
+		out = append(out, durationField{field, ms, min, max})
+	}
+	if hb := s.Heartbeat; hb != nil {
+		add("heartbeat: interval_ms", int64(hb.IntervalMS), 1, minute)
+		add("heartbeat: warntime_ms", int64(hb.WarntimeMS), 0, hour)
+		add("heartbeat: deadtime_ms", int64(hb.DeadtimeMS), 1, hour)
+		add("heartbeat: initdead_ms", int64(hb.InitdeadMS), 0, day)
+		for _, p := range hb.Peers {
+			for _, f := range p.Fences {
+				add(fmt.Sprintf("heartbeat: peer %q: fence %s: timeout_ms", p.Name, f.Type), int64(f.TimeoutMS), 0, hour)
+			}
+		}
+	}
+	for _, g := range s.Groups {
+		add(fmt.Sprintf("group %q: failback_delay_ms", g.Name), int64(g.FailbackDelayMS), 0, 30*day)
+		for _, r := range g.Resources {
+			where := fmt.Sprintf("group %q: %s %q: ", g.Name, r.Kind, r.Name)
+			add(where+"monitor_interval_ms", int64(r.MonitorIntervalMS), 0, day)
+			add(where+"monitor_timeout_ms", int64(r.MonitorTimeoutMS), 0, day)
+			add(where+"garp_refresh_ms", int64(r.GARPRefreshMS), 0, day)
+		}
+	}
+	check := func(where string, hc *HealthCheck) {
+		if hc != nil {
+			add(where+"health_check: interval_ms", int64(hc.IntervalMS), 1, day)
+			add(where+"health_check: timeout_ms", int64(hc.TimeoutMS), 1, hour)
+		}
+	}
+	for _, v := range s.VirtualServices {
+		where := fmt.Sprintf("virtual_service %q: ", v.Name)
+		add(where+"persistence_ms", int64(v.PersistenceMS), 0, 30*day)
+		check(where, v.HealthCheck)
+	}
+	for _, p := range s.Proxies {
+		where := fmt.Sprintf("proxy %q: ", p.Name)
+		add(where+"client_timeout_ms", int64(p.ClientTimeoutMS), 0, day)
+		add(where+"backend_timeout_ms", int64(p.BackendTimeoutMS), 0, day)
+		for _, ps := range p.Services {
+			add(fmt.Sprintf("%sservice %q: session_ttl_ms", where, ps.Name), int64(ps.SessionTTLMS), 0, 30*day)
+			check(fmt.Sprintf("%sservice %q: ", where, ps.Name), ps.HealthCheck)
+		}
+	}
+	for _, sy := range s.Syncs {
+		add(fmt.Sprintf("sync %q: interval_ms", sy.Name), int64(sy.IntervalMS), 0, 30*day)
+	}
+	if m := s.Monitor; m != nil {
+		add("monitor: interval_ms", int64(m.IntervalMS), 1, day)
+		add("monitor: retention_ms", m.RetentionMS, 0, 20*year)
+		for _, d := range m.Devices {
+			add(fmt.Sprintf("monitor: snmp_device %q: interval_ms", d.Name), int64(d.IntervalMS), 0, day)
+		}
+	}
+	for _, n := range s.Notifies {
+		add(fmt.Sprintf("notify %q: timeout_ms", n.Name), int64(n.TimeoutMS), 0, day)
+	}
+	return out
+}
+
+// fmtMS writes a bound the way an operator reads it.
+func fmtMS(ms int64) string {
+	for _, u := range []struct {
+		name string
+		ms   int64
+	}{{"y", year}, {"d", day}, {"h", hour}, {"m", minute}, {"s", second}} {
+		if ms >= u.ms && ms%u.ms == 0 {
+			return fmt.Sprintf("%d%s", ms/u.ms, u.name)
+		}
+	}
+	return fmt.Sprintf("%dms", ms)
 }
 
 // SortedKeys returns a map's keys in order, for deterministic output.

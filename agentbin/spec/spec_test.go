@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,81 @@ func TestHashIsTheDigestOfTheCanonicalJSON(t *testing.T) {
 	again, _ := s.Hash()
 	if again != h {
 		t.Errorf("Hash not stable: %s then %s", h, again)
+	}
+}
+
+// everyPart is a valid spec with one of every element that holds a
+// duration.
+func everyPart() *Spec {
+	hc := &HealthCheck{Type: "tcp", IntervalMS: 1000, TimeoutMS: 500}
+	return &Spec{FormatVersion: FormatVersion, Cluster: "c", Node: "n",
+		Heartbeat: &Heartbeat{IntervalMS: 20, WarntimeMS: 60, DeadtimeMS: 100, InitdeadMS: 1000, Port: 694, KeyPath: "/k",
+			Links: []Link{{Name: "lan"}}, Peers: []Peer{{Name: "p", Fences: []Fence{{Type: "lab", TimeoutMS: 1000}}}}},
+		Groups: []Group{{Name: "g", FailbackDelayMS: 1000, Resources: []Resource{{Kind: "vip", Name: "v", Address: "10.0.0.1/24",
+			MonitorIntervalMS: 1000, MonitorTimeoutMS: 1000, GARPRefreshMS: 1000}}}},
+		VirtualServices: []VirtualService{{Name: "vs", PersistenceMS: 1000, HealthCheck: hc}},
+		Proxies:         []Proxy{{Name: "px", ClientTimeoutMS: 1000, BackendTimeoutMS: 1000, Services: []ProxyService{{Name: "s", SessionTTLMS: 1000, HealthCheck: hc}}}},
+		Syncs:           []Sync{{Name: "sy", IntervalMS: 1000}},
+		Monitor:         &Monitor{IntervalMS: 1000, RetentionMS: 1000, Devices: []SNMPDevice{{Name: "d", IntervalMS: 1000}}},
+		Notifies:        []Notify{{Name: "n", TimeoutMS: 1000}},
+	}
+}
+
+// msFields calls fn with every *_ms field reachable from v.
+func msFields(v reflect.Value, fn func(name string, f reflect.Value)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			msFields(v.Elem(), fn)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			msFields(v.Index(i), fn)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+			if strings.HasSuffix(name, "_ms") && v.Field(i).CanInt() {
+				fn(name, v.Field(i))
+				continue
+			}
+			msFields(v.Field(i), fn)
+		}
+	}
+}
+
+// The defect: a spec with an absurd interval made the agent panic (a
+// ticker of a negative period after an overflow). Every duration is
+// bounded, and this test fails when a new *_ms field is not.
+func TestEveryDurationIsBounded(t *testing.T) {
+	s := everyPart()
+	if err := s.Validate(); err != nil {
+		t.Fatalf("the reference spec is refused: %v", err)
+	}
+	count := 0
+	msFields(reflect.ValueOf(s), func(name string, f reflect.Value) {
+		count++
+		old := f.Int()
+		for _, v := range []int64{-1, 1 << 62} {
+			f.SetInt(v)
+			err := s.Validate()
+			if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "must be between") {
+				t.Errorf("%s = %d: Validate said %v; want a refusal naming %s and its bounds", name, v, err, name)
+			}
+		}
+		f.SetInt(old)
+	})
+	if count < 20 {
+		t.Errorf("found %d duration fields; the reference spec should hold every one", count)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("after restoring: %v", err)
+	}
+}
+
+func TestAbsurdHeartbeatIntervalIsRefusedWithBounds(t *testing.T) {
+	_, err := Parse([]byte(`{"format_version":1,"cluster":"c","node":"n","heartbeat":{"interval_ms":9000000000000000000,"warntime_ms":0,"deadtime_ms":100,"initdead_ms":0,"port":694,"key_path":"/k","links":[{"name":"l","interface":"e","local":"1.2.3.4","mode":"unicast"}],"peers":[],"members":["n"]}}`))
+	if err == nil || !strings.Contains(err.Error(), "heartbeat: interval_ms is 9000000000000000000ms: it must be between 1ms and 1m") {
+		t.Errorf("Parse: %v", err)
 	}
 }

@@ -43,18 +43,26 @@ cd %[5]s && ls -1t | grep -v -e '^current' -e '^%[1]s$' | tail -n +3 | xargs -r 
 		remote.Quote(sha), remote.Quote(link), observe.AgentName, remote.Quote(observe.AgentBin), remote.Quote(observe.AgentDir))
 }
 
-// unit is the systemd service of the agent.
+// unit is the systemd service of the agent. systemd's default start
+// limit (5 starts in 10s) would give up for good on an agent that crashes
+// in a loop — a cluster member that never comes back by itself — so the
+// limit is off, and restarts back off from 100ms to 10s instead
+// (RestartSteps and RestartMaxDelaySec need systemd 254; older ones log
+// that they do not know them and restart every 100ms).
 const unit = `[Unit]
 Description=hactl agent
 Documentation=https://github.com/hactl/hactl
 After=network-online.target
 Wants=network-online.target
+StartLimitIntervalSec=0
 
 [Service]
 ExecStart=` + observe.AgentBin + ` run
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=100ms
+RestartSteps=10
+RestartMaxDelaySec=10s
 
 [Install]
 WantedBy=multi-user.target

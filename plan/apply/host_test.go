@@ -2,6 +2,7 @@ package apply
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,32 @@ func TestStartInstallsTheServiceForEitherManager(t *testing.T) {
 	}
 	if !strings.Contains(startCmd(true), "systemctl restart hactl-agent") || !strings.Contains(startCmd(true), "/etc/init.d/hactl-agent restart") {
 		t.Error("restart command does not restart under both managers")
+	}
+}
+
+// The defect: systemd gave up for good on an agent that crashed five
+// times in ten seconds (its default start limit), leaving the node out of
+// the cluster until someone noticed.
+func TestTheSystemdUnitNeverGivesUpOnACrashLoopingAgent(t *testing.T) {
+	sections := map[string][]string{}
+	section := ""
+	for _, line := range strings.Split(unit, "\n") {
+		switch {
+		case strings.HasPrefix(line, "["):
+			section = line
+		case line != "":
+			sections[section] = append(sections[section], line)
+		}
+	}
+	// StartLimitIntervalSec belongs to [Unit]: in [Service] systemd ignores it.
+	for section, want := range map[string][]string{
+		"[Unit]":    {"StartLimitIntervalSec=0"},
+		"[Service]": {"Restart=always", "RestartSec=100ms", "RestartMaxDelaySec=10s"},
+	} {
+		for _, w := range want {
+			if !slices.Contains(sections[section], w) {
+				t.Errorf("the unit's %s section lacks %s:\n%s", section, w, unit)
+			}
+		}
 	}
 }

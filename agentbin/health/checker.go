@@ -282,7 +282,7 @@ func (c *Checker) deliver(ctx context.Context) {
 // only its weight may change later, and probes do not use it.
 func (c *Checker) loop(ctx context.Context, w *watch, t Target) {
 	defer c.wg.Done()
-	timer := time.NewTimer(rand.N(min(c.interval, firstSpread)))
+	timer := time.NewTimer(firstDelay(c.interval))
 	defer timer.Stop()
 	for {
 		select {
@@ -312,10 +312,20 @@ func (c *Checker) loop(ctx context.Context, w *watch, t Target) {
 		} else {
 			c.record(w, start, took, "")
 		}
-		// ±10 %, so that targets started together drift apart.
-		next := c.interval*9/10 + rand.N(c.interval/5+1) - took
-		timer.Reset(max(next, 0))
+		timer.Reset(nextDelay(c.interval, took))
 	}
+}
+
+// firstDelay is a random wait before a target's first probe.
+func firstDelay(interval time.Duration) time.Duration {
+	return rand.N(min(interval, firstSpread))
+}
+
+// nextDelay is the wait before the next probe, one that took took: the
+// interval from the start of the last probe, ±10 % so that targets started
+// together drift apart, and no wait at all after a probe longer than that.
+func nextDelay(interval, took time.Duration) time.Duration {
+	return max(interval*9/10+rand.N(interval/5+1)-took, 0)
 }
 
 // record counts a probe's result; failure is "" when it passed.

@@ -84,8 +84,9 @@ type Transition struct {
 type Options struct {
 	// OnChange is called for every Transition, one at a time and in the
 	// order they happened, from Run's goroutine. It may call the Checker's
-	// methods. Transitions are not delivered before Run, nor after its
-	// context is done.
+	// methods; while it runs, later transitions wait. Transitions from
+	// before Run (MarkDown) are delivered when Run starts; none are after
+	// its context is done.
 	OnChange func(Transition)
 	// MaxConcurrent bounds the probes in flight (DefaultMaxConcurrent if 0).
 	MaxConcurrent int

@@ -97,9 +97,6 @@ func (r *running) waitState(t *testing.T, name string, s State) Transition {
 		last = tr[len(tr)-1]
 		return true
 	})
-	if st, _ := r.Get(name); st.State != s && st.State != last.To {
-		t.Fatalf("%s: transition to %s delivered, status says %s", name, s, st.State)
-	}
 	return last
 }
 
@@ -207,20 +204,58 @@ func TestMarkDownThenRecovery(t *testing.T) {
 	if r.MarkDown("nobody", "connection reset") {
 		t.Error("MarkDown of an unknown target reported it known")
 	}
-	if !r.MarkDown("be", "connect: connection reset by peer") {
+	if !r.MarkDown("be", "read: connection reset by peer") {
 		t.Fatal("MarkDown of a known target reported it unknown")
 	}
-	// Down at once, without waiting for a probe.
-	if st, _ := r.Get("be"); st.State != Down || st.Reason != "connect: connection reset by peer" {
+	var tr []Transition
+	waitFor(t, "a passive down, then up again", func() bool {
+		tr = r.transitions("be")
+		return len(tr) >= 3
+	})
+	if d := tr[1]; !d.Passive || d.From != Up || d.To != Down || d.Reason != "read: connection reset by peer" {
+		t.Errorf("passive transition %+v", d)
+	}
+	if u := tr[2]; u.Passive || u.To != Up || u.Reason != "2 check(s) passed in a row" {
+		t.Errorf("recovery %+v, want active with rise=2 checks", u)
+	}
+}
+
+func TestMarkDownIsAtOnce(t *testing.T) {
+	delivered := make(chan Transition, 10)
+	c, err := New(fast("tcp"), Options{OnChange: func(tr Transition) { delivered <- tr }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update([]Target{closedPort(t)}); err != nil {
+		t.Fatal(err)
+	}
+	// Before Run no probe has run: the state can only come from MarkDown.
+	c.MarkDown("be", "connect: connection refused")
+	if st, _ := c.Get("be"); st.State != Down || st.Reason != "connect: connection refused" || st.Failures != 1 || st.Probes != 0 {
 		t.Errorf("right after MarkDown: %+v", st)
 	}
-	down := r.waitState(t, "be", Down)
-	if !down.Passive || down.From != Up || down.Reason != "connect: connection reset by peer" {
-		t.Errorf("passive transition %+v", down)
+	c.MarkDown("be", "again")
+	if st, _ := c.Get("be"); st.Transitions != 1 || st.Reason != "connect: connection refused" {
+		t.Errorf("a second MarkDown of a down target changed its state: %+v", st)
 	}
-	up := r.waitState(t, "be", Up)
-	if up.Passive || up.Reason != "2 check(s) passed in a row" {
-		t.Errorf("recovery %+v, want active with rise=2 checks", up)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "probes and the delivery after Run", func() bool {
+		st, _ := c.Get("be")
+		return st.Probes >= 2 && len(delivered) > 0
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	close(delivered) // Run has returned: OnChange is called no more
+	var got []Transition
+	for tr := range delivered {
+		got = append(got, tr)
+	}
+	if len(got) != 1 || !got[0].Passive || got[0].From != Unknown || got[0].To != Down {
+		t.Errorf("transitions %+v, want the one passive unknown -> down, delivered by Run", got)
 	}
 }
 

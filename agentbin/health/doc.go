@@ -20,7 +20,8 @@
 // dead server for Fall intervals, starting Down sends none to live ones for
 // Rise intervals (4 s with the defaults), which is an outage of its own.
 // One probe is the shortest proof either way. Callers should route to Up
-// targets only; Unknown lasts one probe (at most firstSpread + TimeoutMS).
+// targets only; Unknown lasts one probe (firstSpread + TimeoutMS at most,
+// unless MaxConcurrent probes are already in flight).
 //
 // MarkDown is the passive check: the proxy reports a connection that failed,
 // the target is down at once, and active probes bring it back after Rise

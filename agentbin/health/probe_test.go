@@ -80,19 +80,17 @@ func TestTCPProbe(t *testing.T) {
 	}
 }
 
-// recorder is an HTTP backend that answers with a set status and body and
-// records the Host header of each request.
-type recorder struct {
+// backend is an HTTP backend that answers with a set status and body,
+// after an optional delay.
+type backend struct {
 	mu     sync.Mutex
 	status int
 	body   string
-	hosts  []string
 	delay  time.Duration
 }
 
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *backend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
-	r.hosts = append(r.hosts, req.Host)
 	status, body, delay := r.status, r.body, r.delay
 	r.mu.Unlock()
 	if delay > 0 {
@@ -106,23 +104,14 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = fmt.Fprint(w, body)
 }
 
-func (r *recorder) set(status int, body string) {
+func (r *backend) set(status int, body string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.status, r.body = status, body
 }
 
-func (r *recorder) lastHost() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.hosts) == 0 {
-		return ""
-	}
-	return r.hosts[len(r.hosts)-1]
-}
-
 func TestHTTPProbe(t *testing.T) {
-	rec := &recorder{}
+	rec := &backend{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	tg := target(t, srv.Listener.Addr().String())
@@ -193,7 +182,7 @@ func TestHTTPProbeConnectionAndTimeout(t *testing.T) {
 	if got := probeOnce(t, hc, Options{}, closedPort(t)); got != "connect: connection refused" {
 		t.Errorf("closed port: %q", got)
 	}
-	rec := &recorder{status: 200, delay: time.Minute}
+	rec := &backend{status: 200, delay: time.Minute}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	hc = &spec.HealthCheck{Type: "http", TimeoutMS: 50}
@@ -203,7 +192,7 @@ func TestHTTPProbeConnectionAndTimeout(t *testing.T) {
 }
 
 func TestHTTPProbeIgnoresEnvironmentProxy(t *testing.T) {
-	rec := &recorder{status: 200}
+	rec := &backend{status: 200}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	// A proxy that would answer 502: the probe must go to the backend.
@@ -218,7 +207,7 @@ func TestHTTPProbeIgnoresEnvironmentProxy(t *testing.T) {
 }
 
 func TestHTTPSProbe(t *testing.T) {
-	rec := &recorder{status: 200, body: "secure ok"}
+	rec := &backend{status: 200, body: "secure ok"}
 	srv := httptest.NewUnstartedServer(rec)
 	// The handshakes refused on purpose below are not worth a log line.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)

@@ -27,10 +27,10 @@ func Block() *providers.Block {
 			{Name: "rise", Type: providers.Number, Default: `2`, Doc: "Successes in a row that bring a backend back."},
 			{Name: "fall", Type: providers.Number, Default: `3`, Doc: "Failures in a row that take a backend out."},
 			{Name: "path", Type: providers.String, Default: `"/"`, Doc: "URL path for http and https."},
-			{Name: "host", Type: providers.String, Doc: "Host header for http and https. Default: the backend's address.", Example: `"www.example.com"`},
+			{Name: "host", Type: providers.String, Doc: "Host header for http and https. Default: the backend's address and port (\"192.168.0.3:80\").", Example: `"www.example.com"`},
 			{Name: "expect_status", Type: providers.NumberList, Default: `[200]`, Doc: "HTTP status codes that count as good."},
 			{Name: "body_regex", Type: providers.String, Doc: "A regular expression (RE2) the response body must match.", Example: `"OK"`},
-			{Name: "command", Type: providers.String, Doc: "For type \"command\": run with the backend's address and port as arguments.", Example: `"/usr/local/lib/check-ftp"`},
+			{Name: "command", Type: providers.String, Doc: "For type \"command\": a program and its arguments, split on white space and run without a shell, with the backend's address and port added as its last two arguments and in HACTL_CHECK_ADDRESS and HACTL_CHECK_PORT (HACTL_CHECK_NAME names the backend); exit 0 means good. It is killed, with its children, at timeout.", Example: `"/usr/local/lib/check-ftp"`},
 		},
 	}
 }

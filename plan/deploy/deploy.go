@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -77,13 +78,28 @@ func (s *Session) topology() *topology.Topology { return s.cfg.Topology }
 func (s *Session) Targets() []remote.Target {
 	var out []remote.Target
 	for _, n := range s.topology().Nodes {
-		t := remote.TargetFromNode(n)
+		t := targetOf(n)
 		if s.opts.IdentityFile != "" {
 			t.SSH.IdentityFile = s.opts.IdentityFile
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// targetOf is how remote reaches a node. Package remote keeps its own
+// target type so that it does not depend on the topology.
+func targetOf(n *topology.Node) remote.Target {
+	return remote.Target{Name: n.Name, Address: n.Address, SSH: remote.SSH{
+		User:           n.SSH.User,
+		Port:           n.SSH.Port,
+		IdentityFile:   n.SSH.IdentityFile,
+		KnownHostsFile: n.SSH.KnownHostsFile,
+		JumpHosts:      slices.Clone(n.SSH.JumpHosts),
+		Become:         n.SSH.Become,
+		BecomeMethod:   n.SSH.BecomeMethod,
+		ConnectTimeout: n.SSH.ConnectTimeout,
+	}}
 }
 
 func (s *Session) client(ctx context.Context, t remote.Target) (*remote.Client, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan/topology"
 )
@@ -36,7 +37,7 @@ type CompileContext struct {
 }
 
 // Secret reads a local file named by the configuration, registers it for
-// upload to the node under spec.SecretsDir and returns its path there. A
+// upload to the node under layout.SecretsDir and returns its path there. A
 // file that cannot be read is an error at rng.
 func (c *CompileContext) Secret(name, localPath string, rng topology.Range) string {
 	if localPath == "" {
@@ -58,7 +59,7 @@ func (c *CompileContext) Secret(name, localPath string, rng topology.Range) stri
 			Subject: FromTopo(rng).Ptr()})
 		return ""
 	}
-	remote := path.Join(spec.SecretsDir, name)
+	remote := path.Join(layout.SecretsDir, name)
 	sum := sha256.Sum256(data)
 	c.Files[remote] = data
 	for _, s := range c.Spec.Secrets {

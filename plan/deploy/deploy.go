@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan"
 	"github.com/hactl/hactl/plan/apply"
@@ -28,11 +29,6 @@ import (
 	"github.com/hactl/hactl/providers"
 	"github.com/hactl/hactl/remote"
 )
-
-// LockPath is the per-host apply lock (a directory created atomically).
-// It lives outside hactl's own directories so that destroy can remove
-// those while holding it.
-const LockPath = "/run/hactl.lock"
 
 // Options are the operator's settings.
 type Options struct {
@@ -270,16 +266,16 @@ func (s *Session) applyHost(ctx context.Context, t remote.Target, hp plan.HostPl
 		return err
 	}
 	info := remote.NewLockInfo(operation)
-	lock, err := c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+	lock, err := c.Lock(ctx, layout.LockPath, info, s.opts.LockTimeout)
 	var locked *remote.LockedError
 	if errors.As(err, &locked) && deadHolder(locked.Holder, info) {
 		// A run of this machine that no longer exists (killed mid-apply)
 		// left the lock: every step is idempotent, so take it over.
 		s.progress(t.Name, fmt.Sprintf("taking over the lock left by %s, which is no longer running", locked.Holder))
-		if _, err := c.ForceUnlock(ctx, LockPath); err != nil {
+		if _, err := c.ForceUnlock(ctx, layout.LockPath); err != nil {
 			return err
 		}
-		lock, err = c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+		lock, err = c.Lock(ctx, layout.LockPath, info, s.opts.LockTimeout)
 	}
 	if err != nil {
 		return err
@@ -307,7 +303,7 @@ func (s *Session) ForceUnlock(ctx context.Context, node string) (remote.LockInfo
 		if err != nil {
 			return remote.LockInfo{}, err
 		}
-		return c.ForceUnlock(ctx, LockPath)
+		return c.ForceUnlock(ctx, layout.LockPath)
 	}
 	return remote.LockInfo{}, fmt.Errorf("no node named %q in the configuration", node)
 }
@@ -339,7 +335,7 @@ func (s *Session) AgentControl(ctx context.Context, node string, words ...string
 		if err != nil {
 			return err
 		}
-		cmd := observe.AgentBin + " ctl"
+		cmd := layout.AgentBin + " ctl"
 		for _, w := range words {
 			cmd += " " + remote.Quote(w)
 		}

@@ -240,6 +240,9 @@ func editFile(t *testing.T, path, old, new string) {
 	}
 }
 
+// inlineCommunity is a secret the monitoring example is given inline.
+const inlineCommunity = "e2e-inline-c0mmunity"
+
 func TestEveryExampleAppliesAndThenHasNoChanges(t *testing.T) {
 	needRoot(t)
 	examples, err := filepath.Glob("../examples/*/cluster.hcl")
@@ -250,10 +253,30 @@ func TestEveryExampleAppliesAndThenHasNoChanges(t *testing.T) {
 		name := filepath.Base(filepath.Dir(path))
 		t.Run(name, func(t *testing.T) {
 			c := startCluster(t, name)
-			c.mustHactl(0, "apply", "--auto-approve")
+			if name == "monitoring" {
+				// The switch's community inline rather than in a file: it
+				// must land on the poller (h2g) just as a file's would.
+				editFile(t, filepath.Join(c.dir, "cluster.hcl"), `community_file = "secrets/snmp-community"`, `community      = "`+inlineCommunity+`"`)
+			}
+			out := c.mustHactl(0, "apply", "--auto-approve")
+			if strings.Contains(out, inlineCommunity) {
+				t.Errorf("apply printed the inline community:\n%s", out)
+			}
 			for _, n := range c.lab.Nodes() {
 				if st := c.onNode(n, "cat "+layout.StatusPath); !strings.Contains(st, `"healthy": true`) {
 					t.Errorf("%s: agent not healthy after apply:\n%s", n, st)
+				}
+				// Every secret, the cluster key included, is the owner's alone.
+				for _, line := range strings.Split(strings.TrimSpace(c.onNode(n, "stat -c '%a %n' "+layout.SecretsDir+"/* 2>/dev/null || true")), "\n") {
+					if line != "" && !strings.HasPrefix(line, "600 ") {
+						t.Errorf("%s: secret file %s, want mode 600", n, line)
+					}
+				}
+			}
+			if name == "monitoring" {
+				got := c.onNode("h2g", "stat -c %a "+layout.SecretsDir+"/snmp-switch-community && cat "+layout.SecretsDir+"/snmp-switch-community")
+				if got != "600\n"+inlineCommunity {
+					t.Errorf("h2g's inline community file (mode, then content): %q, want mode 600 and the community", got)
 				}
 			}
 			if out := c.mustHactl(0, "plan", "--detailed-exitcode"); !strings.Contains(out, "No changes") {

@@ -27,6 +27,9 @@ type Decoder struct {
 	Topology *topology.Topology
 	Ctx      *hcl.EvalContext
 	Diags    hcl.Diagnostics
+	// Secrets are where secrets are written literally in the files: a
+	// printed source snippet must mask them.
+	Secrets []hcl.Range
 
 	declared map[string]map[string]hcl.Range
 	later    []func()

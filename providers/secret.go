@@ -17,7 +17,8 @@ import (
 // dropped: both are errors. A secret written literally in the file is
 // accepted with a warning, since the file goes to version control; one
 // taken from a variable (HACTL_VAR_…, --var) or a function such as file()
-// is not.
+// is not. The literal's place is recorded so that the source snippets of
+// diagnostics do not show it.
 func (d *Decoder) checkSecrets(c *Content) {
 	for _, a := range c.spec.Attrs {
 		attr, ok := c.attrs[a.Name]
@@ -35,6 +36,7 @@ func (d *Decoder) checkSecrets(c *Content) {
 			continue
 		}
 		if literal(attr.Expr) {
+			d.Secrets = append(d.Secrets, attr.Expr.Range())
 			d.Warn(attr.Expr.Range(), "Secret written inline",
 				fmt.Sprintf("The value of %q goes wherever this file goes (version control, backups). Take it from a variable (HACTL_VAR_name, --var), or set %q to a file readable only by you.", a.Name, a.SecretFile))
 		}

@@ -93,7 +93,7 @@ var secretTexts = map[string]string{
 // TestInlineSecretsAreCarriedLikeFileSecrets: an inline password or
 // community, like one in a file, reaches the node as a secret file (its
 // digest in the spec, its content in the upload) and never shows in the
-// spec, the plan or the plan's JSON.
+// warnings' source snippets, the spec, the plan or the plan's JSON.
 func TestInlineSecretsAreCarriedLikeFileSecrets(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string]string{
@@ -108,6 +108,18 @@ func TestInlineSecretsAreCarriedLikeFileSecrets(t *testing.T) {
 		t.Fatalf("loading: %s", diags.Error())
 	}
 	assertWarnedAbout(t, diags, "password", "community")
+	var diagText, diagJSON bytes.Buffer
+	if err := config.WriteDiagnostics(&diagText, res.Files, diags, 100, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.WriteJSONDiagnostics(&diagJSON, res.Files, diags); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{diagText.String(), diagJSON.String()} {
+		if strings.Contains(out, "inline-bmc-Pa55") || strings.Contains(out, "inline-c0mmunity") || !strings.Contains(out, strings.Repeat("*", len("inline-c0mmunity"))) {
+			t.Errorf("the warnings show a literal secret, or do not show it masked:\n%s", out)
+		}
+	}
 
 	found := map[string]bool{}
 	var desired []*plan.Desired

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/e2e/lab"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
@@ -156,7 +157,7 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 	out = c.mustHactl(0, "apply", "--auto-approve")
 	t.Logf("first apply:\n%s", out)
 	for _, n := range []string{"f400", "dgx"} {
-		st := c.onNode(n, "cat /run/hactl/status.json; stat -c %a /etc/hactl/spec.json")
+		st := c.onNode(n, "cat "+layout.StatusPath+"; stat -c %a "+layout.SpecPath)
 		if !strings.Contains(st, `"healthy": true`) || !strings.Contains(st, "\n600\n") {
 			t.Errorf("%s after apply: want a healthy agent and a 0600 spec:\n%s", n, st)
 		}
@@ -184,8 +185,8 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 	c.mustHactl(0, "plan", "--detailed-exitcode")
 
 	// Hand changes: drift sees them, apply repairs them.
-	c.onNode("dgx", "rm /etc/hactl/spec.json")
-	c.onNode("f400", "kill $(cat /run/hactl/supervisor.pid); sleep 1")
+	c.onNode("dgx", "rm "+layout.SpecPath)
+	c.onNode("f400", "kill $(cat "+layout.PidFile+"); sleep 1")
 	out = c.mustHactl(2, "drift")
 	t.Logf("drift after hand changes:\n%s", out)
 	if !strings.Contains(out, "dgx: [drift] spec file deleted") || !strings.Contains(out, "f400: [drift] agent not running") {
@@ -208,7 +209,7 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 	// Destroy leaves nothing of hactl on the nodes, and is idempotent.
 	c.mustHactl(0, "destroy", "--auto-approve")
 	for _, n := range []string{"f400", "dgx"} {
-		left := c.onNode(n, "ls -d /usr/local/lib/hactl /usr/local/bin/hactl-agent /etc/hactl /etc/init.d/hactl-agent /etc/hactl-lab/boot.d/hactl-agent /var/lib/hactl /run/hactl /var/log/hactl-agent.log 2>/dev/null; pgrep -x hactl-agent || true")
+		left := c.onNode(n, "ls -d "+strings.Join(layout.Owned(), " ")+" 2>/dev/null; pgrep -x "+layout.AgentName+" || true")
 		if strings.TrimSpace(left) != "" {
 			t.Errorf("%s after destroy still has:\n%s", n, left)
 		}
@@ -242,6 +243,9 @@ func editFile(t *testing.T, path, old, new string) {
 	}
 }
 
+// inlineCommunity is a secret the monitoring example is given inline.
+const inlineCommunity = "e2e-inline-c0mmunity"
+
 func TestEveryExampleAppliesAndThenHasNoChanges(t *testing.T) {
 	needRoot(t)
 	examples, err := filepath.Glob("../examples/*/cluster.hcl")
@@ -252,10 +256,30 @@ func TestEveryExampleAppliesAndThenHasNoChanges(t *testing.T) {
 		name := filepath.Base(filepath.Dir(path))
 		t.Run(name, func(t *testing.T) {
 			c := startCluster(t, name)
-			c.mustHactl(0, "apply", "--auto-approve")
+			if name == "monitoring" {
+				// The switch's community inline rather than in a file: it
+				// must land on the poller (h2g) just as a file's would.
+				editFile(t, filepath.Join(c.dir, "cluster.hcl"), `community_file = "secrets/snmp-community"`, `community      = "`+inlineCommunity+`"`)
+			}
+			out := c.mustHactl(0, "apply", "--auto-approve")
+			if strings.Contains(out, inlineCommunity) {
+				t.Errorf("apply printed the inline community:\n%s", out)
+			}
 			for _, n := range c.lab.Nodes() {
-				if st := c.onNode(n, "cat /run/hactl/status.json"); !strings.Contains(st, `"healthy": true`) {
+				if st := c.onNode(n, "cat "+layout.StatusPath); !strings.Contains(st, `"healthy": true`) {
 					t.Errorf("%s: agent not healthy after apply:\n%s", n, st)
+				}
+				// Every secret, the cluster key included, is the owner's alone.
+				for _, line := range strings.Split(strings.TrimSpace(c.onNode(n, "stat -c '%a %n' "+layout.SecretsDir+"/* 2>/dev/null || true")), "\n") {
+					if line != "" && !strings.HasPrefix(line, "600 ") {
+						t.Errorf("%s: secret file %s, want mode 600", n, line)
+					}
+				}
+			}
+			if name == "monitoring" {
+				got := c.onNode("h2g", "stat -c %a "+layout.SecretsDir+"/snmp-switch-community && cat "+layout.SecretsDir+"/snmp-switch-community")
+				if got != "600\n"+inlineCommunity {
+					t.Errorf("h2g's inline community file (mode, then content): %q, want mode 600 and the community", got)
 				}
 			}
 			if out := c.mustHactl(0, "plan", "--detailed-exitcode"); !strings.Contains(out, "No changes") {
@@ -291,7 +315,7 @@ func TestTamperedHostKeyIsRefusedAndNothingApplied(t *testing.T) {
 		t.Errorf("apply with a tampered host key:\n%s", out)
 	}
 	for _, n := range c.lab.Nodes() {
-		if left := c.onNode(n, "ls /etc/hactl /usr/local/lib/hactl 2>/dev/null || true"); strings.TrimSpace(left) != "" {
+		if left := c.onNode(n, "ls "+layout.ConfigDir+" "+layout.LibDir+" 2>/dev/null || true"); strings.TrimSpace(left) != "" {
 			t.Errorf("%s was changed despite the refused host key:\n%s", n, left)
 		}
 	}
@@ -300,7 +324,7 @@ func TestTamperedHostKeyIsRefusedAndNothingApplied(t *testing.T) {
 func TestLockHeldByAnotherRunIsNamedAndForceUnlockable(t *testing.T) {
 	c := startCluster(t, "two-node-web")
 	owner := `{"id":"x1","user":"alice","host":"laptop-of-alice","pid":4242,"time":"2026-11-25T10:00:00Z","operation":"apply"}`
-	c.onNode("h2g", "mkdir -p /run/hactl.lock && echo '"+owner+"' > /run/hactl.lock/owner.json")
+	c.onNode("h2g", "mkdir -p "+layout.LockPath+" && echo '"+owner+"' > "+layout.LockPath+"/owner.json")
 	out := c.mustHactl(1, "apply", "--auto-approve", "--lock-timeout", "1s")
 	if !strings.Contains(out, "alice") || !strings.Contains(out, "laptop-of-alice") {
 		t.Errorf("apply against a held lock does not name the holder:\n%s", out)
@@ -391,12 +415,12 @@ func TestSavedPlanIsAppliedOrRefusedWhenStale(t *testing.T) {
 	editFile(t, filepath.Join(c.dir, "cluster.hcl"), `delete   = true`, `delete   = false`)
 	stale := filepath.Join(c.dir, "stale.plan")
 	c.mustHactl(2, "plan", "--detailed-exitcode", "--out", stale)
-	c.onNode("dgx", "rm /etc/hactl/spec.json")
+	c.onNode("dgx", "rm "+layout.SpecPath)
 	out = c.mustHactl(1, "apply", stale)
 	if !strings.Contains(out, "is stale") || !strings.Contains(out, "dgx changed") {
 		t.Errorf("a stale plan was not refused as such:\n%s", out)
 	}
-	if got := c.onNode("f400", "grep -c '\"delete\": true' /etc/hactl/spec.json || true"); strings.TrimSpace(got) != "1" {
+	if got := c.onNode("f400", "grep -c '\"delete\": true' "+layout.SpecPath+" || true"); strings.TrimSpace(got) != "1" {
 		t.Errorf("f400's spec changed although the plan was refused: %s", got)
 	}
 	// The configuration changed since the plan: refused too.

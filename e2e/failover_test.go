@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/e2e/lab"
 )
 
@@ -115,7 +116,7 @@ func TestFailoverOnCutAndFailbackOnHeal(t *testing.T) {
 	p.waitFor(t, "h2g")
 	key := mustRead(t, filepath.Join(c.dir, "cluster.key"))
 	for _, n := range []string{"h2g", "c2g"} {
-		if mode := strings.TrimSpace(c.onNode(n, "stat -c %a /etc/hactl/secrets/cluster-key")); mode != "600" {
+		if mode := strings.TrimSpace(c.onNode(n, "stat -c %a "+layout.SecretsDir+"/cluster-key")); mode != "600" {
 			t.Errorf("%s: cluster key has mode %s, want 600", n, mode)
 		}
 	}
@@ -175,7 +176,7 @@ func TestKilledAgentDoesNotMoveTheGroup(t *testing.T) {
 	p.waitFor(t, "h2g")
 	// SIGKILL the agent (not its supervisor): it comes back, finds its VIP
 	// configured, and keeps it.
-	c.onNode("h2g", `kill -9 $(sed -n 's/^ *"pid": *\([0-9]*\).*/\1/p' /run/hactl/status.json)`)
+	c.onNode("h2g", `kill -9 $(sed -n 's/^ *"pid": *\([0-9]*\).*/\1/p' `+layout.StatusPath+`)`)
 	time.Sleep(2 * time.Second)
 	c.oneHolder("h2g")
 	p.waitFor(t, "h2g")
@@ -342,7 +343,7 @@ func (c *cluster) waitStatus(node, want string) {
 	deadline := time.Now().Add(15 * time.Second)
 	st := ""
 	for time.Now().Before(deadline) {
-		if st = c.onNode(node, "cat /run/hactl/status.json"); strings.Contains(st, want) {
+		if st = c.onNode(node, "cat "+layout.StatusPath); strings.Contains(st, want) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

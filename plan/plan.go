@@ -56,11 +56,9 @@ type Observed struct {
 	Status *status.Status `json:"status,omitempty"`
 }
 
-// AppliedPath is where apply records, on the host, what it applied, so that
-// drift can tell a hand-made change from configuration not yet applied.
-const AppliedPath = spec.StateDir + "/applied.json"
-
-// Applied is the record at AppliedPath.
+// Applied is apply's record, on the host (layout.AppliedPath), of what it
+// applied, so that drift can tell a hand-made change from configuration not
+// yet applied.
 type Applied struct {
 	SpecHash    string            `json:"spec_hash"`
 	AgentSHA256 string            `json:"agent_sha256"`

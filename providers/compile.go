@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan/topology"
 )
@@ -36,12 +37,41 @@ type CompileContext struct {
 }
 
 // Secret reads a local file named by the configuration, registers it for
-// upload to the node under spec.SecretsDir and returns its path there. A
+// upload to the node under layout.SecretsDir and returns its path there. A
 // file that cannot be read is an error at rng.
 func (c *CompileContext) Secret(name, localPath string, rng topology.Range) string {
-	if localPath == "" {
-		return ""
+	return c.SecretFrom(name, "", localPath, rng)
+}
+
+// SecretFrom is Secret for a value the configuration may give inline
+// instead of in a file (password and password_file): the inline value,
+// when there is one, is carried exactly as a file's content would be, so
+// that it too reaches the node only as a file of mode 0600 and the spec
+// only as a digest.
+func (c *CompileContext) SecretFrom(name, inline, localPath string, rng topology.Range) string {
+	data := []byte(inline)
+	if inline == "" {
+		if localPath == "" {
+			return ""
+		}
+		var ok bool
+		if data, ok = c.readSecretFile(name, localPath, rng); !ok {
+			return ""
+		}
 	}
+	remote := path.Join(layout.SecretsDir, name)
+	sum := sha256.Sum256(data)
+	c.Files[remote] = data
+	for _, s := range c.Spec.Secrets {
+		if s.Path == remote {
+			return remote
+		}
+	}
+	c.Spec.Secrets = append(c.Spec.Secrets, spec.Secret{Name: name, Path: remote, SHA256: hex.EncodeToString(sum[:])})
+	return remote
+}
+
+func (c *CompileContext) readSecretFile(name, localPath string, rng topology.Range) ([]byte, bool) {
 	p := localPath
 	if strings.HasPrefix(p, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -56,18 +86,9 @@ func (c *CompileContext) Secret(name, localPath string, rng topology.Range) stri
 		c.Diags = append(c.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read secret file",
 			Detail:  fmt.Sprintf("%s: %s. The file is uploaded to the nodes, so it must exist where hactl runs.", name, strings.TrimPrefix(err.Error(), "open ")),
 			Subject: FromTopo(rng).Ptr()})
-		return ""
+		return nil, false
 	}
-	remote := path.Join(spec.SecretsDir, name)
-	sum := sha256.Sum256(data)
-	c.Files[remote] = data
-	for _, s := range c.Spec.Secrets {
-		if s.Path == remote {
-			return remote
-		}
-	}
-	c.Spec.Secrets = append(c.Spec.Secrets, spec.Secret{Name: name, Path: remote, SHA256: hex.EncodeToString(sum[:])})
-	return remote
+	return data, true
 }
 
 // MS converts a duration to whole milliseconds for the spec.

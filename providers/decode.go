@@ -27,6 +27,9 @@ type Decoder struct {
 	Topology *topology.Topology
 	Ctx      *hcl.EvalContext
 	Diags    hcl.Diagnostics
+	// Secrets are where secrets are written literally in the files: a
+	// printed source snippet must mask them.
+	Secrets []hcl.Range
 
 	declared map[string]map[string]hcl.Range
 	later    []func()
@@ -112,12 +115,7 @@ func (d *Decoder) Content(blk *hcl.Block, spec *Block) *Content {
 		c.attrs = content.Attributes
 		c.blocks = content.Blocks
 	}
-	for _, a := range spec.Attrs {
-		if attr, ok := c.attrs[a.Name]; ok && a.Secret {
-			d.Warn(attr.Expr.Range(), "Secret written inline",
-				fmt.Sprintf("The value of %q ends up in the file, in version control and in plans. Put it in a file readable only by you and set %q to its path instead.", a.Name, a.SecretFile))
-		}
-	}
+	d.checkSecrets(c)
 	for _, nb := range spec.Blocks {
 		found := c.blocks.OfType(nb.Type)
 		if nb.Single && len(found) > 1 {

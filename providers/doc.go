@@ -127,7 +127,7 @@ func attrDoc(a *Attr) string {
 		doc += " One of " + EnumDoc(a.Enum) + "."
 	}
 	if a.Secret {
-		doc += fmt.Sprintf(" Written inline, it gives a warning: use `%s`.", a.SecretFile)
+		doc += fmt.Sprintf(" Written literally in the file, it gives a warning: take it from a variable, or use `%s`.", a.SecretFile)
 	}
 	if a.Example != "" {
 		doc += " Example: `" + a.Example + "`."

@@ -72,5 +72,8 @@ const referenceIntro = "# The hactl language\n\n" +
 	"| ip address | An IPv4 or IPv6 address: `\"192.168.0.3\"`, `\"fe80::1\"`. |\n" +
 	"| bool | `true` or `false`. |\n" +
 	"| list, map | `[\"a\", \"b\"]`, `{ key = \"value\" }`. |\n\n" +
-	"Secrets (passwords, SNMP communities) belong in files: attributes that take a secret inline\n" +
-	"give a warning that names the `_file` attribute to use instead.\n"
+	"Secrets (passwords, SNMP communities) are given inline or in a file (`password` or\n" +
+	"`password_file`, not both). Either way hactl uploads them to the node as files of mode\n" +
+	"0600 next to the spec, which carries only their digest, and never prints them. A secret\n" +
+	"written literally in the configuration gives a warning, since the file goes wherever the\n" +
+	"configuration goes: take it from a variable (`HACTL_VAR_name`, `--var`) or a file instead.\n"

@@ -71,8 +71,9 @@ type Attr struct {
 	Enum []string
 	// RefKind is the block kind a Ref or RefList points at: "node", "vip"…
 	RefKind string
-	// Secret marks a value that must not be written inline: a warning tells
-	// the operator to use the attribute named by SecretFile instead.
+	// Secret marks a value that may also be given in a file, the attribute
+	// named by SecretFile; either way it reaches the node only as a secret
+	// file. Written literally in the configuration it gets a warning.
 	Secret     bool
 	SecretFile string
 	Example    string

@@ -2,10 +2,11 @@
 // verified host keys, commands, atomic file uploads, bounded parallelism
 // across hosts and per-host apply locks.
 //
-// It takes plain values — a [Target] (name, address and the node's
-// topology.SSH settings) and [Options] (the operator's flags) — and knows
-// nothing of HCL or plans, so the planner, the CLI and the e2e lab drive it
-// the same way.
+// It takes plain values — a [Target] (name, address and its own [SSH]
+// login settings) and [Options] (the operator's flags) — and knows nothing
+// of HCL, the topology or plans (a test keeps it so), so the planner, the
+// CLI and the e2e lab drive it the same way; package plan/deploy turns
+// topology nodes into targets.
 //
 // Connecting ([Dial]) follows OpenSSH's rules where hactl's users expect them:
 // host keys are checked against known_hosts (hashed entries and the

@@ -20,8 +20,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
-
-	"github.com/hactl/hactl/plan/topology"
 )
 
 // The tests run against real OpenSSH sshd processes on 127.0.0.1, each with
@@ -109,7 +107,7 @@ func (s *sshd) target(t *testing.T, name string) Target {
 	if err := os.WriteFile(kh, []byte(s.knownHostsLine()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return Target{Name: name, Address: "127.0.0.1", SSH: topology.SSH{
+	return Target{Name: name, Address: "127.0.0.1", SSH: SSH{
 		User: "root", Port: s.port, IdentityFile: s.client.path, KnownHostsFile: kh,
 	}}
 }

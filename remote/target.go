@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hactl/hactl/plan/topology"
 )
 
 // Defaults used when neither the target nor the options say otherwise.
@@ -26,12 +24,23 @@ const (
 type Target struct {
 	Name    string
 	Address string
-	SSH     topology.SSH
+	SSH     SSH
 }
 
-// TargetFromNode makes the Target of a topology node.
-func TargetFromNode(n *topology.Node) Target {
-	return Target{Name: n.Name, Address: n.Address, SSH: n.SSH}
+// SSH is how to log in to a target. Zero values mean OpenSSH's defaults:
+// port 22, the local user, the ssh-agent and ~/.ssh keys, ~/.ssh/known_hosts
+// and the options' connect timeout.
+type SSH struct {
+	User           string
+	Port           int
+	IdentityFile   string
+	KnownHostsFile string
+	JumpHosts      []string // [user@]host[:port], outermost first
+	// Become runs commands as root through BecomeMethod ("sudo", the
+	// default, or "doas") when User is not root.
+	Become         bool
+	BecomeMethod   string
+	ConnectTimeout time.Duration
 }
 
 // hop is one SSH connection on the way to a target: a jump host or the

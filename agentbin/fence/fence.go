@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
@@ -22,10 +23,6 @@ type Fencer interface {
 
 // DefaultTimeout bounds a Fence call when the device sets no timeout.
 const DefaultTimeout = 30 * time.Second
-
-// LabPDUPath is where the lab writes its power switch's address and token
-// in every node.
-const LabPDUPath = "/etc/hactl-lab/pdu"
 
 // pollInterval is how often a power state is asked while waiting for off.
 const pollInterval = 200 * time.Millisecond
@@ -52,7 +49,7 @@ type Options struct {
 	// BMC must present a certificate the host trusts. It applies to the
 	// client built here, not to HTTPClient.
 	InsecureTLS bool
-	// LabPDUFile is the lab power switch's file; empty means LabPDUPath.
+	// LabPDUFile is the lab power switch's file; empty means layout.LabPDUPath.
 	LabPDUFile string
 }
 
@@ -116,7 +113,7 @@ func New(f spec.Fence, opts Options) (Fencer, error) {
 	case "lab":
 		pdu := opts.LabPDUFile
 		if pdu == "" {
-			pdu = LabPDUPath
+			pdu = layout.LabPDUPath
 		}
 		fc.device, fc.m = "lab PDU", &labMethod{file: pdu, client: httpClient(opts)}
 	default:

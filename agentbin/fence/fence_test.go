@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
@@ -54,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	fc := f.(*fencer)
-	if fc.action != "off" || fc.timeout != DefaultTimeout || fc.m.(*labMethod).file != LabPDUPath {
+	if fc.action != "off" || fc.timeout != DefaultTimeout || fc.m.(*labMethod).file != layout.LabPDUPath {
 		t.Fatalf("defaults: action %q timeout %s file %q", fc.action, fc.timeout, fc.m.(*labMethod).file)
 	}
 }

@@ -17,7 +17,7 @@ import (
 // labMethod asks the lab's emulated power switch (its "PDU") to kill a
 // node. Plain HTTP is enough: the lab's networks reach nothing outside.
 type labMethod struct {
-	file   string // LabPDUPath unless a test says otherwise
+	file   string // layout.LabPDUPath unless a test says otherwise
 	client *http.Client
 }
 
@@ -78,7 +78,7 @@ func readLabPDU(path string) (address, token string, err error) {
 
 // LabPDUHandler is the lab's emulated power switch, for the lab to serve
 // in its control namespace at the address it writes in every node's
-// LabPDUPath. It answers POST /off/NODE and POST /reboot/NODE carrying
+// layout.LabPDUPath. It answers POST /off/NODE and POST /reboot/NODE carrying
 // "Authorization: Bearer TOKEN" by calling kill (a reboot is a kill too:
 // the switch cuts the power, and bringing the node back is the lab's
 // business), then "200 off" once kill returned nil. A wrong or missing

@@ -19,22 +19,23 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+
+	"github.com/hactl/hactl/agentbin/layout"
 )
 
 // FormatVersion is the version of the spec format this code reads and
 // writes. The agent refuses a spec with a newer version.
 const FormatVersion = 1
 
-// Paths on the node.
+// Paths on the node, as package layout defines them.
 const (
-	ConfigDir  = "/etc/hactl"
-	SpecPath   = ConfigDir + "/spec.json"
-	SecretsDir = ConfigDir + "/secrets"
-	StateDir   = "/var/lib/hactl"
-	RunDir     = "/run/hactl"
-	StatusPath = RunDir + "/status.json"
-	// ControlPath is the agent's control socket.
-	ControlPath = RunDir + "/agent.sock"
+	ConfigDir   = layout.ConfigDir
+	SpecPath    = layout.SpecPath
+	SecretsDir  = layout.SecretsDir
+	StateDir    = layout.StateDir
+	RunDir      = layout.RunDir
+	StatusPath  = layout.StatusPath
+	ControlPath = layout.ControlPath
 )
 
 // Spec is the desired state of one node.

@@ -52,6 +52,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/e2e/lab"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
@@ -136,7 +137,7 @@ func run(rounds, plans int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{dir: dir, hactl: filepath.Join(dir, "hactl"), agent: filepath.Join(dir, "hactl-agent")}
+	b := &bench{dir: dir, hactl: filepath.Join(dir, "hactl"), agent: filepath.Join(dir, layout.AgentName)}
 	builds := [][]string{{"-o", b.hactl, "./cmd/hactl"}, {"-o", b.agent, "./agentbin"}}
 	for _, args := range builds {
 		cmd := exec.Command("go", append([]string{"build"}, args...)...)
@@ -276,7 +277,7 @@ func (b *bench) clean(ctx context.Context) error {
 		return err
 	}
 	for _, n := range b.lab.Nodes() {
-		if out, err := b.lab.Exec(ctx, n, "sh", "-c", "ls -d /usr/local/lib/hactl /usr/local/bin/hactl-agent /etc/hactl /etc/init.d/hactl-agent /run/hactl 2>/dev/null; true"); err != nil || len(out) > 0 {
+		if out, err := b.lab.Exec(ctx, n, "sh", "-c", "ls -d "+strings.Join(layout.Owned(), " ")+" 2>/dev/null; true"); err != nil || len(out) > 0 {
 			return fmt.Errorf("%s not clean after destroy: %v %s", n, err, out)
 		}
 	}
@@ -285,38 +286,39 @@ func (b *bench) clean(ctx context.Context) error {
 
 // playbook does what a first hactl apply does, with the files hactl
 // installed (under files/NODE, by their paths on the node).
+// The paths are the inventory's variables, from package layout.
 const playbook = `- hosts: all
   gather_facts: false
   vars:
     files: "{{ playbook_dir }}/files/{{ inventory_hostname }}"
-    version_dir: "/usr/local/lib/hactl/agent/{{ agent_sha256 }}"
+    version_dir: "{{ agent_dir }}/{{ agent_sha256 }}"
   tasks:
     - name: agent version directory
       file: {path: "{{ version_dir }}", state: directory}
     - name: agent binary
-      copy: {src: "{{ playbook_dir }}/hactl-agent", dest: "{{ version_dir }}/hactl-agent", mode: "0755"}
+      copy: {src: "{{ playbook_dir }}/{{ agent_name }}", dest: "{{ version_dir }}/{{ agent_name }}", mode: "0755"}
     - name: current version
-      file: {src: "{{ version_dir }}", dest: /usr/local/lib/hactl/agent/current, state: link}
+      file: {src: "{{ version_dir }}", dest: "{{ agent_link }}", state: link}
     - name: agent command
-      file: {src: /usr/local/lib/hactl/agent/current/hactl-agent, dest: /usr/local/bin/hactl-agent, state: link}
+      file: {src: "{{ agent_link }}/{{ agent_name }}", dest: "{{ agent_bin }}", state: link}
     - name: configuration directories
       file: {path: "{{ item }}", state: directory, mode: "0700"}
-      loop: [/etc/hactl, /etc/hactl/secrets]
+      loop: ["{{ config_dir }}", "{{ secrets_dir }}"]
     - name: secrets
-      copy: {src: "{{ item }}", dest: /etc/hactl/secrets/, mode: "0600"}
-      loop: "{{ query('fileglob', files + '/etc/hactl/secrets/*') }}"
+      copy: {src: "{{ item }}", dest: "{{ secrets_dir }}/", mode: "0600"}
+      loop: "{{ query('fileglob', files + secrets_dir + '/*') }}"
     - name: spec, checked by the agent
-      copy: {src: "{{ files }}/etc/hactl/spec.json", dest: /etc/hactl/spec.json, mode: "0600", validate: "/usr/local/bin/hactl-agent check %s"}
+      copy: {src: "{{ files }}{{ spec_path }}", dest: "{{ spec_path }}", mode: "0600", validate: "{{ agent_bin }} check %s"}
     - name: init script
-      copy: {src: "{{ files }}/etc/init.d/hactl-agent", dest: /etc/init.d/hactl-agent, mode: "0755"}
+      copy: {src: "{{ files }}{{ init_path }}", dest: "{{ init_path }}", mode: "0755"}
     - name: boot scripts directory
       file: {path: "{{ boot_dir }}", state: directory}
     - name: start at boot
-      file: {src: /etc/init.d/hactl-agent, dest: "{{ boot_dir }}/hactl-agent", state: link}
+      file: {src: "{{ init_path }}", dest: "{{ boot_link }}", state: link}
     - name: start the agent
-      command: {cmd: /etc/init.d/hactl-agent start, creates: /run/hactl/supervisor.pid}
+      command: {cmd: "{{ init_path }} start", creates: "{{ pid_file }}"}
     - name: agent healthy
-      wait_for: {path: /run/hactl/status.json, search_regex: '"healthy": true', timeout: 30}
+      wait_for: {path: "{{ status_path }}", search_regex: '"healthy": true', timeout: 30}
 `
 
 // writeAnsibleFiles writes the playbook, the inventory and, per node, the
@@ -327,8 +329,17 @@ func (b *bench) writeAnsibleFiles(ctx context.Context) error {
 		return err
 	}
 	sum := sha256.Sum256(agent)
-	inv := fmt.Sprintf("[all:vars]\nansible_user=root\nansible_ssh_private_key_file=%s\nansible_ssh_common_args='-o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o IdentitiesOnly=yes'\nagent_sha256=%s\nboot_dir=%s\n\n[all]\n",
-		b.lab.KeyFile(), b.lab.KnownHostsFile(), hex.EncodeToString(sum[:]), lab.BootDir)
+	inv := fmt.Sprintf("[all:vars]\nansible_user=root\nansible_ssh_private_key_file=%s\nansible_ssh_common_args='-o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o IdentitiesOnly=yes'\nagent_sha256=%s\n",
+		b.lab.KeyFile(), b.lab.KnownHostsFile(), hex.EncodeToString(sum[:]))
+	for _, v := range [][2]string{
+		{"agent_name", layout.AgentName}, {"agent_dir", layout.AgentDir}, {"agent_link", layout.AgentLink},
+		{"agent_bin", layout.AgentBin}, {"config_dir", layout.ConfigDir}, {"secrets_dir", layout.SecretsDir},
+		{"spec_path", layout.SpecPath}, {"init_path", layout.InitPath}, {"boot_dir", layout.LabBootDir},
+		{"boot_link", layout.LabBootLink}, {"pid_file", layout.PidFile}, {"status_path", layout.StatusPath},
+	} {
+		inv += v[0] + "=" + v[1] + "\n"
+	}
+	inv += "\n[all]\n"
 	for _, n := range b.lab.Nodes() {
 		addr, err := b.lab.SSHAddress(n)
 		if err != nil {
@@ -340,7 +351,7 @@ func (b *bench) writeAnsibleFiles(ctx context.Context) error {
 		}
 		inv += fmt.Sprintf("%s ansible_host=%s ansible_port=%s\n", n, host, port)
 
-		cmd, err := b.lab.Command(ctx, n, "tar", "-C", "/", "-c", "etc/hactl", "etc/init.d/hactl-agent")
+		cmd, err := b.lab.Command(ctx, n, "tar", "-C", "/", "-c", strings.TrimPrefix(layout.ConfigDir, "/"), strings.TrimPrefix(layout.InitPath, "/"))
 		if err != nil {
 			return err
 		}

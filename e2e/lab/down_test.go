@@ -19,7 +19,7 @@ func TestDownUndoesAnInterruptedUp(t *testing.T) {
 	if err := Down(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	st, err := layout(testTopology(), name, "c0de")
+	st, err := newState(testTopology(), name, "c0de")
 	if err != nil {
 		t.Fatal(err)
 	}

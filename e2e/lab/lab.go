@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hactl/hactl/agentbin/fence"
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/plan/topology"
 )
 
@@ -77,7 +77,7 @@ func Up(ctx context.Context, topo *topology.Topology, opts Options) (*Lab, error
 	if err != nil {
 		return nil, err
 	}
-	st, err := layout(topo, name, id)
+	st, err := newState(topo, name, id)
 	if err != nil {
 		return nil, fmt.Errorf("laying out lab %s: %w", name, err)
 	}
@@ -405,7 +405,7 @@ use it:
   hactl lab status | down
 power switch (fence type "lab"): port %d in ctl; every node's %s says where, with its token
 ssh from ctl: ssh -F %s NODE
-`, PDUPort, fence.LabPDUPath, l.SSHConfigFile())
+`, PDUPort, layout.LabPDUPath, l.SSHConfigFile())
 }
 
 // joinInts joins numbers with commas.

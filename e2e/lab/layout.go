@@ -82,9 +82,9 @@ func checkName(name string) error {
 	return nil
 }
 
-// layout computes a lab's state from a topology. It is a pure function of
+// newState computes a lab's state from a topology. It is a pure function of
 // its arguments.
-func layout(topo *topology.Topology, name, id string) (*state, error) {
+func newState(topo *topology.Topology, name, id string) (*state, error) {
 	if len(topo.Nodes) == 0 {
 		return nil, errors.New("the topology has no nodes")
 	}

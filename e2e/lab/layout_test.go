@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/plan/topology"
 )
 
@@ -62,7 +63,7 @@ func testTopology() *topology.Topology {
 }
 
 func TestLayoutNamesAddressesAndWebServers(t *testing.T) {
-	st, err := layout(testTopology(), "t", "beef")
+	st, err := newState(testTopology(), "t", "beef")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +114,28 @@ func TestLayoutNamesAddressesAndWebServers(t *testing.T) {
 func TestLayoutRefusesWhatTheLabCannotBuild(t *testing.T) {
 	topo := testTopology()
 	topo.Nodes[1].Address = "172.16.0.9"
-	if _, err := layout(topo, "t", "beef"); err == nil || !strings.Contains(err.Error(), "web1") {
+	if _, err := newState(topo, "t", "beef"); err == nil || !strings.Contains(err.Error(), "web1") {
 		t.Errorf("an SSH address on no interface: %v", err)
 	}
 	topo = testTopology()
 	topo.Nodes[2].Interfaces = nil
-	if _, err := layout(topo, "t", "beef"); err == nil || !strings.Contains(err.Error(), "db") {
+	if _, err := newState(topo, "t", "beef"); err == nil || !strings.Contains(err.Error(), "db") {
 		t.Errorf("a node without interfaces: %v", err)
 	}
 	if err := checkName("Bad/Name"); err == nil {
 		t.Error("a lab name with a slash was accepted")
+	}
+}
+
+// TestNodesKeepHactlsFilesPrivate checks that every path hactl writes on a
+// host lies in a directory a lab node has a private copy of: otherwise an
+// apply in the lab would write to the machine running it, and a node's
+// state would leak into the others.
+func TestNodesKeepHactlsFilesPrivate(t *testing.T) {
+	private := slices.Concat(overlayDirs, freshDirs, tmpfsDirs)
+	for _, p := range append(layout.Owned(), layout.LockPath, layout.LabPDUPath) {
+		if !slices.ContainsFunc(private, func(d string) bool { return strings.HasPrefix(p, d+"/") }) {
+			t.Errorf("%s is outside every directory private to a lab node (%v)", p, private)
+		}
 	}
 }

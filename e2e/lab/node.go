@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hactl/hactl/agentbin/layout"
 )
 
 // Environment variables that make this package's code, re-executed from
@@ -282,21 +284,18 @@ func nodeInit(bootPath string) error {
 	}
 }
 
-// BootDir holds a node's boot scripts: the lab's stand-in for an init
-// system, which runs each executable in it with "start" when the node
-// boots (lab up, restart, power on). Software that needs to start at boot
-// on hosts without systemd links its SysV init script here when it finds
-// the directory, as hactl's agent installer does.
-const BootDir = "/etc/hactl-lab/boot.d"
-
-// runBootScripts runs the node's boot scripts in name order.
+// runBootScripts runs the node's boot scripts (layout.LabBootDir) in name
+// order, each with "start": the lab's stand-in for an init system, run when
+// the node boots (lab up, restart, power on). Software that needs to start
+// at boot on hosts without systemd links its SysV init script there when it
+// finds the directory, as hactl's agent installer does.
 func runBootScripts(host string) {
-	entries, err := os.ReadDir(BootDir)
+	entries, err := os.ReadDir(layout.LabBootDir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		path := filepath.Join(BootDir, e.Name())
+		path := filepath.Join(layout.LabBootDir, e.Name())
 		cmd := exec.Command(path, "start")
 		cmd.Env = append([]string{}, nodeEnv...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr

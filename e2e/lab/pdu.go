@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hactl/hactl/agentbin/fence"
+	"github.com/hactl/hactl/agentbin/layout"
 )
 
 // The lab's power switch (its "PDU") is a daemon in ctl, this package's
@@ -59,7 +60,7 @@ func pduAddress(st *state, n *nodeState) netip.AddrPort {
 
 // pduFile is a node's /etc/hactl-lab/pdu.
 func pduFile(st *state, n *nodeState, token string) bootFile {
-	return bootFile{Path: fence.LabPDUPath, Mode: 0o600, Data: fmt.Sprintf("address=%s\ntoken=%s\n", pduAddress(st, n), token)}
+	return bootFile{Path: layout.LabPDUPath, Mode: 0o600, Data: fmt.Sprintf("address=%s\ntoken=%s\n", pduAddress(st, n), token)}
 }
 
 // newPDUToken makes the switch's random token and keeps it, readable by

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hactl/hactl/agentbin/fence"
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/e2e/lab"
 	"github.com/hactl/hactl/plan/topology"
@@ -162,13 +163,13 @@ func TestPowerSwitch(t *testing.T) {
 	var token string
 	t.Run("every node has the switch's address and token, for root only", func(t *testing.T) {
 		for _, n := range l.Nodes() {
-			out, err := l.Exec(ctx, n, "sh", "-c", "stat -c %a "+fence.LabPDUPath+"; cat "+fence.LabPDUPath)
+			out, err := l.Exec(ctx, n, "sh", "-c", "stat -c %a "+layout.LabPDUPath+"; cat "+layout.LabPDUPath)
 			if err != nil {
 				t.Fatalf("%s: %v: %s", n, err, out)
 			}
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			if len(lines) != 3 || lines[0] != "600" || lines[1] != "address="+pdu || !strings.HasPrefix(lines[2], "token=") {
-				t.Fatalf("%s's %s (mode, then content): %q", n, fence.LabPDUPath, lines)
+				t.Fatalf("%s's %s (mode, then content): %q", n, layout.LabPDUPath, lines)
 			}
 			if token != "" && lines[2] != "token="+token {
 				t.Errorf("%s has another token", n)
@@ -265,7 +266,7 @@ func TestPowerSwitch(t *testing.T) {
 		}
 		checkStates(t, l, "", "")
 		checkLinks(t, nodeStatus(t, l, "h2g"), true)
-		if out, err := l.Exec(ctx, "h2g", "cat", "/var/lib/survives", fence.LabPDUPath); err != nil || !strings.HasPrefix(string(out), "disk\naddress=") {
+		if out, err := l.Exec(ctx, "h2g", "cat", "/var/lib/survives", layout.LabPDUPath); err != nil || !strings.HasPrefix(string(out), "disk\naddress=") {
 			t.Errorf("h2g's /var and /etc after restart: %q, %v", out, err)
 		}
 		if out, err := l.Exec(ctx, "h2g", "ip", "-o", "addr", "show", "dev", "eth0"); err != nil || strings.Contains(string(out), vip+"/") {

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/plan"
-	"github.com/hactl/hactl/plan/observe"
 	"github.com/hactl/hactl/remote"
 )
 
@@ -54,7 +54,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 			if _, err := h.Run(ctx, "mkdir -p "+remote.Quote(dir)); err != nil {
 				return err
 			}
-			if err := h.Upload(ctx, d.AgentBinary, path.Join(dir, observe.AgentName), 0o755); err != nil {
+			if err := h.Upload(ctx, d.AgentBinary, path.Join(dir, layout.AgentName), 0o755); err != nil {
 				return err
 			}
 			_, err := h.Run(ctx, swapLinkCmd(d.AgentSHA256))
@@ -83,10 +83,10 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 		if err != nil {
 			return err
 		}
-		if _, err := h.Run(ctx, "mkdir -p "+remote.Quote(spec.StateDir)); err != nil {
+		if _, err := h.Run(ctx, "mkdir -p "+remote.Quote(layout.StateDir)); err != nil {
 			return err
 		}
-		return h.Upload(ctx, append(data, '\n'), plan.AppliedPath, 0o600)
+		return h.Upload(ctx, append(data, '\n'), layout.AppliedPath, 0o600)
 	})
 	if err != nil {
 		return err
@@ -117,7 +117,7 @@ func step(ctx context.Context, h Host, opts Options, node, title string, fn func
 }
 
 func uploadSecrets(ctx context.Context, h Host, d *plan.Desired) error {
-	if _, err := h.Run(ctx, fmt.Sprintf("mkdir -p -m 0700 %s %s", remote.Quote(spec.ConfigDir), remote.Quote(spec.SecretsDir))); err != nil {
+	if _, err := h.Run(ctx, fmt.Sprintf("mkdir -p -m 0700 %s %s", remote.Quote(layout.ConfigDir), remote.Quote(layout.SecretsDir))); err != nil {
 		return err
 	}
 	keep := []string{}
@@ -128,7 +128,7 @@ func uploadSecrets(ctx context.Context, h Host, d *plan.Desired) error {
 		keep = append(keep, path.Base(p))
 	}
 	// Secrets no longer named by the spec are removed, not left behind.
-	cmd := fmt.Sprintf("cd %s && for f in *; do [ -f \"$f\" ] || continue; case \" %s \" in *\" $f \"*) ;; *) rm -f -- \"$f\";; esac; done", remote.Quote(spec.SecretsDir), strings.Join(keep, " "))
+	cmd := fmt.Sprintf("cd %s && for f in *; do [ -f \"$f\" ] || continue; case \" %s \" in *\" $f \"*) ;; *) rm -f -- \"$f\";; esac; done", remote.Quote(layout.SecretsDir), strings.Join(keep, " "))
 	_, err := h.Run(ctx, cmd)
 	return err
 }
@@ -136,14 +136,14 @@ func uploadSecrets(ctx context.Context, h Host, d *plan.Desired) error {
 // uploadSpec puts the spec next to the old one, has the agent binary check
 // it, and only then renames it into place.
 func uploadSpec(ctx context.Context, h Host, d *plan.Desired) error {
-	if _, err := h.Run(ctx, "mkdir -p -m 0700 "+remote.Quote(spec.ConfigDir)); err != nil {
+	if _, err := h.Run(ctx, "mkdir -p -m 0700 "+remote.Quote(layout.ConfigDir)); err != nil {
 		return err
 	}
-	next := spec.SpecPath + ".next"
+	next := layout.SpecPath + ".next"
 	if err := h.Upload(ctx, d.SpecJSON, next, 0o600); err != nil {
 		return err
 	}
-	_, err := h.Run(ctx, fmt.Sprintf("%s check %s && mv -f %s %s", observe.AgentBin, remote.Quote(next), remote.Quote(next), remote.Quote(spec.SpecPath)))
+	_, err := h.Run(ctx, fmt.Sprintf("%s check %s && mv -f %s %s", layout.AgentBin, remote.Quote(next), remote.Quote(next), remote.Quote(layout.SpecPath)))
 	return err
 }
 
@@ -156,7 +156,7 @@ func waitHealthy(ctx context.Context, h Host, specHash string, timeout time.Dura
 	defer cancel()
 	last := "no status yet"
 	for {
-		out, err := h.Run(ctx, "cat "+spec.StatusPath+" 2>/dev/null || true")
+		out, err := h.Run(ctx, "cat "+layout.StatusPath+" 2>/dev/null || true")
 		if err == nil && len(out) > 0 {
 			var st status.Status
 			if json.Unmarshal(out, &st) == nil {

@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
-	"github.com/hactl/hactl/agentbin/spec"
-	"github.com/hactl/hactl/plan/observe"
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/remote"
 )
 
@@ -29,18 +29,18 @@ type Host interface {
 
 // agentVersionDir is where one agent binary version lives; versions stay
 // side by side so that a rollback is a link swap.
-func agentVersionDir(sha string) string { return path.Join(observe.AgentDir, sha) }
+func agentVersionDir(sha string) string { return path.Join(layout.AgentDir, sha) }
 
 // swapLinkCmd points the current link at a version atomically (rename of
 // a new symlink over the old one) and keeps the three newest versions.
 func swapLinkCmd(sha string) string {
-	link := observe.AgentLink
+	link := layout.AgentLink
 	return fmt.Sprintf(`set -e
 ln -sfn %[1]s %[2]s.new
 mv -T %[2]s.new %[2]s
 ln -sfn %[2]s/%[3]s %[4]s
 cd %[5]s && ls -1t | grep -v -e '^current' -e '^%[1]s$' | tail -n +3 | xargs -r rm -rf --`,
-		remote.Quote(sha), remote.Quote(link), observe.AgentName, remote.Quote(observe.AgentBin), remote.Quote(observe.AgentDir))
+		remote.Quote(sha), remote.Quote(link), layout.AgentName, remote.Quote(layout.AgentBin), remote.Quote(layout.AgentDir))
 }
 
 // unit is the systemd service of the agent. systemd's default start
@@ -57,7 +57,7 @@ Wants=network-online.target
 StartLimitIntervalSec=0
 
 [Service]
-ExecStart=` + observe.AgentBin + ` run
+ExecStart=` + layout.AgentBin + ` run
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=100ms
@@ -72,22 +72,22 @@ WantedBy=multi-user.target
 // systemd: it runs the agent's own supervisor.
 var initScript = `#!/bin/sh
 ### BEGIN INIT INFO
-# Provides:          hactl-agent
+# Provides:          ` + layout.AgentName + `
 # Required-Start:    $network $remote_fs
 # Required-Stop:     $network $remote_fs
 # Default-Start:     2 3 4 5
 # Default-Stop:      0 1 6
 # Short-Description: hactl agent
 ### END INIT INFO
-pidfile=` + observe.PidFile + `
+pidfile=` + layout.PidFile + `
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 case "$1" in
 start)
   running && exit 0
-  mkdir -p ` + spec.RunDir + ` ` + spec.StateDir + `
-  setsid ` + observe.AgentBin + ` supervise -pidfile "$pidfile" >>` + observe.LogPath + ` 2>&1 </dev/null &
+  mkdir -p ` + layout.RunDir + ` ` + layout.StateDir + `
+  setsid ` + layout.AgentBin + ` supervise -pidfile "$pidfile" >>` + layout.LogPath + ` 2>&1 </dev/null &
   for i in $(seq 50); do [ -s "$pidfile" ] && exit 0; sleep 0.1; done
-  echo "the agent's supervisor did not start; see ` + observe.LogPath + `" >&2
+  echo "the agent's supervisor did not start; see ` + layout.LogPath + `" >&2
   exit 1 ;;
 stop)
   running || exit 0
@@ -130,37 +130,34 @@ cat > %[5]s.new <<'HACTL_INIT_EOF'
 chmod 755 %[5]s.new
 mv -f %[5]s.new %[5]s
 if command -v update-rc.d >/dev/null 2>&1; then update-rc.d %[3]s defaults >/dev/null 2>&1 || true; fi
-if [ -d %[7]s ]; then mkdir -p %[7]s/boot.d && ln -sfn %[5]s %[7]s/boot.d/%[3]s; fi
-%[5]s %[4]s`, spec.RunDir, spec.StateDir, observe.AgentName, verb, initPath, initScript, labDir, observe.UnitPath, unit)
+if [ -d %[7]s ]; then mkdir -p %[10]s && ln -sfn %[5]s %[11]s; fi
+%[5]s %[4]s`, layout.RunDir, layout.StateDir, layout.AgentName, verb, layout.InitPath, initScript, layout.LabDir, layout.UnitPath, unit, layout.LabBootDir, layout.LabBootLink)
 }
-
-// Where the agent's SysV init script goes, and the lab's configuration
-// directory whose boot.d a lab node runs at boot (e2e/lab.BootDir).
-const (
-	initPath = "/etc/init.d/hactl-agent"
-	labDir   = "/etc/hactl-lab"
-)
 
 // reloadCmd asks a running agent to read its spec now.
 func reloadCmd() string {
 	return fmt.Sprintf(`if [ -d /run/systemd/system ] && [ -f %[1]s ]; then systemctl reload %[2]s; exit 0; fi
 pid=$(sed -n 's/^ *"pid": *\([0-9][0-9]*\).*/\1/p' %[3]s 2>/dev/null)
 [ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null
-exit 0`, observe.UnitPath, observe.AgentName, spec.StatusPath)
+exit 0`, layout.UnitPath, layout.AgentName, layout.StatusPath)
 }
 
-// removeCmd stops the agent and removes everything hactl put on the host.
+// removeCmd stops the agent and removes everything hactl put on the host
+// (layout.Owned).
 func removeCmd() string {
+	owned := layout.Owned()
+	for i, p := range owned {
+		owned[i] = remote.Quote(p)
+	}
 	return fmt.Sprintf(`set -u
 if [ -d /run/systemd/system ] && [ -f %[1]s ]; then
   systemctl disable --now -q %[2]s || true
   rm -f %[1]s
   systemctl daemon-reload
 fi
-if [ -f %[10]s ]; then
-  %[10]s stop || true
+if [ -f %[4]s ]; then
+  %[4]s stop || true
   if command -v update-rc.d >/dev/null 2>&1; then update-rc.d -f %[2]s remove >/dev/null 2>&1 || true; fi
-  rm -f %[10]s %[11]s/boot.d/%[2]s
 fi
 if [ -f %[3]s ]; then
   pid=$(cat %[3]s)
@@ -168,8 +165,6 @@ if [ -f %[3]s ]; then
   for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 fi
 pkill -x %[2]s 2>/dev/null
-rm -rf %[4]s %[5]s %[6]s %[7]s %[8]s %[9]s
-exit 0`, observe.UnitPath, observe.AgentName, observe.PidFile,
-		remote.Quote(observe.LibDir), remote.Quote(observe.AgentBin), remote.Quote(spec.ConfigDir), remote.Quote(spec.StateDir), remote.Quote(spec.RunDir), remote.Quote(observe.LogPath),
-		initPath, labDir)
+rm -rf %[5]s
+exit 0`, layout.UnitPath, layout.AgentName, layout.PidFile, layout.InitPath, strings.Join(owned, " "))
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hactl/hactl/agentbin/layout"
 )
 
 // The host-side commands are shell scripts sent over SSH: each must at
@@ -31,14 +33,14 @@ func TestHostCommandsAreValidShell(t *testing.T) {
 func TestStartInstallsTheServiceForEitherManager(t *testing.T) {
 	s := startCmd(false)
 	for _, want := range []string{
-		"ExecStart=/usr/local/bin/hactl-agent run", "Restart=always", "systemctl enable -q hactl-agent",
-		"/etc/init.d/hactl-agent start", "update-rc.d hactl-agent defaults", "/etc/hactl-lab/boot.d",
+		"ExecStart=" + layout.AgentBin + " run", "Restart=always", "systemctl enable -q " + layout.AgentName,
+		layout.InitPath + " start", "update-rc.d " + layout.AgentName + " defaults", "ln -sfn " + layout.InitPath + " " + layout.LabBootLink,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("start command lacks %q", want)
 		}
 	}
-	if !strings.Contains(startCmd(true), "systemctl restart hactl-agent") || !strings.Contains(startCmd(true), "/etc/init.d/hactl-agent restart") {
+	if !strings.Contains(startCmd(true), "systemctl restart "+layout.AgentName) || !strings.Contains(startCmd(true), layout.InitPath+" restart") {
 		t.Error("restart command does not restart under both managers")
 	}
 }

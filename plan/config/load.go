@@ -41,7 +41,8 @@ type Options struct {
 // Result is a loaded configuration.
 type Result struct {
 	Topology *topology.Topology
-	// Files are the parsed sources, for printing diagnostics with snippets.
+	// Files are the parsed sources, for printing diagnostics with snippets;
+	// secrets written in them literally are masked.
 	Files map[string]*hcl.File
 	// Paths are the configuration files loaded, in load order.
 	Paths []string
@@ -139,6 +140,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 		}
 	}
 	res.Topology = dec.Topology
+	maskSecrets(res.Files, dec.Secrets)
 	diags = append(diags, structure...)
 	diags = append(diags, dec.Diags...)
 	return res, sortDiags(diags)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan"
 	"github.com/hactl/hactl/plan/apply"
@@ -27,11 +29,6 @@ import (
 	"github.com/hactl/hactl/providers"
 	"github.com/hactl/hactl/remote"
 )
-
-// LockPath is the per-host apply lock (a directory created atomically).
-// It lives outside hactl's own directories so that destroy can remove
-// those while holding it.
-const LockPath = "/run/hactl.lock"
 
 // Options are the operator's settings.
 type Options struct {
@@ -77,13 +74,28 @@ func (s *Session) topology() *topology.Topology { return s.cfg.Topology }
 func (s *Session) Targets() []remote.Target {
 	var out []remote.Target
 	for _, n := range s.topology().Nodes {
-		t := remote.TargetFromNode(n)
+		t := targetOf(n)
 		if s.opts.IdentityFile != "" {
 			t.SSH.IdentityFile = s.opts.IdentityFile
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// targetOf is how remote reaches a node. Package remote keeps its own
+// target type so that it does not depend on the topology.
+func targetOf(n *topology.Node) remote.Target {
+	return remote.Target{Name: n.Name, Address: n.Address, SSH: remote.SSH{
+		User:           n.SSH.User,
+		Port:           n.SSH.Port,
+		IdentityFile:   n.SSH.IdentityFile,
+		KnownHostsFile: n.SSH.KnownHostsFile,
+		JumpHosts:      slices.Clone(n.SSH.JumpHosts),
+		Become:         n.SSH.Become,
+		BecomeMethod:   n.SSH.BecomeMethod,
+		ConnectTimeout: n.SSH.ConnectTimeout,
+	}}
 }
 
 func (s *Session) client(ctx context.Context, t remote.Target) (*remote.Client, error) {
@@ -254,16 +266,16 @@ func (s *Session) applyHost(ctx context.Context, t remote.Target, hp plan.HostPl
 		return err
 	}
 	info := remote.NewLockInfo(operation)
-	lock, err := c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+	lock, err := c.Lock(ctx, layout.LockPath, info, s.opts.LockTimeout)
 	var locked *remote.LockedError
 	if errors.As(err, &locked) && deadHolder(locked.Holder, info) {
 		// A run of this machine that no longer exists (killed mid-apply)
 		// left the lock: every step is idempotent, so take it over.
 		s.progress(t.Name, fmt.Sprintf("taking over the lock left by %s, which is no longer running", locked.Holder))
-		if _, err := c.ForceUnlock(ctx, LockPath); err != nil {
+		if _, err := c.ForceUnlock(ctx, layout.LockPath); err != nil {
 			return err
 		}
-		lock, err = c.Lock(ctx, LockPath, info, s.opts.LockTimeout)
+		lock, err = c.Lock(ctx, layout.LockPath, info, s.opts.LockTimeout)
 	}
 	if err != nil {
 		return err
@@ -291,7 +303,7 @@ func (s *Session) ForceUnlock(ctx context.Context, node string) (remote.LockInfo
 		if err != nil {
 			return remote.LockInfo{}, err
 		}
-		return c.ForceUnlock(ctx, LockPath)
+		return c.ForceUnlock(ctx, layout.LockPath)
 	}
 	return remote.LockInfo{}, fmt.Errorf("no node named %q in the configuration", node)
 }
@@ -323,7 +335,7 @@ func (s *Session) AgentControl(ctx context.Context, node string, words ...string
 		if err != nil {
 			return err
 		}
-		cmd := observe.AgentBin + " ctl"
+		cmd := layout.AgentBin + " ctl"
 		for _, w := range words {
 			cmd += " " + remote.Quote(w)
 		}

@@ -11,23 +11,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/plan"
 )
 
-// Layout of hactl's files on a host.
-const (
-	LibDir      = "/usr/local/lib/hactl"
-	AgentDir    = LibDir + "/agent"     // one sub-directory per agent digest
-	AgentLink   = AgentDir + "/current" // symlink to the running version's directory
-	AgentBin    = "/usr/local/bin/hactl-agent"
-	UnitPath    = "/etc/systemd/system/hactl-agent.service"
-	LogPath     = "/var/log/hactl-agent.log"
-	PidFile     = spec.RunDir + "/supervisor.pid"
-	AgentName   = "hactl-agent"
-	probeMarker = "hactl-probe=1"
-)
+const probeMarker = "hactl-probe=1"
 
 // Script is the probe. Its output is one key=value per line; values that
 // may hold anything are base64.
@@ -36,28 +26,28 @@ echo ` + probeMarker + `
 echo "hostname=$(hostname)"
 echo "kernel=$(uname -r)"
 echo "arch=$(uname -m)"
-a=` + AgentLink + `/` + AgentName + `
+a=` + layout.AgentLink + `/` + layout.AgentName + `
 if [ -x "$a" ]; then
   echo "agent_sha256=$(sha256sum "$a" | cut -d' ' -f1)"
   echo "agent_version=$("$a" version 2>/dev/null | cut -d' ' -f2)"
 fi
-if [ -f ` + spec.SpecPath + ` ]; then
-  echo "spec_sha256=$(sha256sum ` + spec.SpecPath + ` | cut -d' ' -f1)"
-  echo "spec_b64=$(base64 -w0 ` + spec.SpecPath + `)"
+if [ -f ` + layout.SpecPath + ` ]; then
+  echo "spec_sha256=$(sha256sum ` + layout.SpecPath + ` | cut -d' ' -f1)"
+  echo "spec_b64=$(base64 -w0 ` + layout.SpecPath + `)"
 fi
-for f in ` + spec.SecretsDir + `/*; do
+for f in ` + layout.SecretsDir + `/*; do
   [ -f "$f" ] && echo "secret=$f $(sha256sum "$f" | cut -d' ' -f1)"
 done
 running=0
-if [ -d /run/systemd/system ] && [ -f ` + UnitPath + ` ]; then
-  systemctl is-active -q ` + AgentName + ` && running=1
-elif [ -f ` + spec.StatusPath + ` ]; then
-  pid=$(sed -n 's/^ *"pid": *\([0-9][0-9]*\).*/\1/p' ` + spec.StatusPath + `)
-  [ -n "$pid" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = ` + AgentName + ` ] && running=1
+if [ -d /run/systemd/system ] && [ -f ` + layout.UnitPath + ` ]; then
+  systemctl is-active -q ` + layout.AgentName + ` && running=1
+elif [ -f ` + layout.StatusPath + ` ]; then
+  pid=$(sed -n 's/^ *"pid": *\([0-9][0-9]*\).*/\1/p' ` + layout.StatusPath + `)
+  [ -n "$pid" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = ` + layout.AgentName + ` ] && running=1
 fi
 echo "agent_running=$running"
-[ -f ` + spec.StatusPath + ` ] && echo "status_b64=$(base64 -w0 ` + spec.StatusPath + `)"
-[ -f ` + plan.AppliedPath + ` ] && echo "applied_b64=$(base64 -w0 ` + plan.AppliedPath + `)"
+[ -f ` + layout.StatusPath + ` ] && echo "status_b64=$(base64 -w0 ` + layout.StatusPath + `)"
+[ -f ` + layout.AppliedPath + ` ] && echo "applied_b64=$(base64 -w0 ` + layout.AppliedPath + `)"
 { [ -e /proc/net/ip_vs ] || modprobe -n -q ip_vs 2>/dev/null; } && echo ipvs=1
 command -v nft >/dev/null 2>&1 && echo nftables=1
 [ -d /run/systemd/system ] && echo systemd=1

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/hactl/hactl/agentbin/layout"
 )
 
 func TestProbeRunsUnderPOSIXShellAndParses(t *testing.T) {
@@ -21,8 +23,8 @@ func TestProbeRunsUnderPOSIXShellAndParses(t *testing.T) {
 	if o.Facts.Hostname != host || o.Facts.Kernel == "" || o.Facts.Arch == "" {
 		t.Errorf("facts %+v, want hostname %q and kernel/arch set", o.Facts, host)
 	}
-	if _, err := os.Stat(AgentLink); os.IsNotExist(err) && o.AgentInstalled {
-		t.Errorf("agent reported installed on a machine without %s", AgentLink)
+	if _, err := os.Stat(layout.AgentLink); os.IsNotExist(err) && o.AgentInstalled {
+		t.Errorf("agent reported installed on a machine without %s", layout.AgentLink)
 	}
 }
 
@@ -34,7 +36,7 @@ func TestParseReadsEveryKey(t *testing.T) {
 		probeMarker, "hostname=n1", "kernel=6.1", "arch=x86_64",
 		"agent_sha256=ff", "agent_version=v1", "agent_running=1",
 		"spec_sha256=abc", "spec_b64=" + base64.StdEncoding.EncodeToString([]byte(spec)),
-		"secret=/etc/hactl/secrets/cluster-key 0123",
+		"secret=" + layout.SecretsDir + "/cluster-key 0123",
 		"status_b64=" + base64.StdEncoding.EncodeToString([]byte(status)),
 		"applied_b64=" + base64.StdEncoding.EncodeToString([]byte(`{"spec_hash":"abc","agent_sha256":"ff","secrets":{}}`)),
 		"nftables=1", "rsync=1", "addr=eth0 192.168.0.31/24",
@@ -49,7 +51,7 @@ func TestParseReadsEveryKey(t *testing.T) {
 	if o.SpecHash != "abc" || o.Spec == nil || o.Spec.Node != "n1" {
 		t.Errorf("spec not read: hash %q spec %+v", o.SpecHash, o.Spec)
 	}
-	if o.SecretHashes["/etc/hactl/secrets/cluster-key"] != "0123" {
+	if o.SecretHashes[layout.SecretsDir+"/cluster-key"] != "0123" {
 		t.Errorf("secrets %v", o.SecretHashes)
 	}
 	if o.Status == nil || o.Status.PID != 42 || !o.Status.Healthy {

@@ -113,6 +113,7 @@ type Fence struct {
 	Type         FenceType
 	Address      string // ssh/ipmi/redfish endpoint
 	User         string
+	Password     string // inline; it reaches the node only as a secret file
 	PasswordFile string
 	Command      string // for FenceCommand: run with the node name as $1
 	Action       string // "off" or "reboot"
@@ -387,6 +388,7 @@ type SNMPDevice struct {
 	Address       string
 	Port          int
 	Version       string // 2c, 3
+	Community     string // inline; it reaches the node only as a secret file
 	CommunityFile string
 	V3            *SNMPv3
 	OIDs          []string

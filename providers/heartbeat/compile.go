@@ -66,7 +66,7 @@ func (Provider) Compile(c *providers.CompileContext) {
 			peer.Fences = append(peer.Fences, spec.Fence{
 				Type: string(f.Type), Address: f.Address, User: f.User, Command: f.Command, Action: f.Action,
 				TimeoutMS:    providers.MS(f.Timeout),
-				PasswordPath: c.Secret(fmt.Sprintf("fence-%s-%d", m.Name, idx), f.PasswordFile, f.Range),
+				PasswordPath: c.SecretFrom(fmt.Sprintf("fence-%s-%d", m.Name, idx), f.Password, f.PasswordFile, f.Range),
 			})
 		}
 		out.Peers = append(out.Peers, peer)

@@ -29,7 +29,7 @@ func (Provider) Compile(c *providers.CompileContext) {
 		for _, d := range m.Devices {
 			sd := spec.SNMPDevice{
 				Name: d.Name, Address: d.Address, Port: d.Port, Version: d.Version,
-				CommunityPath: c.Secret(fmt.Sprintf("snmp-%s-community", d.Name), d.CommunityFile, d.Range),
+				CommunityPath: c.SecretFrom(fmt.Sprintf("snmp-%s-community", d.Name), d.Community, d.CommunityFile, d.Range),
 				OIDs:          d.OIDs, Interfaces: d.Interfaces, IntervalMS: providers.MS(d.Interval),
 			}
 			if v3 := d.V3; v3 != nil {

@@ -44,7 +44,7 @@ func (Provider) Schema() *providers.Block {
 				{Name: "address", Type: providers.String, Required: true, Doc: "Host name or address.", Example: `"192.168.0.1"`},
 				{Name: "port", Type: providers.Port, Default: `161`, Doc: "UDP port."},
 				{Name: "version", Type: providers.String, Default: `"2c"`, Enum: []string{"2c", "3"}, Doc: "SNMP version."},
-				{Name: "community", Type: providers.String, Secret: true, SecretFile: "community_file", Doc: "v2c community, inline. Prefer community_file."},
+				{Name: "community", Type: providers.String, Secret: true, SecretFile: "community_file", Doc: "v2c community, inline; uploaded like the content of community_file."},
 				{Name: "community_file", Type: providers.String, Doc: "File holding the v2c community.", Example: `"secrets/snmp-community"`},
 				{Name: "oids", Type: providers.StringList, Doc: "Numeric OIDs to poll in addition to the interfaces.", Example: `["1.3.6.1.2.1.1.3.0"]`},
 				{Name: "interfaces", Type: providers.StringList, Doc: "Interface names (ifName / ifDescr) whose traffic, errors and status are polled.", Example: `["ge-0/0/0", "ge-0/0/1"]`},
@@ -111,6 +111,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			Address:       dc.String("address"),
 			Port:          dc.Port("port"),
 			Version:       dc.String("version"),
+			Community:     dc.String("community"),
 			CommunityFile: dc.String("community_file"),
 			OIDs:          dc.Strings("oids"),
 			Interfaces:    dc.Strings("interfaces"),
@@ -133,7 +134,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		case dev.Version == "2c" && v3 != nil:
 			d.Error(v3.DefRange, "v3 block on an SNMPv2c device", `Set version = "3" or remove the v3 block.`)
 		case dev.Version == "2c" && !dc.Has("community") && !dc.Has("community_file"):
-			d.Error(dc.DefRange, "SNMPv2c without a community", `Give community_file = "..." (a file holding the community string).`)
+			d.Error(dc.DefRange, "SNMPv2c without a community", `Give community_file = "..." (a file holding the community string), or community = var.NAME.`)
 		case v3 != nil:
 			dev.V3 = &topology.SNMPv3{
 				User:             v3.String("user"),

@@ -54,7 +54,7 @@ func (Provider) Schema() *providers.Block {
 				Attrs: []*providers.Attr{
 					{Name: "address", Type: providers.String, Doc: "The BMC (ipmi, redfish) or host (ssh) to talk to.", Example: `"10.0.9.31"`},
 					{Name: "user", Type: providers.String, Doc: "User on the BMC or host.", Example: `"admin"`},
-					{Name: "password", Type: providers.String, Secret: true, SecretFile: "password_file", Doc: "Password, inline. Prefer password_file."},
+					{Name: "password", Type: providers.String, Secret: true, SecretFile: "password_file", Doc: "Password, inline; uploaded like the content of password_file."},
 					{Name: "password_file", Type: providers.String, Doc: "File holding the password, uploaded with mode 0600.", Example: `"secrets/h2g-bmc"`},
 					{Name: "command", Type: providers.String, Doc: "For type \"command\": the program to run; it gets the node name as its first argument and must exit 0 only when the node is off.", Example: `"/usr/local/sbin/pdu-off"`},
 					{Name: "action", Type: providers.String, Default: `"off"`, Enum: []string{"off", "reboot"}, Doc: "Power the node off, or reset it."},
@@ -125,6 +125,7 @@ func decodeFence(d *providers.Decoder, c *providers.Content) *topology.Fence {
 		Type:         topology.FenceType(c.Label(0)),
 		Address:      c.String("address"),
 		User:         c.String("user"),
+		Password:     c.String("password"),
 		PasswordFile: c.String("password_file"),
 		Command:      c.String("command"),
 		Action:       c.String("action"),

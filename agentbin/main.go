@@ -31,6 +31,7 @@ import (
 	"github.com/hactl/hactl/agentbin/heartbeat"
 	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/roles"
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
@@ -51,8 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	specPath := fs.String("spec", spec.SpecPath, "spec file")
-	statusPath := fs.String("status", spec.StatusPath, "status file")
+	specPath := fs.String("spec", layout.SpecPath, "spec file")
+	statusPath := fs.String("status", layout.StatusPath, "status file")
 	pidFile := fs.String("pidfile", "", "supervise: write the supervisor's pid here while it runs")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -77,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 		a := agent.New(agent.Config{Version: version, SpecPath: *specPath, StatusPath: *statusPath, Logger: logger,
-			StateDir: spec.StateDir, ControlPath: spec.ControlPath, Roles: roles.All})
+			StateDir: layout.StateDir, ControlPath: layout.ControlPath, Roles: roles.All})
 		if err := a.Run(ctx, reload); err != nil {
 			logger.Print(err)
 			return 1
@@ -117,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, usage)
 			return 2
 		}
-		if err := agent.SendControl(spec.ControlPath, role.Request{Role: words[0], Op: words[1], Args: words[2:]}); err != nil {
+		if err := agent.SendControl(layout.ControlPath, role.Request{Role: words[0], Op: words[1], Args: words[2:]}); err != nil {
 			fmt.Fprintf(stderr, "hactl-agent: %v\n", err)
 			return 1
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/hactl/hactl/agentbin/fence"
 	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/agentbin/resource"
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
 )
@@ -720,7 +721,7 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 func (e *Engine) standbyFile() string {
 	dir := e.cfg.StateDir
 	if dir == "" {
-		dir = spec.StateDir
+		dir = layout.StateDir
 	}
 	return filepath.Join(dir, "standby")
 }

@@ -19,24 +19,11 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
-
-	"github.com/hactl/hactl/agentbin/layout"
 )
 
 // FormatVersion is the version of the spec format this code reads and
 // writes. The agent refuses a spec with a newer version.
 const FormatVersion = 1
-
-// Paths on the node, as package layout defines them.
-const (
-	ConfigDir   = layout.ConfigDir
-	SpecPath    = layout.SpecPath
-	SecretsDir  = layout.SecretsDir
-	StateDir    = layout.StateDir
-	RunDir      = layout.RunDir
-	StatusPath  = layout.StatusPath
-	ControlPath = layout.ControlPath
-)
 
 // Spec is the desired state of one node.
 type Spec struct {

@@ -14,6 +14,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
+// libraryWords are phrases of Go's, go-cty's and HCL's own messages that
+// name a function or a type system instead of the operator's mistake.
+var libraryWords = []string{"netip.", "Parse", "is required", "required, but have", "error parsing regexp",
+	"This object does not have an attribute", "open ", "stat ", "Names of"}
+
 // goldenOptions reads the options of a golden case from its leading
 // comment lines: "# var: name=value", "# var-file: path" (relative to the
 // case's directory) and "# env: NAME=value". The environment is empty
@@ -76,6 +81,11 @@ func TestValidateGolden(t *testing.T) {
 			}
 			if got := buf.String(); got != string(want) {
 				t.Errorf("diagnostics differ from %s (run with -update after checking):\n--- got\n%s\n--- want\n%s", golden, got, want)
+			}
+			for _, leak := range libraryWords {
+				if strings.Contains(buf.String(), leak) {
+					t.Errorf("a diagnostic leaks the library's own words %q:\n%s", leak, buf.String())
+				}
 			}
 			// ok_* cases load cleanly, warn_* ones with warnings only; any
 			// other case must have an error.

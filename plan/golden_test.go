@@ -3,19 +3,18 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hactl/hactl/plan/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
-// golden runs render on every testdata/DIR/NAME.json and compares what it
+// eachCase runs render on every testdata/DIR/NAME.json and compares what it
 // prints with NAME.golden; -update rewrites the golden files, to be read
 // before they are committed.
-func golden(t *testing.T, dir string, render func(t *testing.T, name string, input []byte) string) {
+func eachCase(t *testing.T, dir string, render func(t *testing.T, name string, input []byte) string) {
 	t.Helper()
 	cases, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
 	if err != nil {
@@ -31,20 +30,7 @@ func golden(t *testing.T, dir string, render func(t *testing.T, name string, inp
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := render(t, name, input)
-			goldenPath := strings.TrimSuffix(path, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v; run go test ./plan -update", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s (run with -update after checking):\n--- got\n%s\n--- want\n%s", goldenPath, got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(path, ".json")+".golden", render(t, name, input))
 		})
 	}
 }
@@ -61,7 +47,7 @@ func strictJSON(t *testing.T, data []byte, v any) {
 // TestPlanTextGolden prints plan values as hactl plan does without a
 // terminal; cases named destroy_* as hactl destroy does.
 func TestPlanTextGolden(t *testing.T) {
-	golden(t, "plan", func(t *testing.T, name string, input []byte) string {
+	eachCase(t, "plan", func(t *testing.T, name string, input []byte) string {
 		var p Plan
 		strictJSON(t, input, &p)
 		var buf bytes.Buffer
@@ -77,7 +63,7 @@ func TestPlanTextGolden(t *testing.T) {
 // TestDriftTextGolden prints drift findings as hactl drift does, as text
 // and as Markdown.
 func TestDriftTextGolden(t *testing.T) {
-	golden(t, "drift", func(t *testing.T, _ string, input []byte) string {
+	eachCase(t, "drift", func(t *testing.T, _ string, input []byte) string {
 		var items []DriftItem
 		strictJSON(t, input, &items)
 		var buf bytes.Buffer

@@ -202,7 +202,7 @@ func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, 
 	} else {
 		p.WriteText(stdout, styles(stdout))
 		if flags.out != "" {
-			fmt.Fprintf(stdout, "Saved the plan to %s; apply it with:\n  %s\n", flags.out, shellCommand("hactl", "apply", flags.applyArgs, flags.out))
+			fmt.Fprintf(stdout, "Saved the plan to %s; apply it with:\n  %s\n", flags.out, shellCommand(slices.Concat([]string{"hactl", "apply"}, flags.applyArgs, []string{flags.out})...))
 		}
 	}
 	switch {
@@ -215,8 +215,8 @@ func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, 
 }
 
 // givenFlags lists the flags the user gave on the command line, as
-// arguments to repeat (--name=value, -f value), but for those named in
-// skip. Repeated flags (--var) come once per value, in the order given.
+// arguments to repeat (-f value, --name value, --bool), but for those named
+// in skip. Repeated flags (--var) come once per value, in the order given.
 func givenFlags(fs *pflag.FlagSet, skip ...string) []string {
 	var out []string
 	fs.Visit(func(f *pflag.Flag) {
@@ -247,17 +247,10 @@ func givenFlags(fs *pflag.FlagSet, skip ...string) []string {
 // shellCommand writes a command line that a POSIX shell reads back as the
 // same words: words with nothing special to the shell stay as they are,
 // others are single-quoted.
-func shellCommand(words ...any) string {
-	var parts []string
-	for _, w := range words {
-		switch w := w.(type) {
-		case string:
-			parts = append(parts, shellWord(w))
-		case []string:
-			for _, s := range w {
-				parts = append(parts, shellWord(s))
-			}
-		}
+func shellCommand(words ...string) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = shellWord(w)
 	}
 	return strings.Join(parts, " ")
 }

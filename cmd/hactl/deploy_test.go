@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,7 @@ func TestSavedPlanHintRepeatsTheFlagsGiven(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, _ := cmd.Flags().GetString("out")
-		got := shellCommand("hactl", "apply", givenFlags(cmd.Flags(), "out", "json", "detailed-exitcode"), out)
+		got := shellCommand(slices.Concat([]string{"hactl", "apply"}, givenFlags(cmd.Flags(), "out", "json", "detailed-exitcode"), []string{out})...)
 		if got != tt.want {
 			t.Errorf("%q:\ngot  %s\nwant %s", tt.args, got, tt.want)
 		}
@@ -91,7 +92,7 @@ func TestPlanOutHintAndUnreachableHosts(t *testing.T) {
 			t.Errorf("%s's error does not name it exactly once:\n%s", node, stdout)
 		}
 	}
-	want := "hactl apply " + shellCommand(args) + " --var-file /dev/null " + shellWord(out)
+	want := shellCommand(slices.Concat([]string{"hactl", "apply"}, args, []string{"--var-file", "/dev/null", out})...)
 	if !strings.Contains(stdout, "apply it with:\n  ") {
 		t.Fatalf("no apply hint:\n%s", stdout)
 	}

@@ -29,9 +29,9 @@ import (
 
 	"github.com/hactl/hactl/agentbin/agent"
 	"github.com/hactl/hactl/agentbin/heartbeat"
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/roles"
-	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 

@@ -149,7 +149,7 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 	c := startCluster(t, "rsync-docroot")
 
 	out := c.mustHactl(2, "plan", "--detailed-exitcode")
-	for _, want := range []string{"f400:", "dgx:", "install agent", "+ sync docroot"} {
+	for _, want := range []string{"f400:", "dgx:", "+ install agent", "+ sync docroot", "Plan: 2 to install, 0 to change, 0 to remove (of 2 hosts)."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first plan lacks %q:\n%s", want, out)
 		}
@@ -207,7 +207,10 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 	}
 
 	// Destroy leaves nothing of hactl on the nodes, and is idempotent.
-	c.mustHactl(0, "destroy", "--auto-approve")
+	out = c.mustHactl(0, "destroy", "--auto-approve")
+	if !strings.Contains(out, "- remove hactl") || !strings.Contains(out, "Destroy complete: hactl removed from 2 hosts (dgx, f400).") {
+		t.Errorf("destroy:\n%s", out)
+	}
 	for _, n := range []string{"f400", "dgx"} {
 		left := c.onNode(n, "ls -d "+strings.Join(layout.Owned(), " ")+" 2>/dev/null; pgrep -x "+layout.AgentName+" || true")
 		if strings.TrimSpace(left) != "" {
@@ -215,7 +218,7 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 		}
 	}
 	out = c.mustHactl(0, "destroy", "--auto-approve")
-	if !strings.Contains(out, "No changes") {
+	if !strings.Contains(out, "Nothing to destroy") {
 		t.Errorf("second destroy:\n%s", out)
 	}
 }
@@ -405,8 +408,11 @@ func TestApplyKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 func TestSavedPlanIsAppliedOrRefusedWhenStale(t *testing.T) {
 	c := startCluster(t, "rsync-docroot")
 	planFile := filepath.Join(c.dir, "first.plan")
-	c.mustHactl(2, "plan", "--detailed-exitcode", "--out", planFile)
-	out := c.mustHactl(0, "apply", planFile)
+	out := c.mustHactl(2, "plan", "--detailed-exitcode", "--out", planFile)
+	if hint := "hactl apply -f " + c.dir + " " + planFile; !strings.Contains(out, hint) {
+		t.Errorf("the saved-plan hint is not %q:\n%s", hint, out)
+	}
+	out = c.mustHactl(0, "apply", planFile)
 	if !strings.Contains(out, "Apply complete") {
 		t.Fatalf("applying the saved plan:\n%s", out)
 	}

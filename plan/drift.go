@@ -40,7 +40,7 @@ func Drift(desired []*Desired, observed map[string]*Observed) []DriftItem {
 			add(d.Node, Unreachable, "not observed")
 			continue
 		case o.Error != "":
-			add(d.Node, Unreachable, o.Error)
+			add(d.Node, Unreachable, WithoutHost(d.Node, o.Error))
 			continue
 		case o.Applied == nil:
 			add(d.Node, Pending, "never applied")

@@ -96,8 +96,9 @@ type Change struct {
 
 // HostPlan is the plan of one host.
 type HostPlan struct {
-	Node        string   `json:"node"`
-	Error       string   `json:"error,omitempty"`
+	Node  string `json:"node"`
+	Error string `json:"error,omitempty"`
+	// Changes is empty, never null, when the host needs none.
 	Changes     []Change `json:"changes"`
 	Fingerprint string   `json:"observed_fingerprint"`
 }
@@ -136,9 +137,9 @@ func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 		if o == nil {
 			o = &Observed{Node: d.Node, Error: "not observed"}
 		}
-		h := HostPlan{Node: d.Node, Fingerprint: o.Fingerprint(), Error: o.Error}
+		h := HostPlan{Node: d.Node, Fingerprint: o.Fingerprint(), Error: WithoutHost(d.Node, o.Error), Changes: []Change{}}
 		if o.Error == "" {
-			h.Changes = hostChanges(d, o)
+			h.Changes = append(h.Changes, hostChanges(d, o)...)
 		}
 		p.Hosts = append(p.Hosts, h)
 	}
@@ -187,9 +188,9 @@ func DestroyPlan(observed map[string]*Observed) *Plan {
 	p := &Plan{}
 	for _, name := range spec.SortedKeys(observed) {
 		o := observed[name]
-		h := HostPlan{Node: name, Fingerprint: o.Fingerprint(), Error: o.Error}
+		h := HostPlan{Node: name, Fingerprint: o.Fingerprint(), Error: WithoutHost(name, o.Error), Changes: []Change{}}
 		if o.Error == "" && (o.AgentInstalled || o.SpecHash != "" || len(o.SecretHashes) > 0) {
-			h.Changes = []Change{{Action: RemoveAgent, Details: []string{"stop the agent, remove its binary, service, spec, secrets and state"}}}
+			h.Changes = []Change{{Action: RemoveAgent, Details: []string{"stop the agent; delete its binary, service, spec, secrets and state"}}}
 		}
 		p.Hosts = append(p.Hosts, h)
 	}

@@ -51,43 +51,124 @@ func (s Styles) line(text string) string {
 	return text
 }
 
+// actionWords and actionSigns are how the human plan shows each action:
+// like Terraform, + puts something on a host, - takes it away, ~ changes
+// what is there; the sign picks the colour.
 var actionWords = map[Action]string{
 	InstallAgent: "install agent",
 	UpgradeAgent: "upgrade agent",
 	UpdateSpec:   "update spec",
 	UpdateSecret: "update secrets",
 	StartAgent:   "start agent",
-	RemoveAgent:  "remove agent",
+	RemoveAgent:  "remove hactl",
+}
+
+var actionSigns = map[Action]string{
+	InstallAgent: "+",
+	RemoveAgent:  "-",
+}
+
+func actionSign(a Action) string {
+	if s, ok := actionSigns[a]; ok {
+		return s
+	}
+	return "~"
+}
+
+// WithoutHost drops the host's name from the front of msg and of every
+// cause wrapped in it ("a: probing: a: exit 1"), for output that already
+// starts the line with the host.
+func WithoutHost(node, msg string) string {
+	msg = strings.TrimPrefix(msg, node+": ")
+	return strings.ReplaceAll(msg, ": "+node+": ", ": ")
 }
 
 // WriteText prints the plan for people.
 func (p *Plan) WriteText(w io.Writer, st Styles) {
-	changed := 0
+	p.writeHosts(w, st)
+	install, change, remove := p.counts()
+	switch {
+	case p.HasErrors():
+		fmt.Fprintln(w, "\nSome hosts could not be observed; their plan is unknown.")
+	case install+change+remove == 0:
+		fmt.Fprintln(w, "\nNo changes. The hosts match the configuration.")
+	default:
+		fmt.Fprintf(w, "\nPlan: %d to install, %d to change, %d to remove (of %s).\n", install, change, remove, count(len(p.Hosts), "host"))
+	}
+}
+
+// WriteDestroyText prints a destroy plan for people: which hosts lose
+// hactl, and what goes with it.
+func (p *Plan) WriteDestroyText(w io.Writer, st Styles) {
+	p.writeHosts(w, st)
+	hosts := p.Changed()
+	switch {
+	case p.HasErrors():
+		fmt.Fprintln(w, "\nSome hosts could not be observed; what destroy would remove there is unknown.")
+	case len(hosts) == 0:
+		fmt.Fprintln(w, "\nNothing to destroy: hactl is on none of the hosts.")
+	default:
+		fmt.Fprintf(w, "\nDestroy: hactl will be removed from %s (%s).\n", count(len(hosts), "host"), strings.Join(hosts, ", "))
+	}
+}
+
+func (p *Plan) writeHosts(w io.Writer, st Styles) {
 	for _, h := range p.Hosts {
 		switch {
 		case h.Error != "":
-			fmt.Fprintf(w, "%s %s\n", st.render(st.Host, h.Node+":"), st.render(st.Error, "cannot be observed: "+h.Error))
+			fmt.Fprintf(w, "%s %s\n", st.render(st.Host, h.Node+":"), st.render(st.Error, "cannot be observed: "+WithoutHost(h.Node, h.Error)))
 		case len(h.Changes) == 0:
 			fmt.Fprintf(w, "%s %s\n", st.render(st.Host, h.Node+":"), st.render(st.Dim, "no changes"))
 		default:
-			changed++
 			fmt.Fprintf(w, "%s\n", st.render(st.Host, h.Node+":"))
 			for _, c := range h.Changes {
-				fmt.Fprintf(w, "  %s\n", st.line("~ "+actionWords[c.Action]))
+				fmt.Fprintf(w, "  %s\n", st.line(actionSign(c.Action)+" "+actionWords[c.Action]))
 				for _, d := range c.Details {
 					fmt.Fprintf(w, "      %s\n", st.line(d))
 				}
 			}
 		}
 	}
-	switch {
-	case p.HasErrors():
-		fmt.Fprintln(w, "\nSome hosts could not be observed; their plan is unknown.")
-	case changed == 0:
-		fmt.Fprintln(w, "\nNo changes. The hosts match the configuration.")
-	default:
-		fmt.Fprintf(w, "\nPlan: %d of %d hosts change.\n", changed, len(p.Hosts))
+}
+
+// counts sorts the hosts that change: hactl installed (a first agent),
+// removed, or changed in place.
+func (p *Plan) counts() (install, change, remove int) {
+	for _, h := range p.Hosts {
+		actions := map[Action]bool{}
+		for _, c := range h.Changes {
+			actions[c.Action] = true
+		}
+		switch {
+		case len(actions) == 0:
+		case actions[InstallAgent]:
+			install++
+		case actions[RemoveAgent]:
+			remove++
+		default:
+			change++
+		}
 	}
+	return install, change, remove
+}
+
+// Changed lists the hosts the plan changes, by name.
+func (p *Plan) Changed() []string {
+	var out []string
+	for _, h := range p.Hosts {
+		if len(h.Changes) > 0 {
+			out = append(out, h.Node)
+		}
+	}
+	return out
+}
+
+// count says "1 host", "2 hosts".
+func count(n int, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s", n, noun)
 }
 
 // SavedPlan is the JSON document of `plan --json` and `plan --out`.

@@ -1,10 +1,13 @@
 package providers
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"net"
 	"net/netip"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,21 +57,40 @@ func (d *Decoder) Warn(rng hcl.Range, summary, detail string) {
 	d.Diags = append(d.Diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: rng.Ptr()})
 }
 
-// Declare registers a named object of a kind and reports a duplicate.
-// It returns false when the name was already taken.
+// Declare registers a block of a kind ("node", "virtual_service") whose name
+// must be unique in the whole configuration, and reports a duplicate. It
+// returns false when the name was already taken.
 func (d *Decoder) Declare(kind, name string, rng hcl.Range) bool {
-	names := d.declared[kind]
+	return d.DeclareIn("", kind, name, rng)
+}
+
+// DeclareIn is Declare for a block whose name need only be unique inside
+// its parent, given as the operator writes it: `virtual_service "https"`.
+func (d *Decoder) DeclareIn(parent, kind, name string, rng hcl.Range) bool {
+	key := kind
+	if parent != "" {
+		key = parent + " " + kind
+	}
+	names := d.declared[key]
 	if names == nil {
 		names = map[string]hcl.Range{}
-		d.declared[kind] = names
+		d.declared[key] = names
 	}
-	if first, ok := names[name]; ok {
-		d.Error(rng, fmt.Sprintf("Duplicate %s %q", kind, name),
-			fmt.Sprintf("A %s named %q was already declared at %s. Names of %ss must be unique; rename one of them.", kind, name, first, kind))
-		return false
+	first, ok := names[name]
+	if !ok {
+		names[name] = rng
+		return true
 	}
-	names[name] = rng
-	return true
+	// The messages name the kind once and never pluralise it: kinds are
+	// block types like real_server, and "Names of real_servers" is not
+	// English.
+	in := ""
+	if parent != "" {
+		in = " in " + parent
+	}
+	d.Error(rng, fmt.Sprintf("Duplicate %s %q%s", kind, name, in),
+		fmt.Sprintf("Another %s named %q is declared%s at %s. Rename one of them.", kind, name, in, first))
+	return false
 }
 
 // Later runs fn once every block has been decoded: references are resolved
@@ -239,8 +261,10 @@ func (c *Content) value(name string, want cty.Type) (cty.Value, bool) {
 	}
 	cv, err := convert.Convert(v, want)
 	if err != nil {
+		// go-cty's own words ("a bool is required") name neither the
+		// attribute nor what to write.
 		c.d.Error(expr.Range(), "Incorrect attribute value type",
-			fmt.Sprintf("%q must be a %s: %s.", name, a.Type.Name(), err))
+			fmt.Sprintf("%q must be %s, not %s.", name, a.Type.Expect(), Describe(v, want)))
 		return cty.NilVal, false
 	}
 	return cv, true
@@ -369,7 +393,7 @@ func (c *Content) Prefix(name string) netip.Prefix {
 	}
 	p, err := netip.ParsePrefix(v.AsString())
 	if err != nil {
-		c.errorf(name, "Invalid CIDR", "%q must be an address with a prefix length, like \"192.168.0.0/24\" or \"2001:db8::/64\": %s.", name, err)
+		c.errorf(name, "Invalid CIDR", "%q: %s. Write an address with a prefix length, like \"192.168.0.0/24\" or \"2001:db8::/64\".", name, prefixProblem(v.AsString()))
 		return netip.Prefix{}
 	}
 	return p
@@ -383,7 +407,7 @@ func (c *Content) Addr(name string) netip.Addr {
 	}
 	a, err := netip.ParseAddr(v.AsString())
 	if err != nil {
-		c.errorf(name, "Invalid IP address", "%q must be an IPv4 or IPv6 address, like \"192.168.0.3\": %s.", name, err)
+		c.errorf(name, "Invalid IP address", "%q: %s. Write an IPv4 or IPv6 address, like \"192.168.0.3\" or \"2001:db8::3\".", name, addrProblem(v.AsString()))
 		return netip.Addr{}
 	}
 	return a
@@ -497,6 +521,122 @@ func Lookup[T any](d *Decoder, kind, name string, rng hcl.Range, objects map[str
 		d.Error(rng, fmt.Sprintf("Reference to undeclared %s", kind), detail)
 	}
 	return obj, ok
+}
+
+// RegexpProblem says what is wrong with a regular expression that does not
+// compile, without Go's "error parsing regexp:" prefix.
+func RegexpProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s in %q", se.Code, se.Expr)
+	}
+	return err.Error()
+}
+
+// HostPortProblem says what is wrong with s as host:port, or "" when
+// nothing is.
+func HostPortProblem(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
+			return fmt.Sprintf("%q is not host:port: an IPv6 address goes in brackets", s)
+		}
+		return fmt.Sprintf("%q is not host:port", s)
+	}
+	if host == "" {
+		return fmt.Sprintf("%q has no host before the colon", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Sprintf("the port %q of %q is not a number from 1 to 65535", port, s)
+	}
+	return ""
+}
+
+// prefixProblem says in words what is wrong with s as a CIDR; netip's
+// errors quote its own function call.
+func prefixProblem(s string) string {
+	addr, bits, ok := strings.Cut(s, "/")
+	if !ok {
+		return fmt.Sprintf("%q has no prefix length (the /24 part)", s)
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addrProblem(addr)
+	}
+	n, err := strconv.Atoi(bits)
+	switch {
+	case err != nil || bits == "" || bits[0] == '+' || bits[0] == '-':
+		return fmt.Sprintf("the prefix length %q of %q is not a number", bits, s)
+	case n > a.BitLen():
+		return fmt.Sprintf("the prefix length /%d of %q is too long: an %s address has %d bits", n, s, ipVersion(a), a.BitLen())
+	}
+	return fmt.Sprintf("%q is not an address with a prefix length", s)
+}
+
+// addrProblem says in words what is wrong with s as an IP address.
+func addrProblem(s string) string {
+	switch {
+	case s == "":
+		return "the address is empty"
+	case strings.Contains(s, "/"):
+		return fmt.Sprintf("%q has a prefix length, which does not belong here", s)
+	case strings.Count(s, ".") > 0 && strings.Count(s, ".") != 3 && !strings.Contains(s, ":"):
+		return fmt.Sprintf("%q does not have the four numbers of an IPv4 address", s)
+	}
+	return fmt.Sprintf("%q is not an IP address", s)
+}
+
+func ipVersion(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// Describe names a value the way the operator wrote it, for messages that
+// say what was expected instead: the string "sometimes", the number 1.5, a
+// list. For a list or map that should hold want's elements, it names the
+// first element that does not fit.
+func Describe(v cty.Value, want cty.Type) string {
+	t := v.Type()
+	switch {
+	case v.IsNull():
+		return "null"
+	case !v.IsKnown():
+		return "an unknown value"
+	case t == cty.String:
+		s := v.AsString()
+		if len(s) > 40 {
+			s = s[:37] + "..."
+		}
+		return fmt.Sprintf("the string %q", s)
+	case t == cty.Number:
+		return "the number " + v.AsBigFloat().Text('g', 10)
+	case t == cty.Bool:
+		return fmt.Sprint(v.True())
+	case (t.IsListType() || t.IsTupleType() || t.IsSetType()) && (want.IsListType() || want.IsSetType()):
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			_, e := it.Element()
+			if _, err := convert.Convert(e, want.ElementType()); err != nil {
+				return fmt.Sprintf("a list whose element %d is %s", i+1, Describe(e, want.ElementType()))
+			}
+		}
+		return "a list"
+	case t.IsListType() || t.IsTupleType() || t.IsSetType():
+		return "a list"
+	case (t.IsMapType() || t.IsObjectType()) && want.IsMapType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if _, err := convert.Convert(e, want.ElementType()); err != nil {
+				return fmt.Sprintf("a map whose %q is %s", k.AsString(), Describe(e, want.ElementType()))
+			}
+		}
+		return "a map"
+	case t.IsMapType() || t.IsObjectType():
+		return "a map { … }"
+	}
+	return "a " + t.FriendlyName()
 }
 
 // Suggest returns the candidate closest to s, if any is close enough to be

@@ -57,6 +57,40 @@ func (t Type) Name() string {
 	return "unknown"
 }
 
+// Expect says, for a message, what a value of the type looks like as the
+// operator writes it.
+func (t Type) Expect() string {
+	switch t {
+	case String:
+		return `a string in quotes, like "eth0"`
+	case Number:
+		return "a whole number, like 3"
+	case Bool:
+		return "true or false"
+	case Duration:
+		return `a duration in quotes, like "500ms", "2s" or "1m"`
+	case StringList:
+		return `a list of strings, like ["a", "b"]`
+	case NumberList:
+		return "a list of numbers, like [200, 301]"
+	case StringMap:
+		return `a map of strings, like { key = "value" }`
+	case CIDR:
+		return `an address with a prefix length in quotes, like "192.168.0.0/24"`
+	case IPAddress:
+		return `an IP address in quotes, like "192.168.0.3"`
+	case Port:
+		return "a port number from 1 to 65535, like 80"
+	case Size:
+		return `a size in quotes, like "10M", "512K" or "1G"`
+	case Ref:
+		return "a reference to a block, like node.h2g"
+	case RefList:
+		return "a list of references, like [node.h2g, node.c2g]"
+	}
+	return "a value"
+}
+
 // Attr describes one attribute of a block.
 type Attr struct {
 	Name     string

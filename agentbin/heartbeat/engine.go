@@ -25,8 +25,8 @@ import (
 
 	"github.com/hactl/hactl/agentbin/fence"
 	"github.com/hactl/hactl/agentbin/heartbeat/wire"
-	"github.com/hactl/hactl/agentbin/resource"
 	"github.com/hactl/hactl/agentbin/layout"
+	"github.com/hactl/hactl/agentbin/resource"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
 )

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hactl/hactl/plan/config"
 	"github.com/hactl/hactl/plan/deploy"
 )
 
@@ -108,7 +109,7 @@ func groupNodes(flags *remoteFlags, group string) func() []string {
 // runControl sends `hactl-agent ctl ROLE OP ARGS…` (words) to the first of
 // the nodes that answers.
 func runControl(stdout, stderr io.Writer, flags remoteFlags, nodes func() []string, words []string, done string) error {
-	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session, _ *config.Result) error {
 		return controlWith(ctx, stdout, s, nodes(), words, done)
 	})
 }

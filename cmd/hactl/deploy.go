@@ -3,17 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/hactl/hactl/plan"
@@ -91,16 +93,17 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 
 // withSession loads the configuration, opens a session to its nodes and
 // runs fn with a context that ends on Ctrl-C or SIGTERM (so that steps stop
-// cleanly and locks are released); the session is closed afterwards.
-func (f *remoteFlags) withSession(stderr io.Writer, progress func(node, msg string), fn func(context.Context, *deploy.Session) error) error {
+// cleanly and locks are released); the session is closed afterwards. fn
+// also gets the loaded configuration, whose files diagnostics quote.
+func (f *remoteFlags) withSession(stderr io.Writer, progress func(node, msg string), fn func(context.Context, *deploy.Session, *config.Result) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, s, err := f.session(stderr, progress)
+	res, s, err := f.session(stderr, progress)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return fn(ctx, s)
+	return fn(ctx, s, res)
 }
 
 func styles(w io.Writer) plan.Styles {
@@ -115,6 +118,9 @@ type planFlags struct {
 	json             bool
 	out              string
 	detailedExitcode bool
+	// applyArgs are the flags given to plan that apply needs too, for the
+	// hint printed after saving a plan.
+	applyArgs []string
 }
 
 func init() {
@@ -135,6 +141,7 @@ Exit status: 0 success; 1 error. With --detailed-exitcode: 0 no changes,
 1 error, 2 changes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			flags.applyArgs = givenFlags(cmd.Flags(), "out", "json", "detailed-exitcode")
 			return runPlan(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags)
 		},
 	}
@@ -146,11 +153,11 @@ Exit status: 0 success; 1 error. With --detailed-exitcode: 0 no changes,
 }
 
 // computePlan loads, observes and plans.
-func computePlan(ctx context.Context, stderr io.Writer, s *deploy.Session) (*plan.Plan, []*plan.Desired, map[string]*plan.Observed, error) {
+func computePlan(ctx context.Context, stderr io.Writer, s *deploy.Session, cfg *config.Result) (*plan.Plan, []*plan.Desired, map[string]*plan.Observed, error) {
 	observed := s.Observe(ctx)
 	desired, diags, err := s.Desired(ctx, observed)
 	if len(diags) > 0 {
-		if werr := config.WriteDiagnostics(stderr, nil, diags, termWidth(stderr), useColor(stderr)); werr != nil {
+		if werr := config.WriteDiagnostics(stderr, cfg.Files, diags, termWidth(stderr), useColor(stderr)); werr != nil {
 			return nil, nil, nil, werr
 		}
 	}
@@ -164,13 +171,13 @@ func computePlan(ctx context.Context, stderr io.Writer, s *deploy.Session) (*pla
 }
 
 func runPlan(stdout, stderr io.Writer, flags planFlags) error {
-	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
-		return planWith(ctx, stdout, stderr, s, flags)
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session, cfg *config.Result) error {
+		return planWith(ctx, stdout, stderr, s, cfg, flags)
 	})
 }
 
-func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, flags planFlags) error {
-	p, desired, _, err := computePlan(ctx, stderr, s)
+func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, cfg *config.Result, flags planFlags) error {
+	p, desired, _, err := computePlan(ctx, stderr, s, cfg)
 	if err != nil {
 		return err
 	}
@@ -195,7 +202,7 @@ func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, 
 	} else {
 		p.WriteText(stdout, styles(stdout))
 		if flags.out != "" {
-			fmt.Fprintf(stdout, "Saved the plan to %s; apply it with: hactl apply %s\n", flags.out, flags.out)
+			fmt.Fprintf(stdout, "Saved the plan to %s; apply it with:\n  %s\n", flags.out, shellCommand(slices.Concat([]string{"hactl", "apply"}, flags.applyArgs, []string{flags.out})...))
 		}
 	}
 	switch {
@@ -205,6 +212,56 @@ func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, 
 		return withExitCode(exitChanges, nil)
 	}
 	return nil
+}
+
+// givenFlags lists the flags the user gave on the command line, as
+// arguments to repeat (-f value, --name value, --bool), but for those named
+// in skip. Repeated flags (--var) come once per value, in the order given.
+func givenFlags(fs *pflag.FlagSet, skip ...string) []string {
+	var out []string
+	fs.Visit(func(f *pflag.Flag) {
+		if slices.Contains(skip, f.Name) {
+			return
+		}
+		values := []string{f.Value.String()}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			values = sv.GetSlice()
+		}
+		for _, v := range values {
+			switch {
+			case f.Value.Type() == "bool" && v == "true":
+				out = append(out, "--"+f.Name)
+			case f.Value.Type() == "bool":
+				// "--name false" would read false as an argument.
+				out = append(out, "--"+f.Name+"="+v)
+			case f.Shorthand != "":
+				out = append(out, "-"+f.Shorthand, v)
+			default:
+				out = append(out, "--"+f.Name, v)
+			}
+		}
+	})
+	return out
+}
+
+// shellCommand writes a command line that a POSIX shell reads back as the
+// same words: words with nothing special to the shell stay as they are,
+// others are single-quoted.
+func shellCommand(words ...string) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = shellWord(w)
+	}
+	return strings.Join(parts, " ")
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./:@%+,=-]+$`)
+
+func shellWord(s string) string {
+	if plainWord.MatchString(s) {
+		return s
+	}
+	return remote.Quote(s)
 }
 
 type applyFlags struct {
@@ -242,12 +299,12 @@ func runApply(stdin io.Reader, stdout, stderr io.Writer, flags applyFlags, planF
 	progress := func(node, msg string) {
 		fmt.Fprintf(stdout, "%s: %s\n", node, msg)
 	}
-	return flags.withSession(stderr, progress, func(ctx context.Context, s *deploy.Session) error {
-		return applyWith(ctx, stdin, stdout, stderr, s, flags, planFile, operation)
+	return flags.withSession(stderr, progress, func(ctx context.Context, s *deploy.Session, cfg *config.Result) error {
+		return applyWith(ctx, stdin, stdout, stderr, s, cfg, flags, planFile, operation)
 	})
 }
 
-func applyWith(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, s *deploy.Session, flags applyFlags, planFile, operation string) error {
+func applyWith(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, s *deploy.Session, cfg *config.Result, flags applyFlags, planFile, operation string) error {
 	var p *plan.Plan
 	var err error
 	var desired []*plan.Desired
@@ -255,7 +312,7 @@ func applyWith(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, s
 		p = plan.DestroyPlan(s.Observe(ctx))
 	} else {
 		var observed map[string]*plan.Observed
-		p, desired, observed, err = computePlan(ctx, stderr, s)
+		p, desired, observed, err = computePlan(ctx, stderr, s, cfg)
 		if err != nil {
 			return err
 		}
@@ -269,18 +326,27 @@ func applyWith(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, s
 			}
 		}
 	}
-	p.WriteText(stdout, styles(stdout))
+	destroy := operation == "destroy"
+	if destroy {
+		p.WriteDestroyText(stdout, styles(stdout))
+	} else {
+		p.WriteText(stdout, styles(stdout))
+	}
 	if p.HasErrors() {
-		return withExitCode(exitError, errors.New("some hosts could not be observed; nothing was applied"))
+		return withExitCode(exitError, fmt.Errorf("some hosts could not be observed; nothing was %s", map[bool]string{true: "removed", false: "applied"}[destroy]))
 	}
 	if !p.HasChanges() {
 		return nil
 	}
 	if !flags.autoApprove && planFile == "" {
-		fmt.Fprintf(stdout, "\nDo you want to %s these changes? Only 'yes' will be accepted: ", operation)
+		question := "Apply these changes?"
+		if destroy {
+			question = fmt.Sprintf("Remove hactl from %s? Its agent stops there, and the cluster's work on those hosts with it.", strings.Join(p.Changed(), ", "))
+		}
+		fmt.Fprintf(stdout, "\n%s Only 'yes' will be accepted: ", question)
 		answer, _ := bufio.NewReader(stdin).ReadString('\n')
 		if strings.TrimSpace(answer) != "yes" {
-			return withExitCode(exitError, fmt.Errorf("%s cancelled", operation))
+			return withExitCode(exitError, fmt.Errorf("%s cancelled; nothing was changed", operation))
 		}
 	}
 	fmt.Fprintln(stdout)
@@ -290,16 +356,24 @@ func applyWith(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, s
 		switch {
 		case r.Err != nil:
 			failed++
-			fmt.Fprintf(stderr, "%s: FAILED: %v\n", r.Node, r.Err)
+			fmt.Fprintf(stderr, "%s: FAILED: %s\n", r.Node, plan.WithoutHost(r.Node, r.Err.Error()))
 		case r.Skipped != "":
 			failed++
-			fmt.Fprintf(stderr, "%s: %s\n", r.Node, r.Skipped)
+			fmt.Fprintf(stderr, "%s: %s\n", r.Node, plan.WithoutHost(r.Node, r.Skipped))
 		}
 	}
 	if failed > 0 {
 		return withExitCode(exitError, fmt.Errorf("%d of %d hosts were not brought to the plan; run hactl %s again once the cause is fixed", failed, len(results), operation))
 	}
-	fmt.Fprintf(stdout, "\n%s complete: %s changed.\n", strings.ToUpper(operation[:1])+operation[1:], count(len(results), "host"))
+	if destroy {
+		names := make([]string, len(results))
+		for i, r := range results {
+			names[i] = r.Node
+		}
+		fmt.Fprintf(stdout, "\nDestroy complete: hactl removed from %s (%s).\n", count(len(results), "host"), strings.Join(names, ", "))
+	} else {
+		fmt.Fprintf(stdout, "\nApply complete: %s changed.\n", count(len(results), "host"))
+	}
 	return nil
 }
 
@@ -363,16 +437,16 @@ func runDrift(stdout, stderr io.Writer, flags driftFlags) error {
 	if flags.format != "text" && flags.format != "markdown" && flags.format != "json" {
 		return withExitCode(exitError, fmt.Errorf("--format %q: use text, markdown or json", flags.format))
 	}
-	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
-		return driftWith(ctx, stdout, stderr, s, flags)
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session, cfg *config.Result) error {
+		return driftWith(ctx, stdout, stderr, s, cfg, flags)
 	})
 }
 
-func driftWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, flags driftFlags) error {
+func driftWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, cfg *config.Result, flags driftFlags) error {
 	observed := s.Observe(ctx)
 	desired, diags, err := s.Desired(ctx, observed)
 	if err != nil || diags.HasErrors() {
-		_ = config.WriteDiagnostics(stderr, nil, diags, termWidth(stderr), useColor(stderr))
+		_ = config.WriteDiagnostics(stderr, cfg.Files, diags, termWidth(stderr), useColor(stderr))
 		return withExitCode(exitError, err)
 	}
 	items := plan.Drift(desired, observed)
@@ -412,7 +486,7 @@ func newForceUnlockCommand() *cobra.Command {
 		Short: "Remove a node's apply lock left by a run that died",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return flags.withSession(cmd.ErrOrStderr(), nil, func(ctx context.Context, s *deploy.Session) error {
+			return flags.withSession(cmd.ErrOrStderr(), nil, func(ctx context.Context, s *deploy.Session, _ *config.Result) error {
 				info, err := s.ForceUnlock(ctx, args[0])
 				if err != nil {
 					return withExitCode(exitError, err)

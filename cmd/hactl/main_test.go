@@ -3,16 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// The -update flag regenerates golden files (go test ./... -update); this
-// package has none, but its test binary must accept the flag.
-var _ = flag.Bool("update", false, "rewrite golden files")
 
 // The configurations of the loader's golden tests serve here too.
 const (

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/plan"
+	"github.com/hactl/hactl/plan/config"
 	"github.com/hactl/hactl/plan/deploy"
 )
 
@@ -76,7 +77,7 @@ unhealthy (for monitoring scripts).`,
 }
 
 func runStatus(stdout, stderr io.Writer, flags statusFlags) error {
-	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session) error {
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session, _ *config.Result) error {
 		return statusWith(ctx, stdout, s, flags)
 	})
 }
@@ -112,64 +113,132 @@ func statusWith(ctx context.Context, stdout io.Writer, s *deploy.Session, flags 
 }
 
 func statusOnce(ctx context.Context, stdout io.Writer, s *deploy.Session, desired []*plan.Desired, flags statusFlags) error {
-	observed := s.Observe(ctx)
-	rows := make([]NodeStatus, 0, len(desired))
-	unhealthy := false
+	report := newStatusReport(desired, s.Observe(ctx))
+	var err error
+	if flags.json {
+		err = report.writeJSON(stdout)
+	} else {
+		err = report.writeText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !report.healthy() {
+		return withExitCode(exitChanges, nil)
+	}
+	return nil
+}
+
+// statusReport is what hactl status shows: a row per node, and the cluster
+// as the member that sees the most members alive sees it, each group with
+// its resources as the node running it reports them. It is built from the
+// observations alone, so that its rendering can be tested without hosts.
+type statusReport struct {
+	Nodes []NodeStatus
+	// SeenBy is the member whose view Cluster is; empty without heartbeat.
+	SeenBy  string
+	Cluster *status.Heartbeat
+	// Holders maps a group to the reports of the nodes that run it, in
+	// the order of the group's running_on. A member reports a group's
+	// resources as they are on itself, so on a node that does not run the
+	// group they are stopped by design: only the holders' reports say
+	// whether the group's resources really run.
+	Holders map[string][]groupOnNode
+}
+
+// groupOnNode is a group as one node that runs it reports it; Group is nil
+// when that node's report could not be read.
+type groupOnNode struct {
+	Node  string
+	Group *status.Group
+}
+
+func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed) *statusReport {
+	r := &statusReport{Nodes: make([]NodeStatus, 0, len(desired)), Holders: map[string][]groupOnNode{}}
 	for _, d := range desired {
 		o := observed[d.Node]
-		r := NodeStatus{Node: d.Node, Reachable: o.Error == "", Error: o.Error, AgentVersion: o.AgentVersion, AgentRunning: o.AgentRunning}
+		if o == nil {
+			o = &plan.Observed{Node: d.Node, Error: "not observed"}
+		}
+		row := NodeStatus{Node: d.Node, Reachable: o.Error == "", Error: plan.WithoutHost(d.Node, o.Error), AgentVersion: o.AgentVersion, AgentRunning: o.AgentRunning}
 		if st := o.Status; st != nil && o.AgentRunning {
-			r.SpecApplied = st.SpecHash == d.SpecHash
-			r.Healthy = st.Healthy
-			r.LastError = st.SpecError
-			r.Roles = st.Roles
+			row.SpecApplied = st.SpecHash == d.SpecHash
+			row.Healthy = st.Healthy
+			row.LastError = st.SpecError
+			row.Roles = st.Roles
 			// A part of the spec that no role of the agent runs is not
 			// healthy, though the agent runs the rest without error.
 			for _, role := range st.Roles {
 				if role.State != status.RoleRunning {
-					r.Healthy = false
-					if r.LastError == "" {
-						r.LastError = role.Error
+					row.Healthy = false
+					if row.LastError == "" {
+						row.LastError = role.Error
 					}
 				}
 			}
 		}
-		unhealthy = unhealthy || !r.Healthy
-		rows = append(rows, r)
+		r.Nodes = append(r.Nodes, row)
 	}
 	view := clusterView(observed)
-	if flags.json {
-		doc := struct {
-			FormatVersion string            `json:"format_version"`
-			Nodes         []NodeStatus      `json:"nodes"`
-			Cluster       *status.Heartbeat `json:"cluster,omitempty"`
-			SeenBy        string            `json:"cluster_seen_by,omitempty"`
-		}{plan.JSONFormatVersion, rows, nil, ""}
-		if view != nil {
-			doc.Cluster, doc.SeenBy = view.Status.Heartbeat, view.Node
-		}
-		if err := plan.WriteJSON(stdout, doc); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NODE\tREACHABLE\tAGENT\tRUNNING\tSPEC APPLIED\tROLES\tHEALTHY\tLAST ERROR")
-		for _, r := range rows {
-			last := r.LastError
-			if r.Error != "" {
-				last = r.Error
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Node, yesNo(r.Reachable), dash(r.AgentVersion), yesNo(r.AgentRunning), yesNo(r.SpecApplied), dash(rolesSummary(r.Roles)), yesNo(r.Healthy), dash(last))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if view != nil {
-			writeClusterView(stdout, view.Node, view.Status.Heartbeat)
+	if view == nil {
+		return r
+	}
+	r.SeenBy, r.Cluster = view.Node, view.Status.Heartbeat
+	for _, g := range r.Cluster.Groups {
+		for _, node := range g.RunningOn {
+			r.Holders[g.Name] = append(r.Holders[g.Name], groupOnNode{Node: node, Group: reportedGroup(observed[node], g.Name)})
 		}
 	}
-	if unhealthy {
-		return withExitCode(exitChanges, nil)
+	return r
+}
+
+// reportedGroup is the group as the node itself reports it, or nil.
+func reportedGroup(o *plan.Observed, name string) *status.Group {
+	if o == nil || !o.AgentRunning || o.Status == nil || o.Status.Heartbeat == nil {
+		return nil
+	}
+	for i, g := range o.Status.Heartbeat.Groups {
+		if g.Name == name {
+			return &o.Status.Heartbeat.Groups[i]
+		}
+	}
+	return nil
+}
+
+func (r *statusReport) healthy() bool {
+	for _, n := range r.Nodes {
+		if !n.Healthy {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *statusReport) writeJSON(w io.Writer) error {
+	doc := struct {
+		FormatVersion string            `json:"format_version"`
+		Nodes         []NodeStatus      `json:"nodes"`
+		Cluster       *status.Heartbeat `json:"cluster,omitempty"`
+		SeenBy        string            `json:"cluster_seen_by,omitempty"`
+	}{plan.JSONFormatVersion, r.Nodes, r.Cluster, r.SeenBy}
+	return plan.WriteJSON(w, doc)
+}
+
+func (r *statusReport) writeText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tREACHABLE\tAGENT\tRUNNING\tSPEC APPLIED\tROLES\tHEALTHY\tLAST ERROR")
+	for _, n := range r.Nodes {
+		last := n.LastError
+		if n.Error != "" {
+			last = n.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Node, yesNo(n.Reachable), dash(n.AgentVersion), yesNo(n.AgentRunning), yesNo(n.SpecApplied), dash(rolesSummary(n.Roles)), yesNo(n.Healthy), dash(last))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Cluster != nil {
+		r.writeCluster(w)
 	}
 	return nil
 }
@@ -206,7 +275,8 @@ func sortedNames(m map[string]*plan.Observed) []string {
 	return names
 }
 
-func writeClusterView(w io.Writer, seenBy string, hb *status.Heartbeat) {
+func (r *statusReport) writeCluster(w io.Writer) {
+	hb, seenBy := r.Cluster, r.SeenBy
 	quorum := "quorate"
 	if !hb.Quorate {
 		quorum = "NO QUORUM"
@@ -235,29 +305,17 @@ func writeClusterView(w io.Writer, seenBy string, hb *status.Heartbeat) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Name, state, strings.Join(links, ", "))
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(w, "\nGroups:")
+	fmt.Fprintln(w, "\nGroups (resources as the node running each group reports them):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, g := range hb.Groups {
 		where := "not running"
 		if len(g.RunningOn) > 0 {
 			where = "running on " + strings.Join(g.RunningOn, ", ")
 		}
-		var res []string
-		for _, r := range g.Resources {
-			st := "stopped"
-			if r.Running {
-				st = "running"
-			}
-			if r.LastError != "" {
-				st += " (" + r.LastError + ")"
-			}
-			res = append(res, fmt.Sprintf("%s %s %s", r.Kind, r.Name, st))
-		}
-		extra := ""
 		if g.Waiting != "" {
-			extra = " — " + g.Waiting
+			where += " — " + g.Waiting
 		}
-		fmt.Fprintf(tw, "  %s\t%s%s\t%s\n", g.Name, where, extra, strings.Join(res, "; "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", g.Name, where, r.groupResources(g))
 	}
 	_ = tw.Flush()
 	if len(hb.Dropped) > 0 {
@@ -273,9 +331,52 @@ func writeClusterView(w io.Writer, seenBy string, hb *status.Heartbeat) {
 	if n := len(hb.Events); n > 0 {
 		fmt.Fprintln(w, "\nRecent events:")
 		for _, ev := range hb.Events[max(0, n-5):] {
-			fmt.Fprintf(w, "  %s %s %s %s %s\n", ev.Time.Format("15:04:05.000"), ev.Kind, ev.Node, ev.Group, ev.Detail)
+			words := []string{ev.Time.Format("15:04:05.000"), string(ev.Kind)}
+			for _, s := range []string{ev.Node, ev.Group, ev.Detail} {
+				if s != "" {
+					words = append(words, s)
+				}
+			}
+			fmt.Fprintf(w, "  %s\n", strings.Join(words, " "))
 		}
 	}
+}
+
+// groupResources describes a group's resources where they matter: on the
+// nodes that run it. A group that runs nowhere has its resources stopped
+// everywhere; the viewing member's report says why, if one failed.
+func (r *statusReport) groupResources(g status.Group) string {
+	holders := r.Holders[g.Name]
+	if len(holders) == 0 {
+		return resourceList(g.Resources)
+	}
+	var parts []string
+	for _, h := range holders {
+		text := fmt.Sprintf("(%s did not report)", h.Node)
+		if h.Group != nil {
+			text = resourceList(h.Group.Resources)
+		}
+		if len(holders) > 1 {
+			text = h.Node + ": " + text
+		}
+		parts = append(parts, text)
+	}
+	return strings.Join(parts, " | ")
+}
+
+func resourceList(resources []status.Resource) string {
+	var res []string
+	for _, r := range resources {
+		st := "stopped"
+		if r.Running {
+			st = "running"
+		}
+		if r.LastError != "" {
+			st += " (" + r.LastError + ")"
+		}
+		res = append(res, fmt.Sprintf("%s %s %s", r.Kind, r.Name, st))
+	}
+	return strings.Join(res, "; ")
 }
 
 // rolesSummary names a node's roles, with the state of those not running:

@@ -89,12 +89,13 @@ func runValidate(stdout, stderr io.Writer, flags validateFlags) error {
 	if err != nil {
 		var ec *exitCodeError
 		if errors.As(err, &ec) {
+			diags = config.Dedupe(diags)
 			errs := len(diags.Errs())
 			fmt.Fprintf(stderr, "%d error%s, %d warning%s.\n", errs, plural(errs), len(diags)-errs, plural(len(diags)-errs))
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "Success! %s%s\n", summary(res.Topology), warningNote(len(diags)))
+	fmt.Fprintf(stdout, "Success! %s%s\n", summary(res.Topology), warningNote(len(config.Dedupe(diags))))
 	return nil
 }
 

@@ -8,7 +8,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -105,7 +107,13 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	locals, d := evalLocals(ctx, blocks.OfType("locals"))
 	diags = append(diags, d...)
 	ctx.Variables["local"] = cty.ObjectVal(locals)
+	declared := map[string][]string{"var": {}, "local": sortedKeys(locals)}
+	for _, b := range blocks.OfType("variable") {
+		declared["var"] = append(declared["var"], b.Labels[0])
+	}
+	sort.Strings(declared["var"])
 	if diags.HasErrors() {
+		explainUndeclared(diags, declared)
 		return res, sortDiags(append(diags, structure...))
 	}
 
@@ -143,6 +151,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	maskSecrets(res.Files, dec.Secrets)
 	diags = append(diags, structure...)
 	diags = append(diags, dec.Diags...)
+	explainUndeclared(diags, declared)
 	return res, sortDiags(diags)
 }
 
@@ -165,14 +174,17 @@ func configFiles(path string) ([]string, hcl.Diagnostics) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration",
-			Detail: fmt.Sprintf("%s. Give the path of a .hcl file or of a directory holding them.", strings.TrimPrefix(err.Error(), "stat "))}}
+			Detail: fmt.Sprintf("%s. Give the path of a .hcl file or of a directory holding them.", fileProblem(path, err))}}
 	}
 	if !st.IsDir() {
 		return []string{path}, nil
 	}
 	matches, err := filepath.Glob(filepath.Join(path, "*.hcl"))
 	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot list configuration files", Detail: err.Error()}}
+		// Glob fails only on a malformed pattern: the directory's name
+		// holds pattern characters.
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot list configuration files",
+			Detail: fmt.Sprintf("The name of %s holds a character that reads as a pattern ([ or \\). Rename the directory, or give the path of a .hcl file in it.", path)}}
 	}
 	var files []string
 	for _, m := range matches {
@@ -188,12 +200,23 @@ func configFiles(path string) ([]string, hcl.Diagnostics) {
 	return files, nil
 }
 
+// fileProblem says "PATH: what went wrong" for a failed file operation,
+// without the name of the system call ("open", "stat") Go puts first.
+func fileProblem(path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Path + ": " + pe.Err.Error()
+	}
+	return path + ": " + err.Error()
+}
+
 // parseFile parses one file, refusing binary input before the parser sees
 // it so that the operator gets one clear message instead of hundreds.
 func parseFile(parser *hclparse.Parser, path string) (*hcl.File, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration file", Detail: err.Error()}}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration file",
+			Detail: fmt.Sprintf("%s. Check that the file exists and that you may read it.", fileProblem(path, err))}}
 	}
 	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
 		rng := hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}
@@ -335,7 +358,7 @@ func parseRawVar(name, raw string, typ cty.Type, where string) (cty.Value, hcl.D
 	// instead of a source range.
 	invalid := func(why string) (cty.Value, hcl.Diagnostics) {
 		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
-			Detail: fmt.Sprintf("%s: %q is not a valid %s value%s. Strings need no quotes; other types are written as in HCL, like 80, true or [\"a\", \"b\"].", where, raw, typ.FriendlyName(), why)}}
+			Detail: fmt.Sprintf("%s: %q is not a valid %s%s. Strings need no quotes; other types are written as in HCL, like 80, true or [\"a\", \"b\"].", where, raw, typ.FriendlyName(), why)}}
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), where, hcl.InitialPos)
 	if diags.HasErrors() {
@@ -347,7 +370,7 @@ func parseRawVar(name, raw string, typ cty.Type, where string) (cty.Value, hcl.D
 	}
 	cv, err := convert.Convert(val, typ)
 	if err != nil {
-		return invalid(": " + err.Error())
+		return invalid(" (it reads as " + providers.Describe(val, typ) + ")")
 	}
 	return cv, nil
 }
@@ -356,7 +379,7 @@ func convertVar(name string, val cty.Value, typ cty.Type, rng hcl.Range) (cty.Va
 	cv, err := convert.Convert(val, typ)
 	if err != nil {
 		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid value for variable %q", name),
-			Detail: fmt.Sprintf("The value must be a %s: %s.", typ.FriendlyName(), err), Subject: rng.Ptr()}}
+			Detail: fmt.Sprintf("The value must be a %s, not %s.", typ.FriendlyName(), providers.Describe(val, typ)), Subject: rng.Ptr()}}
 	}
 	return cv, nil
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -171,9 +173,9 @@ cluster "c" {
 			want string
 		}{
 			{"missing value", Options{}, `No value for variable "user"`},
-			{"number from word", Options{Vars: []string{"user=u", "port=http"}}, `"http" is not a valid number value`},
-			{"bool from word", Options{Vars: []string{"user=u", "become=yes"}}, `"yes" is not a valid bool value`},
-			{"list from string", Options{Vars: []string{"user=u", "jump=a@b"}}, "is not a valid list of string value"},
+			{"number from word", Options{Vars: []string{"user=u", "port=http"}}, `"http" is not a valid number.`},
+			{"bool from word", Options{Vars: []string{"user=u", "become=yes"}}, `"yes" is not a valid bool.`},
+			{"list from string", Options{Vars: []string{"user=u", "jump=a@b"}}, "is not a valid list of string."},
 			{"env of wrong type", Options{Vars: []string{"user=u"}, Environ: []string{"HACTL_VAR_port=x"}}, "environment variable HACTL_VAR_port"},
 			{"undeclared --var", Options{Vars: []string{"user=u", "prot=1"}}, `Did you mean "port"?`},
 			{"--var without =", Options{Vars: []string{"user"}}, "must be name=value"},
@@ -245,7 +247,7 @@ locals {
 		{"unknown local", `
 locals {
   a = local.nope
-}`, `does not have an attribute named "nope"`},
+}`, `There is no local value named "nope" (there are a)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -468,5 +470,44 @@ func TestBlocksNoAgentRoleRunsAreWarnedAboutUntilTheRoleLands(t *testing.T) {
 	}
 	if got := notRun(); len(got) != 0 {
 		t.Errorf("with every role present: %q; want no warnings", got)
+	}
+}
+
+// Diagnostics that repeat one another — a shared file's problem found once
+// per node — are printed and counted once.
+func TestDiagnosticsAreDeduplicated(t *testing.T) {
+	rng := hcl.Range{Filename: "c.hcl", Start: hcl.Pos{Line: 2, Column: 3, Byte: 10}, End: hcl.Pos{Line: 2, Column: 9, Byte: 16}}
+	other := rng
+	other.Start.Line, other.End.Line = 5, 5
+	d := func(sev hcl.DiagnosticSeverity, summary string, r hcl.Range) *hcl.Diagnostic {
+		return &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: "detail", Subject: r.Ptr()}
+	}
+	diags := hcl.Diagnostics{
+		d(hcl.DiagError, "Cannot read secret file", rng),
+		d(hcl.DiagError, "Cannot read secret file", rng),
+		d(hcl.DiagWarning, "Cannot read secret file", rng),
+		d(hcl.DiagError, "Cannot read secret file", other),
+		d(hcl.DiagError, "Cannot read secret file", rng),
+	}
+	if got := Dedupe(diags); len(got) != 3 || got[0] != diags[0] || got[1] != diags[2] || got[2] != diags[3] {
+		t.Errorf("Dedupe kept %v", got)
+	}
+	var text bytes.Buffer
+	if err := WriteDiagnostics(&text, nil, diags, 100, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(text.String(), "Error: Cannot read secret file"); n != 2 {
+		t.Errorf("%d errors printed; want 2:\n%s", n, text.String())
+	}
+	var js bytes.Buffer
+	if err := WriteJSONDiagnostics(&js, nil, diags); err != nil {
+		t.Fatal(err)
+	}
+	var doc JSONDiagnostics
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.ErrorCount != 2 || doc.WarningCount != 1 || len(doc.Diagnostics) != 3 {
+		t.Errorf("JSON counts %d errors, %d warnings, %d diagnostics; want 2, 1, 3", doc.ErrorCount, doc.WarningCount, len(doc.Diagnostics))
 	}
 }

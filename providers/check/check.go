@@ -69,7 +69,7 @@ func Decode(d *providers.Decoder, c *providers.Content) *topology.HealthCheck {
 	}
 	if h.BodyRegex != "" {
 		if _, err := regexp.Compile(h.BodyRegex); err != nil {
-			d.Error(c.Range("body_regex"), "Invalid regular expression", fmt.Sprintf("body_regex: %s.", err))
+			d.Error(c.Range("body_regex"), "Invalid regular expression", fmt.Sprintf("body_regex: %s. Write an RE2 regular expression, like \"^OK\".", providers.RegexpProblem(err)))
 		}
 	}
 	if h.Type == "command" && h.Command == "" {

@@ -135,7 +135,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			MaxRestarts:     rc.Int("max_restarts"),
 			Range:           rc.BlockRange(),
 		}
-		if !d.Declare("resource of group "+g.Name, r.Name, rc.DefRange) {
+		if !d.DeclareIn(fmt.Sprintf("group %q", g.Name), "resource", r.Name, rc.DefRange) {
 			continue
 		}
 		switch r.Kind {

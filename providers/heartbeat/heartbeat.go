@@ -100,7 +100,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			TTL:   lc.Int("ttl"),
 			Range: lc.BlockRange(),
 		}
-		if !d.Declare("heartbeat link", l.Name, lc.DefRange) {
+		if !d.DeclareIn("heartbeat", "link", l.Name, lc.DefRange) {
 			continue
 		}
 		hb.Links = append(hb.Links, l)

@@ -7,9 +7,7 @@ package lvs
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
@@ -130,7 +128,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			Weight:  rc.Int("weight"),
 			Range:   rc.BlockRange(),
 		}
-		if !d.Declare("real server of "+vs.Name, rs.Name, rc.DefRange) {
+		if !d.DeclareIn(fmt.Sprintf("virtual_service %q", vs.Name), "real_server", rs.Name, rc.DefRange) {
 			continue
 		}
 		if rs.Port == 0 {
@@ -155,16 +153,8 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 
 // CheckHostPort reports an attribute that is not host:port.
 func CheckHostPort(d *providers.Decoder, c *providers.Content, name string) {
-	host, port, err := net.SplitHostPort(c.String(name))
-	if err == nil {
-		var p int
-		p, err = strconv.Atoi(port)
-		if err == nil && (p < 1 || p > 65535 || host == "") {
-			err = fmt.Errorf("port %d or host %q out of range", p, host)
-		}
-	}
-	if err != nil {
-		d.Error(c.Range(name), "Invalid host:port", fmt.Sprintf("%s must be host:port, like \"192.168.0.250:80\": %s.", name, err))
+	if problem := providers.HostPortProblem(c.String(name)); problem != "" {
+		d.Error(c.Range(name), "Invalid host:port", fmt.Sprintf("%s: %s. Write host:port, like \"192.168.0.250:80\" or \"[2001:db8::1]:80\".", name, problem))
 	}
 }
 

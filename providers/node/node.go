@@ -94,7 +94,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 	d.Topology.Nodes = append(d.Topology.Nodes, n)
 	for _, ic := range c.Blocks("interface") {
 		iface := &topology.Interface{Name: ic.Label(0), Range: ic.BlockRange()}
-		if !d.Declare("interface of node "+n.Name, iface.Name, ic.DefRange) {
+		if !d.DeclareIn(fmt.Sprintf("node %q", n.Name), "interface", iface.Name, ic.DefRange) {
 			continue
 		}
 		addr, addrRange := ic.Addr("address"), ic.Range("address")

@@ -157,7 +157,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			KeyFile:  lc.String("key_file"),
 			Range:    lc.BlockRange(),
 		}
-		if !d.Declare("listener of proxy "+p.Name, l.Name, lc.DefRange) {
+		if !d.DeclareIn(fmt.Sprintf("proxy %q", p.Name), "listener", l.Name, lc.DefRange) {
 			continue
 		}
 		p.Listeners = append(p.Listeners, l)
@@ -183,7 +183,7 @@ func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content
 		HealthCheck: check.Decode(d, c.Block("health_check")),
 		Range:       c.BlockRange(),
 	}
-	d.Declare("service of proxy "+p.Name, s.Name, c.DefRange)
+	d.DeclareIn(fmt.Sprintf("proxy %q", p.Name), "service", s.Name, c.DefRange)
 	for _, attr := range []string{"host", "path"} {
 		checkRegex(d, c, attr, c.String(attr))
 	}
@@ -207,7 +207,7 @@ func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content
 			RedirectURL: bc.String("redirect_url"),
 			Range:       bc.BlockRange(),
 		}
-		if !d.Declare("backend of service "+s.Name, b.Name, bc.DefRange) {
+		if !d.DeclareIn(fmt.Sprintf("service %q of proxy %q", s.Name, p.Name), "backend", b.Name, bc.DefRange) {
 			continue
 		}
 		s.Backends = append(s.Backends, b)
@@ -239,7 +239,7 @@ func checkRegex(d *providers.Decoder, c *providers.Content, attr, re string) {
 		return
 	}
 	if _, err := regexp.Compile(re); err != nil {
-		d.Error(c.Range(attr), "Invalid regular expression", fmt.Sprintf("%s: %s.", attr, err))
+		d.Error(c.Range(attr), "Invalid regular expression", fmt.Sprintf("%s: %s. Write an RE2 regular expression, like \"^/static/\".", attr, providers.RegexpProblem(err)))
 	}
 }
 

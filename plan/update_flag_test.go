@@ -1,7 +1,0 @@
-package plan
-
-import "flag"
-
-// The -update flag regenerates golden files (go test ./... -update); every
-// test binary must accept it, even one without golden files.
-var _ = flag.Bool("update", false, "rewrite golden files")

@@ -109,7 +109,6 @@ func (c *cluster) hactl(args ...string) (string, int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cmd.Dir = ".." // the checkout, so that hactl builds the agent from it
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

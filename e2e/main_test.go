@@ -9,7 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
+
+	"github.com/hactl/hactl/plan/apply"
 )
 
 // hactlBin is the hactl binary built for this run.
@@ -27,11 +30,17 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	hactlBin = filepath.Join(dir, "hactl")
-	build := exec.Command("go", "build", "-o", hactlBin, "../cmd/hactl")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building hactl:", err)
-		return 1
+	// The agent goes beside hactl, where hactl looks for it (as
+	// scripts/build lays out bin/).
+	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))
+	for _, args := range [][]string{{"-o", hactlBin, "../cmd/hactl"}, {"-o", agent, "../agentbin"}} {
+		build := exec.Command("go", append([]string{"build"}, args...)...)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", args[len(args)-1], err)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -83,7 +83,7 @@ func Drift(desired []*Desired, observed map[string]*Observed) []DriftItem {
 		if d.SpecHash != a.SpecHash {
 			add(d.Node, Pending, "configuration changed since the last apply", DiffSpecs(o.Spec, d.Spec)...)
 		}
-		if d.AgentSHA256 != a.AgentSHA256 {
+		if d.AgentSHA256 != "" && d.AgentSHA256 != a.AgentSHA256 { // "": the operator's hactl has no agent
 			add(d.Node, Pending, fmt.Sprintf("agent upgrade to %s", d.AgentVersion))
 		}
 	}

@@ -29,6 +29,9 @@ func TestDriftTellsHandChangesFromPendingConfiguration(t *testing.T) {
 			[]string{"drift: vip 192.168.0.33/24 missing on eth0"}},
 		{"configuration changed, not applied", func(_ *Observed, d *Desired) { d.SpecHash = "s2" },
 			[]string{"pending: configuration changed since the last apply"}},
+		{"new agent, not applied", func(_ *Observed, d *Desired) { d.AgentSHA256, d.AgentVersion = "a2", "v2" },
+			[]string{"pending: agent upgrade to v2"}},
+		{"no agent known to this hactl: upgrades not judged", func(_ *Observed, d *Desired) { d.AgentSHA256, d.AgentVersion = "", "" }, nil},
 		{"never applied", func(o *Observed, _ *Desired) { o.Applied = nil }, []string{"pending: never applied"}},
 		{"unreachable", func(o *Observed, _ *Desired) { o.Error = "connection refused" }, []string{"unreachable: connection refused"}},
 	}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/hactl/hactl/e2e/lab"
+	"github.com/hactl/hactl/plan/apply"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
 )
@@ -123,8 +124,14 @@ func run(runs int, soak time.Duration) error {
 	}
 	defer os.RemoveAll(dir)
 	hactl := filepath.Join(dir, "hactl")
-	if out, err := exec.Command("go", "build", "-o", hactl, "./cmd/hactl").CombinedOutput(); err != nil {
-		return fmt.Errorf("building hactl: %v\n%s", err, out)
+	// hactl takes the agent from beside its executable.
+	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))
+	for _, args := range [][]string{{"-o", hactl, "./cmd/hactl"}, {"-o", agent, "./agentbin"}} {
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %v\n%s", args[len(args)-1], err, out)
+		}
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

@@ -3,11 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -47,7 +47,7 @@ func (f *remoteFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.knownHosts, "known-hosts", os.Getenv("HACTL_KNOWN_HOSTS"), "known_hosts file for every node (default: the configuration's, or ~/.ssh/known_hosts; env HACTL_KNOWN_HOSTS)")
 	fl.StringVar(&f.identity, "identity", os.Getenv("HACTL_SSH_IDENTITY"), "SSH private key for every node (env HACTL_SSH_IDENTITY)")
 	fl.BoolVar(&f.acceptNewKeys, "accept-new-host-keys", false, "trust and record the host keys of hosts not yet in known_hosts (like ssh's accept-new); changed keys are still refused")
-	fl.StringVar(&f.agentBinary, "agent-binary", "", "agent binary to install (default: the one built into hactl, or built from the checkout)")
+	fl.StringVar(&f.agentBinary, "agent-binary", os.Getenv(apply.AgentFileEnv), "agent binary to install on every node (env "+apply.AgentFileEnv+"; default: the agents built into a release hactl, or hactl-agent-linux-ARCH beside the hactl executable)")
 	fl.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for another run's lock on a host before giving up")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 0, "SSH connect timeout (default: the configuration's, or 10s)")
 	fl.DurationVar(&f.healthWait, "health-timeout", 30*time.Second, "how long to wait for each agent to report its new spec healthy")
@@ -60,20 +60,6 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 	if err != nil {
 		return nil, nil, err
 	}
-	agents := &apply.AgentSource{Path: f.agentBinary, Embedded: embeddedAgents}
-	if embeddedAgents != nil && f.agentBinary == "" {
-		agents.Version = version
-	}
-	if f.agentBinary == "" && embeddedAgents == nil {
-		if wd, err := os.Getwd(); err == nil {
-			agents.SourceDir = apply.FindCheckout(wd)
-		}
-		if agents.SourceDir == "" {
-			if exe, err := os.Executable(); err == nil {
-				agents.SourceDir = apply.FindCheckout(filepath.Dir(exe))
-			}
-		}
-	}
 	s := deploy.New(res, deploy.Options{
 		Remote: remote.Options{
 			Uploads:           semaphore.NewWeighted(max(f.uploads, 1)),
@@ -83,7 +69,7 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 		},
 		Parallelism:  f.parallelism,
 		IdentityFile: f.identity,
-		Agents:       agents,
+		Agents:       f.agentSource(),
 		LockTimeout:  f.lockTimeout,
 		HealthWait:   f.healthWait,
 		Progress:     progress,
@@ -155,7 +141,7 @@ Exit status: 0 success; 1 error. With --detailed-exitcode: 0 no changes,
 // computePlan loads, observes and plans.
 func computePlan(ctx context.Context, stderr io.Writer, s *deploy.Session, cfg *config.Result) (*plan.Plan, []*plan.Desired, map[string]*plan.Observed, error) {
 	observed := s.Observe(ctx)
-	desired, diags, err := s.Desired(ctx, observed)
+	desired, diags, err := s.Desired(observed)
 	if len(diags) > 0 {
 		if werr := config.WriteDiagnostics(stderr, cfg.Files, diags, termWidth(stderr), useColor(stderr)); werr != nil {
 			return nil, nil, nil, werr
@@ -444,9 +430,16 @@ func runDrift(stdout, stderr io.Writer, flags driftFlags) error {
 
 func driftWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, cfg *config.Result, flags driftFlags) error {
 	observed := s.Observe(ctx)
-	desired, diags, err := s.Desired(ctx, observed)
+	desired, diags, err := s.Specs()
 	if err != nil || diags.HasErrors() {
 		_ = config.WriteDiagnostics(stderr, cfg.Files, diags, termWidth(stderr), useColor(stderr))
+		return withExitCode(exitError, err)
+	}
+	// Drift is about specs; the agent only adds "agent upgrade pending",
+	// which is left out, with a note, when this hactl has no agent.
+	if err := s.AddAgents(desired, observed); errors.Is(err, apply.ErrNoAgent) {
+		fmt.Fprintf(stderr, "Note: pending agent upgrades are not shown: %v\n", err)
+	} else if err != nil {
 		return withExitCode(exitError, err)
 	}
 	items := plan.Drift(desired, observed)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,7 +56,16 @@ func loopbackCluster(t *testing.T, withKey bool) (dir string, args []string) {
 	if withKey {
 		writeFile(t, dir, "cluster.key", []byte("k"))
 	}
-	agent := writeFile(t, dir, "agent", []byte("not an agent"))
+	// hactl checks that the agent is a Linux program for the hosts'
+	// machine (amd64 while no host answers); a header is all it reads.
+	elfHeader := elf.Header64{Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT), Ehsize: 64}
+	copy(elfHeader.Ident[:], elf.ELFMAG)
+	elfHeader.Ident[elf.EI_CLASS], elfHeader.Ident[elf.EI_DATA], elfHeader.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	var agentBytes bytes.Buffer
+	if err := binary.Write(&agentBytes, binary.LittleEndian, elfHeader); err != nil {
+		t.Fatal(err)
+	}
+	agent := writeFile(t, dir, "agent", agentBytes.Bytes())
 	return dir, []string{"-f", dir, "--agent-binary", agent, "--known-hosts", filepath.Join(dir, "known_hosts"),
 		"--identity", filepath.Join(dir, "no-such-key"), "--connect-timeout", "2s"}
 }

@@ -22,10 +22,6 @@ import (
 	"github.com/hactl/hactl/plan/deploy"
 )
 
-// embeddedAgents holds the agents a release build carries (see
-// agents_embed.go); nil when hactl runs from source.
-var embeddedAgents map[string][]byte
-
 func jsonUnmarshalStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -86,7 +82,7 @@ func statusWith(ctx context.Context, stdout io.Writer, s *deploy.Session, flags 
 	// The specs the nodes should run depend on the configuration only (the
 	// host's architecture picks the agent, not the spec): compile them once,
 	// not at every refresh of --watch.
-	desired, _, err := s.Desired(ctx, nil)
+	desired, _, err := s.Specs()
 	if err != nil {
 		return withExitCode(exitError, err)
 	}

@@ -2,29 +2,49 @@ package apply
 
 import (
 	"bytes"
-	"context"
+	"debug/elf"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
-// AgentSource finds the agent binary for a host architecture: the file the
-// operator named (--agent-binary), the binaries embedded in a release build,
-// or one built from the checkout hactl runs from.
+// AgentFileEnv names the environment variable that gives the agent binary
+// to install, like --agent-binary.
+const AgentFileEnv = "HACTL_AGENT_BINARY"
+
+// AgentSource finds the agent binary for a host architecture. In order:
+//
+//  1. the file the operator named (--agent-binary or HACTL_AGENT_BINARY),
+//     for every host;
+//  2. the agents built into a release hactl (goreleaser.yaml, tag
+//     embedagents);
+//  3. hactl-agent-linux-ARCH beside the hactl executable, where
+//     scripts/build puts it in a checkout (bin/hactl and
+//     bin/hactl-agent-linux-amd64).
+//
+// hactl never builds the agent itself. It used to run `go build ./agentbin`
+// at plan time when run from a checkout: that needs a Go toolchain and the
+// agent's modules on the machine that plans — which the lab's ctl namespace,
+// with no network, did not have — and it spent the time of a build on every
+// plan. Building the agent next to hactl, once, where the network is, moves
+// that cost to the build; an agent file beside the executable (rather than
+// one embedded by a second build of hactl) keeps the checkout's build to two
+// plain `go build`s of the host's architecture, and serves the same way a
+// `go install`ed hactl with an agent built beside it.
 type AgentSource struct {
 	// Path is an agent binary given by the operator; it is used for every
-	// architecture.
+	// host, and refused for a host of another architecture.
 	Path string
 	// Embedded maps GOARCH to the agent built into a release hactl.
 	Embedded map[string][]byte
-	// SourceDir is the root of a hactl checkout to build the agent from.
-	SourceDir string
-	// CacheDir holds agents built from source.
-	CacheDir string
+	// Dir is where agents named hactl-agent-linux-ARCH are looked for:
+	// the folder of the hactl executable.
+	Dir string
 	// Version names the embedded agents (the release's version); other
 	// agents are named by their digest.
 	Version string
@@ -40,6 +60,10 @@ type Agent struct {
 	Version string
 }
 
+// ErrNoAgent is returned (wrapped) when no agent can be found for a host's
+// architecture.
+var ErrNoAgent = errors.New("this hactl carries no agent")
+
 // GoArch maps `uname -m` to GOARCH.
 func GoArch(machine string) (string, error) {
 	switch machine {
@@ -51,8 +75,14 @@ func GoArch(machine string) (string, error) {
 	return "", fmt.Errorf("no hactl agent for machine type %q (amd64 and arm64 are built)", machine)
 }
 
+// AgentFileName is the name of the agent for arch beside hactl.
+func AgentFileName(arch string) string { return "hactl-agent-linux-" + arch }
+
+// elfMachines are the ELF machine types of the architectures GoArch knows.
+var elfMachines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
 // For returns the agent for a host whose `uname -m` is machine.
-func (s *AgentSource) For(ctx context.Context, machine string) (*Agent, error) {
+func (s *AgentSource) For(machine string) (*Agent, error) {
 	arch, err := GoArch(machine)
 	if err != nil {
 		return nil, err
@@ -62,27 +92,14 @@ func (s *AgentSource) For(ctx context.Context, machine string) (*Agent, error) {
 	if a := s.cache[arch]; a != nil {
 		return a, nil
 	}
-	var bin []byte
-	switch {
-	case s.Path != "":
-		bin, err = os.ReadFile(s.Path)
-		if err != nil {
-			return nil, fmt.Errorf("reading --agent-binary: %w", err)
-		}
-	case s.Embedded[arch] != nil:
-		bin = s.Embedded[arch]
-	case s.SourceDir != "":
-		bin, err = s.build(ctx, arch)
-		if err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("this hactl carries no agent for %s and is not run from a checkout; give --agent-binary", arch)
+	bin, embedded, err := s.find(arch)
+	if err != nil {
+		return nil, err
 	}
 	sum := spec.HashBytes(bin)
-	version := s.Version
-	if version == "" {
-		version = "build " + sum[:12]
+	version := "build " + sum[:12]
+	if embedded && s.Version != "" {
+		version = s.Version
 	}
 	a := &Agent{Binary: bin, SHA256: sum, Version: version}
 	if s.cache == nil {
@@ -92,40 +109,53 @@ func (s *AgentSource) For(ctx context.Context, machine string) (*Agent, error) {
 	return a, nil
 }
 
-// build compiles a static agent for arch from the checkout (the go command
-// caches, so an unchanged checkout builds in a moment).
-func (s *AgentSource) build(ctx context.Context, arch string) ([]byte, error) {
-	dir := s.CacheDir
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "hactl-agents")
+// find returns the agent binary for arch, and whether it is an embedded one.
+func (s *AgentSource) find(arch string) ([]byte, bool, error) {
+	if s.Path != "" {
+		bin, err := os.ReadFile(s.Path)
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the agent given by --agent-binary or %s: %w", AgentFileEnv, err)
+		}
+		return bin, false, checkArch(s.Path, bin, arch)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("building the agent: %w", err)
+	if bin := s.Embedded[arch]; bin != nil {
+		return bin, true, nil
 	}
-	out := filepath.Join(dir, "hactl-agent-linux-"+arch)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./agentbin")
-	cmd.Dir = s.SourceDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building the agent from %s: %w\n%s", s.SourceDir, err, msg)
+	if s.Dir != "" {
+		file := filepath.Join(s.Dir, AgentFileName(arch))
+		bin, err := os.ReadFile(file)
+		switch {
+		case err == nil:
+			return bin, false, checkArch(file, bin, arch)
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, false, fmt.Errorf("reading the agent beside hactl: %w", err)
+		}
 	}
-	return os.ReadFile(out)
+	beside := AgentFileName(arch)
+	if s.Dir != "" {
+		beside = filepath.Join(s.Dir, beside)
+	}
+	return nil, false, fmt.Errorf("%w for %s hosts; give --agent-binary FILE or set %s=FILE, "+
+		"or put the agent at %s (in a hactl checkout, scripts/build %s builds it there; by hand: "+
+		"CGO_ENABLED=0 GOOS=linux GOARCH=%s go build -o %s ./agentbin); see docs/install.md",
+		ErrNoAgent, arch, AgentFileEnv, beside, arch, arch, AgentFileName(arch))
 }
 
-// FindCheckout walks up from dir to the root of a hactl checkout, or
-// returns "".
-func FindCheckout(dir string) string {
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(data, []byte("module github.com/hactl/hactl\n")) {
-			if _, err := os.Stat(filepath.Join(dir, "agentbin", "main.go")); err == nil {
-				return dir
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
+// checkArch refuses a file that is not a Linux executable for arch, so that
+// a wrong file fails at plan rather than as a dead agent on the host.
+func checkArch(file string, bin []byte, arch string) error {
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return fmt.Errorf("agent %s is not a Linux executable (%v); build it with GOOS=linux", file, err)
 	}
+	if f.Machine == elfMachines[arch] {
+		return nil
+	}
+	built := f.Machine.String()
+	for name, m := range elfMachines {
+		if m == f.Machine {
+			built = name
+		}
+	}
+	return fmt.Errorf("agent %s is built for %s, but the host is %s; build one with GOARCH=%s", file, built, arch, arch)
 }

@@ -146,9 +146,10 @@ func (s *Session) Observe(ctx context.Context) map[string]*plan.Observed {
 	return out
 }
 
-// Desired compiles every node's spec and picks the agent for its
-// architecture (known from the observation; amd64 when unknown).
-func (s *Session) Desired(ctx context.Context, observed map[string]*plan.Observed) ([]*plan.Desired, hcl.Diagnostics, error) {
+// Specs compiles every node's spec, without its agent: the spec and its
+// hash depend on the configuration only, so status and drift need neither
+// an agent binary nor a Go toolchain.
+func (s *Session) Specs() ([]*plan.Desired, hcl.Diagnostics, error) {
 	base := "."
 	if len(s.cfg.Paths) > 0 {
 		base = filepath.Dir(s.cfg.Paths[0])
@@ -162,20 +163,40 @@ func (s *Session) Desired(ctx context.Context, observed map[string]*plan.Observe
 		if err != nil {
 			return nil, diags, err
 		}
-		arch := "x86_64"
-		if o := observed[n.Name]; o != nil && o.Facts.Arch != "" {
-			arch = o.Facts.Arch
-		}
-		agent, err := s.opts.Agents.For(ctx, arch)
-		if err != nil {
-			return nil, diags, fmt.Errorf("%s: %w", n.Name, err)
-		}
-		out = append(out, &plan.Desired{
-			Node: n.Name, Spec: sp, SpecJSON: data, SpecHash: spec.HashBytes(data), Secrets: files,
-			AgentBinary: agent.Binary, AgentSHA256: agent.SHA256, AgentVersion: agent.Version,
-		})
+		out = append(out, &plan.Desired{Node: n.Name, Spec: sp, SpecJSON: data, SpecHash: spec.HashBytes(data), Secrets: files})
 	}
 	return out, diags, nil
+}
+
+// Desired compiles every node's spec and picks the agent for its
+// architecture: what plan and apply need.
+func (s *Session) Desired(observed map[string]*plan.Observed) ([]*plan.Desired, hcl.Diagnostics, error) {
+	desired, diags, err := s.Specs()
+	if err != nil {
+		return nil, diags, err
+	}
+	return desired, diags, s.AddAgents(desired, observed)
+}
+
+// AddAgents sets the agent of each desired state, for its node's
+// architecture (known from the observation; amd64 when unknown). It stops at
+// the first node whose agent cannot be had.
+func (s *Session) AddAgents(desired []*plan.Desired, observed map[string]*plan.Observed) error {
+	for _, d := range desired {
+		arch := "x86_64"
+		if o := observed[d.Node]; o != nil && o.Facts.Arch != "" {
+			arch = o.Facts.Arch
+		}
+		agent, err := s.opts.Agents.For(arch)
+		switch {
+		case errors.Is(err, apply.ErrNoAgent):
+			return err // about hactl, not about the node
+		case err != nil:
+			return fmt.Errorf("%s: %w", d.Node, err)
+		}
+		d.AgentBinary, d.AgentSHA256, d.AgentVersion = agent.Binary, agent.SHA256, agent.Version
+	}
+	return nil
 }
 
 // hostAdapter gives apply what it needs of a remote client.

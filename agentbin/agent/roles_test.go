@@ -58,7 +58,6 @@ type fakeRole struct {
 	mu      sync.Mutex
 	reloads int
 	groups  []role.GroupChange
-	block   chan struct{} // HandleRequest waits on it when set
 }
 
 func (r *fakeRole) Run(ctx context.Context) error {

@@ -1,0 +1,81 @@
+# Three members heartbeating on two networks, unicast on both (the
+# default), fenced by the lab's power switch: losing one network is a
+# warning, never a death.
+cluster "trio" {
+  key_file = "cluster.key"
+}
+
+network "lan" {
+  cidr = "192.168.0.0/24"
+}
+
+network "hb" {
+  cidr = "192.168.1.0/24"
+}
+
+node "n1" {
+  interface "eth0" {
+    network = network.lan
+    address = "192.168.0.11"
+  }
+  interface "eth1" {
+    network = network.hb
+    address = "192.168.1.11"
+  }
+  fence "lab" {}
+}
+
+node "n2" {
+  interface "eth0" {
+    network = network.lan
+    address = "192.168.0.12"
+  }
+  interface "eth1" {
+    network = network.hb
+    address = "192.168.1.12"
+  }
+  fence "lab" {}
+}
+
+node "n3" {
+  interface "eth0" {
+    network = network.lan
+    address = "192.168.0.13"
+  }
+  interface "eth1" {
+    network = network.hb
+    address = "192.168.1.13"
+  }
+  fence "lab" {}
+}
+
+# The default interval (20ms), so that a dead link's socket fills as fast
+# as on a real cluster; deadtime longer than the default, as two cores
+# shared by the whole lab can delay a heartbeat.
+heartbeat {
+  interval = "20ms"
+  warntime = "150ms"
+  deadtime = "300ms"
+  initdead = "3s"
+  link "lan" {
+    network = network.lan
+  }
+  link "hb" {
+    network = network.hb
+  }
+}
+
+quorum {
+  policy = "stop"
+}
+
+group "web" {
+  nodes = [node.n1, node.n2, node.n3]
+  vip "www" {
+    address = "192.168.0.33/24"
+  }
+  ocf "apache" {
+    type             = "Dummy"
+    monitor_interval = "1s"
+  }
+}

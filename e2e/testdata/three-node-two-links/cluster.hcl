@@ -49,13 +49,12 @@ node "n3" {
   fence "lab" {}
 }
 
-# The default interval (20ms), so that a dead link's socket fills as fast
-# as on a real cluster; deadtime longer than the default, as two cores
-# shared by the whole lab can delay a heartbeat.
+# The default interval; warntime and deadtime longer than the defaults
+# (see TestThreeNodesLosingOneOfTwoLinksOnlyWarns).
 heartbeat {
   interval = "20ms"
-  warntime = "150ms"
-  deadtime = "300ms"
+  warntime = "500ms"
+  deadtime = "1s"
   initdead = "3s"
   link "lan" {
     network = network.lan

@@ -2,16 +2,19 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/layout"
+	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/e2e/lab"
 )
 
@@ -467,5 +470,185 @@ func TestClusterKeyRotationKeepsTheGroupWhereItRuns(t *testing.T) {
 	out := c.mustHactl(0, "status")
 	if !regexp.MustCompile(`c2g\s+alive\s+lan up`).MatchString(out) && !regexp.MustCompile(`h2g\s+alive\s+lan up`).MatchString(out) {
 		t.Errorf("members do not hear each other after the rotation:\n%s", out)
+	}
+}
+
+// linkCut is one way to lose one of a node's two heartbeat links.
+type linkCut struct {
+	node, iface string
+	link        string // the heartbeat link on iface
+	port        bool   // kill the switch port (carrier stays up) instead of pulling the cable
+}
+
+func (k linkCut) String() string {
+	how := "cable pulled"
+	if k.port {
+		how = "switch port dead"
+	}
+	return fmt.Sprintf("%s:%s (%s, %s)", k.node, k.iface, k.link, how)
+}
+
+// agentEvents returns the heartbeat events a node's agent reports that
+// happened at or after since.
+func (c *cluster) agentEvents(node string, since time.Time) []status.Event {
+	c.t.Helper()
+	var st status.Status
+	raw := c.onNode(node, "cat /run/hactl/status.json")
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		c.t.Fatalf("%s: reading its agent's status: %v\n%s", node, err, raw)
+	}
+	if st.Heartbeat == nil {
+		c.t.Fatalf("%s: its agent reports no heartbeat role:\n%s", node, raw)
+	}
+	var out []status.Event
+	for _, ev := range st.Heartbeat.Events {
+		if !ev.Time.Before(since) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// linkEvents lists, as "observer→peer", the pairs whose events of kind
+// name the link.
+func linkEvents(events map[string][]status.Event, kind status.EventKind, link string) []string {
+	var out []string
+	for observer, evs := range events {
+		for _, ev := range evs {
+			if ev.Kind == kind && ev.Detail == "link "+link {
+				out = append(out, observer+"→"+ev.Node)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// losesOneLinkOnly cuts a link, holds it cut long enough for the
+// unanswered ARP of its unicast peers to fill and drain the sockets twice,
+// heals it, and checks that the members only warned: link_down for the
+// cut link between the cut node and each other member, link_up after the
+// heal, and no death, fencing, quorum loss or group move — the VIP
+// answering from holder all along.
+func (c *cluster) losesOneLinkOnly(p probe, holder string, members []string, k linkCut) {
+	t := c.t
+	t.Helper()
+	start := time.Now()
+	var err error
+	if k.port {
+		err = c.lab.CutPort(t.Context(), k.node, k.iface)
+	} else {
+		err = c.lab.Cut(k.node, k.iface)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pulled cable makes the node's kernel forget the link's ARP entries
+	// at once; elsewhere Linux keeps a silent neighbour's entry for 15 to
+	// 45 s before asking again. Flushing them brings every member to that
+	// point now: unicast heartbeats queue behind unanswered ARP.
+	for _, m := range members {
+		c.onNode(m, "ip neigh flush dev "+k.iface)
+	}
+	p.holds(t, holder, 8*time.Second)
+	var want []string
+	for _, m := range members {
+		if m != k.node {
+			want = append(want, k.node+"→"+m, m+"→"+k.node)
+		}
+	}
+	slices.Sort(want)
+	events := map[string][]status.Event{}
+	for _, m := range members {
+		events[m] = c.agentEvents(m, start)
+		for _, ev := range events[m] {
+			if ev.Kind != status.LinkDown {
+				t.Errorf("with %s, %s reported %s %s %s %s: only link_down warnings were due", k, m, ev.Kind, ev.Node, ev.Group, ev.Detail)
+			}
+		}
+	}
+	if got := linkEvents(events, status.LinkDown, k.link); !slices.Equal(got, want) {
+		t.Errorf("with %s, link_down for link %s reported (observer→peer) %v, want %v", k, k.link, got, want)
+	}
+	healed := time.Now()
+	if err := c.lab.Heal(k.node, k.iface); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		for _, m := range members {
+			events[m] = c.agentEvents(m, healed)
+		}
+		got := linkEvents(events, status.LinkUp, k.link)
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after healing %s, link_up for link %s reported (observer→peer) %v, want %v", k, k.link, got, want)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	st, err := c.lab.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if n.State != lab.StateUp {
+			t.Errorf("after %s, %s is %s, want up (not fenced)", k, n.Name, n.State)
+		}
+	}
+}
+
+// Losing one of two heartbeat links, however it is lost and on whichever
+// member, is a warning (docs/language.md, heartbeat). Every member can be
+// fenced, so that a false death would power a node off.
+//
+// A dead link used to stall a member's engine: its socket filled with
+// heartbeats queued behind unanswered ARP, and a blocking send waited 3 s
+// for ARP to give up. With the kernel's defaults one peer's ARP queue
+// (unres_qlen_bytes) is as large as a socket's buffer (wmem_default) and
+// never overfills it: two members never stalled, three did
+// (TestThreeNodes…). This test keeps the two-node shape honest. Its
+// timings are those of the three-node test: see there.
+func TestTwoNodesLosingOneOfTwoLinksOnlyWarns(t *testing.T) {
+	c := webCluster(t, func(s string) string {
+		s = strings.Replace(s, "heartbeat {\n", "heartbeat {\n  warntime = \"500ms\"\n  deadtime = \"1s\"\n", 1)
+		for _, n := range []string{"h2g", "c2g"} {
+			s = strings.Replace(s, "node \""+n+"\" {\n", "node \""+n+"\" {\n  fence \"lab\" {}\n", 1)
+		}
+		return s
+	})
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	members := []string{"h2g", "c2g"}
+	for _, k := range []linkCut{
+		{node: "h2g", iface: "eth1", link: "direct"},
+		{node: "c2g", iface: "eth1", link: "direct"},
+		{node: "h2g", iface: "eth1", link: "direct", port: true},
+		{node: "c2g", iface: "eth0", link: "lan", port: true},
+	} {
+		c.losesOneLinkOnly(p, "h2g", members, k)
+	}
+}
+
+// The cluster beats at the default interval, so that a dead link's socket
+// fills as fast as on a real cluster, with warntime and deadtime longer
+// than the defaults: the lab's two cores, shared with whatever else runs,
+// now and then delay a heartbeat past 150ms, while a sender stalled behind
+// a dead link fell silent for more than a second at a time.
+func TestThreeNodesLosingOneOfTwoLinksOnlyWarns(t *testing.T) {
+	c := startCluster(t, "three-node-two-links")
+	c.mustHactl(0, "apply", "--auto-approve")
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "n1")
+	members := []string{"n1", "n2", "n3"}
+	for _, k := range []linkCut{
+		{node: "n2", iface: "eth1", link: "hb"},
+		{node: "n1", iface: "eth1", link: "hb"},
+		{node: "n3", iface: "eth0", link: "lan"},
+		{node: "n3", iface: "eth1", link: "hb", port: true},
+		{node: "n1", iface: "eth1", link: "hb", port: true},
+	} {
+		c.losesOneLinkOnly(p, "n1", members, k)
 	}
 }

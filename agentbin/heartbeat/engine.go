@@ -121,6 +121,8 @@ type Engine struct {
 	events      chan groupEvent
 	fenced      chan fenceResult
 	controls    chan control
+	// sendDrops counts, per link, the heartbeats the link refused.
+	sendDrops map[string]uint64
 
 	mu      sync.Mutex
 	recent  []Event
@@ -159,7 +161,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg: cfg, sp: sp, hb: sp.Heartbeat, self: sp.Node,
 		keys: keys, receivers: map[string]*wire.Receiver{}, counters: &wire.Counters{},
 		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
-		moves: map[string]Move{}, quorate: true, newResource: resource.New,
+		moves: map[string]Move{}, quorate: true, newResource: resource.New, sendDrops: map[string]uint64{},
 		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
@@ -223,7 +225,7 @@ func (e *Engine) emit(kind status.EventKind, node, group, detail string) {
 // member); an agent restart keeps them running, and the new agent takes
 // them over as its own.
 func (e *Engine) Run(ctx context.Context) error {
-	tr, err := listenUDP(e.hb.Links, e.hb.Port, e.recv)
+	tr, err := listenUDP(e.hb, e.recv)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -711,9 +713,11 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 			return
 		}
 		for _, to := range destinations(l, peers, e.hb.Port) {
-			// A send error is what a cut link looks like; the peers will
-			// notice the silence.
-			_ = e.tr.send(l.Name, to, b)
+			// A refused packet is what a dead link looks like from here;
+			// the peers notice the silence, and status counts the drops.
+			if e.tr.send(l.Name, to, b) != nil {
+				e.sendDrops[l.Name]++
+			}
 		}
 	}
 }

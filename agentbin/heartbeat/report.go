@@ -48,6 +48,12 @@ func (e *Engine) publish(now time.Time) {
 			hs.Dropped[reason] = n
 		}
 	}
+	for link, n := range e.sendDrops {
+		if hs.SendDrops == nil {
+			hs.SendDrops = map[string]uint64{}
+		}
+		hs.SendDrops[link] = n
+	}
 	e.mu.Lock()
 	e.status = hs
 	e.mu.Unlock()

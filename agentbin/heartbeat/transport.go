@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +30,10 @@ type datagram struct {
 // to it through this interface so that its logic can be tested with an
 // in-memory network.
 type transport interface {
+	// send hands a packet to a link and never waits: a link that cannot
+	// take it now returns an error at once and the packet is lost, as on
+	// a lossy wire. The engine runs every link from one goroutine, so one
+	// dead link must not hold up the others.
 	send(link string, to netip.AddrPort, b []byte) error
 	close() error
 }
@@ -36,17 +43,18 @@ type transport interface {
 type udpLink struct {
 	spec spec.Link
 	conn *net.UDPConn
+	raw  syscall.RawConn
 }
 
 type udpTransport struct {
 	links map[string]*udpLink
 }
 
-// listenUDP opens one socket per link and delivers what arrives to recv
-// until the transport is closed.
-func listenUDP(links []spec.Link, port int, recv chan<- datagram) (*udpTransport, error) {
+// listenUDP opens one socket per link of the heartbeat section and
+// delivers what arrives to recv until the transport is closed.
+func listenUDP(hb *spec.Heartbeat, recv chan<- datagram) (*udpTransport, error) {
 	t := &udpTransport{links: map[string]*udpLink{}}
-	for _, l := range links {
+	for _, l := range hb.Links {
 		local, err := netip.ParseAddr(l.Local)
 		if err != nil {
 			t.close()
@@ -56,6 +64,7 @@ func listenUDP(links []spec.Link, port int, recv chan<- datagram) (*udpTransport
 		if local.Is6() {
 			network = "udp6"
 		}
+		sndbuf := sendBuffer(l.Interface, local.Is6(), len(destinations(l, hb.Peers, hb.Port)))
 		lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			err := rc.Control(func(fd uintptr) {
@@ -66,15 +75,27 @@ func listenUDP(links []spec.Link, port int, recv chan<- datagram) (*udpTransport
 				if l.Mode == "broadcast" {
 					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1))
 				}
+				// SO_SNDBUFFORCE passes net.core.wmem_max and needs
+				// CAP_NET_ADMIN, which the agent has; without it the
+				// kernel caps SO_SNDBUF at wmem_max, still no error.
+				if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndbuf) != nil {
+					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf))
+				}
 			})
 			return errors.Join(err, serr)
 		}}
-		pc, err := lc.ListenPacket(context.Background(), network, ":"+strconv.Itoa(port))
+		pc, err := lc.ListenPacket(context.Background(), network, ":"+strconv.Itoa(hb.Port))
 		if err != nil {
 			t.close()
-			return nil, fmt.Errorf("link %s: listening on %s port %d: %w", l.Name, l.Interface, port, err)
+			return nil, fmt.Errorf("link %s: listening on %s port %d: %w", l.Name, l.Interface, hb.Port, err)
 		}
 		conn := pc.(*net.UDPConn)
+		raw, err := conn.SyscallConn()
+		if err != nil {
+			conn.Close()
+			t.close()
+			return nil, fmt.Errorf("link %s: %w", l.Name, err)
+		}
 		if l.Mode == "multicast" {
 			if err := joinMulticast(conn, l); err != nil {
 				conn.Close()
@@ -82,11 +103,39 @@ func listenUDP(links []spec.Link, port int, recv chan<- datagram) (*udpTransport
 				return nil, fmt.Errorf("link %s: %w", l.Name, err)
 			}
 		}
-		ul := &udpLink{spec: l, conn: conn}
+		ul := &udpLink{spec: l, conn: conn, raw: raw}
 		t.links[l.Name] = ul
-		go ul.read(recv)
+		go ul.read(recv, ms(hb.IntervalMS))
 	}
 	return t, nil
+}
+
+// defaultUnresQueue is the kernel's default of unres_qlen_bytes
+// (SK_WMEM_MAX), used when /proc does not say.
+const defaultUnresQueue = 212992
+
+// sendBuffer is the send buffer a link's socket needs to reach dests
+// unicast destinations. While a neighbour's address is unresolved (its
+// cable is dead, so ARP or ND goes unanswered) the kernel queues up to
+// unres_qlen_bytes of packets for it, charged to the sending socket, and
+// frees them only when resolution fails, about 3 s later. With the default
+// buffer (net.core.wmem_default, as large as one such queue) two dead
+// peers fill it: the link then refuses packets for its live peers too.
+// Room for every destination's queue, and one more for the packets on
+// their way out, keeps one peer's dead cable from costing the others
+// their heartbeats.
+func sendBuffer(iface string, v6 bool, dests int) int {
+	family := "ipv4"
+	if v6 {
+		family = "ipv6"
+	}
+	per := defaultUnresQueue
+	if b, err := os.ReadFile(filepath.Join("/proc/sys/net", family, "neigh", iface, "unres_qlen_bytes")); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			per = n
+		}
+	}
+	return (max(dests, 1) + 1) * per
 }
 
 func joinMulticast(conn *net.UDPConn, l spec.Link) error {
@@ -118,7 +167,10 @@ func joinMulticast(conn *net.UDPConn, l spec.Link) error {
 	return nil
 }
 
-func (l *udpLink) read(recv chan<- datagram) {
+// read delivers the link's datagrams to recv. It waits a heartbeat
+// interval after an error, so that an error that persists (the device
+// gone) does not spin a core the engine needs.
+func (l *udpLink) read(recv chan<- datagram, backoff time.Duration) {
 	buf := make([]byte, 64*1024)
 	for {
 		n, from, err := l.conn.ReadFromUDPAddrPort(buf)
@@ -126,6 +178,7 @@ func (l *udpLink) read(recv chan<- datagram) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			time.Sleep(backoff)
 			continue
 		}
 		d := datagram{link: l.spec.Name, from: from, data: append([]byte(nil), buf[:n]...), at: time.Now()}
@@ -141,8 +194,30 @@ func (t *udpTransport) send(link string, to netip.AddrPort, b []byte) error {
 	if l == nil {
 		return fmt.Errorf("no link %s", link)
 	}
-	_, err := l.conn.WriteToUDPAddrPort(b, to)
-	return err
+	return l.send(to, b)
+}
+
+// send is one sendto with MSG_DONTWAIT. conn.WriteTo would park the
+// engine's goroutine until the socket drains when its buffer is full, and
+// a buffer full of packets waiting for ARP on a dead link drains only when
+// resolution fails, seconds later: the live links would fall silent too,
+// and the peers would declare this node dead.
+func (l *udpLink) send(to netip.AddrPort, b []byte) error {
+	var sa unix.Sockaddr
+	if to.Addr().Is4() {
+		sa = &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}
+	} else {
+		sa = &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16()}
+	}
+	var serr error
+	err := l.raw.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), b, unix.MSG_DONTWAIT, sa)
+		return true // done, whatever the outcome: never wait for room
+	})
+	if err = errors.Join(err, serr); err != nil {
+		return fmt.Errorf("link %s: sending to %s: %w", l.spec.Name, to, err)
+	}
+	return nil
 }
 
 func (t *udpTransport) close() error {

@@ -73,6 +73,10 @@ type Heartbeat struct {
 	Groups      []Group           `json:"groups"`
 	Dropped     map[string]uint64 `json:"dropped_packets,omitempty"` // by reason
 	Accepted    uint64            `json:"accepted_packets"`
+	// SendDrops counts, per link, the heartbeats this member's link
+	// refused to send (a dead link whose buffer is full); a link that
+	// refused none is absent.
+	SendDrops map[string]uint64 `json:"send_drops,omitempty"`
 	// SplitBrains counts the times this member found a group it ran also
 	// run elsewhere (after a partition healed) and released it.
 	SplitBrains uint64  `json:"split_brains"`

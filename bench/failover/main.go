@@ -5,9 +5,10 @@
 // For each system and each run it cuts the active node's links (failover)
 // and heals them (failback to the preferred node), and reports the outage:
 // from the first failed probe to the first answered one. Then it counts
-// false failovers over a period with both cores saturated and 2% loss on
-// one heartbeat link. It prints medians and ratios and ends with one line
-// "result: key=value …".
+// false failovers over two periods with both cores saturated: one with 2%
+// loss on one heartbeat link, one with that link's cable pulled (the other
+// link alone carries the heartbeats). It prints medians and ratios and
+// ends with one line "result: key=value …".
 //
 // Run as root from the repository root: go run ./bench/failover. It
 // installs keepalived (Debian package) when missing.
@@ -91,7 +92,7 @@ group "web" {
 
 func main() {
 	runs := flag.Int("runs", 5, "failovers (and failbacks) per system")
-	soak := flag.Duration("soak", 60*time.Second, "false-failover period under load and loss")
+	soak := flag.Duration("soak", 60*time.Second, "each false-failover period under load: with loss, then with one link cut")
 	flag.Parse()
 	if err := run(*runs, *soak); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -192,12 +193,12 @@ func run(runs int, soak time.Duration) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		results[s.name] = m
-		fmt.Printf("%s: failover median %.3fs %v, failback median %.3fs %v, false failovers %d\n",
-			s.name, median(m.failover), secs(m.failover), median(m.failback), secs(m.failback), m.falseFailovers)
+		fmt.Printf("%s: failover median %.3fs %v, failback median %.3fs %v, probes lost in failbacks %v, false failovers %d with 2%% loss, %d with one link cut\n",
+			s.name, median(m.failover), secs(m.failover), median(m.failback), secs(m.failback), m.failbackLost, m.falseFailovers, m.falseOnCut)
 	}
 	h, k1, k3 := results["hactl"], results["keepalived_advert1"], results["keepalived_vrrp3_100ms"]
-	fmt.Printf("\nresult: hactl_failover_s=%.3f hactl_failback_s=%.3f hactl_false_failovers=%d keepalived_advert1_failover_s=%.3f keepalived_vrrp3_failover_s=%.3f keepalived_vrrp3_failback_s=%.3f keepalived_vrrp3_false_failovers=%d ratio_vs_vrrp3=%.2f ratio_vs_advert1=%.2f\n",
-		median(h.failover), median(h.failback), h.falseFailovers, median(k1.failover), median(k3.failover), median(k3.failback), k3.falseFailovers,
+	fmt.Printf("\nresult: hactl_failover_s=%.3f hactl_failback_s=%.3f hactl_failback_lost=%d hactl_false_failovers=%d hactl_false_failovers_link_cut=%d keepalived_advert1_failover_s=%.3f keepalived_vrrp3_failover_s=%.3f keepalived_vrrp3_failback_s=%.3f keepalived_vrrp3_false_failovers=%d keepalived_vrrp3_false_failovers_link_cut=%d ratio_vs_vrrp3=%.2f ratio_vs_advert1=%.2f\n",
+		median(h.failover), median(h.failback), sum(h.failbackLost), h.falseFailovers, h.falseOnCut, median(k1.failover), median(k3.failover), median(k3.failback), k3.falseFailovers, k3.falseOnCut,
 		median(h.failover)/median(k3.failover), median(h.failover)/median(k1.failover))
 	return nil
 }
@@ -241,7 +242,9 @@ vrrp_instance web {
 
 type measure struct {
 	failover, failback []time.Duration
-	falseFailovers     int
+	failbackLost       []int // probes unanswered during each failback
+	falseFailovers     int   // with 2% loss on a heartbeat link
+	falseOnCut         int   // with a heartbeat link cut
 }
 
 func measureSystem(ctx context.Context, l *lab.Lab, runs int, soak time.Duration) (*measure, error) {
@@ -272,24 +275,48 @@ func measureSystem(ctx context.Context, l *lab.Lab, runs int, soak time.Duration
 		}
 		time.Sleep(1500 * time.Millisecond)
 		m.failback = append(m.failback, p.Outage(at, "h2g"))
-	}
-	if soak > 0 {
-		n, err := falseFailovers(ctx, l, p, soak)
-		if err != nil {
-			return nil, err
+		lost := 0
+		for _, pr := range p.Since(at) {
+			if !pr.OK {
+				lost++
+			}
 		}
-		m.falseFailovers = n
+		m.failbackLost = append(m.failbackLost, lost)
+	}
+	if soak <= 0 {
+		return m, nil
+	}
+	var err error
+	m.falseFailovers, err = falseFailovers(p, soak, func() (func(), error) {
+		_, err := l.Loss(ctx, "h2g", "eth1", 2)
+		return func() { _, _ = l.Loss(ctx, "h2g", "eth1", 0) }, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The active node loses its heartbeat-only link: its peer hears it on
+	// lan alone, and it sends on a link whose peer's ARP goes unanswered.
+	m.falseOnCut, err = falseFailovers(p, soak, func() (func(), error) {
+		return func() { _ = l.Heal("h2g", "eth1") }, l.Cut("h2g", "eth1")
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-// falseFailovers saturates both cores, drops 2% of the packets on h2g's
-// heartbeat-only link, and counts how often the VIP left h2g.
-func falseFailovers(ctx context.Context, l *lab.Lab, p *lab.Prober, d time.Duration) (int, error) {
-	if _, err := l.Loss(ctx, "h2g", "eth1", 2); err != nil {
+// falseFailovers saturates both cores under a fault on h2g's
+// heartbeat-only link, which fault sets and its returned function undoes,
+// and counts how often the VIP left h2g.
+func falseFailovers(p *lab.Prober, d time.Duration, fault func() (undo func(), err error)) (int, error) {
+	if err := p.WaitFor("h2g", 30, 60*time.Second); err != nil {
+		return 0, fmt.Errorf("before the soak: %w", err)
+	}
+	undo, err := fault()
+	defer undo()
+	if err != nil {
 		return 0, err
 	}
-	defer l.Loss(ctx, "h2g", "eth1", 0)
 	// Busy loops, one per core, compete with the agents for the CPUs.
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -322,6 +349,14 @@ func median(ds []time.Duration) float64 {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2].Seconds()
+}
+
+func sum(ns []int) int {
+	total := 0
+	for _, n := range ns {
+		total += n
+	}
+	return total
 }
 
 func secs(ds []time.Duration) []string {

@@ -1,7 +1,10 @@
 // Package lab turns a cluster topology into real hosts on one Linux machine,
 // with namespaces, so that hactl plans and applies over real SSH exactly as
 // against real machines, and failover can be tested by cutting links,
-// partitioning networks, killing or freezing nodes.
+// partitioning networks, killing or freezing nodes. A link is cut as each
+// of its ends sees a real fault: a pulled cable (Cut: the node loses
+// carrier, its peers hear silence) or a dead switch port (CutPort: carrier
+// stays up at both ends, and both hear silence).
 //
 // A lab is made of:
 //

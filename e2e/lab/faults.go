@@ -33,21 +33,44 @@ func (l *Lab) change(fn func(st *state) error) error {
 	return saveState(st)
 }
 
-// Cut takes a node's link down at the switch, as if its cable were pulled:
-// the node sees no carrier and keeps its addresses. An empty iface cuts
-// every link of the node.
+// Cut pulls a node's cable: the switch's end of the link goes down, so
+// the node's interface loses carrier — its kernel forgets the link's ARP
+// entries and discards what it sends — while its peers hear silence. The
+// node keeps its addresses. An empty iface cuts every link of the node.
 func (l *Lab) Cut(node, iface string) error {
 	return l.setLinks(node, iface, false)
 }
 
-// Heal undoes Cut. An empty iface heals every link of the node.
+// CutPort kills the switch port of a node's link: the switch drops every
+// frame through it, both ways, and carrier stays up at both ends. The
+// node, like its peers, only hears silence, and its ARP requests go
+// unanswered: a dead switch port, or a cable cut beyond a second switch.
+// An empty iface kills the ports of every link of the node. Heal and
+// HealAll end it.
+func (l *Lab) CutPort(ctx context.Context, node, iface string) error {
+	return l.change(func(st *state) error {
+		ports, err := st.ports(node, iface)
+		if err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if !slices.Contains(st.Faults.DeadPorts, p) {
+				st.Faults.DeadPorts = append(st.Faults.DeadPorts, p)
+			}
+		}
+		return applyFilter(ctx, st)
+	})
+}
+
+// Heal undoes Cut and CutPort. An empty iface heals every link of the
+// node.
 func (l *Lab) Heal(node, iface string) error {
 	return l.setLinks(node, iface, true)
 }
 
-// setLinks cuts or heals links. Healing the link of a node that is
-// powered off only plugs the cable back: the link comes up when the node
-// boots.
+// setLinks cuts or heals links; healing also revives their dead switch
+// ports. Healing the link of a node that is powered off only plugs the
+// cable back: the link comes up when the node boots.
 func (l *Lab) setLinks(node, iface string, up bool) error {
 	return l.change(func(st *state) error {
 		ports, err := st.ports(node, iface)
@@ -61,17 +84,24 @@ func (l *Lab) setLinks(node, iface string, up bool) error {
 		if err := setPorts(st, ports, up && !n.Off); err != nil {
 			return err
 		}
+		dead := len(st.Faults.DeadPorts)
 		for _, p := range ports {
 			st.Faults.Cut = slices.DeleteFunc(st.Faults.Cut, func(c string) bool { return c == p })
 			if !up {
 				st.Faults.Cut = append(st.Faults.Cut, p)
+			} else {
+				st.Faults.DeadPorts = slices.DeleteFunc(st.Faults.DeadPorts, func(c string) bool { return c == p })
 			}
+		}
+		if len(st.Faults.DeadPorts) != dead {
+			return applyFilter(context.Background(), st)
 		}
 		return nil
 	})
 }
 
-// HealAll heals every network fault: cut links, partitions and loss. The
+// HealAll heals every network fault: cut links, dead ports, partitions
+// and loss. The
 // links of a node that is powered off come up when it boots.
 func (l *Lab) HealAll(ctx context.Context) error {
 	return l.change(func(st *state) error {
@@ -99,7 +129,7 @@ func (l *Lab) HealAll(ctx context.Context) error {
 				}
 			}
 		}
-		st.Faults.Loss, st.Faults.LossBy, st.Faults.Partition = nil, "", nil
+		st.Faults.Loss, st.Faults.LossBy, st.Faults.Partition, st.Faults.DeadPorts = nil, "", nil, nil
 		return applyFilter(ctx, st)
 	})
 }
@@ -237,9 +267,17 @@ func (l *Lab) netem(st *state, port string, percent int) error {
 const filterTable = "hactl_lab"
 
 // applyFilter replaces the switch's filter with one made from the state's
-// partition and nftables loss.
+// dead ports, partition and nftables loss.
 func applyFilter(ctx context.Context, st *state) error {
 	var rules []string
+	if len(st.Faults.DeadPorts) > 0 {
+		ports := make([]string, len(st.Faults.DeadPorts))
+		for i, p := range st.Faults.DeadPorts {
+			ports[i] = fmt.Sprintf("%q", p)
+		}
+		set := strings.Join(ports, ", ")
+		rules = append(rules, fmt.Sprintf("iifname { %s } drop", set), fmt.Sprintf("oifname { %s } drop", set))
+	}
 	groupPorts := make([][]string, len(st.Faults.Partition))
 	for i, g := range st.Faults.Partition {
 		for _, name := range g {

@@ -66,10 +66,11 @@ type nodeState struct {
 
 // faults are the faults currently injected into the lab's networks.
 type faults struct {
-	Cut       []string       `json:"cut,omitempty"`       // bridge ports set down
-	Partition [][]string     `json:"partition,omitempty"` // groups of node names
-	Loss      map[string]int `json:"loss,omitempty"`      // port → percent
-	LossBy    string         `json:"loss_by,omitempty"`   // "netem" or "nftables"
+	Cut       []string       `json:"cut,omitempty"`        // bridge ports set down
+	DeadPorts []string       `json:"dead_ports,omitempty"` // bridge ports the switch drops every frame of
+	Partition [][]string     `json:"partition,omitempty"`  // groups of node names
+	Loss      map[string]int `json:"loss,omitempty"`       // port → percent
+	LossBy    string         `json:"loss_by,omitempty"`    // "netem" or "nftables"
 }
 
 var labNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)

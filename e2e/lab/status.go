@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -41,7 +42,8 @@ type LinkStatus struct {
 	Interface string `json:"interface"`
 	Network   string `json:"network"`
 	Address   string `json:"address"`
-	Up        bool   `json:"up"` // false: cut
+	Up        bool   `json:"up"`                  // false: cut
+	DeadPort  bool   `json:"dead_port,omitempty"` // the switch drops its frames
 	Loss      int    `json:"loss_percent,omitempty"`
 }
 
@@ -94,7 +96,7 @@ func (l *Lab) Status() (*Status, error) {
 			}
 			ns.Links = append(ns.Links, LinkStatus{
 				Interface: ifc.Name, Network: ifc.Network, Address: ifc.Address.String(),
-				Up: link.Attrs().Flags&1 != 0, Loss: st.Faults.Loss[ifc.Port],
+				Up: link.Attrs().Flags&1 != 0, DeadPort: slices.Contains(st.Faults.DeadPorts, ifc.Port), Loss: st.Faults.Loss[ifc.Port],
 			})
 		}
 		s.Nodes = append(s.Nodes, ns)
@@ -119,6 +121,8 @@ func (s *Status) Write(w io.Writer) error {
 				state = "off"
 			case !li.Up:
 				state = "CUT"
+			case li.DeadPort:
+				state = "DEAD PORT"
 			}
 			loss := ""
 			if li.Loss > 0 {

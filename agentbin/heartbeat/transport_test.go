@@ -1,0 +1,206 @@
+package heartbeat
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/hactl/hactl/agentbin/spec"
+)
+
+// The transport tests send over a real link: a veth pair in a network
+// namespace of the test's own, whose far end is down, as when the cable is
+// dead. The kernel then queues what is sent to a peer waiting for ARP,
+// charged to the link's socket, until resolution fails 3 s later.
+
+// netnsEnv names the test that a child test process runs in a network
+// namespace of its own.
+const netnsEnv = "HACTL_HEARTBEAT_TEST_IN_NETNS"
+
+// inOwnNetns runs the calling top-level test in a child process with a
+// network namespace of its own. It reports whether the caller is that
+// child; in the parent it returns false once the child passed.
+func inOwnNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(netnsEnv) == t.Name() {
+		return true
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a network namespace and a veth pair")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), netnsEnv+"="+t.Name())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err != nil:
+		t.Fatalf("in its own network namespace: %v\n%s", err, out)
+	case !bytes.Contains(out, []byte("--- PASS: "+t.Name())):
+		t.Fatalf("in its own network namespace, the test did not run:\n%s", out)
+	}
+	t.Logf("in its own network namespace:\n%s", out)
+	return false
+}
+
+// deadLink makes hb0 (192.0.2.1/24), up but without carrier: its veth
+// peer is down. 192.0.2.2 and .3 are peers whose ARP never answers.
+func deadLink(t *testing.T) *spec.Heartbeat {
+	t.Helper()
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "hb0"}, PeerName: "hb0-far"}); err != nil {
+		t.Fatalf("creating a veth pair: %v", err)
+	}
+	link, err := netlink.LinkByName("hb0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := netlink.ParseAddr("192.0.2.1/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.AddrAdd(link, addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		t.Fatal(err)
+	}
+	return &spec.Heartbeat{IntervalMS: 20, Port: 694, Links: []spec.Link{{Name: "direct", Interface: "hb0", Local: "192.0.2.1", Mode: "unicast"}},
+		Peers: []spec.Peer{
+			{Name: "b", Addresses: map[string]string{"direct": "192.0.2.2"}},
+			{Name: "c", Addresses: map[string]string{"direct": "192.0.2.3"}},
+		}}
+}
+
+// listenOnDeadLink opens the transport on deadLink in a network
+// namespace of the test's own. It returns nil in the parent process,
+// which has nothing left to do once the child passed.
+func listenOnDeadLink(t *testing.T) (*udpTransport, *spec.Heartbeat) {
+	t.Helper()
+	if !inOwnNetns(t) {
+		return nil, nil
+	}
+	hb := deadLink(t)
+	tr, err := listenUDP(hb, make(chan datagram, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.close() })
+	return tr, hb
+}
+
+// blast sends n heartbeat-sized packets to each peer of the link, as the
+// engine does every interval, and returns the errors and the longest
+// send.
+func blast(t *testing.T, tr *udpTransport, hb *spec.Heartbeat, n int) (errs []error, longest time.Duration) {
+	t.Helper()
+	pkt := make([]byte, 700)
+	for range n {
+		for _, to := range destinations(hb.Links[0], hb.Peers, hb.Port) {
+			start := time.Now()
+			if err := tr.send("direct", to, pkt); err != nil {
+				errs = append(errs, err)
+			}
+			longest = max(longest, time.Since(start))
+		}
+	}
+	return errs, longest
+}
+
+func TestDeadLinkNeverHoldsUpTheSenderNorFillsItsBuffer(t *testing.T) {
+	tr, hb := listenOnDeadLink(t)
+	if tr == nil {
+		return
+	}
+	// 2×500 packets of 700 bytes are far more than the two peers' ARP
+	// queues and the kernel's default buffer hold: sent with a blocking
+	// write, the second peer's queue fills the buffer and the send waits
+	// until ARP fails, 3 s later.
+	errs, longest := blast(t, tr, hb, 500)
+	if longest > 100*time.Millisecond {
+		t.Errorf("a send on the dead link took %s: it waited for the socket to drain", longest)
+	}
+	// The buffer has room for every peer's unresolved queue: the link
+	// refuses nothing, so a live peer on it would get every heartbeat.
+	if len(errs) > 0 {
+		t.Errorf("the link refused %d of 1000 packets although its buffer holds every peer's ARP queue; first: %v", len(errs), errs[0])
+	}
+}
+
+func TestFullLinkRefusesAtOnce(t *testing.T) {
+	tr, hb := listenOnDeadLink(t)
+	if tr == nil {
+		return
+	}
+	// A buffer smaller than one peer's ARP queue: it fills, and stays
+	// full until resolution fails.
+	var serr error
+	err := tr.links["direct"].raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 16*1024)
+	})
+	if err = errors.Join(err, serr); err != nil {
+		t.Fatal(err)
+	}
+	errs, longest := blast(t, tr, hb, 100)
+	if longest > 100*time.Millisecond {
+		t.Errorf("a send on the full link took %s: it waited for the socket to drain", longest)
+	}
+	if len(errs) == 0 {
+		t.Fatal("the full link took every packet: the test did not fill its buffer")
+	}
+	if !errors.Is(errs[0], unix.EAGAIN) {
+		t.Errorf("a full link refuses with %v, want EAGAIN", errs[0])
+	}
+}
+
+// refusingTransport refuses every packet on one link and takes the rest.
+type refusingTransport struct{ dead string }
+
+func (r refusingTransport) send(link string, _ netip.AddrPort, _ []byte) error {
+	if link == r.dead {
+		return unix.EAGAIN
+	}
+	return nil
+}
+
+func (refusingTransport) close() error { return nil }
+
+func TestRefusedHeartbeatsAreCountedPerLink(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	if err := os.WriteFile(key, []byte(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hb := &spec.Heartbeat{IntervalMS: 20, WarntimeMS: 60, DeadtimeMS: 120, InitdeadMS: 400, Port: 694, KeyPath: key,
+		Members: []string{"a", "b", "c"},
+		Links: []spec.Link{
+			{Name: "lan", Interface: "eth0", Local: "10.0.0.1", Mode: "unicast"},
+			{Name: "direct", Interface: "eth1", Local: "10.0.1.1", Mode: "unicast"},
+		},
+		Peers: []spec.Peer{
+			{Name: "b", Addresses: map[string]string{"lan": "10.0.0.2", "direct": "10.0.1.2"}},
+			{Name: "c", Addresses: map[string]string{"lan": "10.0.0.3", "direct": "10.0.1.3"}},
+		}}
+	e, err := New(Config{Spec: &spec.Spec{FormatVersion: spec.FormatVersion, Cluster: "test", Node: "a", Heartbeat: hb}, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tr = refusingTransport{dead: "direct"}
+	for range 3 {
+		e.sendHeartbeat(time.Now())
+	}
+	e.publish(time.Now())
+	got := e.Status().SendDrops
+	if len(got) != 1 || got["direct"] != 6 {
+		t.Errorf("send drops %v, want direct: 6 (3 heartbeats to 2 peers) and nothing for lan", got)
+	}
+}

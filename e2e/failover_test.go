@@ -652,3 +652,75 @@ func TestThreeNodesLosingOneOfTwoLinksOnlyWarns(t *testing.T) {
 		c.losesOneLinkOnly(p, "n1", members, k)
 	}
 }
+
+// waitAlive waits until status shows node alive in the membership.
+func (c *cluster) waitAlive(node string) {
+	c.t.Helper()
+	re := regexp.MustCompile(`(?m)^  ` + node + `\s+alive`)
+	deadline := time.Now().Add(60 * time.Second)
+	out := ""
+	for time.Now().Before(deadline) {
+		if out, _ = c.hactl("status"); re.MatchString(out) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.t.Fatalf("%s never came back alive:\n%s", node, out)
+}
+
+// Issue #9: after hactl failover, the move's target powered off and on
+// took the group back although failback is off. A move holds until its
+// target dies; then the group stays where it went.
+func TestMoveEndsWhenItsTargetPowersOff(t *testing.T) {
+	c := webCluster(t, func(s string) string { return strings.Replace(s, "failback = true", "failback = false", 1) })
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	c.mustHactl(0, "failover", "web")
+	p.waitFor(t, "c2g")
+	if out := c.mustHactl(0, "status"); !strings.Contains(out, "running on c2g, moved to c2g") {
+		t.Errorf("status does not show the move:\n%s", out)
+	}
+	ctx := context.Background()
+	if err := c.lab.PowerOff(ctx, "c2g"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "h2g")
+	if err := c.lab.PowerOn(ctx, "c2g"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitAlive("c2g")
+	p.holds(t, "h2g", 3*time.Second)
+	c.oneHolder("h2g")
+	if out, _ := c.hactl("status"); strings.Contains(out, "moved to") {
+		t.Errorf("status still shows the move whose target died:\n%s", out)
+	}
+}
+
+// Issue #9: hactl online of a node pulled a group back to it because of an
+// older hactl failover --to that node. Its standby ended that move. And
+// hactl failover --clear ends a move: failback places the group again.
+func TestOnlineDoesNotReviveAnOldMoveAndClearEndsOne(t *testing.T) {
+	c := webCluster(t, nil)
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	c.mustHactl(0, "failover", "web", "--to", "c2g")
+	p.waitFor(t, "c2g")
+	c.mustHactl(0, "standby", "c2g")
+	p.waitFor(t, "h2g")
+	c.mustHactl(0, "online", "c2g")
+	p.holds(t, "h2g", 3*time.Second)
+	c.oneHolder("h2g")
+
+	c.mustHactl(0, "failover", "web", "--to", "c2g", "--for", "1h")
+	p.waitFor(t, "c2g")
+	p.holds(t, "c2g", time.Second)
+	if out := c.mustHactl(0, "status", "--json"); !strings.Contains(out, `"moved_to": "c2g"`) || !strings.Contains(out, `"move_until"`) {
+		t.Errorf("status --json does not show the move and its expiry:\n%s", out)
+	}
+	c.mustHactl(0, "failover", "web", "--clear")
+	p.waitFor(t, "h2g")
+	c.oneHolder("h2g")
+	if out := c.mustHactl(0, "status"); strings.Contains(out, "moved to") {
+		t.Errorf("status still shows the cleared move:\n%s", out)
+	}
+}

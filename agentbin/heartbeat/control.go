@@ -5,18 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/agentbin/status"
 )
 
 // Request is an operator's command to the role, sent through the agent's
 // control socket (hactl failover, standby, online, maintenance).
 type Request struct {
-	Op    string `json:"op"` // standby, online, maintenance, move
+	Op    string `json:"op"` // standby, online, maintenance, move, unmove
 	On    bool   `json:"on,omitempty"`
 	Group string `json:"group,omitempty"`
 	To    string `json:"to,omitempty"`
+	// For is how long a move holds at most; zero: until it ends otherwise.
+	For time.Duration `json:"for,omitempty"`
 }
 
 type control struct {
@@ -66,7 +70,9 @@ func (e *Engine) control(c control) error {
 		}
 		e.emit(status.Maintenance, e.self, "", fmt.Sprint(c.req.On))
 	case "move":
-		return e.move(c.req.Group, c.req.To)
+		return e.move(c.req.Group, c.req.To, c.req.For)
+	case "unmove":
+		return e.unmove(c.req.Group)
 	default:
 		return fmt.Errorf("unknown operation %q", c.req.Op)
 	}
@@ -74,14 +80,19 @@ func (e *Engine) control(c control) error {
 }
 
 // move places a group on a node by hand: to the named node, or to the next
-// node in preference after the one running it. The newest move of a group
-// wins everywhere, as heartbeats carry it.
-func (e *Engine) move(group, to string) error {
+// node in preference after the one running it, for at most d when d is
+// not zero. The newest move of a group wins everywhere, as heartbeats
+// carry it; it holds until it ends (see Move).
+func (e *Engine) move(group, to string, d time.Duration) error {
 	g := e.groups[group]
 	if g == nil {
 		return fmt.Errorf("this node may not run group %q, or it does not exist", group)
 	}
-	v := e.view(time.Now())
+	if d < 0 {
+		return fmt.Errorf("a move of group %q for %s: the duration must be positive", group, d)
+	}
+	now := time.Now()
+	v := e.view(now)
 	eligible := func(n string) bool {
 		_, alive := v.AliveSince[n]
 		return alive && !v.Standby[n] && !e.bannedFrom(group, n)
@@ -108,7 +119,82 @@ func (e *Engine) move(group, to string) error {
 	case !eligible(to):
 		return fmt.Errorf("node %q is dead, in standby or failed the group", to)
 	}
-	e.moves[group] = Move{To: to, Epoch: e.moves[group].Epoch + 1}
-	e.emit(status.Move, to, group, "by the operator")
+	m := Move{To: to, Epoch: NextEpoch(e.moves[group], now)}
+	detail := "by the operator, until cleared or " + to + " can no longer run it"
+	if d > 0 {
+		m.Until = now.Add(d)
+		detail = fmt.Sprintf("by the operator, for %s (until %s)", d, m.Until.UTC().Format(time.TimeOnly))
+	}
+	e.moves[group] = m
+	e.emit(status.Move, to, group, detail)
 	return nil
+}
+
+// unmove clears a group's move: placement goes back to the group's
+// locations and failback. Clearing a group that has no move does nothing.
+func (e *Engine) unmove(group string) error {
+	if e.groups[group] == nil {
+		return fmt.Errorf("this node may not run group %q, or it does not exist", group)
+	}
+	if m := e.moves[group]; m.Active(time.Now()) {
+		e.moves[group] = m.Ended()
+		e.emit(status.Move, m.To, group, "cleared by the operator")
+	}
+	return nil
+}
+
+// groupPlan is what placement needs of a group this node may run.
+func (e *Engine) groupPlan(name string) GroupPlan {
+	g := e.groups[name]
+	plan := GroupPlan{Name: name, Failback: g.spec.Failback, FailbackDelay: ms(g.spec.FailbackDelayMS)}
+	for _, l := range g.spec.Locations {
+		if e.bannedFrom(name, l.Node) {
+			continue
+		}
+		plan.Locations = append(plan.Locations, Location{Node: l.Node, Score: l.Score})
+	}
+	return plan
+}
+
+// endMoves records the end of every move that no longer holds (MoveEnd),
+// so that it does not come back when its target does.
+func (e *Engine) endMoves(v View) {
+	for _, name := range sortedGroupNames(e.groups) {
+		m := e.moves[name]
+		if why := MoveEnd(e.groupPlan(name), v); why != "" {
+			e.moves[name] = m.Ended()
+			e.emit(status.Move, m.To, name, "ended: "+why)
+		}
+	}
+}
+
+// mergeMoves takes the moves a peer knows; it reports whether one of them
+// replaced this node's.
+func (e *Engine) mergeMoves(moves []wire.Move) bool {
+	changed := false
+	for _, wm := range moves {
+		m := Move{To: wm.To, Epoch: wm.Epoch}
+		if wm.UntilUnixNano != 0 {
+			m.Until = time.Unix(0, wm.UntilUnixNano)
+		}
+		if m.Supersedes(e.moves[wm.Group]) {
+			e.moves[wm.Group] = m
+			changed = true
+		}
+	}
+	return changed
+}
+
+// wireMoves are the moves this node tells its peers, ended ones included.
+func (e *Engine) wireMoves() []wire.Move {
+	var out []wire.Move
+	for g, m := range e.moves {
+		wm := wire.Move{Group: g, To: m.To, Epoch: m.Epoch}
+		if !m.Until.IsZero() {
+			wm.UntilUnixNano = m.Until.UnixNano()
+		}
+		out = append(out, wm)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out
 }

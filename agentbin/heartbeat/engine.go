@@ -359,13 +359,7 @@ func (e *Engine) receive(d datagram) bool {
 		e.emit(status.NodeAlive, p.spec.Name, "", "")
 		changed = true
 	}
-	for _, m := range pkt.State.Moves {
-		if cur, ok := e.moves[m.Group]; !ok || m.Epoch > cur.Epoch {
-			e.moves[m.Group] = Move{To: m.To, Epoch: m.Epoch}
-			changed = true
-		}
-	}
-	return changed
+	return e.mergeMoves(pkt.State.Moves) || changed
 }
 
 func sameState(a, b wire.State) bool {
@@ -479,7 +473,7 @@ func (e *Engine) policy() string {
 // view is this node's picture of the cluster, for placement.
 func (e *Engine) view(now time.Time) View {
 	v := View{AliveSince: map[string]time.Time{e.self: e.started}, Standby: map[string]bool{e.self: e.standby},
-		Holders: map[string][]string{}, Moves: e.moves, Now: now}
+		Dead: map[string]bool{}, Holders: map[string][]string{}, Moves: e.moves, Now: now}
 	for name, g := range e.groups {
 		if g.state == Running || g.state == Starting || g.state == StopFailed {
 			v.Holders[name] = append(v.Holders[name], e.self)
@@ -488,6 +482,9 @@ func (e *Engine) view(now time.Time) View {
 	for _, name := range e.peerNames() {
 		p := e.peers[name]
 		if !p.alive {
+			// Without quorum this node may be the one cut off: it
+			// does not end a move on its word alone.
+			v.Dead[name] = p.everSeen && e.quorate
 			continue
 		}
 		v.AliveSince[name] = p.aliveSince
@@ -503,20 +500,14 @@ func (e *Engine) view(now time.Time) View {
 // waits. It never starts a group another alive member still runs, nor one
 // a dead member may still run when that member can be fenced and was not.
 func (e *Engine) decide(now time.Time) {
+	v := e.view(now)
+	e.endMoves(v)
 	if e.maintenance {
 		return
 	}
-	v := e.view(now)
 	for _, name := range sortedGroupNames(e.groups) {
 		g := e.groups[name]
-		plan := GroupPlan{Name: name, Failback: g.spec.Failback, FailbackDelay: ms(g.spec.FailbackDelayMS)}
-		for _, l := range g.spec.Locations {
-			if e.bannedFrom(name, l.Node) {
-				continue
-			}
-			plan.Locations = append(plan.Locations, Location{Node: l.Node, Score: l.Score})
-		}
-		owner := Place(plan, v)
+		owner := Place(e.groupPlan(name), v)
 		if !e.quorate {
 			switch e.policy() {
 			case "stop":
@@ -688,10 +679,7 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 			st.Failed = append(st.Failed, name)
 		}
 	}
-	for g, m := range e.moves {
-		st.Moves = append(st.Moves, wire.Move{Group: g, To: m.To, Epoch: m.Epoch})
-	}
-	sort.Slice(st.Moves, func(i, j int) bool { return st.Moves[i].Group < st.Moves[j].Group })
+	st.Moves = e.wireMoves()
 	allReady := true
 	for _, name := range e.peerNames() {
 		p := e.peers[name]

@@ -448,3 +448,134 @@ func TestForgedAndReplayedHeartbeatsAreDroppedAndCounted(t *testing.T) {
 	}
 	t.Fatalf("drops not counted: %+v", target.Status().Dropped)
 }
+
+// movedTo is the move of group web that node reports, "" for none.
+func (c *cluster) movedTo(node string) string {
+	c.t.Helper()
+	st := c.engines[node].Status()
+	if st == nil || len(st.Groups) == 0 {
+		return ""
+	}
+	return st.Groups[0].MovedTo
+}
+
+// reportsMove waits until node's status shows the move of web to want
+// ("" for no move).
+func (c *cluster) reportsMove(node, want string) {
+	c.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.movedTo(node) == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.t.Fatalf("%s reports the move of web to %q, want %q", node, c.movedTo(node), want)
+}
+
+// A move holds until its target dies: when the target comes back, the
+// group stays where it went (no failback), as hactl failover's help says.
+func TestMoveEndsWhenItsTargetDies(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: false, tie: true})
+	c.eventually("h2g")
+	if err := c.control("h2g", Request{Op: "move", Group: "web", To: "c2g"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("c2g")
+	c.reportsMove("h2g", "c2g")
+	c.net.setCut("c2g", true)
+	c.eventually("h2g")
+	c.reportsMove("h2g", "")
+	c.net.setCut("c2g", false)
+	c.stays("h2g")
+	c.reportsMove("c2g", "")
+}
+
+// After the target of a move died and came back, failback_delay holds the
+// group back as for any return: the old move does not pull it at once.
+func TestFailbackDelayHoldsAfterTheMoveTargetReturns(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true, delay: 2 * time.Second, tie: true})
+	c.eventually("h2g")
+	// hactl failover web --to c2g, then hactl failover web: a move to h2g.
+	if err := c.control("h2g", Request{Op: "move", Group: "web", To: "c2g"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("c2g")
+	if err := c.control("c2g", Request{Op: "move", Group: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("h2g")
+	c.net.setCut("h2g", true)
+	c.eventually("c2g")
+	c.net.setCut("h2g", false)
+	c.stays("c2g")
+	c.eventually("h2g")
+}
+
+// hactl online of a node that was a move's target does not pull the group
+// back to it: standby ended the move.
+func TestOnlineDoesNotPullTheGroupBackToAnOldMoveTarget(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"n1", "n2", "n3"}, failback: false})
+	c.eventually("n1")
+	if err := c.control("n1", Request{Op: "move", Group: "web", To: "n3"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("n3")
+	if err := c.control("n3", Request{Op: "standby"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("n1")
+	c.reportsMove("n1", "")
+	if err := c.control("n3", Request{Op: "online"}); err != nil {
+		t.Fatal(err)
+	}
+	c.stays("n1")
+}
+
+func TestMoveForADurationExpires(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true})
+	c.eventually("h2g")
+	if err := c.control("h2g", Request{Op: "move", Group: "web", To: "c2g", For: 1500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	c.reportsMove("c2g", "c2g")
+	if st := c.engines["c2g"].Status(); st.Groups[0].MoveUntil.IsZero() {
+		t.Errorf("c2g's status does not show the move's expiry: %+v", st.Groups[0])
+	}
+	c.eventually("c2g")
+	// Expired, the move gives way to failback.
+	c.eventually("h2g")
+	c.reportsMove("c2g", "")
+}
+
+// A move cleared while a member was cut off does not come back with that
+// member's gossip when it returns.
+func TestClearedMoveDoesNotComeBackFromAPeerThatMissedTheClear(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"n1", "n2", "n3"}, failback: true})
+	c.eventually("n1")
+	if err := c.control("n1", Request{Op: "move", Group: "web", To: "n2"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("n2")
+	c.reportsMove("n3", "n2")
+	c.net.setCut("n3", true)
+	if err := c.control("n1", Request{Op: "unmove", Group: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("n1")
+	if got := c.movedTo("n3"); got != "n2" {
+		t.Fatalf("n3, cut off without quorum, ended the move itself (reports %q)", got)
+	}
+	c.net.setCut("n3", false)
+	c.reportsMove("n3", "")
+	c.stays("n1")
+	for _, n := range []string{"n1", "n2"} {
+		if got := c.movedTo(n); got != "" {
+			t.Errorf("%s reports the cleared move to %q again", n, got)
+		}
+	}
+	// Clearing again is harmless.
+	if err := c.control("n2", Request{Op: "unmove", Group: "web"}); err != nil {
+		t.Error(err)
+	}
+}

@@ -33,6 +33,9 @@ func (e *Engine) publish(now time.Time) {
 		if g.err != nil {
 			gs.Error = g.err.Error()
 		}
+		if m := e.moves[name]; m.Active(now) {
+			gs.MovedTo, gs.MoveUntil = m.To, m.Until.UTC()
+		}
 		gs.Resources = append(gs.Resources, g.runner.Statuses()...)
 		hs.Groups = append(hs.Groups, gs)
 	}

@@ -3,6 +3,7 @@ package heartbeat
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/fence"
@@ -50,7 +51,7 @@ func (e *Engine) Drift(now time.Time) []string { return runtimeDrift(e.Status(),
 
 // RequestUsage lists the requests the role takes, after
 // `hactl-agent ctl heartbeat`.
-const RequestUsage = "standby | online | maintenance on|off | move GROUP [NODE]"
+const RequestUsage = "standby | online | maintenance on|off | move GROUP [NODE] [for=DURATION] | unmove GROUP"
 
 // HandleRequest implements role.Controller.
 func (e *Engine) HandleRequest(ctx context.Context, req role.Request) error {
@@ -68,14 +69,33 @@ func ParseRequest(op string, args []string) (Request, error) {
 		return Request{Op: op}, nil
 	case op == "maintenance" && len(args) == 1 && (args[0] == "on" || args[0] == "off"):
 		return Request{Op: op, On: args[0] == "on"}, nil
-	case op == "move" && (len(args) == 1 || len(args) == 2):
-		req := Request{Op: op, Group: args[0]}
-		if len(args) == 2 {
-			req.To = args[1]
-		}
-		return req, nil
+	case op == "move" && len(args) >= 1 && len(args) <= 3:
+		return parseMove(args)
+	case op == "unmove" && len(args) == 1:
+		return Request{Op: op, Group: args[0]}, nil
 	}
 	return Request{}, fmt.Errorf("the heartbeat role takes %s, not %q %q", RequestUsage, op, args)
+}
+
+// parseMove reads `move GROUP [NODE] [for=DURATION]`.
+func parseMove(args []string) (Request, error) {
+	req := Request{Op: "move", Group: args[0]}
+	for _, a := range args[1:] {
+		d, isFor := strings.CutPrefix(a, "for=")
+		switch {
+		case isFor && req.For == 0:
+			dur, err := time.ParseDuration(d)
+			if err != nil || dur <= 0 {
+				return Request{}, fmt.Errorf("move %s: %q is not a positive duration such as 30m or 2h", req.Group, d)
+			}
+			req.For = dur
+		case !isFor && req.To == "" && req.For == 0:
+			req.To = a
+		default:
+			return Request{}, fmt.Errorf("the heartbeat role takes %s, not \"move\" %q", RequestUsage, args)
+		}
+	}
+	return req, nil
 }
 
 // driftMemory is how long a resource found stopped and restarted stays in

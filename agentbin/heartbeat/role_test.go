@@ -42,10 +42,16 @@ func TestParseRequestReadsTheOperatorsWords(t *testing.T) {
 		{op: "maintenance", args: []string{"off"}, want: Request{Op: "maintenance"}},
 		{op: "move", args: []string{"web"}, want: Request{Op: "move", Group: "web"}},
 		{op: "move", args: []string{"web", "c2g"}, want: Request{Op: "move", Group: "web", To: "c2g"}},
+		{op: "move", args: []string{"web", "c2g", "for=30m"}, want: Request{Op: "move", Group: "web", To: "c2g", For: 30 * time.Minute}},
+		{op: "move", args: []string{"web", "for=2h"}, want: Request{Op: "move", Group: "web", For: 2 * time.Hour}},
+		{op: "unmove", args: []string{"web"}, want: Request{Op: "unmove", Group: "web"}},
+		{op: "move", args: []string{"web", "for=2h", "c2g"}, err: true},
+		{op: "move", args: []string{"web", "c2g", "h2g"}, err: true},
+		{op: "unmove", err: true},
 		{op: "standby", args: []string{"now"}, err: true},
 		{op: "maintenance", args: []string{"yes"}, err: true},
 		{op: "move", err: true},
-		{op: "move", args: []string{"a", "b", "c"}, err: true},
+		{op: "move", args: []string{"a", "b", "c", "d"}, err: true},
 		{op: "reboot", err: true},
 	} {
 		got, err := ParseRequest(tc.op, tc.args)

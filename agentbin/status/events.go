@@ -60,7 +60,7 @@ var EventKinds = []struct {
 	{Standby, "the operator put a node in standby"},
 	{Online, "the operator brought a node out of standby"},
 	{Maintenance, "the operator turned maintenance on or off"},
-	{Move, "the operator moved a group"},
+	{Move, "the operator moved a group, or a move ended (cleared, expired, or its target died, went into standby or failed the group)"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
 }

@@ -106,8 +106,12 @@ type Group struct {
 	// RunningOn lists the members that say they run it (one, normally).
 	RunningOn []string `json:"running_on"`
 	// State is the group's state on this node.
-	State     string     `json:"state"`
-	Waiting   string     `json:"waiting,omitempty"`
+	State   string `json:"state"`
+	Waiting string `json:"waiting,omitempty"`
+	// MovedTo is the target of the operator's move of the group while it
+	// holds (hactl failover); MoveUntil is when it expires, if it does.
+	MovedTo   string     `json:"moved_to,omitempty"`
+	MoveUntil time.Time  `json:"move_until,omitzero"`
 	Error     string     `json:"error,omitempty"`
 	Resources []Resource `json:"resources,omitempty"`
 }

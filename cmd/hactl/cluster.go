@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,25 +24,64 @@ func init() {
 func newFailoverCommand() *cobra.Command {
 	var flags remoteFlags
 	var to string
+	var hold time.Duration
+	var clear bool
 	cmd := &cobra.Command{
-		Use:   "failover GROUP [--to NODE]",
-		Short: "Move a group to another node now (by default the next one in preference)",
+		Use:   "failover GROUP [--to NODE] [--for DURATION] [--clear]",
+		Short: "Move a group to another node now (by default the next one in preference), or clear such a move",
 		Long: `failover moves a running group: its current node stops its resources, in
-reverse order, and announces it; the target starts them. The move holds until
-the target dies or another move is made (failback does not undo it).`,
+reverse order, and announces it; the target starts them.
+
+The move holds against the group's scores and failback until it ends, which
+is when the first of these happens:
+  - the operator clears it: hactl failover GROUP --clear;
+  - its --for duration runs out;
+  - another failover of the group replaces it;
+  - its target can no longer run the group: it dies, goes into standby
+    (hactl standby) or fails the group.
+Then the group is placed as if there had been no move: with failback on it
+returns to its preferred node (after failback_delay, counted from that node's
+return), with failback off it stays where it runs. An ended move never comes
+back: not when its target returns or is brought online, nor from a member that
+was down or cut off when it ended.
+
+hactl status shows each group's move while it holds. Moves live in the agents'
+memory and travel in their heartbeats; a move ends too when every agent of
+the cluster restarts.`,
+		Example: `  hactl failover web                 # to the next node in preference
+  hactl failover web --to c2g --for 2h
+  hactl failover web --clear`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			group := args[0]
+			if clear {
+				if to != "" || hold != 0 {
+					return withExitCode(exitError, fmt.Errorf("failover %s --clear ends the group's move: give it without --to or --for", group))
+				}
+				return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, groupNodes(&flags, group), []string{"heartbeat", "unmove", group},
+					fmt.Sprintf("group %s has no move now: its scores and failback place it", group))
+			}
+			if hold < 0 {
+				return withExitCode(exitError, fmt.Errorf("failover %s --for %s: give a positive duration such as 30m or 2h", group, hold))
+			}
 			words := []string{"heartbeat", "move", group}
+			done := "group " + group + " is moving"
 			if to != "" {
 				words = append(words, to)
+				done += " to " + to
+			}
+			if hold > 0 {
+				words = append(words, "for="+hold.String())
+				done += " for " + hold.String()
 			}
 			return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, groupNodes(&flags, group), words,
-				fmt.Sprintf("group %s is moving%s", group, map[bool]string{true: " to " + to, false: ""}[to != ""]))
+				done+"; hactl failover "+group+" --clear ends the move")
 		},
 	}
 	flags.register(cmd)
 	cmd.Flags().StringVar(&to, "to", "", "the node to move it to")
+	cmd.Flags().DurationVar(&hold, "for", 0, "end the move after this long (e.g. 30m, 2h); by default it holds until cleared or its target can no longer run the group")
+	cmd.Flags().BoolVar(&clear, "clear", false, "end the group's move (if it has one) and let its scores and failback place it")
 	return cmd
 }
 

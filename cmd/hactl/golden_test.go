@@ -128,3 +128,49 @@ func TestStatusShowsResourcesWhereTheGroupRuns(t *testing.T) {
 		t.Errorf("status reads as if the running group were down:\n%s", out)
 	}
 }
+
+// A failed group, one that would not stop and a resource in error each
+// make their node unhealthy, and so hactl status exit 2; the JSON carries
+// them per node with the modes and the move.
+func TestStatusFailuresMakeNodesUnhealthy(t *testing.T) {
+	data, err := os.ReadFile("testdata/status/failures_maintenance_and_a_move.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c statusCase
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	desired := []*plan.Desired{{Node: "a", SpecHash: "s1"}, {Node: "b", SpecHash: "s1"}, {Node: "c", SpecHash: "s1"}}
+	r := newStatusReport(desired, c.Observed)
+	if r.healthy() {
+		t.Error("a cluster with failed groups reads as healthy: hactl status would exit 0")
+	}
+	for _, tc := range []struct {
+		node, failure        string
+		standby, maintenance bool
+	}{
+		{"a", "group db: service postgresql: service postgresql is not running", false, false},
+		{"b", "group web failed: starting vip www: address 192.168.0.33 in use", false, true},
+		{"c", "group lb stop-failed: stopping service nginx: systemctl stop nginx: exit status 1", true, false},
+	} {
+		var n NodeStatus
+		for _, row := range r.Nodes {
+			if row.Node == tc.node {
+				n = row
+			}
+		}
+		if n.Healthy || n.LastError != tc.failure || len(n.Failures) != 1 || n.Standby != tc.standby || n.Maintenance != tc.maintenance {
+			t.Errorf("%s: %+v, want unhealthy with failure %q, standby %v, maintenance %v", tc.node, n, tc.failure, tc.standby, tc.maintenance)
+		}
+	}
+	var buf bytes.Buffer
+	if err := r.writeJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"failures": [`, `"maintenance": true`, `"moved_to": "a"`, `"move_until": "2026-12-01T12:00:00Z"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("status --json lacks %s:\n%s", want, buf.String())
+		}
+	}
+}

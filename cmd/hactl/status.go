@@ -46,6 +46,12 @@ type NodeStatus struct {
 	LastError    string `json:"last_error,omitempty"`
 	// Roles are the agent's roles on the node, each with its state.
 	Roles []status.Role `json:"roles,omitempty"`
+	// Standby and Maintenance are the node's modes as it reports them.
+	Standby     bool `json:"standby,omitempty"`
+	Maintenance bool `json:"maintenance,omitempty"`
+	// Failures are the node's failed groups and resources, as it reports
+	// them; any makes the node unhealthy.
+	Failures []string `json:"failures,omitempty"`
 }
 
 func newStatusCommand() *cobra.Command {
@@ -59,8 +65,14 @@ cluster members, the membership as the best-connected member sees it: who is
 alive, each heartbeat link's loss and round-trip time, where each group runs
 and each resource's state, dropped heartbeats by reason, recent events.
 
+Each node's standby and maintenance modes are shown as the node itself
+reports them, and so are its failures: a group that failed there (it will not
+run there again until hactl online), a group whose resources would not stop
+(stop-failed: it may still partly run there), a resource of a running group
+in error. Each group's operator move is shown while it holds (hactl failover).
+
 Exit status: 0 every node healthy; 1 error; 2 some node unreachable or
-unhealthy (for monitoring scripts).`,
+unhealthy, or something failed (for monitoring scripts).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags)
@@ -172,6 +184,16 @@ func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed
 					}
 				}
 			}
+			if hb := st.Heartbeat; hb != nil {
+				row.Standby, row.Maintenance = hb.Standby, hb.Maintenance
+				row.Failures = groupFailures(hb.Groups)
+			}
+			if len(row.Failures) > 0 {
+				row.Healthy = false
+				if row.LastError == "" {
+					row.LastError = row.Failures[0]
+				}
+			}
 		}
 		r.Nodes = append(r.Nodes, row)
 	}
@@ -186,6 +208,29 @@ func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed
 		}
 	}
 	return r
+}
+
+// groupFailures lists what failed among a node's own groups: a group that
+// failed or would not stop there, a resource of a group it runs in error.
+func groupFailures(groups []status.Group) []string {
+	var out []string
+	for _, g := range groups {
+		switch g.State {
+		case "failed", "stop-failed":
+			text := "group " + g.Name + " " + g.State
+			if g.Error != "" {
+				text += ": " + g.Error
+			}
+			out = append(out, text)
+		case "running":
+			for _, r := range g.Resources {
+				if r.LastError != "" {
+					out = append(out, fmt.Sprintf("group %s: %s %s: %s", g.Name, r.Kind, r.Name, r.LastError))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // reportedGroup is the group as the node itself reports it, or nil.
@@ -236,7 +281,41 @@ func (r *statusReport) writeText(w io.Writer) error {
 	if r.Cluster != nil {
 		r.writeCluster(w)
 	}
+	r.writeFailures(w)
 	return nil
+}
+
+// writeFailures lists every node's failures, which the table shows only
+// the first of.
+func (r *statusReport) writeFailures(w io.Writer) {
+	var lines []string
+	for _, n := range r.Nodes {
+		for _, f := range n.Failures {
+			lines = append(lines, fmt.Sprintf("  %s: %s", n.Node, f))
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(w, "\nFailures (as each node reports them; hactl online NODE clears its failed groups once fixed):\n%s\n", strings.Join(lines, "\n"))
+	}
+}
+
+// modes are a node's standby and maintenance, as it reports them when it
+// could be read, else as the viewing member sees it.
+func (r *statusReport) modes(m status.Member) string {
+	standby, maintenance := m.Standby, false
+	for _, n := range r.Nodes {
+		if n.Node == m.Name && n.AgentRunning && n.Reachable {
+			standby, maintenance = n.Standby, n.Maintenance
+		}
+	}
+	var out []string
+	if standby {
+		out = append(out, "standby")
+	}
+	if maintenance {
+		out = append(out, "MAINTENANCE (groups not managed)")
+	}
+	return strings.Join(out, ", ")
 }
 
 // clusterView picks the membership view to show: the member that sees the
@@ -284,8 +363,8 @@ func (r *statusReport) writeCluster(w io.Writer) {
 		if m.Alive {
 			state = "alive"
 		}
-		if m.Standby {
-			state += ", standby"
+		if modes := r.modes(m); modes != "" {
+			state += ", " + modes
 		}
 		var links []string
 		for _, l := range m.Links {
@@ -304,9 +383,12 @@ func (r *statusReport) writeCluster(w io.Writer) {
 	fmt.Fprintln(w, "\nGroups (resources as the node running each group reports them):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, g := range hb.Groups {
-		where := "not running"
-		if len(g.RunningOn) > 0 {
-			where = "running on " + strings.Join(g.RunningOn, ", ")
+		where := r.groupPlace(g)
+		if g.MovedTo != "" {
+			where += ", moved to " + g.MovedTo
+			if !g.MoveUntil.IsZero() {
+				where += " until " + g.MoveUntil.UTC().Format("2006-01-02 15:04:05Z")
+			}
 		}
 		if g.Waiting != "" {
 			where += " — " + g.Waiting
@@ -336,6 +418,32 @@ func (r *statusReport) writeCluster(w io.Writer) {
 			fmt.Fprintf(w, "  %s\n", strings.Join(words, " "))
 		}
 	}
+}
+
+// groupPlace says where a group runs, with the state of each node that
+// holds it but does not report it running there (stop-failed, stopping).
+func (r *statusReport) groupPlace(g status.Group) string {
+	if len(g.RunningOn) == 0 {
+		return "not running"
+	}
+	var running, other []string
+	for _, node := range g.RunningOn {
+		state := "running"
+		for _, h := range r.Holders[g.Name] {
+			if h.Node == node && h.Group != nil {
+				state = h.Group.State
+			}
+		}
+		if state == "running" {
+			running = append(running, node)
+		} else {
+			other = append(other, fmt.Sprintf("%s on %s", strings.ToUpper(state), node))
+		}
+	}
+	if len(running) > 0 {
+		other = append([]string{"running on " + strings.Join(running, ", ")}, other...)
+	}
+	return strings.Join(other, ", ")
 }
 
 // groupResources describes a group's resources where they matter: on the

@@ -91,12 +91,16 @@ type State struct {
 	Uptime time.Duration `json:"uptime,omitempty"`
 }
 
-// Move is a manual placement of a group (hactl failover --to); the
-// highest Epoch per group wins.
+// Move is a manual placement of a group (hactl failover); the highest
+// Epoch per group wins. A move that ended (cleared, expired, its target
+// gone) travels on with an empty To, so that it ends everywhere.
 type Move struct {
 	Group string `json:"group"`
 	To    string `json:"to"`
 	Epoch uint64 `json:"epoch"`
+	// UntilUnixNano is when the move expires (hactl failover --for), the
+	// sender's clock; zero: no expiry.
+	UntilUnixNano int64 `json:"until,omitempty"`
 }
 
 // Echo returns to a peer the last packet heard from it, so the peer can

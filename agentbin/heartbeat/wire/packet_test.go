@@ -27,7 +27,7 @@ func testPacket() *Packet {
 			Quorate:  true,
 			Held:     []string{"www", "lvs"},
 			Starting: []string{"db"},
-			Moves:    []Move{{Group: "www", To: "c2g", Epoch: 3}},
+			Moves:    []Move{{Group: "www", To: "c2g", Epoch: 3, UntilUnixNano: 1764590400000000000}, {Group: "db", Epoch: 5}},
 			Echo:     []Echo{{Peer: "c2g", Link: "lan", Seq: 41, RecvUnixNano: 12, SentUnixNano: 10}},
 			Uptime:   90 * time.Second,
 		},

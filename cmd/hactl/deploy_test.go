@@ -51,14 +51,14 @@ func loopbackCluster(t *testing.T, withKey bool) (dir string, args []string) {
 	cfg = strings.Replace(cfg, `key_file = "cluster.key"`, "key_file = \"cluster.key\"\n  ssh {\n    port = 1\n  }", 1)
 	writeFile(t, dir, "cluster.hcl", []byte(cfg))
 	if withKey {
-		writeFile(t, dir, "cluster.key", []byte("k"))
+		writeFile(t, dir, "cluster.key", []byte(testKey))
 	}
 	agent := writeFile(t, dir, "agent", []byte("not an agent"))
 	return dir, []string{"-f", dir, "--agent-binary", agent, "--known-hosts", filepath.Join(dir, "known_hosts"),
 		"--identity", filepath.Join(dir, "no-such-key"), "--connect-timeout", "2s"}
 }
 
-// A missing secret file is one diagnostic, quoting the line that names it,
+// A missing key file is one diagnostic, quoting the line that names it,
 // however many nodes need the file.
 func TestPlanReportsAMissingSecretFileOnce(t *testing.T) {
 	_, args := loopbackCluster(t, false)
@@ -66,10 +66,10 @@ func TestPlanReportsAMissingSecretFileOnce(t *testing.T) {
 	if code != exitError {
 		t.Errorf("exit %d; want %d", code, exitError)
 	}
-	if n := strings.Count(stderr, "Error: Cannot read secret file"); n != 1 {
+	if n := strings.Count(stderr, "Error: Cluster key file not found"); n != 1 {
 		t.Errorf("the missing key is reported %d times; want once:\n%s", n, stderr)
 	}
-	if strings.Contains(stderr, "source code not available") || !strings.Contains(stderr, `2: cluster "web" {`) {
+	if strings.Contains(stderr, "source code not available") || !strings.Contains(stderr, `3:   key_file = "cluster.key"`) {
 		t.Errorf("the diagnostic does not quote the configuration:\n%s", stderr)
 	}
 	if stdout != "" {

@@ -269,6 +269,23 @@ func TestFmt(t *testing.T) {
 			t.Errorf("exit %d", code)
 		}
 	})
+	t.Run("diff alone prints the diff and writes nothing", func(t *testing.T) {
+		p := copyFile(t, "unformatted.hcl")
+		code, stdout, _ := hactl(t, "fmt", "--diff", p)
+		if code != exitOK || !strings.Contains(stdout, "+  key_file = \"cluster.key\"") {
+			t.Errorf("exit %d, stdout %q", code, stdout)
+		}
+		if got, _ := os.ReadFile(p); !bytes.Equal(got, unformatted) {
+			t.Error("--diff changed the file")
+		}
+	})
+	t.Run("-f names the file, as for the other commands", func(t *testing.T) {
+		p := copyFile(t, "unformatted.hcl")
+		code, stdout, stderr := hactl(t, "fmt", "--check", "-f", p)
+		if code != exitUnformatted || strings.TrimSpace(stdout) != p {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	})
 	t.Run("rewrites in place", func(t *testing.T) {
 		p := copyFile(t, "unformatted.hcl")
 		if err := os.Chmod(p, 0o600); err != nil {

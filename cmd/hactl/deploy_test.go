@@ -54,7 +54,8 @@ func loopbackCluster(t *testing.T, withKey bool) (dir string, args []string) {
 		writeFile(t, dir, "cluster.key", []byte(testKey))
 	}
 	agent := writeFile(t, dir, "agent", []byte("not an agent"))
-	return dir, []string{"-f", dir, "--agent-binary", agent, "--known-hosts", filepath.Join(dir, "known_hosts"),
+	knownHosts := writeFile(t, dir, "known_hosts", nil)
+	return dir, []string{"-f", dir, "--agent-binary", agent, "--known-hosts", knownHosts,
 		"--identity", filepath.Join(dir, "no-such-key"), "--connect-timeout", "2s"}
 }
 

@@ -454,6 +454,11 @@ func TestOperatorMovesStandbyOnlineAndMaintenance(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	// The restart in place is an event in the agent's status, as notify
+	// commands see it.
+	if st := c.onNode("h2g", layout.AgentBin+" status"); !strings.Contains(st, `"resource_restarted"`) || !strings.Contains(st, "vip www restarted in place") {
+		t.Errorf("h2g's status has no resource_restarted event for vip www:\n%s", st)
+	}
 }
 
 func TestClusterKeyRotationKeepsTheGroupWhereItRuns(t *testing.T) {

@@ -417,6 +417,23 @@ func TestOperatorMovesStandbyOnlineAndMaintenance(t *testing.T) {
 	p.waitFor(t, "h2g")
 	c.oneHolder("h2g")
 
+	// With c2g in standby too, the group has nowhere to go: standby says
+	// that it stops, not that it moves, and it stops.
+	c.mustHactl(0, "standby", "c2g")
+	time.Sleep(2 * time.Second) // the agents rewrite their status within a second
+	if out := c.mustHactl(0, "standby", "h2g"); !strings.Contains(out, "h2g is in standby; group web stops: its other nodes (c2g) are down or in standby.") {
+		t.Errorf("standby of the last online node does not say its group stops:\n%s", out)
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(c.vipHolders()) > 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("with both nodes in standby, the VIP is still on %v", c.vipHolders())
+		}
+	}
+	c.mustHactl(0, "online", "c2g")
+	c.mustHactl(0, "online", "h2g")
+	p.waitFor(t, "h2g")
+	c.oneHolder("h2g")
+
 	// In maintenance the agent keeps its hands off: a VIP removed by hand
 	// stays removed until maintenance ends.
 	c.mustHactl(0, "maintenance", "h2g", "on")
@@ -439,6 +456,11 @@ func TestOperatorMovesStandbyOnlineAndMaintenance(t *testing.T) {
 			t.Fatalf("drift does not report the VIP removed by hand (exit %d):\n%s", code, out)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+	// The restart in place is an event in the agent's status, as notify
+	// commands see it.
+	if st := c.onNode("h2g", layout.AgentBin+" status"); !strings.Contains(st, `"resource_restarted"`) || !strings.Contains(st, "vip www restarted in place") {
+		t.Errorf("h2g's status has no resource_restarted event for vip www:\n%s", st)
 	}
 }
 

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
@@ -76,6 +77,9 @@ type Facts struct {
 	Rsync    bool     `json:"rsync"`
 	SNMPD    bool     `json:"snmpd"`
 	Addrs    []string `json:"addresses,omitempty"`
+	// Programs says, for each notify command's program, whether the host
+	// has it as an executable (observe.ScriptFor).
+	Programs map[string]bool `json:"programs,omitempty"`
 }
 
 // Fingerprint identifies an observation: a saved plan is stale when a
@@ -101,6 +105,9 @@ type HostPlan struct {
 	// Changes is empty, never null, when the host needs none.
 	Changes     []Change `json:"changes"`
 	Fingerprint string   `json:"observed_fingerprint"`
+	// Warnings are what the host lacks for the configuration to work
+	// there, which apply does not change (a notify command's program).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Plan is the whole plan.
@@ -140,6 +147,7 @@ func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 		h := HostPlan{Node: d.Node, Fingerprint: o.Fingerprint(), Error: WithoutHost(d.Node, o.Error), Changes: []Change{}}
 		if o.Error == "" {
 			h.Changes = append(h.Changes, hostChanges(d, o)...)
+			h.Warnings = hostWarnings(d, o)
 		}
 		p.Hosts = append(p.Hosts, h)
 	}
@@ -180,6 +188,32 @@ func hostChanges(d *Desired, o *Observed) []Change {
 		out = append(out, Change{Action: StartAgent, Details: []string{"agent is not running"}})
 	}
 	return out
+}
+
+// hostWarnings lists the notify commands whose program the host was seen
+// not to have: the agent would find out only when an event comes, in its
+// log.
+func hostWarnings(d *Desired, o *Observed) []string {
+	if d.Spec == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range d.Spec.Notifies {
+		prog := NotifyProgram(n.Command)
+		if found, seen := o.Facts.Programs[prog]; seen && !found {
+			out = append(out, fmt.Sprintf("notify %q: %s is not an executable program on %s, so its events would go nowhere; install it there or fix command", n.Name, prog, d.Node))
+		}
+	}
+	return out
+}
+
+// NotifyProgram is the program a notify command runs: its first word, as
+// the agent splits it.
+func NotifyProgram(command string) string {
+	if f := strings.Fields(command); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // DestroyPlan is the plan that removes hactl from every observed host that

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hactl/hactl/agentbin/spec"
@@ -60,5 +61,38 @@ func TestFingerprintChangesWithTheHost(t *testing.T) {
 	b.SecretHashes["/k"] = "2"
 	if a.Fingerprint() == b.Fingerprint() {
 		t.Fatal("a changed secret did not change the fingerprint")
+	}
+}
+
+// A notify command whose program the probe found missing is a warning
+// naming the node and the notify block; one not probed is no warning.
+func TestComputeWarnsOfAMissingNotifyProgram(t *testing.T) {
+	d := &Desired{Node: "n1", SpecHash: "s1", Spec: &spec.Spec{Node: "n1", Notifies: []spec.Notify{
+		{Name: "page", Command: "/usr/local/bin/page-oncall --urgent"}, {Name: "log", Command: "logger -t hactl"}}}}
+	tests := []struct {
+		name     string
+		programs map[string]bool
+		want     []string
+	}{
+		{"both found", map[string]bool{"/usr/local/bin/page-oncall": true, "logger": true}, nil},
+		{"one missing", map[string]bool{"/usr/local/bin/page-oncall": false, "logger": true},
+			[]string{`notify "page": /usr/local/bin/page-oncall is not an executable program on n1, so its events would go nowhere; install it there or fix command`}},
+		{"not probed", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Observed{Node: "n1", AgentInstalled: true, AgentRunning: true, SpecHash: "s1", Facts: Facts{Programs: tt.programs}}
+			p := Compute([]*Desired{d}, map[string]*Observed{"n1": o})
+			if got := p.Hosts[0].Warnings; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("warnings %q, want %q", got, tt.want)
+			}
+			var text strings.Builder
+			p.WriteText(&text, Styles{})
+			for _, w := range tt.want {
+				if !strings.Contains(text.String(), "  Warning: "+w+"\n") {
+					t.Errorf("the plan's text does not show %q:\n%s", w, text.String())
+				}
+			}
+		})
 	}
 }

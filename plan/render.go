@@ -128,6 +128,9 @@ func (p *Plan) writeHosts(w io.Writer, st Styles) {
 				}
 			}
 		}
+		for _, warning := range h.Warnings {
+			fmt.Fprintf(w, "  %s %s\n", st.render(st.Change, "Warning:"), warning)
+		}
 	}
 }
 

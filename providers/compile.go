@@ -72,16 +72,7 @@ func (c *CompileContext) SecretFrom(name, inline, localPath string, rng topology
 }
 
 func (c *CompileContext) readSecretFile(name, localPath string, rng topology.Range) ([]byte, bool) {
-	p := localPath
-	if strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			p = filepath.Join(home, p[2:])
-		}
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(c.BaseDir, p)
-	}
-	data, err := os.ReadFile(p)
+	data, err := os.ReadFile(LocalPath(c.BaseDir, localPath))
 	if err != nil {
 		c.Diags = append(c.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read secret file",
 			Detail:  fmt.Sprintf("%s: %s. The file is uploaded to the nodes, so it must exist where hactl runs.", name, strings.TrimPrefix(err.Error(), "open ")),
@@ -89,6 +80,21 @@ func (c *CompileContext) readSecretFile(name, localPath string, rng topology.Ran
 		return nil, false
 	}
 	return data, true
+}
+
+// LocalPath resolves a path of the configuration naming a file where hactl
+// runs: ~/ is the user's home, and a relative path is taken from baseDir,
+// the configuration's directory.
+func LocalPath(baseDir, p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[2:])
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(baseDir, p)
+	}
+	return p
 }
 
 // MS converts a duration to whole milliseconds for the spec.

@@ -30,6 +30,9 @@ type Decoder struct {
 	Topology *topology.Topology
 	Ctx      *hcl.EvalContext
 	Diags    hcl.Diagnostics
+	// BaseDir is the configuration's directory, which relative paths of
+	// local files (key_file) are taken from.
+	BaseDir string
 	// Secrets are where secrets are written literally in the files: a
 	// printed source snippet must mask them.
 	Secrets []hcl.Range

@@ -95,7 +95,10 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
 	}
-	keys := newHostKeys(t, opts)
+	keys, err := newHostKeys(t, opts)
+	if err != nil {
+		return nil, &DialError{Host: t.Name, Hop: hops[0].String(), Kind: FailureKnownHosts, Err: err}
+	}
 	auth, err := newAuth(t.SSH.IdentityFile)
 	if err != nil {
 		last := hops[len(hops)-1]

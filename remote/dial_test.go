@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -141,9 +142,14 @@ func TestAcceptNewRecordsTheKeyAsOpenSSHDoes(t *testing.T) {
 	s := startSSHD(t)
 	for _, hashed := range []bool{false, true} {
 		t.Run("hashed="+strconv.FormatBool(hashed), func(t *testing.T) {
+			// The default file, which accept-new creates (its directory
+			// too) as OpenSSH does.
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			kh := filepath.Join(home, ".ssh", "known_hosts")
 			tg := s.target(t, "h1")
-			kh := filepath.Join(t.TempDir(), "ssh", "known_hosts") // directory created too
-			opts := Options{KnownHostsFile: kh, AcceptNewHostKeys: true, HashNewHostKeys: hashed}
+			tg.SSH.KnownHostsFile = ""
+			opts := Options{AcceptNewHostKeys: true, HashNewHostKeys: hashed}
 			// Parallel dials must leave one well-formed line.
 			var wg sync.WaitGroup
 			errs := make([]error, 8)
@@ -176,6 +182,34 @@ func TestAcceptNewRecordsTheKeyAsOpenSSHDoes(t *testing.T) {
 			}
 			// Known now: no opt-in needed.
 			dial(t, tg, Options{KnownHostsFile: kh}).Close()
+		})
+	}
+}
+
+// A known_hosts file given by name that does not exist is a mistyped
+// path, not an empty file: accept-new must not create it, nor any host
+// look unknown because of it.
+func TestDialRefusesAMissingKnownHostsFile(t *testing.T) {
+	s := startSSHD(t)
+	tg := s.target(t, "h1")
+	typo := filepath.Join(t.TempDir(), "known_host")
+	for _, tt := range []struct {
+		name string
+		tg   Target
+		opts Options
+	}{
+		{"given to every target", tg, Options{KnownHostsFile: typo, AcceptNewHostKeys: true}},
+		{"the target's own", func() Target { tg := tg; tg.SSH.KnownHostsFile = typo; return tg }(), Options{AcceptNewHostKeys: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Dial(testContext(t), tt.tg, tt.opts)
+			var dialErr *DialError
+			if !errors.As(err, &dialErr) || dialErr.Kind != FailureKnownHosts || !strings.Contains(err.Error(), typo+" does not exist") {
+				t.Fatalf("Dial with a missing known_hosts file: %v, want a *DialError of kind %v naming it", err, FailureKnownHosts)
+			}
+			if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the mistyped file was created: %v", err)
+			}
 		})
 	}
 }

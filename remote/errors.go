@@ -21,6 +21,7 @@ const (
 	FailureAuth                               // the server refused every key offered
 	FailureHostKeyMismatch                    // the host key differs from known_hosts
 	FailureUnknownHost                        // the host is not in known_hosts
+	FailureKnownHosts                         // the known_hosts file named cannot be read
 )
 
 func (k FailureKind) String() string {
@@ -35,6 +36,8 @@ func (k FailureKind) String() string {
 		return "host key mismatch"
 	case FailureUnknownHost:
 		return "unknown host key"
+	case FailureKnownHosts:
+		return "cannot read known_hosts"
 	default:
 		return "connection failed"
 	}

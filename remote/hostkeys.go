@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,23 +29,52 @@ type hostKeys struct {
 	hash      bool
 }
 
-func newHostKeys(t Target, opts Options) *hostKeys {
-	switch {
-	case opts.KnownHostsFile != "":
-		f := expandHome(opts.KnownHostsFile)
-		return &hostKeys{files: []string{f}, write: f, acceptNew: opts.AcceptNewHostKeys, hash: opts.HashNewHostKeys}
-	case t.SSH.KnownHostsFile != "":
-		f := expandHome(t.SSH.KnownHostsFile)
-		return &hostKeys{files: []string{f}, write: f, acceptNew: opts.AcceptNewHostKeys, hash: opts.HashNewHostKeys}
+// defaultKnownHosts is the user's own known_hosts file, which accept-new
+// may create as OpenSSH does.
+const defaultKnownHosts = "~/.ssh/known_hosts"
+
+// newHostKeys picks the known_hosts files for t. A file given by name
+// (opts, or the target's own) must exist, unless it is the default one:
+// read as empty, a mistyped path would make every host look unknown, and
+// accept-new would then create the mistyped file.
+func newHostKeys(t Target, opts Options) (*hostKeys, error) {
+	given := opts.KnownHostsFile
+	if given == "" {
+		given = t.SSH.KnownHostsFile
 	}
-	f := expandHome("~/.ssh/known_hosts")
+	if given != "" {
+		f := expandHome(given)
+		if f != expandHome(defaultKnownHosts) {
+			if _, err := os.Stat(f); err != nil {
+				return nil, &KnownHostsError{File: f, Err: err}
+			}
+		}
+		return &hostKeys{files: []string{f}, write: f, acceptNew: opts.AcceptNewHostKeys, hash: opts.HashNewHostKeys}, nil
+	}
+	f := expandHome(defaultKnownHosts)
 	return &hostKeys{
 		files:     []string{f, "/etc/ssh/ssh_known_hosts"},
 		write:     f,
 		acceptNew: opts.AcceptNewHostKeys,
 		hash:      opts.HashNewHostKeys,
-	}
+	}, nil
 }
+
+// KnownHostsError is a known_hosts file, named in the configuration or on
+// the command line, that cannot be read.
+type KnownHostsError struct {
+	File string
+	Err  error
+}
+
+func (e *KnownHostsError) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		return fmt.Sprintf("%s does not exist: check the path, or create the file (touch %s) to record new host keys in it", e.File, e.File)
+	}
+	return fmt.Sprintf("%s: %v", e.File, errors.Unwrap(e.Err))
+}
+
+func (e *KnownHostsError) Unwrap() error { return e.Err }
 
 // check verifies key for address (host:port, as dialled). It is read afresh
 // on every call so that keys another dial just accepted are seen.

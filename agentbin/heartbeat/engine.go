@@ -652,6 +652,10 @@ func (e *Engine) groupChanged(ev groupEvent) {
 	if g == nil {
 		return
 	}
+	if ev.restarted != "" {
+		e.emit(status.ResourceRestarted, e.self, ev.group, ev.restarted)
+		return
+	}
 	prev := g.state
 	g.state, g.err = ev.state, ev.err
 	switch {

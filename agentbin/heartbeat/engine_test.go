@@ -414,6 +414,30 @@ func TestResourceFailureMovesTheGroupAndBansTheNode(t *testing.T) {
 	c.eventually("h2g")
 }
 
+// A resource found stopped and started again in place (max_restarts 1) is
+// an event, in status and to notify, and the group stays.
+func TestRestartInPlaceIsAnEvent(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true})
+	c.eventually("h2g")
+	c.w.set("web", "h2g", false) // stopped behind the agent's back
+	c.eventually("h2g")
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := c.engines["h2g"].Status(); st != nil {
+			for _, ev := range st.Events {
+				if ev.Kind == status.ResourceRestarted {
+					if ev.Node != "h2g" || ev.Group != "web" || !strings.Contains(ev.Detail, "service web restarted in place (1 of 1)") {
+						t.Errorf("event %+v; want h2g, group web, naming the resource", ev)
+					}
+					return
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no %s event after the resource was restarted in place", status.ResourceRestarted)
+}
+
 func TestForgedAndReplayedHeartbeatsAreDroppedAndCounted(t *testing.T) {
 	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true})
 	c.eventually("h2g")

@@ -37,6 +37,9 @@ type groupEvent struct {
 	group string
 	state GroupState
 	err   error
+	// restarted, when set, says which resource was restarted in place and
+	// why; the group's state is unchanged.
+	restarted string
 }
 
 // ResourceStatus is one resource as the runner last saw it.
@@ -255,6 +258,8 @@ func (r *groupRunner) monitor(ctx context.Context, i int) error {
 			serr := res.Start(cctx)
 			r.setStatus(i, serr == nil, serr, true)
 			if serr == nil {
+				r.events <- groupEvent{group: r.spec.Name, state: Running,
+					restarted: fmt.Sprintf("%s %s restarted in place (%d of %d): %v", rs.Kind, rs.Name, st.Restarts+1, rs.MaxRestarts, err)}
 				return nil
 			}
 			err = serr

@@ -28,6 +28,11 @@ const (
 	Move           EventKind = "move"
 )
 
+// ResourceRestarted is the heartbeat role's event for a resource its group's
+// monitor found stopped or failing and started again in place (on_fail
+// restart, within max_restarts): the group stays where it is.
+const ResourceRestarted EventKind = "resource_restarted"
+
 // The agent's own events.
 const (
 	// RoleFailure: a role stopped by itself or could not start; the agent
@@ -51,6 +56,7 @@ var EventKinds = []struct {
 	{GroupStarted, "a group's resources started on the node that reports it"},
 	{GroupStopped, "a group's resources stopped on the node that reports it"},
 	{GroupFailed, "a group's resource failed and the group could not be kept running there"},
+	{ResourceRestarted, "a group's resource was found stopped or failing and was restarted in place (on_fail restart, within max_restarts)"},
 	{SplitBrain, "a group was found running on two nodes after a partition; the lower placed one released it"},
 	{Fencing, "a dead member is being fenced before its groups are taken over"},
 	{Fenced, "a dead member was fenced"},

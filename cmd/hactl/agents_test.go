@@ -25,7 +25,7 @@ func unreachableCluster(t *testing.T) string {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	dir := t.TempDir()
-	writeFile(t, dir, "cluster.key", []byte("bm90LWEtcmVhbC1rZXktbm90LWEtcmVhbC1rZXkhIQ==\n"))
+	writeFile(t, dir, "cluster.key", []byte(testKey))
 	writeFile(t, dir, "cluster.hcl", fmt.Appendf(nil, `
 cluster "web" {
   key_file = "cluster.key"

@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hactl/hactl/plan"
 	"github.com/hactl/hactl/plan/config"
 	"github.com/hactl/hactl/plan/deploy"
+	"github.com/hactl/hactl/plan/topology"
+	"github.com/hactl/hactl/providers"
+	"github.com/hactl/hactl/remote"
 )
 
 // The operator's commands to the running cluster: they reach an agent over
@@ -58,7 +64,7 @@ the cluster restarts.`,
 				if to != "" || hold != 0 {
 					return withExitCode(exitError, fmt.Errorf("failover %s --clear ends the group's move: give it without --to or --for", group))
 				}
-				return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, groupNodes(&flags, group), []string{"heartbeat", "unmove", group},
+				return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, groupNodes(group), []string{"heartbeat", "unmove", group},
 					fmt.Sprintf("group %s has no move now: its scores and failback place it", group))
 			}
 			if hold < 0 {
@@ -74,7 +80,7 @@ the cluster restarts.`,
 				words = append(words, "for="+hold.String())
 				done += " for " + hold.String()
 			}
-			return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, groupNodes(&flags, group), words,
+			return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, groupNodes(group), words,
 				done+"; hactl failover "+group+" --clear ends the move")
 		},
 	}
@@ -89,22 +95,85 @@ func newStandbyCommand(op string) func() *cobra.Command {
 	return func() *cobra.Command {
 		var flags remoteFlags
 		short := "Put a node in standby: its groups move away and it takes none"
-		done := "is in standby; its groups move to other nodes"
 		if op == "online" {
 			short = "Bring a node out of standby and clear its failed groups"
-			done = "is online"
 		}
 		cmd := &cobra.Command{
 			Use:   op + " NODE",
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, func() []string { return args[:1] }, []string{"heartbeat", op}, args[0]+" "+done)
+				node := args[0]
+				return flags.withSession(cmd.ErrOrStderr(), nil, func(ctx context.Context, s *deploy.Session, res *config.Result) error {
+					nodes, err := namedNode(node)(res)
+					if err != nil {
+						return err
+					}
+					done := node + " is online"
+					if op == "standby" {
+						// Said before the request: once the node is in
+						// standby, its groups no longer show where they
+						// could have gone.
+						done = standbyOutcome(node, res.Topology, clusterView(s.Observe(ctx)))
+					}
+					return controlWith(ctx, cmd.OutOrStdout(), s, nodes, []string{"heartbeat", op}, done)
+				})
 			},
 		}
 		flags.register(cmd)
 		return cmd
 	}
+}
+
+// standbyOutcome says what putting node in standby does to its groups,
+// from the membership view (nil when no agent reports one): a group
+// moves only if another of its nodes is alive and not in standby itself.
+func standbyOutcome(node string, t *topology.Topology, view *plan.Observed) string {
+	if view == nil || view.Status == nil || view.Status.Heartbeat == nil {
+		return node + " is in standby; its groups move to any other of their nodes that is online (no agent reported the others' state: see hactl status)"
+	}
+	online := map[string]bool{}
+	for _, m := range view.Status.Heartbeat.Members {
+		online[m.Name] = m.Alive && !m.Standby
+	}
+	var stop []string
+	var others []string
+	for _, g := range t.Groups {
+		member, movable := false, false
+		var rest []string
+		for _, l := range g.Locations {
+			if l.Node.Name == node {
+				member = true
+				continue
+			}
+			rest = append(rest, l.Node.Name)
+			movable = movable || online[l.Node.Name]
+		}
+		if member && !movable {
+			stop = append(stop, g.Name)
+			for _, n := range rest {
+				if !slices.Contains(others, n) {
+					others = append(others, n)
+				}
+			}
+		}
+	}
+	if len(stop) == 0 {
+		return node + " is in standby; its groups move to other nodes"
+	}
+	noun, verb := "group", "stops"
+	if len(stop) > 1 {
+		noun, verb = "groups", "stop"
+	}
+	why := "it has no other node"
+	if len(others) > 0 {
+		why = "its other nodes (" + strings.Join(others, ", ") + ") are down or in standby"
+		if len(stop) > 1 {
+			why = "their other nodes (" + strings.Join(others, ", ") + ") are down or in standby"
+		}
+	}
+	return fmt.Sprintf("%s is in standby; %s %s %s: %s. Bring a node online with hactl online NODE, or %s back with hactl online %s.",
+		node, noun, strings.Join(stop, ", "), verb, why, node, node)
 }
 
 func newMaintenanceCommand() *cobra.Command {
@@ -117,7 +186,7 @@ func newMaintenanceCommand() *cobra.Command {
 			if args[1] != "on" && args[1] != "off" {
 				return withExitCode(exitError, fmt.Errorf("maintenance %s %s: say on or off", args[0], args[1]))
 			}
-			return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, func() []string { return args[:1] },
+			return runControl(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags, namedNode(args[0]),
 				[]string{"heartbeat", "maintenance", args[1]}, fmt.Sprintf("%s: maintenance %s", args[0], args[1]))
 		},
 	}
@@ -125,47 +194,95 @@ func newMaintenanceCommand() *cobra.Command {
 	return cmd
 }
 
-// groupNodes lists the nodes that may run the group, in preference order,
-// once the configuration is loaded.
-func groupNodes(flags *remoteFlags, group string) func() []string {
-	return func() []string {
-		res, _, err := flags.load(io.Discard)
-		if err != nil {
-			return nil
-		}
+// groupNodes lists the nodes that may run the group, in preference order.
+func groupNodes(group string) func(*config.Result) ([]string, error) {
+	return func(res *config.Result) ([]string, error) {
+		var names []string
 		for _, g := range res.Topology.Groups {
 			if g.Name == group {
 				var out []string
 				for _, l := range g.Locations {
 					out = append(out, l.Node.Name)
 				}
-				return out
+				return out, nil
 			}
+			names = append(names, g.Name)
 		}
-		return nil
+		return nil, withExitCode(exitError, notDeclared("group", group, names))
 	}
+}
+
+// namedNode checks that the configuration has the node.
+func namedNode(node string) func(*config.Result) ([]string, error) {
+	return func(res *config.Result) ([]string, error) {
+		var names []string
+		for _, n := range res.Topology.Nodes {
+			if n.Name == node {
+				return []string{node}, nil
+			}
+			names = append(names, n.Name)
+		}
+		return nil, withExitCode(exitError, notDeclared("node", node, names))
+	}
+}
+
+// notDeclared is the error for a name the configuration does not declare.
+func notDeclared(kind, name string, names []string) error {
+	if len(names) == 0 {
+		return fmt.Errorf("%s %q does not exist: the configuration declares no %s", kind, name, kind)
+	}
+	hint := ""
+	if near := providers.Suggest(name, names); near != "" {
+		hint = fmt.Sprintf(" Did you mean %q?", near)
+	}
+	return fmt.Errorf("%s %q does not exist in the configuration (%ss: %s).%s", kind, name, kind, strings.Join(names, ", "), hint)
 }
 
 // runControl sends `hactl-agent ctl ROLE OP ARGS…` (words) to the first of
 // the nodes that answers.
-func runControl(stdout, stderr io.Writer, flags remoteFlags, nodes func() []string, words []string, done string) error {
-	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session, _ *config.Result) error {
-		return controlWith(ctx, stdout, s, nodes(), words, done)
+func runControl(stdout, stderr io.Writer, flags remoteFlags, nodes func(*config.Result) ([]string, error), words []string, done string) error {
+	return flags.withSession(stderr, nil, func(ctx context.Context, s *deploy.Session, res *config.Result) error {
+		candidates, err := nodes(res)
+		if err != nil {
+			return err
+		}
+		return controlWith(ctx, stdout, s, candidates, words, done)
 	})
 }
 
+// controlWith hands the request to the candidates' agents in turn until
+// one takes it. When none does, each node's reason is said once, on a
+// line of its own.
 func controlWith(ctx context.Context, stdout io.Writer, s *deploy.Session, candidates []string, words []string, done string) error {
-	if len(candidates) == 0 {
-		return withExitCode(exitError, fmt.Errorf("no node of the configuration matches"))
-	}
-	var errs []string
+	var failures []string
 	for _, n := range candidates {
 		err := s.AgentControl(ctx, n, words...)
 		if err == nil {
 			fmt.Fprintln(stdout, done)
 			return nil
 		}
-		errs = append(errs, err.Error())
+		failures = append(failures, n+": "+controlFailure(n, err))
 	}
-	return withExitCode(exitError, fmt.Errorf("%s", strings.Join(errs, "; ")))
+	if len(failures) == 1 {
+		return withExitCode(exitError, errors.New(failures[0]))
+	}
+	return withExitCode(exitError, fmt.Errorf("no node took the request:\n  %s", strings.Join(failures, "\n  ")))
+}
+
+// controlFailure words why node did not take a request: the agent's own
+// answer when it gave one, without the command line and exit status that
+// the operator did not type, or the connection's error without the node's
+// name, which the caller puts in front.
+func controlFailure(node string, err error) string {
+	var exit *remote.ExitError
+	if errors.As(err, &exit) {
+		if msg := strings.TrimSpace(exit.Stderr); msg != "" {
+			return strings.TrimPrefix(msg, "hactl-agent: ")
+		}
+	}
+	msg := err.Error()
+	for strings.HasPrefix(msg, node+": ") { // AgentControl's prefix, then the error's own
+		msg = strings.TrimPrefix(msg, node+": ")
+	}
+	return plan.WithoutHost(node, msg)
 }

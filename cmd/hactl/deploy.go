@@ -107,6 +107,8 @@ type planFlags struct {
 	// applyArgs are the flags given to plan that apply needs too, for the
 	// hint printed after saving a plan.
 	applyArgs []string
+	// args is the command as given, for the hint to run it in a lab.
+	args []string
 }
 
 func init() {
@@ -128,6 +130,7 @@ Exit status: 0 success; 1 error. With --detailed-exitcode: 0 no changes,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			flags.applyArgs = givenFlags(cmd.Flags(), "out", "json", "detailed-exitcode")
+			flags.args = slices.Concat([]string{"hactl", "plan"}, givenFlags(cmd.Flags()))
 			return runPlan(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags)
 		},
 	}
@@ -193,6 +196,7 @@ func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, 
 	}
 	switch {
 	case p.HasErrors():
+		writeLabHint(stderr, cfg.Topology, p, flags.args, upLabs)
 		return withExitCode(exitError, nil)
 	case flags.detailedExitcode && p.HasChanges():
 		return withExitCode(exitChanges, nil)

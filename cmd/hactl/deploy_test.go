@@ -54,7 +54,7 @@ func loopbackCluster(t *testing.T, withKey bool) (dir string, args []string) {
 	cfg = strings.Replace(cfg, `key_file = "cluster.key"`, "key_file = \"cluster.key\"\n  ssh {\n    port = 1\n  }", 1)
 	writeFile(t, dir, "cluster.hcl", []byte(cfg))
 	if withKey {
-		writeFile(t, dir, "cluster.key", []byte("k"))
+		writeFile(t, dir, "cluster.key", []byte(testKey))
 	}
 	// hactl checks that the agent is a Linux program for the hosts'
 	// machine (amd64 while no host answers); a header is all it reads.
@@ -66,26 +66,50 @@ func loopbackCluster(t *testing.T, withKey bool) (dir string, args []string) {
 		t.Fatal(err)
 	}
 	agent := writeFile(t, dir, "agent", agentBytes.Bytes())
-	return dir, []string{"-f", dir, "--agent-binary", agent, "--known-hosts", filepath.Join(dir, "known_hosts"),
+	knownHosts := writeFile(t, dir, "known_hosts", nil)
+	return dir, []string{"-f", dir, "--agent-binary", agent, "--known-hosts", knownHosts,
 		"--identity", filepath.Join(dir, "no-such-key"), "--connect-timeout", "2s"}
 }
 
 // A missing secret file is one diagnostic, quoting the line that names it,
-// however many nodes need the file.
+// however many nodes need the file: the cluster key (checked as the
+// configuration loads) as much as the files read as the nodes' specs are
+// compiled (an SNMP community, which every node needs).
 func TestPlanReportsAMissingSecretFileOnce(t *testing.T) {
-	_, args := loopbackCluster(t, false)
-	code, stdout, stderr := hactl(t, append([]string{"plan"}, args...)...)
-	if code != exitError {
-		t.Errorf("exit %d; want %d", code, exitError)
+	monitor := "\nmonitor {\n  snmp_device \"sw\" {\n    address        = \"192.168.0.1\"\n    community_file = \"community\"\n  }\n}\n"
+	tests := []struct {
+		name, add       string
+		withKey         bool
+		summary, quoted string
+	}{
+		{"cluster key", "", false, "Error: Cluster key file not found", `3:   key_file = "cluster.key"`},
+		{"SNMP community", monitor, true, "Error: Cannot read secret file", `snmp_device "sw" {`},
 	}
-	if n := strings.Count(stderr, "Error: Cannot read secret file"); n != 1 {
-		t.Errorf("the missing key is reported %d times; want once:\n%s", n, stderr)
-	}
-	if strings.Contains(stderr, "source code not available") || !strings.Contains(stderr, `2: cluster "web" {`) {
-		t.Errorf("the diagnostic does not quote the configuration:\n%s", stderr)
-	}
-	if stdout != "" {
-		t.Errorf("plan printed a plan despite the error:\n%s", stdout)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, args := loopbackCluster(t, tt.withKey)
+			f, err := os.OpenFile(filepath.Join(dir, "cluster.hcl"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteString(tt.add); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			code, stdout, stderr := hactl(t, append([]string{"plan"}, args...)...)
+			if code != exitError {
+				t.Errorf("exit %d; want %d", code, exitError)
+			}
+			if n := strings.Count(stderr, tt.summary); n != 1 {
+				t.Errorf("the missing file is reported %d times; want once:\n%s", n, stderr)
+			}
+			if strings.Contains(stderr, "source code not available") || !strings.Contains(stderr, tt.quoted) {
+				t.Errorf("the diagnostic does not quote the configuration:\n%s", stderr)
+			}
+			if stdout != "" {
+				t.Errorf("plan printed a plan despite the error:\n%s", stdout)
+			}
+		})
 	}
 }
 

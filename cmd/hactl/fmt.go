@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -17,6 +18,7 @@ import (
 )
 
 type fmtFlags struct {
+	files []string
 	check bool
 	diff  bool
 }
@@ -25,23 +27,27 @@ func init() {
 	subcommands = append(subcommands, func() *cobra.Command {
 		var flags fmtFlags
 		cmd := &cobra.Command{
-			Use:   "fmt [PATH...]",
+			Use:   "fmt [-f PATH]... [PATH...]",
 			Short: "Rewrite configuration files in the canonical format",
 			Long: `fmt rewrites .hcl files (the given files, or every .hcl file of the given
 directories; default: the current directory) in the canonical layout: aligned
 equals signs, two-space indentation. Files with syntax errors are left alone.
+-f PATH names a file or directory as the other commands' -f does.
 
 With --check nothing is written, and the exit status is 3 when a file needs
-formatting (for CI). --diff prints the changes as a unified diff.`,
+formatting (for CI). --diff prints the changes as a unified diff and writes
+nothing either.`,
 			RunE: func(cmd *cobra.Command, args []string) error {
+				args = slices.Concat(flags.files, args)
 				if len(args) == 0 {
 					args = []string{"."}
 				}
 				return runFmt(cmd.OutOrStdout(), cmd.ErrOrStderr(), args, flags)
 			},
 		}
+		cmd.Flags().StringArrayVarP(&flags.files, "file", "f", nil, "a .hcl file or a directory of them to format (repeatable), as the other commands' -f")
 		cmd.Flags().BoolVar(&flags.check, "check", false, "write nothing; exit 3 if any file is not formatted")
-		cmd.Flags().BoolVar(&flags.diff, "diff", false, "print the formatting changes as a unified diff")
+		cmd.Flags().BoolVar(&flags.diff, "diff", false, "print the formatting changes as a unified diff; write nothing")
 		return cmd
 	})
 }
@@ -73,7 +79,9 @@ func runFmt(stdout, stderr io.Writer, paths []string, flags fmtFlags) error {
 		}
 		if changed {
 			unformatted++
-			fmt.Fprintln(stdout, path)
+			if !flags.diff { // the diff's header names the file already
+				fmt.Fprintln(stdout, path)
+			}
 		}
 	}
 	switch {
@@ -114,7 +122,7 @@ func fmtFile(stdout, stderr io.Writer, path string, flags fmtFlags) (bool, error
 		}
 		fmt.Fprint(stdout, diff)
 	}
-	if flags.check {
+	if flags.check || flags.diff {
 		return true, nil
 	}
 	return true, writeFileAtomic(path, out)

@@ -66,13 +66,11 @@ func TestExampleSpecsGolden(t *testing.T) {
 	if len(examples) < 5 {
 		t.Fatalf("want the five examples of the guide's scenarios, found %v", examples)
 	}
-	secrets, err := filepath.Abs("testdata/example-secrets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range examples {
-		name := filepath.Base(filepath.Dir(path))
+	for _, example := range examples {
+		name := filepath.Base(filepath.Dir(example))
 		t.Run(name, func(t *testing.T) {
+			secrets := exampleDir(t, example)
+			path := filepath.Join(secrets, "cluster.hcl")
 			res, diags := config.Load(path, config.Options{Environ: []string{}})
 			if diags.HasErrors() {
 				t.Fatalf("%s does not load: %v", path, diags)

@@ -44,6 +44,27 @@ func copyFile(t *testing.T, name string) string {
 	return dst
 }
 
+// testKey is a cluster key file's content that the agent accepts.
+const testKey = "dGhpcyBpcyBhIHRlc3Qga2V5IG9mIHRoaXJ0eS10d28gYnl0ZXM=\n"
+
+// exampleDir copies an example's configuration into a fresh directory
+// with the fixed stand-ins of testdata/example-secrets for the files the
+// operator makes (the cluster key, TLS keys, passwords), as a user would
+// before validating it.
+func exampleDir(t *testing.T, hclPath string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/example-secrets")); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(hclPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "cluster.hcl", src)
+	return dir
+}
+
 func writeFile(t *testing.T, dir, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -59,6 +80,7 @@ func TestValidate(t *testing.T) {
 	good := t.TempDir()
 	src, _ := os.ReadFile(goodFile)
 	writeFile(t, good, "cluster.hcl", src)
+	writeFile(t, good, "cluster.key", []byte(testKey))
 	tests := []struct {
 		name     string
 		args     []string
@@ -72,6 +94,9 @@ func TestValidate(t *testing.T) {
 		{name: "good file with -f", args: []string{"validate", "-f", goodFile}, code: exitOK,
 			stdout: []string{"Success!"}},
 		{name: "directory of .hcl files", args: []string{"validate", good}, code: exitOK, stdout: []string{"Success!"}},
+		{name: "unusable cluster keys", args: []string{"validate", goldenDir + "key_files_unusable.hcl"}, code: exitError, noStdout: true,
+			stderr: []string{"Error: Not a usable cluster key", "hello.key: 6 raw bytes, need at least 32", "Error: Cluster key file not found",
+				`5:   previous_key_file = "missing.key"`, "head -c 32 /dev/urandom | base64 > missing.key"}},
 		{name: "errors", args: []string{"validate", badFile}, code: exitError, noStdout: true,
 			stderr: []string{"Error: Reference to undeclared network", "on " + badFile + " line 11, in node \"h2g\":",
 				"  11:     network = network.lna", "Did you mean network.lan?", "1 error, 0 warnings."}},
@@ -124,7 +149,7 @@ func TestValidateExamples(t *testing.T) {
 	}
 	for _, p := range dirs {
 		t.Run(filepath.Base(filepath.Dir(p)), func(t *testing.T) {
-			if code, stdout, stderr := hactl(t, "validate", filepath.Dir(p)); code != exitOK || !strings.HasPrefix(stdout, "Success!") {
+			if code, stdout, stderr := hactl(t, "validate", exampleDir(t, p)); code != exitOK || !strings.HasPrefix(stdout, "Success!") {
 				t.Errorf("exit %d\n%s%s", code, stdout, stderr)
 			}
 		})
@@ -242,6 +267,23 @@ func TestFmt(t *testing.T) {
 		}
 		if code != exitUnformatted {
 			t.Errorf("exit %d", code)
+		}
+	})
+	t.Run("diff alone prints the diff and writes nothing", func(t *testing.T) {
+		p := copyFile(t, "unformatted.hcl")
+		code, stdout, _ := hactl(t, "fmt", "--diff", p)
+		if code != exitOK || !strings.Contains(stdout, "+  key_file = \"cluster.key\"") {
+			t.Errorf("exit %d, stdout %q", code, stdout)
+		}
+		if got, _ := os.ReadFile(p); !bytes.Equal(got, unformatted) {
+			t.Error("--diff changed the file")
+		}
+	})
+	t.Run("-f names the file, as for the other commands", func(t *testing.T) {
+		p := copyFile(t, "unformatted.hcl")
+		code, stdout, stderr := hactl(t, "fmt", "--check", "-f", p)
+		if code != exitUnformatted || strings.TrimSpace(stdout) != p {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
 	})
 	t.Run("rewrites in place", func(t *testing.T) {

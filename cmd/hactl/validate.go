@@ -55,9 +55,10 @@ func init() {
 			Use:   "validate [-f PATH]",
 			Short: "Check the configuration: syntax, types, references and cluster rules",
 			Long: `validate loads the configuration, checks every value's type and every
-reference, and applies the rules of a sound cluster (VIPs inside the nodes'
-networks, deadtime above twice the heartbeat interval, a common network for
-each group's heartbeats, fencing for two-node clusters…). It contacts no host.
+reference, and applies the rules of a sound cluster (a cluster key the agents
+accept, VIPs inside the nodes' networks and none of their own addresses,
+deadtime above twice the heartbeat interval, a common network for each
+group's heartbeats, fencing for two-node clusters…). It contacts no host.
 
 Exit status: 0 when valid (warnings allowed), 1 when there are errors.`,
 			Args: cobra.MaximumNArgs(1),

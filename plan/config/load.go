@@ -118,6 +118,7 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	}
 
 	dec := providers.NewDecoder(ctx)
+	dec.BaseDir = baseDir
 	counts := map[string][]*hcl.Block{}
 	for _, b := range blocks {
 		p := providers.ForType(b.Type)

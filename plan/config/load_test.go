@@ -21,6 +21,11 @@ import (
 
 // writeFiles writes files (name → content) into a new directory and
 // returns it.
+// testKey is a key file's content that the agent accepts.
+const testKey = "dGhpcyBpcyBhIHRlc3Qga2V5IG9mIHRoaXJ0eS10d28gYnl0ZXM=\n"
+
+// writeFiles writes files into a temporary directory, and a cluster.key
+// next to every .hcl file, as key_file = "cluster.key" needs.
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -31,6 +36,11 @@ func writeFiles(t *testing.T, files map[string]string) string {
 		}
 		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, ".hcl") {
+			if err := os.WriteFile(filepath.Join(filepath.Dir(p), "cluster.key"), []byte(testKey), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return dir
@@ -80,7 +90,10 @@ variable "key" {
   default = "from-default"
 }
 cluster "c" {
-  key_file = var.key
+  key_file = "cluster.key"
+  ssh {
+    user = var.key
+  }
 }
 `
 	dir := writeFiles(t, map[string]string{
@@ -110,8 +123,8 @@ cluster "c" {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			topo := mustLoad(t, filepath.Join(dir, "cluster.hcl"), tt.opts)
-			if got := topo.Cluster.KeyFile; got != tt.want {
-				t.Errorf("key_file = %q; want %q", got, tt.want)
+			if got := topo.Cluster.SSH.User; got != tt.want {
+				t.Errorf("user = %q; want %q", got, tt.want)
 			}
 		})
 	}
@@ -133,7 +146,7 @@ variable "become" {
 }
 variable "user" {}
 cluster "c" {
-  key_file = "k"
+  key_file = "cluster.key"
   ssh {
     user       = var.user
     port       = var.port
@@ -201,7 +214,10 @@ locals {
   key = "${local.base}/${local.name}.key"
 }
 cluster "c" {
-  key_file = local.key
+  key_file = "cluster.key"
+  ssh {
+    identity_file = local.key
+  }
 }
 `,
 		"b.hcl": `
@@ -217,8 +233,8 @@ variable "site" {
 }
 `,
 	})
-	if got := mustLoad(t, dir, Options{}).Cluster.KeyFile; got != "/etc/hactl/TOKYO.key" {
-		t.Errorf("key_file = %q", got)
+	if got := mustLoad(t, dir, Options{}).Cluster.SSH.IdentityFile; got != "/etc/hactl/TOKYO.key" {
+		t.Errorf("identity_file = %q", got)
 	}
 }
 
@@ -251,7 +267,7 @@ locals {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeFiles(t, map[string]string{"cluster.hcl": tt.src + "\ncluster \"c\" {\n  key_file = \"k\"\n}\n"})
+			dir := writeFiles(t, map[string]string{"cluster.hcl": tt.src + "\ncluster \"c\" {\n  key_file = \"cluster.key\"\n}\n"})
 			errs := loadErr(t, dir, Options{})
 			if !strings.Contains(errs.Error(), tt.want) {
 				t.Errorf("errors %q do not contain %q", errs.Error(), tt.want)
@@ -284,19 +300,19 @@ func TestFunctions(t *testing.T) {
 		t.Run(tt.expr, func(t *testing.T) {
 			// The configuration lives in conf/; file() reads relative to
 			// it, whatever the working directory.
-			src := "locals {\n  path_rel = \"secrets\"\n}\ncluster \"c\" {\n  key_file = " + tt.expr + "\n}\n"
+			src := "locals {\n  path_rel = \"secrets\"\n}\ncluster \"c\" {\n  key_file = \"cluster.key\"\n  ssh {\n    user = " + tt.expr + "\n  }\n}\n"
 			dir := writeFiles(t, map[string]string{"conf/cluster.hcl": src, "conf/secrets/key.txt": "s3cret\n"})
 			topo := mustLoad(t, filepath.Join(dir, "conf", "cluster.hcl"),
 				Options{Environ: []string{"HACTL_TEST_VALUE=old", "HACTL_TEST_VALUE=from-environ"}})
-			if got := topo.Cluster.KeyFile; got != tt.want {
+			if got := topo.Cluster.SSH.User; got != tt.want {
 				t.Errorf("%s = %q; want %q", tt.expr, got, tt.want)
 			}
 		})
 	}
 	t.Run("file relative to a config directory", func(t *testing.T) {
-		dir := writeFiles(t, map[string]string{"conf/cluster.hcl": "cluster \"c\" {\n  key_file = file(\"k\")\n}\n", "conf/k": "key"})
-		if got := mustLoad(t, filepath.Join(dir, "conf"), Options{}).Cluster.KeyFile; got != "key" {
-			t.Errorf("key_file = %q", got)
+		dir := writeFiles(t, map[string]string{"conf/cluster.hcl": "cluster \"c\" {\n  key_file = \"cluster.key\"\n  ssh {\n    user = file(\"u\")\n  }\n}\n", "conf/u": "admin"})
+		if got := mustLoad(t, filepath.Join(dir, "conf"), Options{}).Cluster.SSH.User; got != "admin" {
+			t.Errorf("user = %q", got)
 		}
 	})
 }

@@ -125,7 +125,7 @@ func (s *Session) Observe(ctx context.Context) map[string]*plan.Observed {
 		if err != nil {
 			return err
 		}
-		raw, err := c.Output(ctx, observe.Script, nil)
+		raw, err := c.Output(ctx, observe.ScriptFor(s.topology()), nil)
 		if err != nil {
 			return fmt.Errorf("%s: probing: %w", t.Name, err)
 		}

@@ -9,12 +9,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/plan"
+	"github.com/hactl/hactl/plan/topology"
+	"github.com/hactl/hactl/remote"
 )
 
 const probeMarker = "hactl-probe=1"
@@ -56,6 +59,30 @@ command -v rsync >/dev/null 2>&1 && echo rsync=1
 ip -o addr show 2>/dev/null | while read -r _ dev fam addr _; do echo "addr=$dev $addr"; done
 exit 0
 `
+
+// ScriptFor is the probe for a node of t: Script, preceded by a check of
+// each notify command's program (plan warns about one that is missing,
+// which the agent would otherwise find only when an event comes).
+func ScriptFor(t *topology.Topology) string {
+	var progs, quoted []string
+	for _, n := range t.Notifies {
+		if p := plan.NotifyProgram(n.Command); p != "" && !slices.Contains(progs, p) {
+			progs, quoted = append(progs, p), append(quoted, remote.Quote(p))
+		}
+	}
+	if len(progs) == 0 {
+		return Script
+	}
+	// An absolute path must be an executable file; a bare name is looked
+	// up in PATH, as the agent's exec does.
+	return `for p in ` + strings.Join(quoted, " ") + `; do
+  case "$p" in
+  /*) { [ -f "$p" ] && [ -x "$p" ]; } && echo "program=1 $p" || echo "program=0 $p" ;;
+  *) command -v "$p" >/dev/null 2>&1 && echo "program=1 $p" || echo "program=0 $p" ;;
+  esac
+done
+` + Script
+}
 
 // Parse turns the probe's output into an observation of node.
 func Parse(node string, out []byte) (*plan.Observed, error) {
@@ -118,6 +145,12 @@ func Parse(node string, out []byte) (*plan.Observed, error) {
 			o.Facts.SNMPD = true
 		case "addr":
 			o.Facts.Addrs = append(o.Facts.Addrs, val)
+		case "program":
+			found, prog, _ := strings.Cut(val, " ")
+			if o.Facts.Programs == nil {
+				o.Facts.Programs = map[string]bool{}
+			}
+			o.Facts.Programs[prog] = found == "1"
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -4,10 +4,13 @@ import (
 	"encoding/base64"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hactl/hactl/agentbin/layout"
+	"github.com/hactl/hactl/plan/topology"
 )
 
 func TestProbeRunsUnderPOSIXShellAndParses(t *testing.T) {
@@ -68,5 +71,39 @@ func TestParseReadsEveryKey(t *testing.T) {
 func TestParseRefusesOutputWithoutTheMarker(t *testing.T) {
 	if _, err := Parse("n1", []byte("This account is currently not available.\n")); err == nil || !strings.Contains(err.Error(), "n1") {
 		t.Fatalf("Parse of foreign output: err %v, want an error naming the host", err)
+	}
+}
+
+// The probe says of each notify command's program whether the host can
+// run it: an absolute path must be an executable file, a bare name must
+// be in PATH.
+func TestProbeChecksNotifyPrograms(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "page-oncall's") // quoted for the shell
+	topo := &topology.Topology{Notifies: []*topology.Notify{
+		{Name: "shell", Command: "/bin/sh -c true"},
+		{Name: "again", Command: "/bin/sh -c false"},
+		{Name: "bare", Command: "sh"},
+		{Name: "typo", Command: "hactl-no-such-program --now"},
+		{Name: "data", Command: "/etc/passwd"},
+		{Name: "quoted", Command: missing},
+	}}
+	script := ScriptFor(topo)
+	if strings.Count(script, "/bin/sh") != 1 {
+		t.Errorf("a program of two notify blocks is probed more than once:\n%s", script)
+	}
+	out, err := exec.Command("sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("probe failed under sh: %v\n%s", err, out)
+	}
+	o, err := Parse("local", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"/bin/sh": true, "sh": true, "hactl-no-such-program": false, "/etc/passwd": false, missing: false}
+	if !reflect.DeepEqual(o.Facts.Programs, want) {
+		t.Errorf("programs %v, want %v", o.Facts.Programs, want)
+	}
+	if ScriptFor(&topology.Topology{}) != Script {
+		t.Error("without notify blocks the probe is not the plain one")
 	}
 }

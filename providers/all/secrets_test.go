@@ -97,7 +97,7 @@ var secretTexts = map[string]string{
 func TestInlineSecretsAreCarriedLikeFileSecrets(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string]string{
-		"cluster.hcl": secretsHCL, "cluster.key": "0123456789abcdef0123456789abcdef", "bmc-f400": secretTexts["fence-f400-0"],
+		"cluster.hcl": secretsHCL, "cluster.key": "0123456789abcdef0123456789abcdef0123456789ab", "bmc-f400": secretTexts["fence-f400-0"],
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)

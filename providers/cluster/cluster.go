@@ -4,6 +4,12 @@
 package cluster
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 )
@@ -74,6 +80,38 @@ func (p Provider) Decode(d *providers.Decoder, c *providers.Content) {
 	cl.PreviousKeyFile = c.String("previous_key_file")
 	cl.Range = c.BlockRange()
 	cl.SSH = DecodeSSH(c.BlockOrEmpty("ssh"), topology.SSH{})
+	checkKey(d, c, "key_file", cl.KeyFile)
+	checkKey(d, c, "previous_key_file", cl.PreviousKeyFile)
+}
+
+// checkKey reads the key file that attr names and refuses it unless the
+// agent would take it (wire.ParseKey): otherwise the mistake shows only
+// once the agents start, as heartbeats that no node accepts. The file's
+// mode is not checked here: hactl uploads the content with mode 0600.
+func checkKey(d *providers.Decoder, c *providers.Content, attr, name string) {
+	if name == "" {
+		return // not set, or not a string: reported already
+	}
+	howTo := fmt.Sprintf("Make one with:\n\n  head -c 32 /dev/urandom | base64 > %s\n\n(relative paths are taken from the configuration's directory).", name)
+	raw, err := os.ReadFile(providers.LocalPath(d.BaseDir, name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		d.Error(c.Range(attr), "Cluster key file not found",
+			fmt.Sprintf("%s does not exist. hactl uploads it to every node to authenticate the heartbeats. %s", name, howTo))
+		return
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		d.Error(c.Range(attr), "Cannot read the cluster key file",
+			fmt.Sprintf("%s: %v. Check that it is a file you may read.", name, err))
+		return
+	}
+	if _, err := wire.ParseKey(raw); err != nil {
+		d.Error(c.Range(attr), "Not a usable cluster key",
+			fmt.Sprintf("%s: %v; the agents would refuse it. %s", name, err, howTo))
+	}
 }
 
 // DecodeSSH returns base with every attribute the ssh block sets (or

@@ -293,6 +293,9 @@ func validateVIP(d *providers.Decoder, g *topology.Group, v *topology.VIP, seen 
 		return
 	}
 	seen[addr] = v
+	if !validateVIPAddress(d, v) {
+		return
+	}
 	var outside []string
 	for _, l := range g.Locations {
 		var on *topology.Interface
@@ -322,6 +325,59 @@ func validateVIP(d *providers.Decoder, g *topology.Group, v *topology.VIP, seen 
 		d.Error(providers.FromTopo(v.AddressRange), "Virtual IP outside a node's networks",
 			fmt.Sprintf("vip %q (%s) may move to %s, which has no interface on its network, so the address would be unreachable after a failover. Attach %s to that network or remove it from group %q.", v.Name, addr, strings.Join(outside, ", "), strings.Join(outside, ", "), g.Name))
 	}
+}
+
+// validateVIPAddress refuses a VIP that could never be held: a node's own
+// address (taking it over would take the node's address away), the
+// address that names a network or its broadcast address (the kernel or
+// the neighbours would not treat it as a host), or a prefix wider than its
+// network's (the node would route the whole wider range to that link).
+// It reports the first problem and says whether there was none.
+func validateVIPAddress(d *providers.Decoder, v *topology.VIP) bool {
+	addr := v.Address.Addr()
+	rng := providers.FromTopo(v.AddressRange)
+	for _, n := range d.Topology.Nodes {
+		for _, i := range n.Interfaces {
+			if i.Address.Addr() == addr {
+				d.Error(rng, "Virtual IP is a node's address",
+					fmt.Sprintf("vip %q (%s) is the address of node %q on %s. A virtual IP must be an address no node has of its own: pick a free address of the network.", v.Name, addr, n.Name, i.Name))
+				return false
+			}
+		}
+	}
+	for _, n := range d.Topology.Networks {
+		if !n.Prefix.Contains(addr) {
+			continue
+		}
+		switch {
+		case v.Address.Bits() >= 0 && v.Address.Bits() < n.Prefix.Bits():
+			d.Error(rng, "Virtual IP wider than its network",
+				fmt.Sprintf("vip %q (%s) has a shorter prefix than network %q (%s), so its holder would route addresses outside the network to that link. Give it the network's length (/%d), or no length at all.", v.Name, v.Address, n.Name, n.Prefix, n.Prefix.Bits()))
+			return false
+		case addr == n.Prefix.Masked().Addr() && hostBits(n.Prefix) >= 2:
+			d.Error(rng, "Virtual IP is a network address",
+				fmt.Sprintf("vip %q (%s) is the address of network %q itself (%s), which hosts do not answer on. Pick a host address of the network.", v.Name, addr, n.Name, n.Prefix))
+			return false
+		case addr.Is4() && hostBits(n.Prefix) >= 2 && addr == broadcast(n.Prefix):
+			d.Error(rng, "Virtual IP is the broadcast address",
+				fmt.Sprintf("vip %q (%s) is the broadcast address of network %q (%s): packets to it go to every host. Pick a host address of the network.", v.Name, addr, n.Name, n.Prefix))
+			return false
+		}
+	}
+	return true
+}
+
+// hostBits is the number of host bits of a prefix; /31 and /32 (/127 and
+// /128) have no network or broadcast address to avoid (RFC 3021).
+func hostBits(p netip.Prefix) int { return p.Addr().BitLen() - p.Bits() }
+
+// broadcast is the last address of an IPv4 prefix.
+func broadcast(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom4(b)
 }
 
 // validateHeartbeatPath checks that the members of a group can hear each

@@ -93,8 +93,19 @@ func LoadKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster key %s: %w", path, err)
 	}
+	key, err := ParseKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("cluster key %s: %w (make one with: head -c 32 /dev/urandom | base64)", path, err)
+	}
+	return key, nil
+}
+
+// ParseKey takes the key out of a key file's content as LoadKey does, so
+// that hactl validate accepts exactly the files the agent will. Errors
+// give sizes, never the content.
+func ParseKey(raw []byte) ([]byte, error) {
 	if len(raw) > maxKeyFile {
-		return nil, fmt.Errorf("cluster key %s: larger than %d bytes; is it the right file?", path, maxKeyFile)
+		return nil, fmt.Errorf("larger than %d bytes; is it the right file?", maxKeyFile)
 	}
 	key, how := raw, "raw"
 	if text := bytes.TrimSpace(raw); len(text) > 0 {
@@ -103,7 +114,7 @@ func LoadKey(path string) ([]byte, error) {
 		}
 	}
 	if len(key) < MinKeySize {
-		return nil, fmt.Errorf("cluster key %s: %d %s bytes, need at least %d (make one with: head -c 32 /dev/urandom | base64)", path, len(key), how, MinKeySize)
+		return nil, fmt.Errorf("%d %s bytes, need at least %d", len(key), how, MinKeySize)
 	}
 	return key, nil
 }

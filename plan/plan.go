@@ -75,7 +75,7 @@ type Facts struct {
 	Systemd  bool     `json:"systemd"`
 	Rsync    bool     `json:"rsync"`
 	SNMPD    bool     `json:"snmpd"`
-	Addrs    []string `json:"addresses,omitempty"`
+	Addrs    []string `json:"addresses,omitempty"` // "DEV PREFIX", then " secondary" when the kernel made it so
 }
 
 // Fingerprint identifies an observation: a saved plan is stale when a
@@ -101,6 +101,9 @@ type HostPlan struct {
 	// Changes is empty, never null, when the host needs none.
 	Changes     []Change `json:"changes"`
 	Fingerprint string   `json:"observed_fingerprint"`
+	// Unaccounted is what the host runs that the configuration does not
+	// account for (Unaccounted); apply leaves it, the operator decides.
+	Unaccounted []string `json:"unaccounted,omitempty"`
 }
 
 // Plan is the whole plan.
@@ -132,6 +135,7 @@ func (p *Plan) HasErrors() bool {
 // state. It is a pure function: no I/O, same inputs, same plan.
 func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 	p := &Plan{}
+	vips := clusterVIPs(desired)
 	for _, d := range desired {
 		o := observed[d.Node]
 		if o == nil {
@@ -140,6 +144,7 @@ func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 		h := HostPlan{Node: d.Node, Fingerprint: o.Fingerprint(), Error: WithoutHost(d.Node, o.Error), Changes: []Change{}}
 		if o.Error == "" {
 			h.Changes = append(h.Changes, hostChanges(d, o)...)
+			h.Unaccounted = Unaccounted(d, o, vips)
 		}
 		p.Hosts = append(p.Hosts, h)
 	}
@@ -190,7 +195,7 @@ func DestroyPlan(observed map[string]*Observed) *Plan {
 		o := observed[name]
 		h := HostPlan{Node: name, Fingerprint: o.Fingerprint(), Error: WithoutHost(name, o.Error), Changes: []Change{}}
 		if o.Error == "" && (o.AgentInstalled || o.SpecHash != "" || len(o.SecretHashes) > 0) {
-			h.Changes = []Change{{Action: RemoveAgent, Details: []string{"stop the agent; delete its binary, service, spec, secrets and state"}}}
+			h.Changes = []Change{{Action: RemoveAgent, Details: []string{"stop the agent; release the VIPs and services it started; delete its binary, service, spec, secrets and state"}}}
 		}
 		p.Hosts = append(p.Hosts, h)
 	}

@@ -224,10 +224,10 @@ func (e *Engine) emit(kind status.EventKind, node, group, detail string) {
 	}
 }
 
-// Run runs the role until ctx ends. It stops the groups it runs on the way
-// out only when release is true (the spec no longer makes this node a
-// member); an agent restart keeps them running, and the new agent takes
-// them over as its own.
+// Run runs the role until ctx ends, and leaves the groups it runs as they
+// are: an agent restart keeps them running, and the new agent takes them
+// over as its own. What a former spec started and this one no longer has,
+// Run releases (releaseLeftovers).
 func (e *Engine) Run(ctx context.Context) error {
 	tr, err := listenUDP(e.hb.Links, e.hb.Port, e.recv)
 	if err != nil {

@@ -146,7 +146,8 @@ exit 0`, layout.UnitPath, layout.AgentName, layout.StatusPath)
 // groups' services: an agent that stops leaves them running, so that a
 // restart is not a failover) and removes everything hactl put on the host
 // (layout.Owned). When the release fails it stops there, with the agent's
-// program and record still in place, so that destroy can be run again.
+// program and record still in place, so that destroy can be run again. An
+// agent from before the record kept none, and has nothing to release.
 func removeCmd() string {
 	owned := layout.Owned()
 	for i, p := range owned {
@@ -169,10 +170,10 @@ if [ -f %[3]s ]; then
 fi
 pkill -x %[2]s 2>/dev/null
 for i in $(seq 100); do pgrep -x %[2]s >/dev/null 2>&1 || break; sleep 0.1; done
-if [ -x %[6]s ] && ! %[6]s release; then
-  echo "the resources the agent started were not all released; nothing was removed: see above, then run hactl destroy again" >&2
+if [ -f %[7]s ] && [ -x %[6]s ] && ! %[6]s release; then
+  echo "the resources the agent started were not all released (see above); the agent is stopped, its program and record are kept: stop what is left by hand or fix the cause, then run hactl destroy again" >&2
   exit 1
 fi
 rm -rf %[5]s
-exit 0`, layout.UnitPath, layout.AgentName, layout.PidFile, layout.InitPath, strings.Join(owned, " "), layout.AgentBin)
+exit 0`, layout.UnitPath, layout.AgentName, layout.PidFile, layout.InitPath, strings.Join(owned, " "), layout.AgentBin, layout.StartedPath)
 }

@@ -244,6 +244,13 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	// from a changed spec, finds the record and the resources settled.
 	var wg sync.WaitGroup
 	defer func() { cancelGroups(); wg.Wait() }()
+	// Leftover VIPs go before any group starts: taking an address off is
+	// quick, and one taken off after a new VIP of its subnet was added
+	// would take that one with it when it is the subnet's primary
+	// address (promote_secondaries off, the kernel's default).
+	if err := e.rec.Release(groupCtx, e.sp.Groups, e.newResource, e.cfg.ResourceEnv, "vip"); err != nil {
+		e.cfg.Logger.Printf("heartbeat: %v", err)
+	}
 	wg.Go(func() { e.releaseLeftovers(groupCtx) })
 	for _, g := range e.sp.Groups {
 		r, err := newGroupRunner(g, e.cfg.ResourceEnv, e.newResource, e.rec, e.events)

@@ -23,6 +23,8 @@ type host struct {
 	mu       sync.Mutex
 	on       map[string]bool
 	stopFail map[string]bool // addresses whose Stop fails
+	ops      []string        // "start ADDR", "stop ADDR", in order
+	slowStop time.Duration   // how long a Stop takes
 }
 
 func (h *host) running() []string {
@@ -48,15 +50,21 @@ func (v hostVIP) Start(context.Context) error {
 	v.h.mu.Lock()
 	defer v.h.mu.Unlock()
 	v.h.on[v.addr] = true
+	v.h.ops = append(v.h.ops, "start "+v.addr)
 	return nil
 }
 func (v hostVIP) Stop(context.Context) error {
+	v.h.mu.Lock()
+	d := v.h.slowStop
+	v.h.mu.Unlock()
+	time.Sleep(d)
 	v.h.mu.Lock()
 	defer v.h.mu.Unlock()
 	if v.h.stopFail[v.addr] {
 		return errors.New("device busy")
 	}
 	v.h.on[v.addr] = false
+	v.h.ops = append(v.h.ops, "stop "+v.addr)
 	return nil
 }
 func (v hostVIP) Monitor(context.Context) (bool, error) {
@@ -173,4 +181,26 @@ func TestALeftoverThatWillNotStopIsDriftAndRetried(t *testing.T) {
 		}
 	}
 	waitRunning(t, h, "10.0.0.200/24")
+}
+
+// A VIP whose address changed within its subnet is taken off before the
+// new one is added: were the old one the subnet's primary address, taking
+// it off later would take the new one with it.
+func TestALeftoverVIPGoesBeforeTheNewOneComes(t *testing.T) {
+	keyPath, state := writeKey(t), t.TempDir()
+	h := &host{on: map[string]bool{}, stopFail: map[string]bool{}}
+	_, stop := runSolo(t, h, soloSpec(t, keyPath, "10.0.0.100/24"), state)
+	waitRunning(t, h, "10.0.0.100/24")
+	stop()
+	h.mu.Lock()
+	h.slowStop = 300 * time.Millisecond
+	h.mu.Unlock()
+	runSolo(t, h, soloSpec(t, keyPath, "10.0.0.110/24"), state)
+	waitRunning(t, h, "10.0.0.110/24")
+	h.mu.Lock()
+	ops := slices.Clone(h.ops)
+	h.mu.Unlock()
+	if i, j := slices.Index(ops, "stop 10.0.0.100/24"), slices.Index(ops, "start 10.0.0.110/24"); i < 0 || j < i {
+		t.Errorf("operations %q: want the old VIP stopped before the new one starts", ops)
+	}
 }

@@ -167,12 +167,16 @@ func (rec *Record) Leftovers(groups []spec.Group) []Started {
 type Factory func(spec.Resource, Env) (Resource, error)
 
 // Release stops every recorded resource that groups no longer account
-// for, newest first, and drops each from the record once stopped. It goes
-// on past a failure and returns them all; what failed stays recorded, for
-// the next attempt and for drift.
-func (rec *Record) Release(ctx context.Context, groups []spec.Group, newResource Factory, env Env) error {
+// for, newest first, and drops each from the record once stopped; given
+// kinds, only resources of those kinds. It goes on past a failure and
+// returns them all; what failed stays recorded, for the next attempt and
+// for drift.
+func (rec *Record) Release(ctx context.Context, groups []spec.Group, newResource Factory, env Env, kinds ...string) error {
 	var errs []error
 	for _, s := range rec.Leftovers(groups) {
+		if len(kinds) > 0 && !slices.Contains(kinds, s.Resource.Kind) {
+			continue
+		}
 		if err := release(ctx, s, newResource, env); err != nil {
 			errs = append(errs, err)
 			continue

@@ -53,7 +53,8 @@ type groupRunner struct {
 	// spec.
 	rec    *resource.Record
 	events chan<- groupEvent
-	cmds   chan bool // true: start, false: stop
+	ending <-chan struct{} // run's ctx.Done(); only run's goroutine uses it
+	cmds   chan bool       // true: start, false: stop
 
 	// paused stops monitoring (maintenance mode): the operator works on
 	// the resources and the agent keeps its hands off.
@@ -107,13 +108,20 @@ func (r *groupRunner) timeout(i int) time.Duration {
 	return 20 * time.Second
 }
 
+// emit tells the engine; once the runner is told to end, the engine may
+// no longer listen, and the event is dropped rather than waited on (the
+// engine waits for its runners when it ends).
 func (r *groupRunner) emit(state GroupState, err error) {
-	r.events <- groupEvent{group: r.spec.Name, state: state, err: err}
+	select {
+	case r.events <- groupEvent{group: r.spec.Name, state: state, err: err}:
+	case <-r.ending:
+	}
 }
 
 // run is the runner's goroutine; it ends when ctx does, leaving the
 // resources as they are (the engine stops them first when it must).
 func (r *groupRunner) run(ctx context.Context) {
+	r.ending = ctx.Done()
 	running := false
 	next := make([]time.Time, len(r.res))
 	timer := time.NewTimer(time.Hour)

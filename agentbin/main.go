@@ -13,6 +13,8 @@
 //	hactl-agent ctl ROLE OP [ARG...]
 //	                         hand an operator's request to a role of the running agent
 //	                         (heartbeat: standby | online | maintenance on|off | move GROUP [NODE])
+//	hactl-agent release      stop every resource the agent started (destroy runs it
+//	                         once the agent is stopped)
 //	hactl-agent version      print the version
 package main
 
@@ -38,7 +40,7 @@ import (
 // version is set by the release build (-ldflags -X main.version=...).
 var version = "dev"
 
-const usage = "usage: hactl-agent run|supervise|status|check FILE|ctl ROLE OP [ARG...]|version\n" +
+const usage = "usage: hactl-agent run|supervise|status|check FILE|ctl ROLE OP [ARG...]|release|version\n" +
 	"  ctl heartbeat " + heartbeat.RequestUsage
 
 func main() {
@@ -120,6 +122,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := agent.SendControl(layout.ControlPath, role.Request{Role: words[0], Op: words[1], Args: words[2:]}); err != nil {
 			fmt.Fprintf(stderr, "hactl-agent: %v\n", err)
+			return 1
+		}
+		return 0
+	case "release":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := heartbeat.ReleaseAll(ctx, layout.StateDir, logger); err != nil {
+			fmt.Fprintf(stderr, "hactl-agent: %v; stop what is left by hand, then run hactl-agent release again\n", err)
 			return 1
 		}
 		return 0

@@ -2,7 +2,10 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hactl/hactl/agentbin/spec"
 )
@@ -33,6 +36,7 @@ func Drift(desired []*Desired, observed map[string]*Observed) []DriftItem {
 	add := func(node string, kind DriftKind, what string, details ...string) {
 		out = append(out, DriftItem{Node: node, Kind: kind, What: what, Details: details})
 	}
+	vips := clusterVIPs(desired)
 	for _, d := range desired {
 		o := observed[d.Node]
 		switch {
@@ -80,6 +84,9 @@ func Drift(desired []*Desired, observed map[string]*Observed) []DriftItem {
 				add(d.Node, HandChange, item)
 			}
 		}
+		for _, addr := range Unaccounted(d, o, vips) {
+			add(d.Node, HandChange, addr)
+		}
 		if d.SpecHash != a.SpecHash {
 			add(d.Node, Pending, "configuration changed since the last apply", DiffSpecs(o.Spec, d.Spec)...)
 		}
@@ -99,4 +106,71 @@ func HasDrift(items []DriftItem) bool {
 		}
 	}
 	return false
+}
+
+// clusterVIPs lists the VIPs of every node's spec.
+func clusterVIPs(desired []*Desired) []netip.Prefix {
+	var out []netip.Prefix
+	for _, d := range desired {
+		out = append(out, specVIPs(d.Spec)...)
+	}
+	return out
+}
+
+func specVIPs(s *spec.Spec) []netip.Prefix {
+	if s == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, g := range s.Groups {
+		for _, r := range g.Resources {
+			if p, err := netip.ParsePrefix(r.Address); r.Kind == "vip" && err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// Unaccounted lists the addresses on the host d.Node that lie in the
+// network of one of the cluster's VIPs (vips) and that the node's spec does
+// not account for: a VIP an agent left behind, one added by hand, another
+// node's VIP. Only VIP networks are looked at, where a stray address
+// answers for the cluster; and there the node's own addresses are left out:
+// the primary address of the network's size on its interface (a VIP, and
+// any address added next to it, is secondary), the heartbeat links' local
+// addresses, and a VIP on the loopback (a direct-routing real server).
+func Unaccounted(d *Desired, o *Observed, vips []netip.Prefix) []string {
+	if d.Spec == nil || o == nil {
+		return nil
+	}
+	own := map[netip.Addr]bool{}
+	for _, p := range specVIPs(d.Spec) {
+		own[p.Addr()] = true
+	}
+	if hb := d.Spec.Heartbeat; hb != nil {
+		for _, l := range hb.Links {
+			if a, err := netip.ParseAddr(l.Local); err == nil {
+				own[a] = true
+			}
+		}
+	}
+	var out []string
+	for _, line := range o.Facts.Addrs {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		dev, secondary := fields[0], slices.Contains(fields[2:], "secondary")
+		p, err := netip.ParsePrefix(fields[1])
+		if err != nil || own[p.Addr()] || dev == "lo" && slices.ContainsFunc(vips, func(v netip.Prefix) bool { return v.Addr() == p.Addr() }) {
+			continue
+		}
+		i := slices.IndexFunc(vips, func(v netip.Prefix) bool { return v.Masked().Contains(p.Addr()) })
+		if i < 0 || !secondary && p.Bits() == vips[i].Bits() {
+			continue
+		}
+		out = append(out, fmt.Sprintf("address %s on %s is in the network of VIP %s and not in the configuration of %s; remove it (ip addr del %s dev %s) or configure it", p, dev, vips[i], d.Node, p, dev))
+	}
+	return out
 }

@@ -76,7 +76,7 @@ type Facts struct {
 	Systemd  bool     `json:"systemd"`
 	Rsync    bool     `json:"rsync"`
 	SNMPD    bool     `json:"snmpd"`
-	Addrs    []string `json:"addresses,omitempty"`
+	Addrs    []string `json:"addresses,omitempty"` // "DEV PREFIX", then " secondary" when the kernel made it so
 	// Programs says, for each notify command's program, whether the host
 	// has it as an executable (observe.ScriptFor).
 	Programs map[string]bool `json:"programs,omitempty"`
@@ -108,6 +108,9 @@ type HostPlan struct {
 	// Warnings are what the host lacks for the configuration to work
 	// there, which apply does not change (a notify command's program).
 	Warnings []string `json:"warnings,omitempty"`
+	// Unaccounted is what the host runs that the configuration does not
+	// account for (Unaccounted); apply leaves it, the operator decides.
+	Unaccounted []string `json:"unaccounted,omitempty"`
 }
 
 // Plan is the whole plan.
@@ -139,6 +142,7 @@ func (p *Plan) HasErrors() bool {
 // state. It is a pure function: no I/O, same inputs, same plan.
 func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 	p := &Plan{}
+	vips := clusterVIPs(desired)
 	for _, d := range desired {
 		o := observed[d.Node]
 		if o == nil {
@@ -148,6 +152,7 @@ func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 		if o.Error == "" {
 			h.Changes = append(h.Changes, hostChanges(d, o)...)
 			h.Warnings = hostWarnings(d, o)
+			h.Unaccounted = Unaccounted(d, o, vips)
 		}
 		p.Hosts = append(p.Hosts, h)
 	}
@@ -224,7 +229,7 @@ func DestroyPlan(observed map[string]*Observed) *Plan {
 		o := observed[name]
 		h := HostPlan{Node: name, Fingerprint: o.Fingerprint(), Error: WithoutHost(name, o.Error), Changes: []Change{}}
 		if o.Error == "" && (o.AgentInstalled || o.SpecHash != "" || len(o.SecretHashes) > 0) {
-			h.Changes = []Change{{Action: RemoveAgent, Details: []string{"stop the agent; delete its binary, service, spec, secrets and state"}}}
+			h.Changes = []Change{{Action: RemoveAgent, Details: []string{"stop the agent; release the VIPs and services it started; delete its binary, service, spec, secrets and state"}}}
 		}
 		p.Hosts = append(p.Hosts, h)
 	}

@@ -90,6 +90,8 @@ func (p *Plan) WriteText(w io.Writer, st Styles) {
 	switch {
 	case p.HasErrors():
 		fmt.Fprintln(w, "\nSome hosts could not be observed; their plan is unknown.")
+	case install+change+remove == 0 && p.unaccounted() > 0:
+		fmt.Fprintf(w, "\nNo changes to apply, but the hosts have %s the configuration does not account for (marked !): apply leaves them; remove them by hand or configure them.\n", count(p.unaccounted(), "thing"))
 	case install+change+remove == 0:
 		fmt.Fprintln(w, "\nNo changes. The hosts match the configuration.")
 	default:
@@ -131,7 +133,19 @@ func (p *Plan) writeHosts(w io.Writer, st Styles) {
 		for _, warning := range h.Warnings {
 			fmt.Fprintf(w, "  %s %s\n", st.render(st.Change, "Warning:"), warning)
 		}
+		for _, u := range h.Unaccounted {
+			fmt.Fprintf(w, "  %s\n", st.render(st.Error, "! "+u))
+		}
 	}
+}
+
+// unaccounted counts what the hosts run outside the configuration.
+func (p *Plan) unaccounted() int {
+	n := 0
+	for _, h := range p.Hosts {
+		n += len(h.Unaccounted)
+	}
+	return n
 }
 
 // counts sorts the hosts that change: hactl installed (a first agent),

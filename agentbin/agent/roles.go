@@ -53,6 +53,7 @@ func (a *Agent) applyRoles(s *spec.Spec) {
 				a.stopRole(r)
 				a.cfg.Logger.Printf("%s role stopped: the spec has nothing for it", k.Name())
 			}
+			a.releaseLeftovers(k)
 			continue
 		case r == nil:
 			r = &roleRun{kind: k, key: key}
@@ -69,6 +70,29 @@ func (a *Agent) applyRoles(s *spec.Spec) {
 		next = append(next, r)
 	}
 	a.roles = next
+}
+
+// leftoverReleaser is a role kind whose role leaves what it started
+// running when it stops (the heartbeat role's groups: an agent restart must
+// not be a failover). When the spec gives the role nothing, or nothing
+// more, the agent has it stop all of that.
+type leftoverReleaser interface {
+	ReleaseLeftovers(ctx context.Context, env role.Env) error
+}
+
+// releaseTimeout bounds the release of what a role left behind.
+const releaseTimeout = 2 * time.Minute
+
+func (a *Agent) releaseLeftovers(k role.Kind) {
+	rl, ok := k.(leftoverReleaser)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if err := rl.ReleaseLeftovers(ctx, a.roleEnv()); err != nil {
+		a.cfg.Logger.Printf("%s role: %v", k.Name(), err)
+	}
 }
 
 // reload hands a changed spec to a role that can take it in place.

@@ -116,6 +116,7 @@ type Engine struct {
 	tieBreaker   quorumDevice
 
 	newResource resourceFactory
+	rec         *resource.Record
 	tr          transport
 	recv        chan datagram
 	events      chan groupEvent
@@ -197,6 +198,11 @@ func New(cfg Config) (*Engine, error) {
 		e.tieBreaker = newTieBreaker(addr, e.interval(), e.deadtime())
 	}
 	e.standby = e.loadStandby()
+	if e.rec, err = resource.LoadRecord(recordPath(cfg.StateDir)); err != nil {
+		// The groups of the spec run all the same; only leftovers of an
+		// earlier spec, which the record no longer names, stay.
+		cfg.Logger.Printf("heartbeat: %v", err)
+	}
 	return e, nil
 }
 
@@ -220,10 +226,10 @@ func (e *Engine) emit(kind status.EventKind, node, group, detail string) {
 	}
 }
 
-// Run runs the role until ctx ends. It stops the groups it runs on the way
-// out only when release is true (the spec no longer makes this node a
-// member); an agent restart keeps them running, and the new agent takes
-// them over as its own.
+// Run runs the role until ctx ends, and leaves the groups it runs as they
+// are: an agent restart keeps them running, and the new agent takes them
+// over as its own. What a former spec started and this one no longer has,
+// Run releases (releaseLeftovers).
 func (e *Engine) Run(ctx context.Context) error {
 	tr, err := listenUDP(e.hb, e.recv)
 	if err != nil {
@@ -236,15 +242,26 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	e.tr = tr
 	defer tr.close()
 	groupCtx, cancelGroups := context.WithCancel(context.Background())
-	defer cancelGroups()
+	// The goroutines end with the role, so that the next role, built
+	// from a changed spec, finds the record and the resources settled.
+	var wg sync.WaitGroup
+	defer func() { cancelGroups(); wg.Wait() }()
+	// Leftover VIPs go before any group starts: taking an address off is
+	// quick, and one taken off after a new VIP of its subnet was added
+	// would take that one with it when it is the subnet's primary
+	// address (promote_secondaries off, the kernel's default).
+	if err := e.rec.Release(groupCtx, e.sp.Groups, e.newResource, e.cfg.ResourceEnv, "vip"); err != nil {
+		e.cfg.Logger.Printf("heartbeat: %v", err)
+	}
+	wg.Go(func() { e.releaseLeftovers(groupCtx) })
 	for _, g := range e.sp.Groups {
-		r, err := newGroupRunner(g, e.cfg.ResourceEnv, e.newResource, e.events)
+		r, err := newGroupRunner(g, e.cfg.ResourceEnv, e.newResource, e.rec, e.events)
 		if err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
 		gctx, cancel := context.WithCancel(groupCtx)
 		e.groups[g.Name] = &groupRun{spec: g, runner: r, cancel: cancel, state: Stopped}
-		go r.run(gctx)
+		wg.Go(func() { r.run(gctx) })
 		// Whatever a previous agent left running is taken as held:
 		// resources are idempotent, so a start confirms it, and placement
 		// decides whether it stays.
@@ -282,6 +299,51 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 			e.tick(now)
 		}
 	}
+}
+
+// releaseRetry is how long a resource that would not stop when it left
+// the spec waits before it is tried again.
+const releaseRetry = 10 * time.Second
+
+// releaseLeftovers stops what an earlier agent started here and the spec
+// no longer has (a VIP whose address changed, a removed group), trying
+// again until it is all gone or ctx ends. It runs beside the engine: a
+// slow stop must not hold up heartbeats, and nothing it stops belongs to a
+// group of this spec.
+func (e *Engine) releaseLeftovers(ctx context.Context) {
+	retry := time.NewTicker(releaseRetry)
+	defer retry.Stop()
+	for {
+		err := e.rec.Release(ctx, e.sp.Groups, e.newResource, e.cfg.ResourceEnv)
+		if err == nil {
+			return
+		}
+		e.cfg.Logger.Printf("heartbeat: %v; trying again in %s", err, releaseRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry.C:
+		}
+	}
+}
+
+// leftoverDrift lists what an earlier spec started here that is not
+// released yet.
+func (e *Engine) leftoverDrift() []string {
+	var out []string
+	for _, s := range e.rec.Leftovers(e.sp.Groups) {
+		out = append(out, fmt.Sprintf("%s was started by an earlier spec and is not released yet", s))
+	}
+	return out
+}
+
+// recordPath is the record of started resources under the state
+// directory (layout.StateDir when unset).
+func recordPath(stateDir string) string {
+	if stateDir == "" {
+		return layout.StartedPath
+	}
+	return filepath.Join(stateDir, filepath.Base(layout.StartedPath))
 }
 
 // adoptable says whether the group's first resource already runs here

@@ -51,8 +51,13 @@ type groupRunner struct {
 	spec   spec.Group
 	res    []resource.Resource
 	logger *log.Logger
+	// rec notes each resource before it starts and drops it once it
+	// stopped, so that an agent to come can release it when it leaves the
+	// spec.
+	rec    *resource.Record
 	events chan<- groupEvent
-	cmds   chan bool // true: start, false: stop
+	ending <-chan struct{} // run's ctx.Done(); only run's goroutine uses it
+	cmds   chan bool       // true: start, false: stop
 
 	// paused stops monitoring (maintenance mode): the operator works on
 	// the resources and the agent keeps its hands off.
@@ -63,10 +68,10 @@ type groupRunner struct {
 }
 
 // resourceFactory makes a group's resources; tests replace resource.New.
-type resourceFactory func(spec.Resource, resource.Env) (resource.Resource, error)
+type resourceFactory = resource.Factory
 
-func newGroupRunner(g spec.Group, env resource.Env, newResource resourceFactory, events chan<- groupEvent) (*groupRunner, error) {
-	r := &groupRunner{spec: g, logger: env.Logger, events: events, cmds: make(chan bool, 4)}
+func newGroupRunner(g spec.Group, env resource.Env, newResource resourceFactory, rec *resource.Record, events chan<- groupEvent) (*groupRunner, error) {
+	r := &groupRunner{spec: g, logger: env.Logger, rec: rec, events: events, cmds: make(chan bool, 4)}
 	for _, rs := range g.Resources {
 		res, err := newResource(rs, env)
 		if err != nil {
@@ -106,13 +111,20 @@ func (r *groupRunner) timeout(i int) time.Duration {
 	return 20 * time.Second
 }
 
+// emit tells the engine; once the runner is told to end, the engine may
+// no longer listen, and the event is dropped rather than waited on (the
+// engine waits for its runners when it ends).
 func (r *groupRunner) emit(state GroupState, err error) {
-	r.events <- groupEvent{group: r.spec.Name, state: state, err: err}
+	select {
+	case r.events <- groupEvent{group: r.spec.Name, state: state, err: err}:
+	case <-r.ending:
+	}
 }
 
 // run is the runner's goroutine; it ends when ctx does, leaving the
 // resources as they are (the engine stops them first when it must).
 func (r *groupRunner) run(ctx context.Context) {
+	r.ending = ctx.Done()
 	running := false
 	next := make([]time.Time, len(r.res))
 	timer := time.NewTimer(time.Hour)
@@ -196,6 +208,11 @@ func (r *groupRunner) interval(i int) time.Duration {
 // already started, in reverse.
 func (r *groupRunner) start(ctx context.Context) error {
 	for i, res := range r.res {
+		if err := r.rec.Add(r.spec.Name, r.spec.Resources[i]); err != nil {
+			// Not a reason to fail over: the resource runs as well
+			// without; only a later spec change may then not stop it.
+			r.logger.Printf("group %s: %v; if %s leaves the spec, stop it by hand", r.spec.Name, err, res.Name())
+		}
 		cctx, cancel := context.WithTimeout(ctx, r.timeout(i))
 		err := res.Start(cctx)
 		cancel()
@@ -218,6 +235,11 @@ func (r *groupRunner) stop(ctx context.Context, n int) error {
 		r.setStatus(i, err != nil, err, false)
 		if err != nil && first == nil {
 			first = fmt.Errorf("stopping %s %s: %w", r.spec.Resources[i].Kind, r.res[i].Name(), err)
+		}
+		if err == nil {
+			if rerr := r.rec.Remove(r.spec.Resources[i]); rerr != nil {
+				r.logger.Printf("group %s: %v", r.spec.Name, rerr)
+			}
 		}
 	}
 	return first

@@ -3,6 +3,7 @@ package heartbeat
 import (
 	"context"
 	"fmt"
+	"log"
 	"strings"
 	"time"
 
@@ -42,12 +43,34 @@ func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) {
 	return e, nil
 }
 
+// ReleaseLeftovers stops everything the role started on this node: the
+// agent calls it when the spec has no heartbeat section (any more).
+func (Kind) ReleaseLeftovers(ctx context.Context, env role.Env) error {
+	return ReleaseAll(ctx, env.StateDir, env.Logger)
+}
+
+// ReleaseAll stops every resource recorded as started under stateDir
+// (layout.StateDir when empty), newest first: for destroy, with the agent
+// stopped, and for a node that is no longer a member.
+func ReleaseAll(ctx context.Context, stateDir string, logger *log.Logger) error {
+	rec, err := resource.LoadRecord(recordPath(stateDir))
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	if err := rec.Release(ctx, nil, resource.New, resource.Env{Logger: logger}); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
 // Report implements role.Role: the membership and groups as this member
 // sees them.
 func (e *Engine) Report(st *status.Status) { st.Heartbeat = e.Status() }
 
 // Drift implements role.DriftReporter.
-func (e *Engine) Drift(now time.Time) []string { return runtimeDrift(e.Status(), now) }
+func (e *Engine) Drift(now time.Time) []string {
+	return append(runtimeDrift(e.Status(), now), e.leftoverDrift()...)
+}
 
 // RequestUsage lists the requests the role takes, after
 // `hactl-agent ctl heartbeat`.

@@ -25,6 +25,10 @@ const (
 	StateDir = "/var/lib/hactl"
 	// AppliedPath is apply's record of what it applied (plan.Applied).
 	AppliedPath = StateDir + "/applied.json"
+	// StartedPath is the agent's record of the resources it started and
+	// has not stopped since (resource.Record), so that it can release
+	// what leaves the spec even across restarts.
+	StartedPath = StateDir + "/started.json"
 )
 
 // Run-time files, gone at reboot.

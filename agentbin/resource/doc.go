@@ -39,4 +39,11 @@
 // and OCF_RESKEY_CRM_meta_interval in milliseconds, as Pacemaker passes
 // them, so that the agents of Debian's resource-agents package run
 // unchanged. Their validate-all action runs through the Validator interface.
+//
+// # The record of started resources
+//
+// Record is the agent's list, on disk, of what it started and has not
+// stopped: the heartbeat role keeps groups running across agent restarts,
+// so it is the record, not memory, that lets a later agent release a
+// resource that left the spec (Record.Release).
 package resource

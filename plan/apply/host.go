@@ -142,8 +142,12 @@ pid=$(sed -n 's/^ *"pid": *\([0-9][0-9]*\).*/\1/p' %[3]s 2>/dev/null)
 exit 0`, layout.UnitPath, layout.AgentName, layout.StatusPath)
 }
 
-// removeCmd stops the agent and removes everything hactl put on the host
-// (layout.Owned).
+// removeCmd stops the agent, releases what it started (its VIPs, the
+// groups' services: an agent that stops leaves them running, so that a
+// restart is not a failover) and removes everything hactl put on the host
+// (layout.Owned). When the release fails it stops there, with the agent's
+// program and record still in place, so that destroy can be run again. An
+// agent from before the record kept none, and has nothing to release.
 func removeCmd() string {
 	owned := layout.Owned()
 	for i, p := range owned {
@@ -165,6 +169,11 @@ if [ -f %[3]s ]; then
   for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 fi
 pkill -x %[2]s 2>/dev/null
+for i in $(seq 100); do pgrep -x %[2]s >/dev/null 2>&1 || break; sleep 0.1; done
+if [ -f %[7]s ] && [ -x %[6]s ] && ! %[6]s release; then
+  echo "the resources the agent started were not all released (see above); the agent is stopped, its program and record are kept: stop what is left by hand or fix the cause, then run hactl destroy again" >&2
+  exit 1
+fi
 rm -rf %[5]s
-exit 0`, layout.UnitPath, layout.AgentName, layout.PidFile, layout.InitPath, strings.Join(owned, " "))
+exit 0`, layout.UnitPath, layout.AgentName, layout.PidFile, layout.InitPath, strings.Join(owned, " "), layout.AgentBin, layout.StartedPath)
 }

@@ -71,3 +71,13 @@ func TestTheSystemdUnitNeverGivesUpOnACrashLoopingAgent(t *testing.T) {
 		}
 	}
 }
+
+// Destroy releases what the agent started once the agent is stopped (so
+// that it cannot start it again) and before its program and record go.
+func TestRemoveReleasesBetweenStoppingTheAgentAndDeletingItsFiles(t *testing.T) {
+	s := removeCmd()
+	stop, release, remove := strings.Index(s, "pkill -x "+layout.AgentName), strings.Index(s, layout.AgentBin+" release"), strings.Index(s, "rm -rf ")
+	if stop < 0 || release < 0 || remove < 0 || !(stop < release && release < remove) {
+		t.Errorf("remove command does not stop, release, then delete (at %d, %d, %d):\n%s", stop, release, remove, s)
+	}
+}

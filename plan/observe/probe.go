@@ -56,7 +56,12 @@ command -v nft >/dev/null 2>&1 && echo nftables=1
 [ -d /run/systemd/system ] && echo systemd=1
 command -v rsync >/dev/null 2>&1 && echo rsync=1
 { command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ]; } && echo snmpd=1
-ip -o addr show 2>/dev/null | while read -r _ dev fam addr _; do echo "addr=$dev $addr"; done
+ip -o addr show 2>/dev/null | while read -r _ dev fam addr rest; do
+  case " $rest " in
+  *" secondary "*) echo "addr=$dev $addr secondary" ;;
+  *) echo "addr=$dev $addr" ;;
+  esac
+done
 exit 0
 `
 

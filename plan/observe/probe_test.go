@@ -107,3 +107,30 @@ func TestProbeChecksNotifyPrograms(t *testing.T) {
 		t.Error("without notify blocks the probe is not the plain one")
 	}
 }
+
+// The probe marks the addresses the kernel made secondary (VIPs and what
+// was added beside a host's own address), for drift.
+func TestProbeMarksSecondaryAddresses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: adds addresses in a network namespace of its own")
+	}
+	setup := "ip link add d0 type veth peer name d1 && ip addr add 192.0.2.1/24 dev d0 && ip addr add 192.0.2.100/24 dev d0 && ip addr add 192.0.2.7/32 dev d0\n"
+	out, err := exec.Command("unshare", "--net", "sh", "-c", setup+Script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("probe in a network namespace: %v\n%s", err, out)
+	}
+	o, err := Parse("local", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range o.Facts.Addrs {
+		if strings.HasPrefix(a, "d0 ") {
+			got = append(got, a)
+		}
+	}
+	want := []string{"d0 192.0.2.1/24", "d0 192.0.2.7/32", "d0 192.0.2.100/24 secondary"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("addresses %q, want %q", got, want)
+	}
+}

@@ -250,6 +250,12 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	// quick, and one taken off after a new VIP of its subnet was added
 	// would take that one with it when it is the subnet's primary
 	// address (promote_secondaries off, the kernel's default).
+	// What runs here is looked at first: a group whose VIP changed address
+	// is known by the old address, released just below.
+	adopt := map[string]bool{}
+	for _, g := range e.sp.Groups {
+		adopt[g.Name] = e.adoptable(g)
+	}
 	if err := e.rec.Release(groupCtx, e.sp.Groups, e.newResource, e.cfg.ResourceEnv, "vip"); err != nil {
 		e.cfg.Logger.Printf("heartbeat: %v", err)
 	}
@@ -265,7 +271,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 		// Whatever a previous agent left running is taken as held:
 		// resources are idempotent, so a start confirms it, and placement
 		// decides whether it stays.
-		if e.adoptable(g) {
+		if adopt[g.Name] {
 			e.groups[g.Name].state = Starting
 			r.cmds <- true
 		}
@@ -346,20 +352,35 @@ func recordPath(stateDir string) string {
 	return filepath.Join(stateDir, filepath.Base(layout.StartedPath))
 }
 
-// adoptable says whether the group's first resource already runs here
-// (an agent restarted under a running group).
+// adoptable says whether the group already runs here (an agent restarted
+// under a running group, or a new spec changed the group): its first
+// resource is a VIP that is up, or a VIP this node's record says it started
+// for the group is — so that an apply that changes a group's VIP address
+// leaves the group where it runs instead of handing it to the node placed
+// first. A node that rebooted holds no VIP, and so adopts nothing.
 func (e *Engine) adoptable(g spec.Group) bool {
-	if len(g.Resources) == 0 || g.Resources[0].Kind != "vip" {
-		return false
+	var vips []spec.Resource
+	if len(g.Resources) > 0 && g.Resources[0].Kind == "vip" {
+		vips = append(vips, g.Resources[0])
 	}
-	r, err := e.newResource(g.Resources[0], e.cfg.ResourceEnv)
-	if err != nil {
-		return false
+	for _, s := range e.rec.Entries() {
+		if s.Group == g.Name && s.Resource.Kind == "vip" {
+			vips = append(vips, s.Resource)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	ok, err := r.Monitor(ctx)
-	return err == nil && ok
+	for _, rs := range vips {
+		r, err := e.newResource(rs, e.cfg.ResourceEnv)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ok, err := r.Monitor(ctx)
+		cancel()
+		if err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) tick(now time.Time) {
@@ -696,6 +717,9 @@ func (e *Engine) fenceDone(fr fenceResult) {
 	}
 	if !p.alive {
 		p.fenced = true
+		for _, rcv := range e.receivers {
+			rcv.Guard.Retire(fr.node, p.gen)
+		}
 		e.emit(status.Fenced, fr.node, "", "")
 	}
 }

@@ -30,16 +30,38 @@ type ReplayGuard struct {
 	peers map[string]*window
 }
 
-// window is one peer's state: bit i of seen is seq top-i.
+// window is one peer's state: bit i of seen is seq top-i. Generations up
+// to retired are refused whole (Retire).
 type window struct {
 	gen, top, seen uint64
+	retired        uint64
+}
+
+// Retire refuses, from now on, every packet of the peer's generations up
+// to gen. The engine retires a peer's generation once it fenced that peer:
+// the agent that had it is off, so whatever of it still arrives was queued
+// before the fence (in a neighbour queue waiting for ARP, in a switch) and
+// tells of groups it no longer holds. Accepting it made the survivors
+// release a group to a node that had just rebooted and held nothing.
+func (g *ReplayGuard) Retire(from string, gen uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.peers == nil {
+		g.peers = make(map[string]*window)
+	}
+	w := g.peers[from]
+	if w == nil {
+		w = &window{}
+		g.peers[from] = w
+	}
+	w.retired = max(w.retired, gen)
 }
 
 // Check accepts (nil) a packet from peer from with generation gen and
 // sequence seq received at now, or says why not: ErrFuture for a
-// generation more than MaxFuture ahead of now, ErrStale for an older
-// generation or a seq older than the window, ErrReplay for one already
-// accepted.
+// generation more than MaxFuture ahead of now, ErrStale for an older or
+// retired generation or a seq older than the window, ErrReplay for one
+// already accepted.
 func (g *ReplayGuard) Check(from string, gen, seq uint64, now time.Time) error {
 	if limit := now.Add(MaxFuture).UnixNano(); limit < 0 || gen > uint64(limit) {
 		ahead := time.Duration(int64(gen) - now.UnixNano())
@@ -49,11 +71,17 @@ func (g *ReplayGuard) Check(from string, gen, seq uint64, now time.Time) error {
 	defer g.mu.Unlock()
 	w := g.peers[from]
 	switch {
+	case w != nil && gen <= w.retired:
+		return fmt.Errorf("%w: %s generation %d ended when it was fenced", ErrStale, from, gen)
 	case w == nil || gen > w.gen:
 		if g.peers == nil {
 			g.peers = make(map[string]*window)
 		}
-		g.peers[from] = &window{gen: gen, top: seq, seen: 1}
+		retired := uint64(0)
+		if w != nil {
+			retired = w.retired
+		}
+		g.peers[from] = &window{gen: gen, top: seq, seen: 1, retired: retired}
 		return nil
 	case gen < w.gen:
 		return fmt.Errorf("%w: %s generation %d is older than %d", ErrStale, from, gen, w.gen)

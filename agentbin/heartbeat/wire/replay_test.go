@@ -99,3 +99,40 @@ func TestReplayGuardConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A fenced peer's generation is over: what of it arrives late (queued
+// before the fence) is stale, and the peer's next agent is heard.
+func TestRetiredGenerationIsRefusedAndTheNextIsHeard(t *testing.T) {
+	gen := NewGeneration(t0)
+	var g ReplayGuard
+	for _, s := range []struct {
+		gen, seq uint64
+		retire   bool
+		want     error
+	}{
+		{gen: gen, seq: 10},
+		{gen: gen, retire: true},
+		{gen: gen, seq: 11, want: ErrStale},    // queued before the fence
+		{gen: gen - 1, seq: 1, want: ErrStale}, // older still
+		{gen: gen + 5, seq: 1},                 // the rebooted agent
+		{gen: gen, seq: 12, want: ErrStale},
+		{gen: gen + 5, seq: 2},
+	} {
+		if s.retire {
+			g.Retire("b", s.gen)
+			continue
+		}
+		if err := g.Check("b", s.gen, s.seq, t0); !errors.Is(err, s.want) || (s.want == nil && err != nil) {
+			t.Errorf("gen %d seq %d: %v, want %v", s.gen, s.seq, err, s.want)
+		}
+	}
+	// A peer never heard can be retired too (fenced before this agent heard it).
+	var fresh ReplayGuard
+	fresh.Retire("c", gen)
+	if err := fresh.Check("c", gen, 1, t0); !errors.Is(err, ErrStale) {
+		t.Errorf("a retired generation of a peer never heard: %v, want ErrStale", err)
+	}
+	if err := fresh.Check("c", gen+1, 1, t0); err != nil {
+		t.Errorf("the next generation: %v", err)
+	}
+}

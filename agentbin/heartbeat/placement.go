@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"slices"
 	"time"
 )
 
@@ -31,7 +32,10 @@ type View struct {
 	// Moves are manual placements (hactl failover --to), the newest per
 	// group winning.
 	Moves map[string]Move
-	Now   time.Time
+	// CannotServe lists, per alive member, the groups it may run but
+	// cannot serve now (see serve.go).
+	CannotServe map[string][]string
+	Now         time.Time
 }
 
 // Move is a manual placement of a group.
@@ -52,6 +56,7 @@ func Place(g GroupPlan, v View) string {
 	if len(candidates) == 0 {
 		return ""
 	}
+	candidates = ableToServe(g.Name, candidates, v)
 	isCandidate := func(n string) bool {
 		for _, c := range candidates {
 			if c.Node == n {
@@ -86,4 +91,17 @@ func Place(g GroupPlan, v View) string {
 		return current
 	}
 	return best.Node
+}
+
+// ableToServe drops the candidates that cannot serve the group, unless
+// none can: then placement goes on as if all could, as moving the group
+// would not make it reachable.
+func ableToServe(group string, candidates []Location, v View) []Location {
+	able := slices.DeleteFunc(slices.Clone(candidates), func(l Location) bool {
+		return slices.Contains(v.CannotServe[l.Node], group)
+	})
+	if len(able) == 0 {
+		return candidates
+	}
+	return able
 }

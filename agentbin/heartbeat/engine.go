@@ -123,6 +123,12 @@ type Engine struct {
 	controls    chan control
 	// sendDrops counts, per link, the heartbeats the link refused.
 	sendDrops map[string]uint64
+	// Serve tracking (serve.go): the carrier of the VIPs' interfaces and
+	// the groups this node cannot serve, sorted.
+	carrier     carrierFunc
+	serveHold   time.Duration
+	carriers    map[string]*carrierState
+	cannotServe []string
 
 	mu      sync.Mutex
 	recent  []Event
@@ -162,6 +168,7 @@ func New(cfg Config) (*Engine, error) {
 		keys: keys, receivers: map[string]*wire.Receiver{}, counters: &wire.Counters{},
 		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
 		moves: map[string]Move{}, quorate: true, newResource: resource.New, sendDrops: map[string]uint64{},
+		carrier: netlinkCarrier, serveHold: serveHold, carriers: map[string]*carrierState{},
 		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
@@ -303,6 +310,7 @@ func (e *Engine) adoptable(g spec.Group) bool {
 func (e *Engine) tick(now time.Time) {
 	e.updateLiveness(now)
 	e.updateQuorum()
+	e.updateServe(now)
 	e.decide(now)
 	e.sendHeartbeat(now)
 	e.publish(now)
@@ -371,7 +379,8 @@ func (e *Engine) receive(d datagram) bool {
 func sameState(a, b wire.State) bool {
 	return a.Standby == b.Standby && a.Maintenance == b.Maintenance && a.Quorate == b.Quorate &&
 		slices.Equal(a.Held, b.Held) && slices.Equal(a.Starting, b.Starting) &&
-		slices.Equal(a.Stopping, b.Stopping) && slices.Equal(a.Failed, b.Failed)
+		slices.Equal(a.Stopping, b.Stopping) && slices.Equal(a.Failed, b.Failed) &&
+		slices.Equal(a.CannotServe, b.CannotServe)
 }
 
 func (e *Engine) peerNames() []string {
@@ -479,7 +488,7 @@ func (e *Engine) policy() string {
 // view is this node's picture of the cluster, for placement.
 func (e *Engine) view(now time.Time) View {
 	v := View{AliveSince: map[string]time.Time{e.self: e.started}, Standby: map[string]bool{e.self: e.standby},
-		Holders: map[string][]string{}, Moves: e.moves, Now: now}
+		Holders: map[string][]string{}, Moves: e.moves, CannotServe: map[string][]string{e.self: e.cannotServe}, Now: now}
 	for name, g := range e.groups {
 		if g.state == Running || g.state == Starting || g.state == StopFailed {
 			v.Holders[name] = append(v.Holders[name], e.self)
@@ -492,6 +501,7 @@ func (e *Engine) view(now time.Time) View {
 		}
 		v.AliveSince[name] = p.aliveSince
 		v.Standby[name] = p.state.Standby
+		v.CannotServe[name] = p.state.CannotServe
 		for _, g := range p.state.Held {
 			v.Holders[g] = append(v.Holders[g], name)
 		}
@@ -675,7 +685,8 @@ func (e *Engine) groupChanged(ev groupEvent) {
 
 // sendHeartbeat sends this node's state on every link.
 func (e *Engine) sendHeartbeat(now time.Time) {
-	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started)}
+	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started),
+		CannotServe: e.cannotServe}
 	for _, name := range sortedGroupNames(e.groups) {
 		switch e.groups[name].state {
 		case Running, StopFailed:

@@ -34,10 +34,18 @@ type world struct {
 	mu      sync.Mutex
 	running map[string]map[string]bool // group → node → running
 	fail    map[string]bool            // node → its resources' monitors fail
+	// noCarrier: node → its interfaces have no carrier.
+	noCarrier map[string]bool
 }
 
 func newWorld() *world {
-	return &world{running: map[string]map[string]bool{}, fail: map[string]bool{}}
+	return &world{running: map[string]map[string]bool{}, fail: map[string]bool{}, noCarrier: map[string]bool{}}
+}
+
+func (w *world) setCarrier(node string, up bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.noCarrier[node] = !up
 }
 
 func (w *world) set(group, node string, on bool) {
@@ -157,6 +165,10 @@ type clusterOpts struct {
 	delay    time.Duration
 	tie      bool // a tie-breaker that cut nodes cannot reach
 	fences   map[string]error
+	// vip makes the group's resource a VIP on eth1, whose carrier the
+	// world sets; serveHold is then the engines' hold time.
+	vip       bool
+	serveHold time.Duration
 }
 
 func newCluster(t *testing.T, o clusterOpts) *cluster {
@@ -191,6 +203,9 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 			Quorum: &spec.Quorum{Policy: "stop"},
 			Groups: []spec.Group{{Name: "web", Locations: locs, Failback: o.failback, FailbackDelayMS: int(o.delay / time.Millisecond),
 				Resources: []spec.Resource{{Kind: "service", Name: "web", MonitorIntervalMS: 30, MonitorTimeoutMS: 1000, OnFail: "restart", MaxRestarts: 1}}}}}
+		if o.vip {
+			sp.Groups[0].Resources[0].Kind, sp.Groups[0].Resources[0].Interface = "vip", "eth1"
+		}
 		c.specs[n] = sp
 		c.net.addrs[netip.AddrPortFrom(netip.MustParseAddr(addr(i)), 694)] = nil
 	}
@@ -213,6 +228,14 @@ func (c *cluster) start(n string, o clusterOpts, i int) {
 	node := n
 	e.newResource = func(r spec.Resource, _ resource.Env) (resource.Resource, error) {
 		return &fakeResource{w: c.w, group: "web", node: node}, nil
+	}
+	e.carrier = func(string) (bool, error) {
+		c.w.mu.Lock()
+		defer c.w.mu.Unlock()
+		return !c.w.noCarrier[node], nil
+	}
+	if o.serveHold > 0 {
+		e.serveHold = o.serveHold
 	}
 	if o.tie {
 		e.tieBreaker = fakeTieBreaker{ok: func() bool {

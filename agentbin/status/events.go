@@ -26,6 +26,8 @@ const (
 	Online         EventKind = "online"
 	Maintenance    EventKind = "maintenance"
 	Move           EventKind = "move"
+	CannotServe    EventKind = "cannot_serve"
+	CanServe       EventKind = "can_serve"
 )
 
 // The agent's own events.
@@ -61,6 +63,8 @@ var EventKinds = []struct {
 	{Online, "the operator brought a node out of standby"},
 	{Maintenance, "the operator turned maintenance on or off"},
 	{Move, "the operator moved a group"},
+	{CannotServe, "a member can no longer serve a group (a VIP's interface lost carrier); the group moves to a member that can"},
+	{CanServe, "a member can serve a group again (its VIP's interface kept carrier for 5s)"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
 }

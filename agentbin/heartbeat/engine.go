@@ -126,9 +126,15 @@ type Engine struct {
 	// Serve tracking (serve.go): the carrier of the VIPs' interfaces and
 	// the groups this node cannot serve, sorted.
 	carrier     carrierFunc
-	serveHold   time.Duration
-	carriers    map[string]*carrierState
-	cannotServe []string
+	ping        pingFunc
+	pingPeriod  time.Duration
+	pingTargets map[string]*pingTarget // by address, as the spec writes it
+	// releaseAfter holds, per group this node cannot serve only for its
+	// ping targets, when it may release it (see keepDampened).
+	releaseAfter map[string]time.Time
+	serveHold    time.Duration
+	carriers     map[string]*carrierState
+	cannotServe  []string
 
 	mu      sync.Mutex
 	recent  []Event
@@ -168,7 +174,8 @@ func New(cfg Config) (*Engine, error) {
 		keys: keys, receivers: map[string]*wire.Receiver{}, counters: &wire.Counters{},
 		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
 		moves: map[string]Move{}, quorate: true, newResource: resource.New, sendDrops: map[string]uint64{},
-		carrier: netlinkCarrier, serveHold: serveHold, carriers: map[string]*carrierState{},
+		carrier: netlinkCarrier, ping: ping, pingPeriod: pingPeriod, pingTargets: map[string]*pingTarget{}, releaseAfter: map[string]time.Time{},
+		serveHold: serveHold, carriers: map[string]*carrierState{},
 		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
@@ -202,6 +209,17 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("heartbeat: tie-breaker %q: %w", q.TieBreaker, err)
 		}
 		e.tieBreaker = newTieBreaker(addr, e.interval(), e.deadtime())
+	}
+	for _, g := range sp.Groups {
+		for _, a := range g.PingTargets {
+			addr, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("heartbeat: group %s: ping target %q: %w", g.Name, a, err)
+			}
+			t := &pingTarget{addr: addr}
+			t.reachable.Store(true)
+			e.pingTargets[a] = t
+		}
 	}
 	e.standby = e.loadStandby()
 	return e, nil
@@ -262,6 +280,9 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	}
 	if e.tieBreaker != nil {
 		go e.tieBreaker.run(ctx)
+	}
+	for _, t := range e.pingTargets {
+		go e.pingLoop(ctx, t)
 	}
 	tick := time.NewTicker(e.interval())
 	defer tick.Stop()
@@ -548,6 +569,9 @@ func (e *Engine) decide(now time.Time) {
 			g.state = Starting
 			g.runner.cmds <- true
 		case owner != e.self && (g.state == Running || g.state == Starting):
+			if waiting = e.keepDampened(name, now); waiting != "" {
+				break
+			}
 			if others := otherHolders(v.Holders[name], e.self); len(others) > 0 && g.state == Running {
 				e.splitBrains++
 				e.emit(status.SplitBrain, e.self, name, fmt.Sprintf("also run by %v; releasing it here, the lower placed node", others))

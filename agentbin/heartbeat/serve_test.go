@@ -123,3 +123,34 @@ func TestCarrierHold(t *testing.T) {
 		})
 	}
 }
+
+func (w *world) setPings(node string, f pingFate) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pings[node] = f
+}
+
+func TestUnreachablePingTargetsMoveTheGroup(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true, ping: true, serveHold: testHold})
+	c.eventually("h2g")
+	// Two pings lost in every three: never pingMisses in a row.
+	c.w.setPings("h2g", everyThird)
+	c.stays("h2g")
+	c.w.setPings("h2g", lost)
+	c.eventually("c2g")
+	c.sawEvent("h2g", "cannot_serve")
+	healed := time.Now()
+	c.w.setPings("h2g", answered)
+	c.eventually("h2g")
+	if waited := time.Since(healed); waited < testHold {
+		t.Errorf("the group came back %s after the ping target answered, before the hold of %s", waited, testHold)
+	}
+}
+
+func TestPingTargetsNobodyReachesMoveNothing(t *testing.T) {
+	c := newCluster(t, clusterOpts{nodes: []string{"h2g", "c2g"}, failback: true, ping: true, serveHold: testHold})
+	c.eventually("h2g")
+	c.w.setPings("c2g", lost)
+	c.w.setPings("h2g", lost)
+	c.stays("h2g")
+}

@@ -47,6 +47,7 @@ func (Provider) Schema() *providers.Block {
 			{Name: "nodes", Type: providers.RefList, RefKind: "node", Doc: "The nodes that may run the group, most preferred first (scores 100 × position from the end: with two nodes, 200 and 100). Use location blocks instead for explicit scores.", Example: "[node.h2g, node.c2g]"},
 			{Name: "failback", Type: providers.Bool, Default: `true`, Doc: "Move the group back to a more preferred node when it returns (ha.cf auto_failback)."},
 			{Name: "failback_delay", Type: providers.Duration, Default: `"0s"`, Doc: "How long a returning preferred node must stay alive before the group moves back to it."},
+			{Name: "ping_targets", Type: providers.StringList, Doc: "Addresses (the clients' gateway, usually) a node must reach to serve the group (Heartbeat's pingd, keepalived's track_script). A node that reaches none of them for 3 pings in a row, 1s apart, while another member reaches one, hands the group over; it counts as able again 5s after one answers again.", Example: `["192.168.0.1"]`},
 		},
 		Blocks: []*providers.Block{
 			{
@@ -114,6 +115,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		Name:          c.Label(0),
 		Failback:      c.Bool("failback"),
 		FailbackDelay: c.Duration("failback_delay"),
+		PingTargets:   c.Addrs("ping_targets"),
 		Range:         c.BlockRange(),
 	}
 	if !d.Declare("group", g.Name, c.DefRange) {

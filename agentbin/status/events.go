@@ -63,8 +63,8 @@ var EventKinds = []struct {
 	{Online, "the operator brought a node out of standby"},
 	{Maintenance, "the operator turned maintenance on or off"},
 	{Move, "the operator moved a group"},
-	{CannotServe, "a member can no longer serve a group (a VIP's interface lost carrier); the group moves to a member that can"},
-	{CanServe, "a member can serve a group again (its VIP's interface kept carrier for 5s)"},
+	{CannotServe, "a member can no longer serve a group (a VIP's interface lost carrier, or its ping targets stopped answering); the group moves to a member that can"},
+	{CanServe, "a member can serve a group again (its VIPs' interfaces and ping targets were fit for 5s)"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
 }

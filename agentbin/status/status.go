@@ -90,8 +90,9 @@ type Member struct {
 	Alive   bool   `json:"alive"`
 	Standby bool   `json:"standby,omitempty"`
 	// CannotServe lists the groups the member may run but cannot serve
-	// now: a VIP's interface has no carrier, or has had it again for less
-	// than the hold time.
+	// now: a VIP's interface has no carrier or none of the group's ping
+	// targets answers, or either has been fit again for less than the
+	// hold time.
 	CannotServe []string `json:"cannot_serve,omitempty"`
 	Links       []Link   `json:"links,omitempty"`
 }

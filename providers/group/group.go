@@ -42,7 +42,7 @@ func (Provider) Schema() *providers.Block {
 	return &providers.Block{
 		Type:   "group",
 		Labels: []string{"name"},
-		Doc:    "Resources that run together on one node at a time, started in the order written and stopped in reverse. The group runs on the alive member with the highest score; when it dies, the next one takes the group over. A member that cannot serve the group — the interface of one of its VIPs is down or has no carrier — hands it to a member that can, and counts as able again once that interface has kept carrier for 5s without interruption, so a flapping link does not bounce the group.",
+		Doc:    "Resources that run together on one node at a time, started in the order written and stopped in reverse. The group runs on the alive member with the highest score; when it dies, the next one takes the group over. A member that cannot serve the group — the interface of one of its VIPs is down or has no carrier, or none of its ping_targets answers — hands it to a member that can, and counts as able again once it has been fit for 5s without interruption, so a flapping link does not bounce the group.",
 		Attrs: []*providers.Attr{
 			{Name: "nodes", Type: providers.RefList, RefKind: "node", Doc: "The nodes that may run the group, most preferred first (scores 100 × position from the end: with two nodes, 200 and 100). Use location blocks instead for explicit scores.", Example: "[node.h2g, node.c2g]"},
 			{Name: "failback", Type: providers.Bool, Default: `true`, Doc: "Move the group back to a more preferred node when it returns (ha.cf auto_failback)."},

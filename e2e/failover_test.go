@@ -584,7 +584,11 @@ func (c *cluster) losesOneLinkOnly(p probe, holder string, members []string, k l
 	for _, m := range members {
 		events[m] = c.agentEvents(m, start)
 		for _, ev := range events[m] {
-			if ev.Kind != status.LinkDown {
+			// A pulled cable takes a VIP interface's carrier: the node
+			// may say it cannot serve (and, the hold after a heal, can
+			// again), which moves nothing while another member holds.
+			serve := ev.Kind == status.CanServe || (ev.Kind == status.CannotServe && ev.Node == k.node && !k.port)
+			if ev.Kind != status.LinkDown && !serve {
 				t.Errorf("with %s, %s reported %s %s %s %s: only link_down warnings were due", k, m, ev.Kind, ev.Node, ev.Group, ev.Detail)
 			}
 		}
@@ -744,5 +748,83 @@ func TestOnlineDoesNotReviveAnOldMoveAndClearEndsOne(t *testing.T) {
 	c.oneHolder("h2g")
 	if out := c.mustHactl(0, "status"); strings.Contains(out, "moved to") {
 		t.Errorf("status still shows the cleared move:\n%s", out)
+	}
+}
+
+// The active node loses its client-facing link, the heartbeat network
+// still up: it is alive but cannot serve, so the VIP moves to c2g and
+// nobody is fenced. A pulled cable takes the carrier of the VIP's
+// interface, and the VIP moves at once; a dead switch port leaves the
+// carrier up, and the group's ping target (ctl, standing for the clients'
+// gateway) going silent moves it within pingMisses pings and the
+// dampening. After the heal it comes back only once h2g has been fit for
+// the hold time (5s), so a flapping cable does not bounce it.
+func TestActiveNodeLosingItsClientLinkHandsTheVIPOver(t *testing.T) {
+	c := webCluster(t, func(s string) string {
+		for _, n := range []string{"h2g", "c2g"} {
+			s = strings.Replace(s, "node \""+n+"\" {\n", "node \""+n+"\" {\n  fence \"lab\" {}\n", 1)
+		}
+		gw := regexp.MustCompile(`tie_breaker = (".*")`).FindStringSubmatch(s)[1]
+		return strings.Replace(s, "failback = true\n", "failback = true\n  ping_targets = ["+gw+"]\n", 1)
+	})
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	for _, k := range []struct {
+		how    string
+		cut    func() error
+		reason string // in h2g's cannot_serve event
+	}{
+		{"cable pulled", func() error { return c.lab.Cut("h2g", "eth0") }, "no carrier"},
+		{"switch port dead", func() error { return c.lab.CutPort(t.Context(), "h2g", "eth0") }, "ping targets"},
+	} {
+		cut := time.Now()
+		if err := k.cut(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitFor(t, "c2g")
+		c.oneHolder("c2g")
+		var st status.Status
+		if err := json.Unmarshal([]byte(c.onNode("c2g", "cat /run/hactl/status.json")), &st); err != nil || st.Heartbeat == nil {
+			t.Fatalf("%s: reading c2g's agent status: %v", k.how, err)
+		}
+		for _, m := range st.Heartbeat.Members {
+			if m.Name == "h2g" && (!m.Alive || !slices.Equal(m.CannotServe, []string{"web"})) {
+				t.Errorf("%s: c2g's status shows h2g as %+v, want alive and unable to serve web", k.how, m)
+			}
+		}
+		for _, n := range []string{"h2g", "c2g"} {
+			for _, ev := range c.agentEvents(n, cut) {
+				switch ev.Kind {
+				case status.NodeDead, status.Fencing, status.Fenced, status.QuorumLost, status.SplitBrain:
+					t.Errorf("%s: %s reported %s %s %s: h2g is alive on the heartbeat network", k.how, n, ev.Kind, ev.Node, ev.Detail)
+				}
+			}
+		}
+		if !slices.ContainsFunc(c.agentEvents("h2g", cut), func(ev status.Event) bool {
+			return ev.Kind == status.CannotServe && ev.Group == "web" && strings.Contains(ev.Detail, k.reason)
+		}) {
+			t.Errorf("%s: h2g did not report cannot_serve for web with %q", k.how, k.reason)
+		}
+		if err := c.lab.Heal("h2g", "eth0"); err != nil {
+			t.Fatal(err)
+		}
+		healed := time.Now()
+		// The hold: c2g keeps serving for 5s after h2g is fit again.
+		p.holds(t, "c2g", 4*time.Second)
+		// The probes sent into the outage have all had their answer or
+		// timeout by now.
+		t.Logf("%s: the client saw the VIP move to c2g with an outage of %s", k.how, p.Outage(cut, "c2g").Round(time.Millisecond))
+		p.waitFor(t, "h2g")
+		t.Logf("%s: failback %s after the heal", k.how, time.Since(healed).Round(time.Millisecond))
+		c.oneHolder("h2g")
+	}
+	lst, err := c.lab.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range lst.Nodes {
+		if n.State != lab.StateUp {
+			t.Errorf("%s is %s, want up (not fenced)", n.Name, n.State)
+		}
 	}
 }

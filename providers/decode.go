@@ -416,6 +416,20 @@ func (c *Content) Addr(name string) netip.Addr {
 	return a
 }
 
+// Addrs returns a list-of-IP-addresses attribute.
+func (c *Content) Addrs(name string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range c.Strings(name) {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			c.errorf(name, "Invalid IP address", "%q: %s. Write IPv4 or IPv6 addresses, like [\"192.168.0.1\"].", name, addrProblem(s))
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // Port returns a TCP/UDP port attribute.
 func (c *Content) Port(name string) int {
 	if _, ok := c.value(name, cty.Number); !ok {

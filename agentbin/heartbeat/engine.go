@@ -124,6 +124,18 @@ type Engine struct {
 	controls    chan control
 	// sendDrops counts, per link, the heartbeats the link refused.
 	sendDrops map[string]uint64
+	// Serve tracking (serve.go): the carrier of the VIPs' interfaces and
+	// the groups this node cannot serve, sorted.
+	carrier     carrierFunc
+	ping        pingFunc
+	pingPeriod  time.Duration
+	pingTargets map[string]*pingTarget // by address, as the spec writes it
+	// releaseAfter holds, per group this node cannot serve only for its
+	// ping targets, when it may release it (see keepDampened).
+	releaseAfter map[string]time.Time
+	serveHold    time.Duration
+	carriers     map[string]*carrierState
+	cannotServe  []string
 
 	mu      sync.Mutex
 	recent  []Event
@@ -163,6 +175,8 @@ func New(cfg Config) (*Engine, error) {
 		keys: keys, receivers: map[string]*wire.Receiver{}, counters: &wire.Counters{},
 		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
 		moves: map[string]Move{}, quorate: true, newResource: resource.New, sendDrops: map[string]uint64{},
+		carrier: netlinkCarrier, ping: ping, pingPeriod: pingPeriod, pingTargets: map[string]*pingTarget{}, releaseAfter: map[string]time.Time{},
+		serveHold: serveHold, carriers: map[string]*carrierState{},
 		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
@@ -196,6 +210,17 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("heartbeat: tie-breaker %q: %w", q.TieBreaker, err)
 		}
 		e.tieBreaker = newTieBreaker(addr, e.interval(), e.deadtime())
+	}
+	for _, g := range sp.Groups {
+		for _, a := range g.PingTargets {
+			addr, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("heartbeat: group %s: ping target %q: %w", g.Name, a, err)
+			}
+			t := &pingTarget{addr: addr}
+			t.reachable.Store(true)
+			e.pingTargets[a] = t
+		}
 	}
 	e.standby = e.loadStandby()
 	if e.rec, err = resource.LoadRecord(recordPath(cfg.StateDir)); err != nil {
@@ -278,6 +303,9 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	}
 	if e.tieBreaker != nil {
 		go e.tieBreaker.run(ctx)
+	}
+	for _, t := range e.pingTargets {
+		go e.pingLoop(ctx, t)
 	}
 	tick := time.NewTicker(e.interval())
 	defer tick.Stop()
@@ -386,6 +414,7 @@ func (e *Engine) adoptable(g spec.Group) bool {
 func (e *Engine) tick(now time.Time) {
 	e.updateLiveness(now)
 	e.updateQuorum()
+	e.updateServe(now)
 	e.decide(now)
 	e.sendHeartbeat(now)
 	e.publish(now)
@@ -448,7 +477,8 @@ func (e *Engine) receive(d datagram) bool {
 func sameState(a, b wire.State) bool {
 	return a.Standby == b.Standby && a.Maintenance == b.Maintenance && a.Quorate == b.Quorate &&
 		slices.Equal(a.Held, b.Held) && slices.Equal(a.Starting, b.Starting) &&
-		slices.Equal(a.Stopping, b.Stopping) && slices.Equal(a.Failed, b.Failed)
+		slices.Equal(a.Stopping, b.Stopping) && slices.Equal(a.Failed, b.Failed) &&
+		slices.Equal(a.CannotServe, b.CannotServe)
 }
 
 func (e *Engine) peerNames() []string {
@@ -556,7 +586,7 @@ func (e *Engine) policy() string {
 // view is this node's picture of the cluster, for placement.
 func (e *Engine) view(now time.Time) View {
 	v := View{AliveSince: map[string]time.Time{e.self: e.started}, Standby: map[string]bool{e.self: e.standby},
-		Dead: map[string]bool{}, Holders: map[string][]string{}, Moves: e.moves, Now: now}
+		Dead: map[string]bool{}, Holders: map[string][]string{}, Moves: e.moves, CannotServe: map[string][]string{e.self: e.cannotServe}, Now: now}
 	for name, g := range e.groups {
 		if g.state == Running || g.state == Starting || g.state == StopFailed {
 			v.Holders[name] = append(v.Holders[name], e.self)
@@ -572,6 +602,7 @@ func (e *Engine) view(now time.Time) View {
 		}
 		v.AliveSince[name] = p.aliveSince
 		v.Standby[name] = p.state.Standby
+		v.CannotServe[name] = p.state.CannotServe
 		for _, g := range p.state.Held {
 			v.Holders[g] = append(v.Holders[g], name)
 		}
@@ -612,6 +643,9 @@ func (e *Engine) decide(now time.Time) {
 			g.state = Starting
 			g.runner.cmds <- true
 		case owner != e.self && (g.state == Running || g.state == Starting):
+			if waiting = e.keepDampened(name, now); waiting != "" {
+				break
+			}
 			if others := otherHolders(v.Holders[name], e.self); len(others) > 0 && g.state == Running {
 				e.splitBrains++
 				e.emit(status.SplitBrain, e.self, name, fmt.Sprintf("also run by %v; releasing it here, the lower placed node", others))
@@ -756,7 +790,8 @@ func (e *Engine) groupChanged(ev groupEvent) {
 
 // sendHeartbeat sends this node's state on every link.
 func (e *Engine) sendHeartbeat(now time.Time) {
-	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started)}
+	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started),
+		CannotServe: e.cannotServe}
 	for _, name := range sortedGroupNames(e.groups) {
 		switch e.groups[name].state {
 		case Running, StopFailed:

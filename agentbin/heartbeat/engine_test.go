@@ -34,10 +34,30 @@ type world struct {
 	mu      sync.Mutex
 	running map[string]map[string]bool // group → node → running
 	fail    map[string]bool            // node → its resources' monitors fail
+	// noCarrier: node → its interfaces have no carrier.
+	noCarrier map[string]bool
+	// pings: node → how its pings fare; pinged counts them.
+	pings  map[string]pingFate
+	pinged map[string]int
 }
 
+type pingFate int
+
+const (
+	answered pingFate = iota
+	lost
+	everyThird // two lost, the third answered: under pingMisses
+)
+
 func newWorld() *world {
-	return &world{running: map[string]map[string]bool{}, fail: map[string]bool{}}
+	return &world{running: map[string]map[string]bool{}, fail: map[string]bool{}, noCarrier: map[string]bool{},
+		pings: map[string]pingFate{}, pinged: map[string]int{}}
+}
+
+func (w *world) setCarrier(node string, up bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.noCarrier[node] = !up
 }
 
 func (w *world) set(group, node string, on bool) {
@@ -157,6 +177,12 @@ type clusterOpts struct {
 	delay    time.Duration
 	tie      bool // a tie-breaker that cut nodes cannot reach
 	fences   map[string]error
+	// vip makes the group's resource a VIP on eth1, whose carrier the
+	// world sets; ping gives the group a ping target, whose answers the
+	// world decides; serveHold is then the engines' hold time.
+	vip       bool
+	ping      bool
+	serveHold time.Duration
 }
 
 func newCluster(t *testing.T, o clusterOpts) *cluster {
@@ -191,6 +217,12 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 			Quorum: &spec.Quorum{Policy: "stop"},
 			Groups: []spec.Group{{Name: "web", Locations: locs, Failback: o.failback, FailbackDelayMS: int(o.delay / time.Millisecond),
 				Resources: []spec.Resource{{Kind: "service", Name: "web", MonitorIntervalMS: 30, MonitorTimeoutMS: 1000, OnFail: "restart", MaxRestarts: 1}}}}}
+		if o.ping {
+			sp.Groups[0].PingTargets = []string{"192.0.2.1"}
+		}
+		if o.vip {
+			sp.Groups[0].Resources[0].Kind, sp.Groups[0].Resources[0].Interface = "vip", "eth1"
+		}
 		c.specs[n] = sp
 		c.net.addrs[netip.AddrPortFrom(netip.MustParseAddr(addr(i)), 694)] = nil
 	}
@@ -213,6 +245,27 @@ func (c *cluster) start(n string, o clusterOpts, i int) {
 	node := n
 	e.newResource = func(r spec.Resource, _ resource.Env) (resource.Resource, error) {
 		return &fakeResource{w: c.w, group: "web", node: node}, nil
+	}
+	e.carrier = func(string) (bool, error) {
+		c.w.mu.Lock()
+		defer c.w.mu.Unlock()
+		return !c.w.noCarrier[node], nil
+	}
+	e.ping = func(context.Context, netip.Addr, time.Duration) bool {
+		c.w.mu.Lock()
+		defer c.w.mu.Unlock()
+		c.w.pinged[node]++
+		switch c.w.pings[node] {
+		case lost:
+			return false
+		case everyThird:
+			return c.w.pinged[node]%3 == 0
+		}
+		return true
+	}
+	e.pingPeriod = 20 * time.Millisecond
+	if o.serveHold > 0 {
+		e.serveHold = o.serveHold
 	}
 	if o.tie {
 		e.tieBreaker = fakeTieBreaker{ok: func() bool {

@@ -36,7 +36,10 @@ type View struct {
 	// Moves are manual placements (hactl failover), the newest per group
 	// winning (Move.Supersedes).
 	Moves map[string]Move
-	Now   time.Time
+	// CannotServe lists, per alive member, the groups it may run but
+	// cannot serve now (see serve.go).
+	CannotServe map[string][]string
+	Now         time.Time
 }
 
 // Move is a manual placement of a group. It holds until it ends: the
@@ -120,6 +123,7 @@ func Place(g GroupPlan, v View) string {
 	if len(candidates) == 0 {
 		return ""
 	}
+	candidates = ableToServe(g.Name, candidates, v)
 	isCandidate := func(n string) bool {
 		for _, c := range candidates {
 			if c.Node == n {
@@ -154,4 +158,17 @@ func Place(g GroupPlan, v View) string {
 		return current
 	}
 	return best.Node
+}
+
+// ableToServe drops the candidates that cannot serve the group, unless
+// none can: then placement goes on as if all could, as moving the group
+// would not make it reachable.
+func ableToServe(group string, candidates []Location, v View) []Location {
+	able := slices.DeleteFunc(slices.Clone(candidates), func(l Location) bool {
+		return slices.Contains(v.CannotServe[l.Node], group)
+	})
+	if len(able) == 0 {
+		return candidates
+	}
+	return able
 }

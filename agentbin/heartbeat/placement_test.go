@@ -51,6 +51,18 @@ func TestPlace(t *testing.T) {
 			View{AliveSince: map[string]time.Time{"h2g": now.Add(-10 * time.Second), "c2g": now.Add(-time.Hour)}, Holders: map[string][]string{"web": {"c2g"}}, Moves: map[string]Move{"web": {Epoch: 2}}, Now: now}, "c2g"},
 		{"two holders after a partition: the better placed keeps it (no failback)", sticky,
 			View{AliveSince: alive("h2g", "c2g"), Holders: map[string][]string{"web": {"c2g", "h2g"}}}, "h2g"},
+		{"holder cannot serve: the group moves to a node that can", sticky,
+			View{AliveSince: alive("h2g", "c2g"), Holders: map[string][]string{"web": {"h2g"}}, CannotServe: map[string][]string{"h2g": {"web"}}}, "c2g"},
+		{"preferred node cannot serve: nobody holds, the next that can", web,
+			View{AliveSince: alive("h2g", "c2g"), CannotServe: map[string][]string{"h2g": {"web"}}}, "c2g"},
+		{"failback waits while the preferred node cannot serve", web,
+			View{AliveSince: alive("h2g", "c2g"), Holders: map[string][]string{"web": {"c2g"}}, CannotServe: map[string][]string{"h2g": {"web"}}}, "c2g"},
+		{"nobody can serve: placement as if all could", sticky,
+			View{AliveSince: alive("h2g", "c2g"), Holders: map[string][]string{"web": {"c2g"}}, CannotServe: map[string][]string{"h2g": {"web"}, "c2g": {"web"}}}, "c2g"},
+		{"cannot serve another group: no effect", web,
+			View{AliveSince: alive("h2g", "c2g"), Holders: map[string][]string{"web": {"h2g"}}, CannotServe: map[string][]string{"h2g": {"db"}}}, "h2g"},
+		{"a manual move to a node that cannot serve waits", web,
+			View{AliveSince: alive("h2g", "c2g"), Moves: map[string]Move{"web": {To: "c2g", Epoch: 1}}, CannotServe: map[string][]string{"c2g": {"web"}}}, "h2g"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

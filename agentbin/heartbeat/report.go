@@ -10,10 +10,13 @@ import (
 func (e *Engine) publish(now time.Time) {
 	v := e.view(now)
 	hs := &status.Heartbeat{Quorate: e.quorate, Standby: e.standby, Maintenance: e.maintenance, SplitBrains: e.splitBrains}
-	hs.Members = append(hs.Members, status.Member{Name: e.self, Self: true, Alive: true, Standby: e.standby})
+	hs.Members = append(hs.Members, status.Member{Name: e.self, Self: true, Alive: true, Standby: e.standby, CannotServe: e.cannotServe})
 	for _, name := range e.peerNames() {
 		p := e.peers[name]
 		m := status.Member{Name: name, Alive: p.alive, Standby: p.alive && p.state.Standby}
+		if p.alive {
+			m.CannotServe = p.state.CannotServe
+		}
 		for _, l := range e.hb.Links {
 			pl := p.links[l.Name]
 			m.Links = append(m.Links, status.Link{Name: l.Name, Up: pl.up, LossPct: pl.lossPct, RTTMS: float64(pl.rtt.Microseconds()) / 1000})

@@ -104,7 +104,9 @@ type Group struct {
 	Locations       []Location `json:"locations"` // highest score first
 	Failback        bool       `json:"failback"`
 	FailbackDelayMS int        `json:"failback_delay_ms"`
-	Resources       []Resource `json:"resources"`
+	// PingTargets are addresses this node must reach to serve the group.
+	PingTargets []string   `json:"ping_targets,omitempty"`
+	Resources   []Resource `json:"resources"`
 }
 
 // Location is a node allowed to run a group.

@@ -26,6 +26,8 @@ const (
 	Online         EventKind = "online"
 	Maintenance    EventKind = "maintenance"
 	Move           EventKind = "move"
+	CannotServe    EventKind = "cannot_serve"
+	CanServe       EventKind = "can_serve"
 )
 
 // ResourceRestarted is the heartbeat role's event for a resource its group's
@@ -67,6 +69,8 @@ var EventKinds = []struct {
 	{Online, "the operator brought a node out of standby"},
 	{Maintenance, "the operator turned maintenance on or off"},
 	{Move, "the operator moved a group, or a move ended (cleared, expired, or its target died, went into standby or failed the group)"},
+	{CannotServe, "a member can no longer serve a group (a VIP's interface lost carrier, or its ping targets stopped answering); the group moves to a member that can"},
+	{CanServe, "a member can serve a group again (its VIPs' interfaces and ping targets were fit for 5s)"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
 }

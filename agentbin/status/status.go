@@ -89,7 +89,12 @@ type Member struct {
 	Self    bool   `json:"self,omitempty"`
 	Alive   bool   `json:"alive"`
 	Standby bool   `json:"standby,omitempty"`
-	Links   []Link `json:"links,omitempty"`
+	// CannotServe lists the groups the member may run but cannot serve
+	// now: a VIP's interface has no carrier or none of the group's ping
+	// targets answers, or either has been fit again for less than the
+	// hold time.
+	CannotServe []string `json:"cannot_serve,omitempty"`
+	Links       []Link   `json:"links,omitempty"`
 }
 
 // Link is the health of the path to a member on one link.

@@ -179,8 +179,10 @@ type Group struct {
 	Locations     []Location // highest score first
 	Failback      bool
 	FailbackDelay time.Duration
-	Resources     []*Resource
-	Range         Range
+	// PingTargets are addresses a node must reach to serve the group.
+	PingTargets []netip.Addr
+	Resources   []*Resource
+	Range       Range
 }
 
 // Location is a node a group may run on, with its preference.

@@ -16,6 +16,9 @@ func (Provider) Compile(c *providers.CompileContext) {
 			continue
 		}
 		sg := spec.Group{Name: g.Name, Failback: g.Failback, FailbackDelayMS: providers.MS(g.FailbackDelay)}
+		for _, a := range g.PingTargets {
+			sg.PingTargets = append(sg.PingTargets, a.String())
+		}
 		for _, l := range g.Locations {
 			sg.Locations = append(sg.Locations, spec.Location{Node: l.Node.Name, Score: l.Score})
 		}

@@ -42,11 +42,12 @@ func (Provider) Schema() *providers.Block {
 	return &providers.Block{
 		Type:   "group",
 		Labels: []string{"name"},
-		Doc:    "Resources that run together on one node at a time, started in the order written and stopped in reverse. The group runs on the alive member with the highest score; when it dies, the next one takes the group over.",
+		Doc:    "Resources that run together on one node at a time, started in the order written and stopped in reverse. The group runs on the alive member with the highest score; when it dies, the next one takes the group over. A member that cannot serve the group — the interface of one of its VIPs is down or has no carrier, or none of its ping_targets answers — hands it to a member that can, and counts as able again once it has been fit for 5s without interruption, so a flapping link does not bounce the group.",
 		Attrs: []*providers.Attr{
 			{Name: "nodes", Type: providers.RefList, RefKind: "node", Doc: "The nodes that may run the group, most preferred first (scores 100 × position from the end: with two nodes, 200 and 100). Use location blocks instead for explicit scores.", Example: "[node.h2g, node.c2g]"},
 			{Name: "failback", Type: providers.Bool, Default: `true`, Doc: "Move the group back to a more preferred node when it returns (ha.cf auto_failback)."},
 			{Name: "failback_delay", Type: providers.Duration, Default: `"0s"`, Doc: "How long a returning preferred node must stay alive before the group moves back to it."},
+			{Name: "ping_targets", Type: providers.StringList, Doc: "Addresses (the clients' gateway, usually) a node must reach to serve the group (Heartbeat's pingd, keepalived's track_script). A node that reaches none of them for 3 pings in a row, 1s apart, while another member reaches one, hands the group over; it counts as able again 5s after one answers again.", Example: `["192.168.0.1"]`},
 		},
 		Blocks: []*providers.Block{
 			{
@@ -114,6 +115,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		Name:          c.Label(0),
 		Failback:      c.Bool("failback"),
 		FailbackDelay: c.Duration("failback_delay"),
+		PingTargets:   c.Addrs("ping_targets"),
 		Range:         c.BlockRange(),
 	}
 	if !d.Declare("group", g.Name, c.DefRange) {

@@ -87,6 +87,10 @@ type State struct {
 	Failed      []string `json:"failed,omitempty"`   // groups that failed there and must not return
 	Moves       []Move   `json:"moves,omitempty"`    // manual placements it knows
 	Echo        []Echo   `json:"echo,omitempty"`     // last packet heard from each peer
+	// CannotServe lists the groups this node may run but cannot serve
+	// now (a VIP's interface without carrier), sorted. Older agents send
+	// none: they are taken to serve every group they may run.
+	CannotServe []string `json:"cannot_serve,omitempty"`
 	// Uptime is how long the sender's agent has been running.
 	Uptime time.Duration `json:"uptime,omitempty"`
 }

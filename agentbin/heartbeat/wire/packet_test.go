@@ -30,6 +30,8 @@ func testPacket() *Packet {
 			Moves:    []Move{{Group: "www", To: "c2g", Epoch: 3, UntilUnixNano: 1764590400000000000}, {Group: "db", Epoch: 5}},
 			Echo:     []Echo{{Peer: "c2g", Link: "lan", Seq: 41, RecvUnixNano: 12, SentUnixNano: 10}},
 			Uptime:   90 * time.Second,
+			// A field added after version 1 shipped (see the package doc).
+			CannotServe: []string{"db"},
 		},
 	}
 }

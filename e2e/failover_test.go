@@ -679,6 +679,21 @@ func TestThreeNodesLosingOneOfTwoLinksOnlyWarns(t *testing.T) {
 	}
 }
 
+// statusShows waits until hactl status shows want (the VIP answers before
+// the group's last resource has started).
+func (c *cluster) statusShows(want string) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	out := ""
+	for time.Now().Before(deadline) {
+		if out, _ = c.hactl("status"); strings.Contains(out, want) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.t.Errorf("status never showed %q:\n%s", want, out)
+}
+
 // waitAlive waits until status shows node alive in the membership.
 func (c *cluster) waitAlive(node string) {
 	c.t.Helper()
@@ -703,9 +718,7 @@ func TestMoveEndsWhenItsTargetPowersOff(t *testing.T) {
 	p.waitFor(t, "h2g")
 	c.mustHactl(0, "failover", "web")
 	p.waitFor(t, "c2g")
-	if out := c.mustHactl(0, "status"); !strings.Contains(out, "running on c2g, moved to c2g") {
-		t.Errorf("status does not show the move:\n%s", out)
-	}
+	c.statusShows("running on c2g, moved to c2g")
 	ctx := context.Background()
 	if err := c.lab.PowerOff(ctx, "c2g"); err != nil {
 		t.Fatal(err)

@@ -132,6 +132,8 @@ func TestFailoverOnCutAndFailbackOnHeal(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitFor(t, "c2g")
+	// The VIP answers before the group's last resource has started.
+	c.statusShows("running on c2g")
 	// status exits 2: h2g is unreachable.
 	out := c.mustHactl(2, "status")
 	if !strings.Contains(out, "running on c2g") || !regexp.MustCompile(`h2g\s+dead`).MatchString(out) {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 
-	"github.com/hactl/hactl/e2e/lab"
 	"github.com/hactl/hactl/plan"
 	"github.com/hactl/hactl/plan/topology"
 )
@@ -28,21 +27,6 @@ func writeLabHint(w io.Writer, t *topology.Topology, p *plan.Plan, args []string
 		fmt.Fprintf(w, "No host could be observed, and lab %s runs these nodes on this machine: they are reachable from its ctl namespace only. Run:\n  %s\n",
 			name, shellCommand(slices.Concat([]string{"hactl", "lab", "exec", "--name", name, "ctl", "--"}, args)...))
 	}
-}
-
-// upLabs returns the node names of every lab up on this machine, by lab.
-func upLabs() map[string][]string {
-	names, err := lab.List()
-	if err != nil {
-		return nil
-	}
-	labs := map[string][]string{}
-	for _, name := range names {
-		if l, err := lab.Open(name); err == nil {
-			labs[name] = l.Nodes()
-		}
-	}
-	return labs
 }
 
 // labOf returns the lab whose nodes are exactly the configuration's, or

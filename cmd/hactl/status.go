@@ -315,6 +315,9 @@ func (r *statusReport) modes(m status.Member) string {
 	if maintenance {
 		out = append(out, "MAINTENANCE (groups not managed)")
 	}
+	if len(m.CannotServe) > 0 {
+		out = append(out, "CANNOT SERVE "+strings.Join(m.CannotServe, ", "))
+	}
 	return strings.Join(out, ", ")
 }
 
@@ -402,6 +405,13 @@ func (r *statusReport) writeCluster(w io.Writer) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, hb.Dropped[k]))
 		}
 		fmt.Fprintf(w, "\nHeartbeats dropped: %s (accepted %d)\n", strings.Join(parts, ", "), hb.Accepted)
+	}
+	if len(hb.SendDrops) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(hb.SendDrops)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, hb.SendDrops[k]))
+		}
+		fmt.Fprintf(w, "\nHeartbeats %s's links refused to send (a dead link): %s\n", seenBy, strings.Join(parts, ", "))
 	}
 	if hb.SplitBrains > 0 {
 		fmt.Fprintf(w, "\nSplit brains resolved by %s: %d (a group found running twice after a partition)\n", seenBy, hb.SplitBrains)

@@ -234,18 +234,28 @@ func newLabFaultCommands(lf *labFlags) []*cobra.Command {
 			}),
 		}
 	}
-	return []*cobra.Command{
-		{
-			Use: "cut NODE[:IFACE]", Short: "Pull a node's network cable (every one without :IFACE)", Args: cobra.ExactArgs(1),
-			RunE: onLab(func(_ context.Context, l *lab.Lab, out io.Writer, args []string) error {
-				node, iface, _ := strings.Cut(args[0], ":")
-				if err := l.Cut(node, iface); err != nil {
+	var port bool
+	cut := &cobra.Command{
+		Use: "cut NODE[:IFACE]", Short: "Pull a node's network cable (every one without :IFACE), or kill its switch port", Args: cobra.ExactArgs(1),
+		RunE: onLab(func(ctx context.Context, l *lab.Lab, out io.Writer, args []string) error {
+			node, iface, _ := strings.Cut(args[0], ":")
+			if port {
+				if err := l.CutPort(ctx, node, iface); err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "Cut %s.\n", args[0])
+				fmt.Fprintf(out, "Killed the switch port of %s (its carrier stays up).\n", args[0])
 				return nil
-			}),
-		},
+			}
+			if err := l.Cut(node, iface); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Cut %s.\n", args[0])
+			return nil
+		}),
+	}
+	cut.Flags().BoolVar(&port, "port", false, "kill the switch port instead of pulling the cable: frames are dropped both ways and the node keeps its carrier, as a dead switch port looks")
+	return []*cobra.Command{
+		cut,
 		{
 			Use: "heal [NODE[:IFACE]]", Short: "Plug a cable back, or end every network fault (cuts, partition, loss)", Args: cobra.MaximumNArgs(1),
 			RunE: onLab(func(ctx context.Context, l *lab.Lab, out io.Writer, args []string) error {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"debug/elf"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,16 +53,7 @@ func loopbackCluster(t *testing.T, withKey bool) (dir string, args []string) {
 	if withKey {
 		writeFile(t, dir, "cluster.key", []byte(testKey))
 	}
-	// hactl checks that the agent is a Linux program for the hosts'
-	// machine (amd64 while no host answers); a header is all it reads.
-	elfHeader := elf.Header64{Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT), Ehsize: 64}
-	copy(elfHeader.Ident[:], elf.ELFMAG)
-	elfHeader.Ident[elf.EI_CLASS], elfHeader.Ident[elf.EI_DATA], elfHeader.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
-	var agentBytes bytes.Buffer
-	if err := binary.Write(&agentBytes, binary.LittleEndian, elfHeader); err != nil {
-		t.Fatal(err)
-	}
-	agent := writeFile(t, dir, "agent", agentBytes.Bytes())
+	agent := fakeAgent(t)
 	knownHosts := writeFile(t, dir, "known_hosts", nil)
 	return dir, []string{"-f", dir, "--agent-binary", agent, "--known-hosts", knownHosts,
 		"--identity", filepath.Join(dir, "no-such-key"), "--connect-timeout", "2s"}

@@ -100,14 +100,19 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 		a.handleEvents()
 		st := a.report(now)
 		// Roles report live state (membership changes by the second):
-		// while any runs, the status is rewritten at every turn.
-		data, _ := json.Marshal(st)
-		if len(a.roles) > 0 || !slices.Equal(data, last) || now.Sub(lastWrite) >= a.cfg.Heartbeat {
+		// while any runs, the status is rewritten at every turn; without
+		// roles, only when it changed or is due.
+		write := len(a.roles) > 0 || now.Sub(lastWrite) >= a.cfg.Heartbeat
+		if !write {
+			data, _ := json.Marshal(st)
+			write, last = !slices.Equal(data, last), data
+		}
+		if write {
 			st.Updated = now.UTC()
 			if err := status.Write(a.cfg.StatusPath, st); err != nil {
 				a.cfg.Logger.Printf("status: %v", err)
 			}
-			lastWrite, last = now, data
+			lastWrite = now
 		}
 		select {
 		case <-ctx.Done():

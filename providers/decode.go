@@ -135,6 +135,7 @@ func BodySchema(spec *Block) *hcl.BodySchema {
 func (d *Decoder) Content(blk *hcl.Block, spec *Block) *Content {
 	content, diags := blk.Body.Content(BodySchema(spec))
 	d.Diags = append(d.Diags, diags...)
+	d.checkLabels(blk, spec)
 	c := &Content{d: d, spec: spec, Labels: blk.Labels, DefRange: blk.DefRange}
 	if content != nil {
 		c.attrs = content.Attributes

@@ -30,6 +30,12 @@ const referenceIntro = "# The hactl language\n\n" +
 	"A reference to a block that does not exist is an error that names the closest declared\n" +
 	"name (`Did you mean node.h2g?`). A quoted string where a reference belongs (`node = \"h2g\"`)\n" +
 	"is an error too: write `node = node.h2g`.\n\n" +
+	"## Names\n\n" +
+	"Every block label (`node \"h2g\"`, `interface \"eth0.100\"`, `snmp_device \"sw1\"`) has one\n" +
+	"syntax, `" + NameSyntax + "`: a letter or `_`, then up to 62 letters, digits,\n" +
+	"`_`, `.` or `-`. Labels become file names and words of commands on the hosts, so quotes,\n" +
+	"spaces, slashes, shell characters, a leading `-` or `.` and non-ASCII letters are refused\n" +
+	"by `hactl validate`, with the label's place.\n\n" +
 	"## Variables\n\n" +
 	"A `variable` block declares an input; expressions read it as `var.NAME`.\n\n" +
 	"```hcl\n" +

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -59,7 +58,13 @@ func (c *CompileContext) SecretFrom(name, inline, localPath string, rng topology
 			return ""
 		}
 	}
-	remote := path.Join(layout.SecretsDir, name)
+	remote, err := spec.SecretPath(name)
+	if err != nil {
+		c.Diags = append(c.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid secret name",
+			Detail:  fmt.Sprintf("%v: it would be written outside %s on the node. Rename the block it comes from.", err, layout.SecretsDir),
+			Subject: FromTopo(rng).Ptr()})
+		return ""
+	}
 	sum := sha256.Sum256(data)
 	c.Files[remote] = data
 	for _, s := range c.Spec.Secrets {

@@ -19,6 +19,8 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+
+	"github.com/hactl/hactl/agentbin/layout"
 )
 
 // FormatVersion is the version of the spec format this code reads and
@@ -359,8 +361,8 @@ func (s *Spec) Validate() error {
 		}
 	}
 	for _, sec := range s.Secrets {
-		if !strings.HasPrefix(sec.Path, "/") || len(sec.SHA256) != 64 {
-			bad("secret %q: path must be absolute and sha256 64 hex digits", sec.Name)
+		if !InSecretsDir(sec.Path) || len(sec.SHA256) != 64 {
+			bad("secret %q: path must be a file directly in %s and sha256 64 hex digits", sec.Name, layout.SecretsDir)
 		}
 	}
 	return errors.Join(errs...)

@@ -122,15 +122,33 @@ func uploadSecrets(ctx context.Context, h Host, d *plan.Desired) error {
 	}
 	keep := []string{}
 	for _, p := range spec.SortedKeys(d.Secrets) {
+		// The spec was checked when it was compiled; this is the last
+		// line before a root write, for a plan made some other way.
+		if !spec.InSecretsDir(p) {
+			return fmt.Errorf("secret %q is not a file directly in %s; refusing to write it", p, layout.SecretsDir)
+		}
 		if err := h.Upload(ctx, d.Secrets[p], p, 0o600); err != nil {
 			return err
 		}
 		keep = append(keep, path.Base(p))
 	}
-	// Secrets no longer named by the spec are removed, not left behind.
-	cmd := fmt.Sprintf("cd %s && for f in *; do [ -f \"$f\" ] || continue; case \" %s \" in *\" $f \"*) ;; *) rm -f -- \"$f\";; esac; done", remote.Quote(layout.SecretsDir), strings.Join(keep, " "))
-	_, err := h.Run(ctx, cmd)
+	_, err := h.Run(ctx, pruneSecretsCmd(layout.SecretsDir, keep))
 	return err
+}
+
+// pruneSecretsCmd removes the files of dir (the secrets folder) that keep
+// does not name: secrets no longer named by the spec are not left behind. Each kept name is a quoted case pattern, so
+// that the shell only ever compares it, character for character.
+func pruneSecretsCmd(dir string, keep []string) string {
+	arms := ""
+	if len(keep) > 0 {
+		quoted := make([]string, len(keep))
+		for i, k := range keep {
+			quoted[i] = remote.Quote(k)
+		}
+		arms = strings.Join(quoted, "|") + ") ;; "
+	}
+	return fmt.Sprintf(`cd %s && for f in *; do [ -f "$f" ] || continue; case "$f" in %s*) rm -f -- "$f" ;; esac; done`, remote.Quote(dir), arms)
 }
 
 // uploadSpec puts the spec next to the old one, has the agent binary check
@@ -143,7 +161,7 @@ func uploadSpec(ctx context.Context, h Host, d *plan.Desired) error {
 	if err := h.Upload(ctx, d.SpecJSON, next, 0o600); err != nil {
 		return err
 	}
-	_, err := h.Run(ctx, fmt.Sprintf("%s check %s && mv -f %s %s", layout.AgentBin, remote.Quote(next), remote.Quote(next), remote.Quote(layout.SpecPath)))
+	_, err := h.Run(ctx, fmt.Sprintf("%s check %s && mv -f %s %s", remote.Quote(layout.AgentBin), remote.Quote(next), remote.Quote(next), remote.Quote(layout.SpecPath)))
 	return err
 }
 
@@ -156,7 +174,7 @@ func waitHealthy(ctx context.Context, h Host, specHash string, timeout time.Dura
 	defer cancel()
 	last := "no status yet"
 	for {
-		out, err := h.Run(ctx, "cat "+layout.StatusPath+" 2>/dev/null || true")
+		out, err := h.Run(ctx, "cat "+remote.Quote(layout.StatusPath)+" 2>/dev/null || true")
 		if err == nil && len(out) > 0 {
 			var st status.Status
 			if json.Unmarshal(out, &st) == nil {

@@ -8,37 +8,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
-)
 
-// hostileNames are labels that once reached a root shell or a path on the
-// hosts (issue 15, defect 4). Each is written into the configuration with
-// HCL's own string escaping, so that it arrives in the label exactly.
-var hostileNames = []string{
-	"sw$(touch /tmp/x)",
-	"sw`touch /tmp/x`",
-	`sw"; touch /tmp/x; "`,
-	"sw'x",
-	"sw;reboot",
-	"sw|x",
-	"sw&x",
-	"sw\nx",
-	"sw x",
-	"sw\tx",
-	"sw*",
-	"/../../../../etc/cron.d/x",
-	"../x",
-	"..",
-	".",
-	"a/b",
-	"-rf",
-	"--help",
-	"1st",
-	"",
-	"swé",
-	"sw\u00a0x",
-	"sw\u202ex",
-	strings.Repeat("a", 64),
-}
+	"github.com/hactl/hactl/plan/internal/hostile"
+)
 
 // TestHostileLabelsAreRefusedAtTheLabel feeds every hostile name as the
 // label of every kind of block that has one, and wants an error at the
@@ -89,7 +61,7 @@ variable "community" {
 }`},
 	}
 	for _, k := range kinds {
-		for _, name := range hostileNames {
+		for _, name := range hostile.Names {
 			t.Run(fmt.Sprintf("%s/%q", k.kind, name), func(t *testing.T) {
 				label := string(hclwrite.TokensForValue(cty.StringVal(name)).Bytes())
 				dir := writeFiles(t, map[string]string{

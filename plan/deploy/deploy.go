@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -356,14 +357,21 @@ func (s *Session) AgentControl(ctx context.Context, node string, words ...string
 		if err != nil {
 			return err
 		}
-		cmd := layout.AgentBin + " ctl"
-		for _, w := range words {
-			cmd += " " + remote.Quote(w)
-		}
-		if _, err := c.Output(ctx, cmd, nil); err != nil {
+		if _, err := c.Output(ctx, commandLine(layout.AgentBin, append([]string{"ctl"}, words...)...), nil); err != nil {
 			return fmt.Errorf("%s: %w", node, err)
 		}
 		return nil
 	}
 	return fmt.Errorf("no node named %q in the configuration", node)
+}
+
+// commandLine is a command for a host's shell: the program and each
+// argument quoted, so that the shell takes every word literally, whatever
+// the operator typed (a group or node name).
+func commandLine(program string, args ...string) string {
+	words := make([]string, 0, 1+len(args))
+	for _, w := range append([]string{program}, args...) {
+		words = append(words, remote.Quote(w))
+	}
+	return strings.Join(words, " ")
 }

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/hactl/hactl/agentbin/layout"
+	"github.com/hactl/hactl/plan"
+	"github.com/hactl/hactl/plan/internal/hostile"
 	"github.com/hactl/hactl/plan/topology"
 )
 
@@ -132,5 +135,38 @@ func TestProbeMarksSecondaryAddresses(t *testing.T) {
 	want := []string{"d0 192.0.2.1/24", "d0 192.0.2.7/32", "d0 192.0.2.100/24 secondary"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("addresses %q, want %q", got, want)
+	}
+}
+
+// A notify program's name reaches the probe's shell only as a quoted word:
+// the probe runs none of the hostile names and reports each as missing,
+// under its own name.
+func TestProbeTakesHostileProgramNamesLiterally(t *testing.T) {
+	work := t.TempDir()
+	topo := &topology.Topology{}
+	want := map[string]bool{}
+	for i, n := range hostile.Names {
+		p := plan.NotifyProgram(n)
+		if p == "" || p == "." || p == ".." || p == "~root" || p == "$HOME" || p == "a/b" || strings.HasPrefix(p, "/") {
+			continue // programs that may exist where the test runs
+		}
+		topo.Notifies = append(topo.Notifies, &topology.Notify{Name: fmt.Sprint("n", i), Command: n})
+		want[p] = false
+	}
+	cmd := exec.Command("sh", "-c", ScriptFor(topo))
+	cmd.Dir = work
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("probe failed under sh: %v\n%s", err, out)
+	}
+	o, err := Parse("local", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.Facts.Programs, want) {
+		t.Errorf("programs %v, want %v", o.Facts.Programs, want)
+	}
+	if _, err := os.Stat(filepath.Join(work, hostile.Marker)); err == nil {
+		t.Error("a program name was run as a command")
 	}
 }

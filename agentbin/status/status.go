@@ -142,7 +142,17 @@ type Event struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// Write stores the status atomically (temp file and rename) at path.
+// Mode is the status file's: root's alone. The status carries resource
+// agents' output (an OCF agent's error may quote its parameters, a
+// password among them) and the names and states of everything the node
+// runs; every reader (hactl status, plan and apply, over SSH) runs as root,
+// with become where the SSH user is not, so no group or other user needs
+// it. A status written world-readable by an older agent is narrowed at the
+// next write.
+const Mode os.FileMode = 0o600
+
+// Write stores the status atomically (temp file and rename) at path, with
+// Mode.
 func Write(path string, s *Status) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -151,7 +161,7 @@ func Write(path string, s *Status) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
-	return WriteFileAtomic(path, append(data, '\n'), 0o644)
+	return WriteFileAtomic(path, append(data, '\n'), Mode)
 }
 
 // Read loads a status file.

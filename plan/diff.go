@@ -91,7 +91,7 @@ func attrChanges(title string, old, new []attr) []string {
 		prev, ok := oldBy[a.name]
 		switch {
 		case ok && prev == a.value:
-		case a.name == "sha256":
+		case a.name == "digest":
 			out = append(out, prefix+"content changed")
 		case !ok:
 			out = append(out, prefix+a.name+" "+a.value)
@@ -110,7 +110,7 @@ func attrChanges(title string, old, new []attr) []string {
 func summary(e entity) string {
 	var parts []string
 	for _, a := range e.attrs {
-		if a.name != "sha256" {
+		if a.name != "digest" {
 			parts = append(parts, a.name+" "+a.value)
 		}
 	}

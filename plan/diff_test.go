@@ -10,7 +10,7 @@ import (
 func lvsSpec(weight int, vipIface string) *spec.Spec {
 	return &spec.Spec{
 		FormatVersion: spec.FormatVersion, Cluster: "lvs", Node: "h2g",
-		Secrets: []spec.Secret{{Name: "cluster-key", Path: "/etc/hactl/secrets/cluster-key", SHA256: "aa"}},
+		Secrets: []spec.Secret{{Name: "cluster-key", Path: "/etc/hactl/secrets/cluster-key", Digest: "aa"}},
 		Groups: []spec.Group{{Name: "director", Failback: true, Locations: []spec.Location{{Node: "h2g", Score: 200}},
 			Resources: []spec.Resource{{Kind: "vip", Name: "outside", Address: "192.168.3.181/24", Interface: vipIface, MonitorIntervalMS: 10000}}}},
 		VirtualServices: []spec.VirtualService{{Name: "http", VIP: "outside", Port: 80, Scheduler: "wlc",
@@ -21,7 +21,7 @@ func lvsSpec(weight int, vipIface string) *spec.Spec {
 func TestDiffSpecsDescribesChangesInWords(t *testing.T) {
 	base := lvsSpec(1, "eth1")
 	secretChanged := lvsSpec(1, "eth1")
-	secretChanged.Secrets[0].SHA256 = "bb"
+	secretChanged.Secrets[0].Digest = "bb"
 	noRS := lvsSpec(1, "eth1")
 	noRS.VirtualServices[0].RealServers = nil
 	tests := []struct {

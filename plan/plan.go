@@ -48,7 +48,10 @@ type Observed struct {
 	AgentRunning   bool              `json:"agent_running"`
 	SpecHash       string            `json:"spec_hash,omitempty"`
 	Spec           *spec.Spec        `json:"-"`
-	SecretHashes   map[string]string `json:"secret_hashes,omitempty"`
+	// SecretHashes maps the path of each file in the host's secrets
+	// folder to its keyed digest (spec.SecretDigest; KeySecretHashes),
+	// never a plain hash: saved plans carry a fingerprint of them.
+	SecretHashes map[string]string `json:"secret_hashes,omitempty"`
 	Facts          Facts             `json:"facts"`
 	// Applied is what hactl last applied to the host, nil before the first
 	// apply.
@@ -63,7 +66,28 @@ type Observed struct {
 type Applied struct {
 	SpecHash    string            `json:"spec_hash"`
 	AgentSHA256 string            `json:"agent_sha256"`
-	Secrets     map[string]string `json:"secrets"` // path → sha256
+	Secrets     map[string]string `json:"secrets"` // path → keyed digest (spec.SecretDigest)
+}
+
+// KeySecretHashes turns the plain SHA-256 of each secret file, as a
+// host's probe reports them, into keyed digests (spec.SecretDigest), the
+// only form the rest of hactl compares, prints or saves.
+func (o *Observed) KeySecretHashes(key []byte) {
+	for p, sum := range o.SecretHashes {
+		o.SecretHashes[p] = spec.SecretDigest(key, sum)
+	}
+}
+
+// SecretDigests maps the node path of each secret of the spec to its
+// keyed digest, as the spec carries them.
+func (d *Desired) SecretDigests() map[string]string {
+	out := map[string]string{}
+	if d.Spec != nil {
+		for _, s := range d.Spec.Secrets {
+			out[s.Path] = s.Digest
+		}
+	}
+	return out
 }
 
 // Facts are properties of the host the roles depend on.
@@ -169,8 +193,9 @@ func hostChanges(d *Desired, o *Observed) []Change {
 		out = append(out, Change{Action: UpgradeAgent, Details: []string{fmt.Sprintf("agent %s → %s", orUnknown(o.AgentVersion), d.AgentVersion)}})
 	}
 	var secretDetails []string
+	digests := d.SecretDigests()
 	for _, path := range spec.SortedKeys(d.Secrets) {
-		want := spec.HashBytes(d.Secrets[path])
+		want := digests[path]
 		switch have, ok := o.SecretHashes[path]; {
 		case !ok:
 			secretDetails = append(secretDetails, "+ "+path)

@@ -10,11 +10,16 @@ import (
 
 func TestComputePlansOnlyWhatDiffers(t *testing.T) {
 	key := []byte("secret key")
+	digestKey := spec.DigestKey(key)
+	const keyPath = "/etc/hactl/secrets/cluster-key"
 	want := &Desired{Node: "n1", SpecHash: "s1", AgentSHA256: "a1", AgentVersion: "v1",
-		Spec: &spec.Spec{FormatVersion: 1, Cluster: "c", Node: "n1"}, Secrets: map[string][]byte{"/etc/hactl/secrets/cluster-key": key}}
+		Spec: &spec.Spec{FormatVersion: 1, Cluster: "c", Node: "n1", Secrets: []spec.Secret{{Name: "cluster-key", Path: keyPath, Digest: spec.SecretDigest(digestKey, spec.HashBytes(key))}}},
+		Secrets: map[string][]byte{keyPath: key}}
 	converged := func() *Observed {
-		return &Observed{Node: "n1", AgentInstalled: true, AgentSHA256: "a1", AgentRunning: true, SpecHash: "s1",
-			Spec: want.Spec, SecretHashes: map[string]string{"/etc/hactl/secrets/cluster-key": spec.HashBytes(key)}}
+		o := &Observed{Node: "n1", AgentInstalled: true, AgentSHA256: "a1", AgentRunning: true, SpecHash: "s1",
+			Spec: want.Spec, SecretHashes: map[string]string{keyPath: spec.HashBytes(key)}} // as the probe reports it
+		o.KeySecretHashes(digestKey)
+		return o
 	}
 	tests := []struct {
 		name    string

@@ -1,8 +1,7 @@
 package providers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +31,9 @@ type CompileContext struct {
 	// Files are the secret files to upload with the spec: node path →
 	// content. Their content never goes into the spec, only a digest.
 	Files map[string][]byte
-	Diags hcl.Diagnostics
+	// DigestKey keys the digests of secrets in the spec (spec.DigestKey).
+	DigestKey []byte
+	Diags     hcl.Diagnostics
 }
 
 // Secret reads a local file named by the configuration, registers it for
@@ -65,14 +66,13 @@ func (c *CompileContext) SecretFrom(name, inline, localPath string, rng topology
 			Subject: FromTopo(rng).Ptr()})
 		return ""
 	}
-	sum := sha256.Sum256(data)
 	c.Files[remote] = data
 	for _, s := range c.Spec.Secrets {
 		if s.Path == remote {
 			return remote
 		}
 	}
-	c.Spec.Secrets = append(c.Spec.Secrets, spec.Secret{Name: name, Path: remote, SHA256: hex.EncodeToString(sum[:])})
+	c.Spec.Secrets = append(c.Spec.Secrets, spec.Secret{Name: name, Path: remote, Digest: spec.SecretDigest(c.DigestKey, spec.HashBytes(data))})
 	return remote
 }
 
@@ -105,6 +105,19 @@ func LocalPath(baseDir, p string) string {
 // MS converts a duration to whole milliseconds for the spec.
 func MS(d time.Duration) int { return int(d / time.Millisecond) }
 
+// DigestKey is the key of the configuration's secret digests, derived from
+// its cluster key (spec.DigestKey).
+func DigestKey(t *topology.Topology, baseDir string) ([]byte, error) {
+	if t.Cluster.KeyFile == "" {
+		return nil, errors.New("the configuration has no cluster key_file")
+	}
+	data, err := os.ReadFile(LocalPath(baseDir, t.Cluster.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return spec.DigestKey(data), nil
+}
+
 // CompileNode builds the spec of one node from every compiling provider.
 func CompileNode(t *topology.Topology, n *topology.Node, baseDir string) (*spec.Spec, map[string][]byte, hcl.Diagnostics) {
 	c := &CompileContext{
@@ -114,6 +127,13 @@ func CompileNode(t *topology.Topology, n *topology.Node, baseDir string) (*spec.
 		BaseDir:  baseDir,
 		Files:    map[string][]byte{},
 	}
+	key, err := DigestKey(t, baseDir)
+	if err != nil {
+		return c.Spec, c.Files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the cluster key",
+			Detail:  fmt.Sprintf("%s. Secrets are digested with a key derived from it, so it must exist where hactl runs.", strings.TrimPrefix(err.Error(), "open ")),
+			Subject: FromTopo(t.Cluster.Range).Ptr()}}
+	}
+	c.DigestKey = key
 	for _, p := range All() {
 		if comp, ok := p.(Compiler); ok {
 			comp.Compile(c)

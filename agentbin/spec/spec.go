@@ -46,9 +46,11 @@ type Spec struct {
 
 // Secret is a file with secret content on the node.
 type Secret struct {
-	Name   string `json:"name"`   // what it is for, e.g. "cluster-key"
-	Path   string `json:"path"`   // where it lives on the node
-	SHA256 string `json:"sha256"` // digest of the content, never the content
+	Name string `json:"name"` // what it is for, e.g. "cluster-key"
+	Path string `json:"path"` // where it lives on the node
+	// Digest is SecretDigest of the content, never the content nor a
+	// plain hash of it.
+	Digest string `json:"digest"`
 }
 
 // Heartbeat is the membership configuration of a member node.
@@ -361,8 +363,8 @@ func (s *Spec) Validate() error {
 		}
 	}
 	for _, sec := range s.Secrets {
-		if !InSecretsDir(sec.Path) || len(sec.SHA256) != 64 {
-			bad("secret %q: path must be a file directly in %s and sha256 64 hex digits", sec.Name, layout.SecretsDir)
+		if !InSecretsDir(sec.Path) || len(sec.Digest) != 64 {
+			bad("secret %q: path must be a file directly in %s and the digest 64 hex digits", sec.Name, layout.SecretsDir)
 		}
 	}
 	return errors.Join(errs...)

@@ -16,7 +16,11 @@ func TestParseRefusesWhatTheAgentCannotRun(t *testing.T) {
 		{"not json", `format_version = 1`, "decoding spec"},
 		{"no node", `{"format_version":1,"cluster":"c"}`, "node must be set"},
 		{"bad vip", `{"format_version":1,"cluster":"c","node":"n","groups":[{"name":"g","locations":[],"failback":true,"failback_delay_ms":0,"resources":[{"kind":"vip","name":"v","address":"1.2.3","monitor_interval_ms":1,"monitor_timeout_ms":1,"on_fail":"move","max_restarts":0}]}]}`, "vip \"v\""},
-		{"secret with relative path", `{"format_version":1,"cluster":"c","node":"n","secrets":[{"name":"k","path":"k","sha256":"00"}]}`, "secret \"k\""},
+		{"secret with relative path", `{"format_version":1,"cluster":"c","node":"n","secrets":[{"name":"k","path":"k","digest":"0000000000000000000000000000000000000000000000000000000000000000"}]}`, "secret \"k\""},
+		{"secret outside the secrets folder", `{"format_version":1,"cluster":"c","node":"n","secrets":[{"name":"k","path":"/etc/hactl/secrets/../../cron.d/x","digest":"0000000000000000000000000000000000000000000000000000000000000000"}]}`, "secret \"k\""},
+		{"secret in a sub-folder", `{"format_version":1,"cluster":"c","node":"n","secrets":[{"name":"k","path":"/etc/hactl/secrets/a/b","digest":"0000000000000000000000000000000000000000000000000000000000000000"}]}`, "secret \"k\""},
+		{"secret with a short digest", `{"format_version":1,"cluster":"c","node":"n","secrets":[{"name":"k","path":"/etc/hactl/secrets/k","digest":"00"}]}`, "secret \"k\""},
+		{"secret in the secrets folder", `{"format_version":1,"cluster":"c","node":"n","secrets":[{"name":"k","path":"/etc/hactl/secrets/k","digest":"0000000000000000000000000000000000000000000000000000000000000000"}]}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,5 +130,49 @@ func TestAbsurdHeartbeatIntervalIsRefusedWithBounds(t *testing.T) {
 	_, err := Parse([]byte(`{"format_version":1,"cluster":"c","node":"n","heartbeat":{"interval_ms":9000000000000000000,"warntime_ms":0,"deadtime_ms":100,"initdead_ms":0,"port":694,"key_path":"/k","links":[{"name":"l","interface":"e","local":"1.2.3.4","mode":"unicast"}],"peers":[],"members":["n"]}}`))
 	if err == nil || !strings.Contains(err.Error(), "heartbeat: interval_ms is 9000000000000000000ms: it must be between 1ms and 1m") {
 		t.Errorf("Parse: %v", err)
+	}
+}
+
+func TestSecretPathIsAlwaysDirectlyInTheSecretsFolder(t *testing.T) {
+	tests := []struct {
+		name, want string
+	}{
+		{"cluster-key", "/etc/hactl/secrets/cluster-key"},
+		{"snmp-sw1.lan-community", "/etc/hactl/secrets/snmp-sw1.lan-community"},
+		{"../x", ""},
+		{"/../../../../etc/cron.d/x", ""},
+		{"snmp-/../../../../etc/cron.d/x-community", ""},
+		{"a/b", ""},
+		{"..", ""},
+		{".", ""},
+		{"", ""},
+		{"-rf", ""},
+		{"a\x00b", ""},
+		{"a\nb", ""},
+		{`a\b`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := SecretPath(tt.name)
+			if got != tt.want || (err == nil) != (tt.want != "") {
+				t.Errorf("SecretPath(%q) = %q, %v; want %q", tt.name, got, err, tt.want)
+			}
+			if tt.want != "" && !InSecretsDir(got) {
+				t.Errorf("InSecretsDir(%q) = false", got)
+			}
+		})
+	}
+}
+
+// The digest of a secret depends on the key: without the cluster key a
+// guess of the secret cannot be checked against it.
+func TestSecretDigestIsKeyed(t *testing.T) {
+	sum := HashBytes([]byte("public"))
+	a, b := SecretDigest(DigestKey([]byte("key one")), sum), SecretDigest(DigestKey([]byte("key two")), sum)
+	if a == b || a == sum || len(a) != 64 {
+		t.Errorf("digests %s and %s of %s", a, b, sum)
+	}
+	if a != SecretDigest(DigestKey([]byte("key one")), sum) {
+		t.Error("the digest is not a function of key and content")
 	}
 }

@@ -7,6 +7,7 @@ package deploy
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,6 +120,7 @@ func (s *Session) client(ctx context.Context, t remote.Target) (*remote.Client, 
 // Observe probes every node in parallel. A host that cannot be reached or
 // probed is an observation with Error set, never a missing one.
 func (s *Session) Observe(ctx context.Context) map[string]*plan.Observed {
+	key := s.digestKey()
 	var mu sync.Mutex
 	out := map[string]*plan.Observed{}
 	results := remote.ForEach(ctx, s.Targets(), s.opts.Parallelism, func(ctx context.Context, t remote.Target) error {
@@ -134,6 +136,7 @@ func (s *Session) Observe(ctx context.Context) map[string]*plan.Observed {
 		if err != nil {
 			return err
 		}
+		o.KeySecretHashes(key)
 		mu.Lock()
 		out[t.Name] = o
 		mu.Unlock()
@@ -147,14 +150,31 @@ func (s *Session) Observe(ctx context.Context) map[string]*plan.Observed {
 	return out
 }
 
+// digestKey keys the digests of the hosts' secrets as the specs' are
+// keyed. Without a readable cluster key no spec can be compiled (nothing
+// is applied); the observations then get a key of their own, so that they
+// still never hold a plain hash of a secret.
+func (s *Session) digestKey() []byte {
+	if key, err := providers.DigestKey(s.topology(), s.baseDir()); err == nil {
+		return key
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24)
+	return key
+}
+
+func (s *Session) baseDir() string {
+	if len(s.cfg.Paths) > 0 {
+		return filepath.Dir(s.cfg.Paths[0])
+	}
+	return "."
+}
+
 // Specs compiles every node's spec, without its agent: the spec and its
 // hash depend on the configuration only, so status and drift need neither
 // an agent binary nor a Go toolchain.
 func (s *Session) Specs() ([]*plan.Desired, hcl.Diagnostics, error) {
-	base := "."
-	if len(s.cfg.Paths) > 0 {
-		base = filepath.Dir(s.cfg.Paths[0])
-	}
+	base := s.baseDir()
 	var out []*plan.Desired
 	var diags hcl.Diagnostics
 	for _, n := range s.topology().Nodes {

@@ -138,8 +138,14 @@ func TestInlineSecretsAreCarriedLikeFileSecrets(t *testing.T) {
 				continue
 			}
 			found[s.Name] = true
-			if s.Path != filepath.Join(layout.SecretsDir, s.Name) || s.SHA256 != spec.HashBytes([]byte(want)) {
-				t.Errorf("%s: secret %s at %s with digest %s, want %s/%s with the digest of its content", n.Name, s.Name, s.Path, s.SHA256, layout.SecretsDir, s.Name)
+			digestKey := spec.DigestKey([]byte("0123456789abcdef0123456789abcdef0123456789ab"))
+			if s.Path != filepath.Join(layout.SecretsDir, s.Name) || s.Digest != spec.SecretDigest(digestKey, spec.HashBytes([]byte(want))) {
+				t.Errorf("%s: secret %s at %s with digest %s, want %s/%s with the keyed digest of its content", n.Name, s.Name, s.Path, s.Digest, layout.SecretsDir, s.Name)
+			}
+			// A plain SHA-256 lets anyone who reads the spec test guesses
+			// of a weak password (issue 15, defect 5; fails on main).
+			if bytes.Contains(data, []byte(spec.HashBytes([]byte(want)))) {
+				t.Errorf("%s: the spec holds the plain SHA-256 of secret %s", n.Name, s.Name)
 			}
 			if string(files[s.Path]) != want {
 				t.Errorf("%s: secret %s uploads %q, want the configured value", n.Name, s.Name, files[s.Path])

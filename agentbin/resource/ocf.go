@@ -46,10 +46,14 @@ func newOCF(r spec.Resource, root string) (Resource, error) {
 	if !ocfName.MatchString(r.OCFProvider) || !ocfName.MatchString(r.OCFType) {
 		return nil, fmt.Errorf("resource %q: OCF provider %q and type %q must be plain names, e.g. heartbeat and IPaddr2", r.Name, r.OCFProvider, r.OCFType)
 	}
-	for _, k := range spec.SortedKeys(r.Params) {
+	for _, k := range append(spec.SortedKeys(r.Params), spec.SortedKeys(r.SecretParams)...) {
 		if !ocfParam.MatchString(k) {
 			return nil, fmt.Errorf("resource %q: parameter name %q cannot be passed as OCF_RESKEY_%s; use the agent's parameter names (letters, digits, _)", r.Name, k, k)
 		}
+	}
+	secretEnv := map[string]string{}
+	for k, path := range r.SecretParams {
+		secretEnv["OCF_RESKEY_"+k] = path
 	}
 	agent := filepath.Join(root, "resource.d", r.OCFProvider, r.OCFType)
 	env := []string{
@@ -81,7 +85,7 @@ func newOCF(r spec.Resource, root string) (Resource, error) {
 				"OCF_RESKEY_CRM_meta_timeout=" + strconv.FormatInt(timeout.Milliseconds(), 10),
 				"OCF_RESKEY_CRM_meta_interval=" + strconv.Itoa(interval),
 			}
-			return command{path: agent, args: []string{action}, env: append(env[:len(env):len(env)], meta...), timeout: timeout}
+			return command{path: agent, args: []string{action}, env: append(env[:len(env):len(env)], meta...), secretEnv: secretEnv, timeout: timeout}
 		},
 		monitorAction: "monitor",
 		running:       ocfRunning,

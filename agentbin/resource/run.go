@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +33,47 @@ type command struct {
 	path    string
 	args    []string
 	env     []string // added to the agent's environment
-	timeout time.Duration
+	// secretEnv are variables whose values are in files (an OCF agent's
+	// secret parameters): name → path, read at each run so that the
+	// values are in no spec and no long-lived memory of the agent. The
+	// values are masked in the output the caller gets, which ends up in
+	// errors, logs and status.json.
+	secretEnv map[string]string
+	timeout   time.Duration
+}
+
+// minMasked is the shortest secret value masked in an action's output:
+// masking one or two characters would garble every message and tell which
+// characters the value has.
+const minMasked = 4
+
+// secretValues reads c.secretEnv's files into NAME=value entries, and
+// returns the values to mask.
+func (c command) secretValues() (env, values []string, err error) {
+	names := make([]string, 0, len(c.secretEnv))
+	for name := range c.secretEnv {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		data, err := os.ReadFile(c.secretEnv[name])
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the value of %s: %w; run hactl apply to upload the secrets again", name, err)
+		}
+		env = append(env, name+"="+string(data))
+		if len(data) >= minMasked {
+			values = append(values, string(data))
+		}
+	}
+	return env, values, nil
+}
+
+// mask replaces every secret value in s.
+func mask(s string, values []string) string {
+	for _, v := range values {
+		s = strings.ReplaceAll(s, v, "(sensitive)")
+	}
+	return s
 }
 
 // run runs c and reports how it ended. A non-zero exit is not an error:
@@ -57,15 +98,19 @@ func run(ctx context.Context, c command) (result, error) {
 	}
 	defer stderr.Close()
 
+	secretEnv, secrets, err := c.secretValues()
+	if err != nil {
+		return result{}, err
+	}
 	cmd := exec.CommandContext(ctx, c.path, c.args...)
-	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Env = append(append(os.Environ(), c.env...), secretEnv...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	runErr := cmd.Run()
 
-	out, errOut := readScratch(stdout), readScratch(stderr)
+	out, errOut := mask(readScratch(stdout), secrets), mask(readScratch(stderr), secrets)
 	res := result{code: -1, stdout: out, output: tail(strings.TrimSpace(out + "\n" + errOut))}
 	if cmd.ProcessState != nil && cmd.ProcessState.Exited() {
 		res.code = cmd.ProcessState.ExitCode()

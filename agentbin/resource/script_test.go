@@ -304,3 +304,66 @@ func TestNewRefusesBadSpecs(t *testing.T) {
 		}
 	}
 }
+
+// A secret parameter reaches the OCF agent in its environment, read from
+// its secret file at each action (a new value counts at once), and its
+// value is masked in what the agent prints, which goes into errors, the
+// log and status.json. A file that cannot be read fails the action
+// without running the agent.
+func TestOCFSecretParamsComeFromTheirFileAndAreMasked(t *testing.T) {
+	f := newFake(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pw := filepath.Join(t.TempDir(), "ocf-db-pgsql-replication_passwd")
+	r := spec.Resource{Kind: "ocf", Name: "pgsql", MonitorIntervalMS: 5000, MonitorTimeoutMS: 7000, OCFProvider: "test", OCFType: "Fake",
+		Params: map[string]string{"ip": "192.0.2.33"}, SecretParams: map[string]string{"replication_passwd": pw}}
+	res, err := New(r, Env{OCFRoot: f.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, value string
+		code        int
+		stdout      string
+		wantEnv     string
+		wantErr     string
+		notInErr    string
+	}{
+		{name: "value reaches the agent", value: "s3cret pa$$ 'word'", wantEnv: "OCF_RESKEY_replication_passwd=s3cret pa$$ 'word'\n"},
+		{name: "a new value counts at the next action", value: "0ther-Secret", wantEnv: "OCF_RESKEY_replication_passwd=0ther-Secret\n"},
+		{name: "the agent's output is masked", value: "hunter22", code: 1, stdout: "cannot log in with password hunter22 as replicator",
+			wantErr: "cannot log in with password (sensitive) as replicator", notInErr: "hunter22"},
+		{name: "missing file fails the action without running the agent", wantErr: "reading the value of OCF_RESKEY_replication_passwd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(filepath.Join(f.dir, "env"))
+			if tt.value != "" {
+				if err := os.WriteFile(pw, []byte(tt.value), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				os.Remove(pw)
+			}
+			f.answer(tt.code, tt.stdout, "")
+			err := res.Start(ctx)
+			if tt.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Start = %v; want an error with %q", err, tt.wantErr)
+			}
+			if tt.notInErr != "" && strings.Contains(err.Error(), tt.notInErr) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+			if tt.wantEnv != "" && !strings.Contains(f.read("env"), tt.wantEnv) {
+				t.Errorf("environment:\n%s\nwant a line %q", f.read("env"), tt.wantEnv)
+			}
+			if tt.value == "" {
+				if _, err := os.Stat(filepath.Join(f.dir, "env")); err == nil {
+					t.Error("the agent ran without its secret parameter")
+				}
+			}
+		})
+	}
+}

@@ -136,6 +136,10 @@ type Resource struct {
 	OCFProvider       string            `json:"ocf_provider,omitempty"`
 	OCFType           string            `json:"ocf_type,omitempty"`
 	Params            map[string]string `json:"params,omitempty"`
+	// SecretParams are the agent's sensitive parameters: name → the
+	// secret file holding the value, which the agent reads at each action
+	// and passes as OCF_RESKEY_<name>. The value is never in the spec.
+	SecretParams map[string]string `json:"secret_params,omitempty"`
 }
 
 // VirtualService is an L4 service this node runs when it holds the VIP.
@@ -360,6 +364,14 @@ func (s *Spec) Validate() error {
 					bad("group %q: vip %q: %v", g.Name, r.Name, err)
 				}
 			}
+			for _, k := range SortedKeys(r.SecretParams) {
+				if _, plain := r.Params[k]; plain {
+					bad("group %q: resource %q: parameter %q is both plain and secret", g.Name, r.Name, k)
+				}
+				if !InSecretsDir(r.SecretParams[k]) || !secretListed(s.Secrets, r.SecretParams[k]) {
+					bad("group %q: resource %q: secret parameter %q must name a secret file of the spec", g.Name, r.Name, k)
+				}
+			}
 		}
 	}
 	for _, sec := range s.Secrets {
@@ -368,6 +380,15 @@ func (s *Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func secretListed(secrets []Secret, path string) bool {
+	for _, s := range secrets {
+		if s.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // Bounds of the durations a spec may hold, in milliseconds.

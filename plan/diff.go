@@ -196,7 +196,13 @@ func scalar(name string, v reflect.Value) (string, bool) {
 		}
 		var parts []string
 		for _, k := range v.MapKeys() {
-			parts = append(parts, fmt.Sprintf("%v=%v", k.Interface(), v.MapIndex(k).Interface()))
+			val := fmt.Sprint(v.MapIndex(k).Interface())
+			if name == "secret_params" {
+				// The value is elsewhere (a path to it, here); the plan
+				// says only that the parameter is there and secret.
+				val = "(sensitive)"
+			}
+			parts = append(parts, fmt.Sprintf("%v=%v", k.Interface(), val))
 		}
 		sort.Strings(parts)
 		return "{" + strings.Join(parts, ", ") + "}", true

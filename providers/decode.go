@@ -117,6 +117,8 @@ type Content struct {
 	DefRange hcl.Range
 	attrs    hcl.Attributes
 	blocks   hcl.Blocks
+	// sensitive are the paths of the sensitive values of each attribute.
+	sensitive map[string][]cty.Path
 }
 
 // BodySchema is the HCL schema of a block spec.
@@ -256,6 +258,7 @@ func (c *Content) value(name string, want cty.Type) (cty.Value, bool) {
 	if diags.HasErrors() {
 		return cty.NilVal, false
 	}
+	v = c.unmark(name, v)
 	if v.IsNull() {
 		return cty.NilVal, false
 	}

@@ -50,7 +50,7 @@ const referenceIntro = "# The hactl language\n\n" +
 	"| `type` | A type constraint: `string`, `number`, `bool`, `list(string)`, `map(number)`, `object({...})`, `any`. Values are converted to it; a value that cannot be is an error. Default: `any`. |\n" +
 	"| `default` | The value when nothing else sets one. A variable without a default must be set. |\n" +
 	"| `description` | What the variable is for. |\n" +
-	"| `sensitive` | Marks a value that must not be shown. |\n\n" +
+	"| `sensitive` | `true` marks the value sensitive, as `sensitive()` does: see Secrets below. |\n\n" +
 	"A variable's value comes from, each overriding the previous ones:\n\n" +
 	"1. its `default`;\n" +
 	"2. the environment variable `HACTL_VAR_NAME` (for example `HACTL_VAR_vip=192.168.0.34`);\n" +
@@ -78,8 +78,39 @@ const referenceIntro = "# The hactl language\n\n" +
 	"| ip address | An IPv4 or IPv6 address: `\"192.168.0.3\"`, `\"fe80::1\"`. |\n" +
 	"| bool | `true` or `false`. |\n" +
 	"| list, map | `[\"a\", \"b\"]`, `{ key = \"value\" }`. |\n\n" +
+	"## Secrets\n\n" +
 	"Secrets (passwords, SNMP communities) are given inline or in a file (`password` or\n" +
 	"`password_file`, not both). Either way hactl uploads them to the node as files of mode\n" +
-	"0600 next to the spec, which carries only their digest, and never prints them. A secret\n" +
-	"written literally in the configuration gives a warning, since the file goes wherever the\n" +
-	"configuration goes: take it from a variable (`HACTL_VAR_name`, `--var`) or a file instead.\n"
+	"0600 next to the spec, which carries only a keyed digest of them (HMAC-SHA-256 under a key\n" +
+	"derived from the cluster key, so that nobody who reads a spec or a saved plan can test\n" +
+	"guesses), and never prints them. A secret written literally in the configuration gives a\n" +
+	"warning, since the file goes wherever the configuration goes: take it from a variable\n" +
+	"(`HACTL_VAR_name`, `--var`) or a file instead.\n\n" +
+	"Other values are sensitive as in Terraform: a variable declared with `sensitive = true`,\n" +
+	"and any value passed through `sensitive()`, stay sensitive in every expression computed\n" +
+	"from them. An OCF resource's `params` entry with a sensitive value is carried like a\n" +
+	"secret: uploaded as a file of mode 0600, read by the agent at each action into\n" +
+	"`OCF_RESKEY_<name>`, masked in what the resource agent prints, and shown as\n" +
+	"`(sensitive)` in plans; the spec holds only the file's path. A sensitive value in an\n" +
+	"attribute that cannot keep it secret (an address, a name) gives a warning.\n\n" +
+	"```hcl\n" +
+	"variable \"repl_passwd\" {\n" +
+	"  type      = string\n" +
+	"  sensitive = true\n" +
+	"}\n\n" +
+	"group \"db\" {\n" +
+	"  nodes = [node.h2g, node.c2g]\n" +
+	"  ocf \"pgsql\" {\n" +
+	"    type = \"pgsql\"\n" +
+	"    params = {\n" +
+	"      rep_mode           = \"sync\"\n" +
+	"      replication_passwd = var.repl_passwd                          # HACTL_VAR_repl_passwd\n" +
+	"      monitor_password   = sensitive(trimspace(file(\"monitor.pw\"))) # or from a file\n" +
+	"    }\n" +
+	"  }\n" +
+	"}\n" +
+	"```\n\n" +
+	"OCF meta-data has no flag for secret parameters, so hactl goes by the name: a parameter\n" +
+	"whose name contains `passw`, `pwd`, `secret`, `token`, `credential`, `community`,\n" +
+	"`api_key`, `private_key` or `auth_key` and whose value is not sensitive gives a warning\n" +
+	"that suggests `sensitive()`.\n"

@@ -110,7 +110,10 @@ type Attr struct {
 	// file. Written literally in the configuration it gets a warning.
 	Secret     bool
 	SecretFile string
-	Example    string
+	// SensitiveMap marks a map attribute whose values may each be
+	// sensitive (Sensitive): the provider carries those as secrets.
+	SensitiveMap bool
+	Example      string
 }
 
 // Block describes a block: its labels, attributes and nested blocks.

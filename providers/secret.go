@@ -30,7 +30,9 @@ func (d *Decoder) checkSecrets(c *Content) {
 				fmt.Sprintf("Give the secret once: %q inline, or %q naming a file that holds it (also set at %s).", a.Name, a.SecretFile, other.Expr.Range()))
 			continue
 		}
-		if v, diags := attr.Expr.Value(d.Ctx); !diags.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() == cty.String && v.AsString() == "" {
+		v, diags := attr.Expr.Value(d.Ctx)
+		v, _ = v.UnmarkDeep()
+		if !diags.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() == cty.String && v.AsString() == "" {
 			d.Error(attr.Expr.Range(), fmt.Sprintf("Empty %s", a.Name),
 				fmt.Sprintf("%q is empty. Give the secret, or set %q to a file that holds it.", a.Name, a.SecretFile))
 			continue
@@ -51,6 +53,10 @@ func literal(e hcl.Expression) bool {
 		return true
 	case *hclsyntax.TemplateExpr:
 		return e.IsStringLiteral()
+	case *hclsyntax.FunctionCallExpr:
+		// sensitive("…") hides the value from the plan, not from the
+		// file.
+		return e.Name == "sensitive" && len(e.Args) == 1 && literal(e.Args[0])
 	case hclsyntax.Expression:
 		return false
 	}

@@ -48,6 +48,7 @@ func functions(baseDir string, environ []string) map[string]function.Function {
 		"range":       stdlib.RangeFunc,
 		"regex":       stdlib.RegexFunc,
 		"replace":     stdlib.ReplaceFunc,
+		"sensitive":   sensitiveFunc,
 		"split":       stdlib.SplitFunc,
 		"substr":      stdlib.SubstrFunc,
 		"tonumber":    stdlib.MakeToFunc(cty.Number),
@@ -81,6 +82,20 @@ func envFunc(environ []string) function.Function {
 		},
 	})
 }
+
+// sensitiveFunc is Terraform's sensitive(value): the value, marked so that
+// it reaches the node only as a secret file and is never shown
+// (providers.Sensitive).
+var sensitiveFunc = function.New(&function.Spec{
+	Description: "Returns the value marked sensitive: an OCF parameter or secret given so reaches the node only as a file of mode 0600 and is shown as (sensitive).",
+	Params:      []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowMarked: true, AllowNull: true, AllowUnknown: true, AllowDynamicType: true}},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		return args[0].Type(), nil
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return args[0].Mark(providers.Sensitive), nil
+	},
+})
 
 // FunctionDocs describes every function, in name order, for the language
 // reference.

@@ -235,9 +235,10 @@ var variableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 }}
 
 type variable struct {
-	typ      cty.Type
-	defRange hcl.Range
-	value    cty.Value
+	typ       cty.Type
+	defRange  hcl.Range
+	value     cty.Value
+	sensitive bool // sensitive = true: its value carries providers.Sensitive
 	// badDefault is set when the default was reported as wrong, so that
 	// the variable is not also reported as having none.
 	badDefault bool
@@ -272,6 +273,18 @@ func evalVariables(parser *hclparse.Parser, blocks hcl.Blocks, opts Options) (ma
 			diags = append(diags, d...)
 			if !d.HasErrors() {
 				v.typ = t
+			}
+		}
+		if attr, ok := content.Attributes["sensitive"]; ok {
+			val, d := attr.Expr.Value(nil)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				if val, err := convert.Convert(val, cty.Bool); err != nil || val.IsNull() {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid sensitive",
+						Detail: fmt.Sprintf("sensitive of variable %q must be true or false.", name), Subject: attr.Expr.Range().Ptr()})
+				} else {
+					v.sensitive = val.True()
+				}
 			}
 		}
 		if attr, ok := content.Attributes["default"]; ok {
@@ -330,6 +343,10 @@ func evalVariables(parser *hclparse.Parser, blocks hcl.Blocks, opts Options) (ma
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No value for variable %q", name),
 				Detail:  fmt.Sprintf("Variable %q has no default. Set it with --var %s=..., in a --var-file, or with %s%s in the environment.", name, name, VarEnvPrefix, name),
 				Subject: v.defRange.Ptr()})
+			continue
+		}
+		if v.sensitive {
+			out[name] = v.value.Mark(providers.Sensitive)
 			continue
 		}
 		out[name] = v.value

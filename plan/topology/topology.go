@@ -247,6 +247,11 @@ type OCF struct {
 	Provider string // e.g. heartbeat
 	Type     string // e.g. IPaddr2
 	Params   map[string]string
+	// SecretParams are the sensitive parameters (providers.Sensitive):
+	// they reach the node only as secret files.
+	SecretParams map[string]string
+	// ParamsRange points at the params attribute.
+	ParamsRange Range
 }
 
 // VirtualService is an L4 load-balanced service (LVS).

@@ -1,6 +1,8 @@
 package group
 
 import (
+	"fmt"
+
 	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
@@ -37,6 +39,13 @@ func (Provider) Compile(c *providers.CompileContext) {
 			}
 			if o := r.OCF; o != nil {
 				sr.OCFProvider, sr.OCFType, sr.Params = o.Provider, o.Type, o.Params
+				for _, k := range spec.SortedKeys(o.SecretParams) {
+					if sr.SecretParams == nil {
+						sr.SecretParams = map[string]string{}
+					}
+					name := fmt.Sprintf("ocf-%s-%s-%s", g.Name, r.Name, k)
+					sr.SecretParams[k] = c.SecretFrom(name, o.SecretParams[k], "", o.ParamsRange)
+				}
 			}
 			sg.Resources = append(sg.Resources, sr)
 		}

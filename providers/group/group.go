@@ -9,9 +9,11 @@ package group
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 	"github.com/hactl/hactl/providers/node"
@@ -92,7 +94,9 @@ func (Provider) Schema() *providers.Block {
 				Attrs: resourceAttrs(
 					&providers.Attr{Name: "provider", Type: providers.String, Default: `"heartbeat"`, Doc: "The agent's provider directory."},
 					&providers.Attr{Name: "type", Type: providers.String, Required: true, Doc: "The agent.", Example: `"IPaddr2"`},
-					&providers.Attr{Name: "params", Type: providers.StringMap, Doc: "The agent's parameters, passed as OCF_RESKEY_<name>.", Example: `{ ip = "192.168.0.33", cidr_netmask = "24" }`},
+					&providers.Attr{Name: "params", Type: providers.StringMap, SensitiveMap: true,
+						Doc:     "The agent's parameters, passed as OCF_RESKEY_<name>. A sensitive value — from a variable declared with `sensitive = true`, or wrapped in `sensitive(...)`, e.g. `sensitive(trimspace(file(\"repl.pw\")))` — is uploaded like the cluster key, as a file of mode 0600, read by the agent at each action and shown as (sensitive); the spec and the plan never hold it. A parameter whose name looks like a secret (passw, secret, token, community, api_key…) with a plain value gets a warning, since OCF meta-data does not mark secret parameters.",
+						Example: `{ ip = "192.168.0.33", replication_passwd = var.repl_passwd }`},
 				),
 			},
 		},
@@ -160,10 +164,48 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 				r.Script = "/etc/init.d/" + r.Name
 			}
 		case topology.ResourceOCF:
-			r.OCF = &topology.OCF{Provider: rc.String("provider"), Type: rc.String("type"), Params: rc.StringMap("params")}
+			r.OCF = decodeOCF(d, rc)
 		}
 		g.Resources = append(g.Resources, r)
 	}
+}
+
+// ocfParam is what a parameter name may be: it becomes the environment
+// variable OCF_RESKEY_<name> (and the agent refuses any other).
+var ocfParam = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// decodeOCF reads an ocf block; its sensitive parameters are set apart,
+// to be carried as secrets.
+func decodeOCF(d *providers.Decoder, rc *providers.Content) *topology.OCF {
+	o := &topology.OCF{Provider: rc.String("provider"), Type: rc.String("type"), ParamsRange: rc.TopoRange("params")}
+	params := rc.StringMap("params")
+	for _, k := range spec.SortedKeys(params) {
+		if !ocfParam.MatchString(k) {
+			d.Error(rc.Range("params"), "Invalid OCF parameter name",
+				fmt.Sprintf("%q cannot be passed as OCF_RESKEY_%s: use the agent's parameter names (a letter or _, then letters, digits, _).", k, k))
+		}
+	}
+	rc.CheckSensitiveMap("params", params)
+	secret := rc.SensitiveKeys("params", params)
+	for k, v := range params {
+		if secret[k] {
+			if v == "" {
+				d.Error(rc.Range("params"), "Empty sensitive parameter",
+					fmt.Sprintf("The sensitive value of %q is empty. Give the secret, or leave the parameter out.", k))
+				continue
+			}
+			if o.SecretParams == nil {
+				o.SecretParams = map[string]string{}
+			}
+			o.SecretParams[k] = v
+			continue
+		}
+		if o.Params == nil {
+			o.Params = map[string]string{}
+		}
+		o.Params[k] = v
+	}
+	return o
 }
 
 func decodeLocations(d *providers.Decoder, c *providers.Content, g *topology.Group) {

@@ -41,18 +41,18 @@ type Desired struct {
 type Observed struct {
 	Node string `json:"node"`
 	// Error is set when the host could not be observed; the rest is empty.
-	Error          string            `json:"error,omitempty"`
-	AgentInstalled bool              `json:"agent_installed"`
-	AgentSHA256    string            `json:"agent_sha256,omitempty"`
-	AgentVersion   string            `json:"agent_version,omitempty"`
-	AgentRunning   bool              `json:"agent_running"`
-	SpecHash       string            `json:"spec_hash,omitempty"`
-	Spec           *spec.Spec        `json:"-"`
+	Error          string     `json:"error,omitempty"`
+	AgentInstalled bool       `json:"agent_installed"`
+	AgentSHA256    string     `json:"agent_sha256,omitempty"`
+	AgentVersion   string     `json:"agent_version,omitempty"`
+	AgentRunning   bool       `json:"agent_running"`
+	SpecHash       string     `json:"spec_hash,omitempty"`
+	Spec           *spec.Spec `json:"-"`
 	// SecretHashes maps the path of each file in the host's secrets
 	// folder to its keyed digest (spec.SecretDigest; KeySecretHashes),
 	// never a plain hash: saved plans carry a fingerprint of them.
 	SecretHashes map[string]string `json:"secret_hashes,omitempty"`
-	Facts          Facts             `json:"facts"`
+	Facts        Facts             `json:"facts"`
 	// Applied is what hactl last applied to the host, nil before the first
 	// apply.
 	Applied *Applied `json:"applied,omitempty"`

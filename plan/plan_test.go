@@ -13,7 +13,7 @@ func TestComputePlansOnlyWhatDiffers(t *testing.T) {
 	digestKey := spec.DigestKey(key)
 	const keyPath = "/etc/hactl/secrets/cluster-key"
 	want := &Desired{Node: "n1", SpecHash: "s1", AgentSHA256: "a1", AgentVersion: "v1",
-		Spec: &spec.Spec{FormatVersion: 1, Cluster: "c", Node: "n1", Secrets: []spec.Secret{{Name: "cluster-key", Path: keyPath, Digest: spec.SecretDigest(digestKey, spec.HashBytes(key))}}},
+		Spec:    &spec.Spec{FormatVersion: 1, Cluster: "c", Node: "n1", Secrets: []spec.Secret{{Name: "cluster-key", Path: keyPath, Digest: spec.SecretDigest(digestKey, spec.HashBytes(key))}}},
 		Secrets: map[string][]byte{keyPath: key}}
 	converged := func() *Observed {
 		o := &Observed{Node: "n1", AgentInstalled: true, AgentSHA256: "a1", AgentRunning: true, SpecHash: "s1",

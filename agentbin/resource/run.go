@@ -30,9 +30,9 @@ type result struct {
 
 // command is one run of an external program.
 type command struct {
-	path    string
-	args    []string
-	env     []string // added to the agent's environment
+	path string
+	args []string
+	env  []string // added to the agent's environment
 	// secretEnv are variables whose values are in files (an OCF agent's
 	// secret parameters): name → path, read at each run so that the
 	// values are in no spec and no long-lived memory of the agent. The

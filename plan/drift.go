@@ -72,7 +72,9 @@ func Drift(desired []*Desired, observed map[string]*Observed) []DriftItem {
 			switch have, ok := o.SecretHashes[p]; {
 			case !ok:
 				add(d.Node, HandChange, "secret file deleted: "+p)
-			case have != a.Secrets[p]:
+			case have != a.Secrets[p] && a.SecretDigest == KeyedDigests:
+				// An older record's plain digests say nothing about
+				// the content until the next apply rewrites it.
 				add(d.Node, HandChange, "secret file changed by hand: "+p)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 
 func TestDriftTellsHandChangesFromPendingConfiguration(t *testing.T) {
 	desired := []*Desired{{Node: "n1", SpecHash: "s1", AgentSHA256: "a1", AgentVersion: "v1"}}
-	applied := &Applied{SpecHash: "s1", AgentSHA256: "a1", Secrets: map[string]string{"/etc/hactl/secrets/cluster-key": "k1"}}
+	applied := &Applied{SpecHash: "s1", AgentSHA256: "a1", Secrets: map[string]string{"/etc/hactl/secrets/cluster-key": "k1"}, SecretDigest: KeyedDigests}
 	healthy := func() *Observed {
 		return &Observed{Node: "n1", AgentInstalled: true, AgentSHA256: "a1", AgentRunning: true, SpecHash: "s1",
 			SecretHashes: map[string]string{"/etc/hactl/secrets/cluster-key": "k1"}, Applied: applied, Status: &status.Status{Healthy: true}}
@@ -27,6 +27,9 @@ func TestDriftTellsHandChangesFromPendingConfiguration(t *testing.T) {
 		{"spec edited by hand", func(o *Observed, _ *Desired) { o.SpecHash = "other" }, []string{"drift: spec file changed by hand"}},
 		{"secret changed", func(o *Observed, _ *Desired) { o.SecretHashes["/etc/hactl/secrets/cluster-key"] = "k2" },
 			[]string{"drift: secret file changed by hand: /etc/hactl/secrets/cluster-key"}},
+		{"record of an older hactl with plain digests: only a deleted secret is judged", func(o *Observed, _ *Desired) {
+			o.Applied = &Applied{SpecHash: "s1", AgentSHA256: "a1", Secrets: map[string]string{"/etc/hactl/secrets/cluster-key": "plain", "/etc/hactl/secrets/gone": "plain"}}
+		}, []string{"drift: secret file deleted: /etc/hactl/secrets/gone"}},
 		{"role reports a removed vip", func(o *Observed, _ *Desired) { o.Status.Drift = []string{"vip 192.168.0.33/24 missing on eth0"} },
 			[]string{"drift: vip 192.168.0.33/24 missing on eth0"}},
 		{"configuration changed, not applied", func(_ *Observed, d *Desired) { d.SpecHash = "s2" },

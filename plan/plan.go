@@ -67,7 +67,14 @@ type Applied struct {
 	SpecHash    string            `json:"spec_hash"`
 	AgentSHA256 string            `json:"agent_sha256"`
 	Secrets     map[string]string `json:"secrets"` // path → keyed digest (spec.SecretDigest)
+	// SecretDigest names the kind of the digests of Secrets:
+	// KeyedDigests, or "" for a record of a hactl that kept plain
+	// SHA-256 digests, which cannot be compared with keyed ones.
+	SecretDigest string `json:"secret_digest,omitempty"`
 }
+
+// KeyedDigests is Applied.SecretDigest for keyed digests.
+const KeyedDigests = "hmac-sha256"
 
 // KeySecretHashes turns the plain SHA-256 of each secret file, as a
 // host's probe reports them, into keyed digests (spec.SecretDigest), the

@@ -75,7 +75,7 @@ func Converge(ctx context.Context, h Host, hp plan.HostPlan, d *plan.Desired, op
 		}
 	}
 	err := step(ctx, h, opts, hp.Node, "record what was applied", func() error {
-		rec := plan.Applied{SpecHash: d.SpecHash, AgentSHA256: d.AgentSHA256, Secrets: d.SecretDigests()}
+		rec := plan.Applied{SpecHash: d.SpecHash, AgentSHA256: d.AgentSHA256, Secrets: d.SecretDigests(), SecretDigest: plan.KeyedDigests}
 		data, err := json.MarshalIndent(rec, "", "  ")
 		if err != nil {
 			return err

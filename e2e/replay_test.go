@@ -94,7 +94,7 @@ func TestReplayOnAnotherLinkDoesNotRaiseIt(t *testing.T) {
 	}
 	c.waitLinkUp("c2g", "h2g", "direct", false)
 	stop := relay(t, c.lab, h2gLan, c2gDirect)
-	time.Sleep(2 * time.Second)
+	p.holds(t, "h2g", 2*time.Second)
 	hb := c.agentHeartbeat("c2g")
 	relayed := stop()
 	if up := linkUp(hb, "h2g", "direct"); up {
@@ -103,7 +103,6 @@ func TestReplayOnAnotherLinkDoesNotRaiseIt(t *testing.T) {
 	if hb.Dropped["wrong_link"] == 0 {
 		t.Errorf("c2g was relayed %d heartbeats of another link and refused none as such: dropped %v", relayed, hb.Dropped)
 	}
-	p.holds(t, "h2g", time.Second)
 }
 
 // captureFrom records, from a target's network namespace, the heartbeats

@@ -121,12 +121,11 @@
 //
 //   - Forge: no. Every packet is authenticated with HMAC-SHA-256 before a
 //     byte of it is parsed; forgeries are counted (forged) and dropped.
-//   - Replay: only into the window it was captured from. A copy of a
-//     packet the receiver accepted is a replay; a packet from before the
-//     receiver's current start does not answer its challenge; a packet
-//     from another link is refused there; and nothing older than MaxSkew
-//     passes. A replay therefore cannot make a dead member or a dead link
-//     look alive, nor survive a receiver's restart.
+//   - Replay: to no effect. A copy of a packet the receiver accepted is a
+//     replay; a packet from before the receiver's current start does not
+//     answer its challenge; a packet from another link is refused there;
+//     and nothing older than MaxSkew passes. What is left is a packet the
+//     receiver never got, played within MaxSkew on its own link: a delay.
 //   - Delay: at most MaxSkew. By holding a link's packets back a little
 //     more each time (never a deadtime at once, which would look like a
 //     death), an attacker can build a backlog and keep that link — on

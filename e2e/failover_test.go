@@ -516,16 +516,8 @@ func (k linkCut) String() string {
 // happened at or after since.
 func (c *cluster) agentEvents(node string, since time.Time) []status.Event {
 	c.t.Helper()
-	var st status.Status
-	raw := c.onNode(node, "cat /run/hactl/status.json")
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		c.t.Fatalf("%s: reading its agent's status: %v\n%s", node, err, raw)
-	}
-	if st.Heartbeat == nil {
-		c.t.Fatalf("%s: its agent reports no heartbeat role:\n%s", node, raw)
-	}
 	var out []status.Event
-	for _, ev := range st.Heartbeat.Events {
+	for _, ev := range c.agentHeartbeat(node).Events {
 		if !ev.Time.Before(since) {
 			out = append(out, ev)
 		}

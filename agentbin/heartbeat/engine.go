@@ -93,10 +93,11 @@ type Engine struct {
 	self string
 
 	keys wire.Keys
-	// receivers check packets per link, each with its own replay guard:
-	// the same heartbeat arrives once on every link, and each arrival
-	// proves that link works.
+	// receivers check packets per link; they share guard, whose windows
+	// are per link: the same heartbeat arrives once on every link (each
+	// copy naming its link), and each arrival proves that link works.
 	receivers map[string]*wire.Receiver
+	guard     *wire.ReplayGuard
 	counters  *wire.Counters
 	gen, seq  uint64
 	started   time.Time
@@ -172,7 +173,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, sp: sp, hb: sp.Heartbeat, self: sp.Node,
-		keys: keys, receivers: map[string]*wire.Receiver{}, counters: &wire.Counters{},
+		keys: keys, receivers: map[string]*wire.Receiver{}, guard: &wire.ReplayGuard{}, counters: &wire.Counters{},
 		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
 		moves: map[string]Move{}, quorate: true, newResource: resource.New, sendDrops: map[string]uint64{},
 		carrier: netlinkCarrier, ping: ping, pingPeriod: pingPeriod, pingTargets: map[string]*pingTarget{}, releaseAfter: map[string]time.Time{},
@@ -180,15 +181,17 @@ func New(cfg Config) (*Engine, error) {
 		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
-	e.gen = wire.NewGeneration(e.started)
+	if e.gen, err = wire.NextGeneration(e.generationFile(), e.started); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
 	e.quorateSince = e.started
 	members := []string{sp.Node}
 	for _, p := range sp.Heartbeat.Peers {
 		members = append(members, p.Name)
 	}
 	for _, l := range sp.Heartbeat.Links {
-		e.receivers[l.Name] = &wire.Receiver{Cluster: sp.Cluster, Self: sp.Node, Members: members,
-			Keys: keys, Guard: &wire.ReplayGuard{}, Counters: e.counters}
+		e.receivers[l.Name] = &wire.Receiver{Cluster: sp.Cluster, Self: sp.Node, Members: members, Link: l.Name,
+			Keys: keys, Guard: e.guard, Counters: e.counters, Generation: e.gen}
 	}
 	for _, p := range sp.Heartbeat.Peers {
 		pr := &peer{spec: p, links: map[string]*peerLink{}}
@@ -433,7 +436,9 @@ func (e *Engine) receive(d datagram) bool {
 	}
 	p := e.peers[pkt.From]
 	l := p.links[d.link]
-	if l == nil {
+	if l == nil || pkt.Generation < p.gen {
+		// An older generation is an agent that has since restarted,
+		// never a restart.
 		return false
 	}
 	l.lastSeen, l.lastSeq, l.lastSent = d.at, pkt.Seq, pkt.SentUnixNano
@@ -454,7 +459,7 @@ func (e *Engine) receive(d datagram) bool {
 		}
 	}
 	changed := false
-	if pkt.Generation != p.gen {
+	if pkt.Generation > p.gen {
 		// The peer's agent restarted: its link windows start again.
 		p.gen, p.lastSeq = pkt.Generation, 0
 		for _, pl := range p.links {
@@ -751,9 +756,7 @@ func (e *Engine) fenceDone(fr fenceResult) {
 	}
 	if !p.alive {
 		p.fenced = true
-		for _, rcv := range e.receivers {
-			rcv.Guard.Retire(fr.node, p.gen)
-		}
+		e.guard.Retire(fr.node, p.gen)
 		e.emit(status.Fenced, fr.node, "", "")
 	}
 }
@@ -817,9 +820,11 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 	}
 	key, keyID := e.keys.Signing(allReady)
 	peers := e.hb.Peers
+	heard := e.guard.Heard()
 	e.seq++
 	for _, l := range e.hb.Links {
-		pkt := &wire.Packet{Cluster: e.sp.Cluster, From: e.self, Generation: e.gen, Seq: e.seq, SentUnixNano: time.Now().UnixNano(), Link: l.Name, State: st}
+		pkt := &wire.Packet{Cluster: e.sp.Cluster, From: e.self, Generation: e.gen, Seq: e.seq, SentUnixNano: time.Now().UnixNano(), Link: l.Name,
+			Heard: heard, State: st}
 		b, err := wire.Encode(pkt, key, keyID)
 		if err != nil {
 			e.cfg.Logger.Printf("heartbeat: encoding: %v", err)
@@ -835,12 +840,17 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 	}
 }
 
-func (e *Engine) standbyFile() string {
+func (e *Engine) standbyFile() string { return e.stateFile("standby") }
+
+// generationFile records this node's last generation (wire.NextGeneration).
+func (e *Engine) generationFile() string { return e.stateFile("generation") }
+
+func (e *Engine) stateFile(name string) string {
 	dir := e.cfg.StateDir
 	if dir == "" {
 		dir = layout.StateDir
 	}
-	return filepath.Join(dir, "standby")
+	return filepath.Join(dir, name)
 }
 
 func (e *Engine) loadStandby() bool {

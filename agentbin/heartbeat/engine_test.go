@@ -497,7 +497,7 @@ func TestForgedAndReplayedHeartbeatsAreDroppedAndCounted(t *testing.T) {
 	target := c.engines["c2g"]
 	// A packet signed with another key, claiming to be h2g, saying it
 	// runs nothing.
-	forged, err := wire.Encode(&wire.Packet{Cluster: "test", From: "h2g", Generation: wire.NewGeneration(time.Now()), Seq: 1,
+	forged, err := wire.Encode(&wire.Packet{Cluster: "test", From: "h2g", Generation: 1, Seq: 1,
 		SentUnixNano: time.Now().UnixNano(), Link: "lan"}, []byte(strings.Repeat("x", 32)), wire.KeyCurrent)
 	if err != nil {
 		t.Fatal(err)

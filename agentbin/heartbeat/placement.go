@@ -54,7 +54,7 @@ type Move struct {
 	// Epoch orders a group's moves. A new move takes the time in Unix
 	// nanoseconds, or one more than the newest it knows if that is
 	// larger (NextEpoch), so that across a partition the later move wins
-	// as long as clocks agree within wire.MaxFuture, as they must anyway.
+	// as long as clocks agree within wire.MaxSkew, as they must anyway.
 	Epoch uint64
 	// Until is when the move expires; zero: no expiry.
 	Until time.Time

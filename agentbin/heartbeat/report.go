@@ -43,17 +43,7 @@ func (e *Engine) publish(now time.Time) {
 		hs.Groups = append(hs.Groups, gs)
 	}
 	c := e.counters.Snapshot()
-	hs.Accepted = c.Accepted
-	hs.Dropped = map[string]uint64{}
-	for reason, n := range map[string]uint64{
-		"replayed": c.Replayed, "stale": c.Stale, "future": c.Future, "forged": c.Forged,
-		"malformed": c.Malformed, "version": c.Version, "too_big": c.TooBig,
-		"other_cluster": c.OtherCluster, "unknown_sender": c.UnknownSender,
-	} {
-		if n > 0 {
-			hs.Dropped[reason] = n
-		}
-	}
+	hs.Accepted, hs.Dropped = c.Accepted, c.Dropped()
 	for link, n := range e.sendDrops {
 		if hs.SendDrops == nil {
 			hs.SendDrops = map[string]uint64{}

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"testing"
-	"time"
 )
 
 func BenchmarkEncode(b *testing.B) {
@@ -40,7 +39,7 @@ func BenchmarkDecodeForged(b *testing.B) {
 func BenchmarkAccept(b *testing.B) {
 	r := newReceiver()
 	p := testPacket()
-	now := time.Unix(0, int64(p.Generation))
+	now := t0
 	pkts := make([][]byte, 1024)
 	for i := range pkts {
 		p.Seq = uint64(i + 1)

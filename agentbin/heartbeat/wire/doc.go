@@ -7,7 +7,7 @@
 // A packet is a small binary envelope followed by an HMAC:
 //
 //	"HACTL"          5 bytes  magic
-//	version          1 byte   Version (1)
+//	version          1 byte   Version (2)
 //	key id           1 byte   KeyCurrent (0) or KeyPrevious (1): the key the sender signed with
 //	cluster          1 byte length + bytes
 //	from             1 byte length + bytes
@@ -15,6 +15,7 @@
 //	seq              8 bytes  big-endian
 //	sent             8 bytes  big-endian, sender's clock, Unix nanoseconds
 //	link             1 byte length + bytes
+//	heard            1 byte count, then per peer: 1 byte length + name, 8 bytes generation
 //	state            the rest up to the HMAC: JSON of State
 //	hmac             32 bytes HMAC-SHA-256 with the cluster key over everything before it
 //
@@ -40,7 +41,10 @@
 //
 // To extend State: add a field with a json tag and omitempty whose zero
 // value means "what older agents did". Never rename or retype a field —
-// add a new one. Changes to the envelope itself bump Version.
+// add a new one. Changes to the envelope itself bump Version, and agents
+// of two versions do not hear each other (ErrVersion): version 2 added
+// the heard generations and the link binding, so agents of version 1 and
+// 2 must not be mixed — upgrade every member in one apply.
 //
 // # Keys and rotation
 //
@@ -58,24 +62,91 @@
 // key while some peer may not know the new one, the new key once every
 // peer has shown it does (Packet.SenderKnowsCurrentKey).
 //
-// # Replays and stale packets
+// # Generations
 //
-// Each agent picks its Generation as its start time in Unix nanoseconds
-// (NewGeneration), so a restarted agent has a larger one, and numbers its
-// packets from 1 across all its links. ReplayGuard remembers, per peer,
-// the newest generation and a 64-packet sliding window of sequence
-// numbers (as IPsec and WireGuard do): the same packet arriving on two
-// links counts once, a packet delayed within the window is accepted once,
-// anything older or from an older generation is stale. A generation more
-// than MaxFuture ahead of the receiver's clock is refused (ErrFuture): a
-// peer with a clock far ahead would otherwise lock out its own next
-// start, whose generation would be smaller. Clocks must therefore agree
-// within MaxFuture, and an agent restarted after its clock was stepped
-// back is heard again once its new generation passes the old one — at
-// most MaxFuture later.
+// An agent numbers its starts: NextGeneration takes one more than the
+// last generation recorded in the state directory, or the clock in Unix
+// nanoseconds when that is larger, and records it, synced to disk,
+// before the first packet carries it (as Heartbeat's hb_generation). A
+// restart, a reboot or a new spec that restarts the role thus always has
+// a larger generation than any before it, whatever the clock did: a node
+// rebooted with its clock behind is heard at once. Only a node that lost
+// its state directory and whose clock is behind its last start has a
+// smaller one; its peers take it for a stale agent until they restart,
+// as they must not take an older generation for a restart.
+//
+// # Replays, delays and stale packets
+//
+// Three checks, all after authentication, keep an old packet from
+// passing for a live member:
+//
+//   - Link binding. A packet names the link it was sent on, under the
+//     HMAC; a receiver refuses it on any other (ErrWrongLink). A packet
+//     captured on a working link and played on a dead one cannot make the
+//     dead one look up.
+//   - Freshness. A receiver refuses a packet sent more than MaxSkew
+//     (10 s) before or after its own clock (ErrLate, ErrFuture). This
+//     bounds how long any capture can be played, and is why the members'
+//     clocks must agree within MaxSkew (NTP keeps them within
+//     milliseconds; a member whose clock is further off hears no one and
+//     is heard by no one, and status counts its packets as late or
+//     future).
+//   - The challenge. Every packet carries, per peer, the newest generation
+//     its sender heard of that peer (Packet.Heard). A receiver counts a
+//     packet only if it answers the receiver's current generation
+//     (ErrUnproven otherwise): its sender heard this very start of the
+//     receiver, so the packet was made after it. A receiver that
+//     restarted remembers nothing of its peers, and the challenge is what
+//     makes that safe: no packet captured before the restart answers the
+//     new generation. The price is one interval at start-up: a packet
+//     refused only as unproven still passes the replay window, so its
+//     sender's generation goes into the receiver's next packets, and the
+//     sender's next packet answers them. A generation is public (it is in
+//     every packet in the clear); what cannot be had without the key is a
+//     packet that names it.
+//
+// Then ReplayGuard remembers, per peer, the newest generation heard, and
+// per link a 64-packet sliding window of sequence numbers (as IPsec and
+// WireGuard do): a packet delayed within the window is accepted once,
+// anything older, or of an older generation on any link, is stale
+// (ErrStale), and a packet accepted already is a replay (ErrReplay). A
+// member numbers its packets from 1 across all its links, and the copies
+// of one round differ only in their link, so each link's window sees each
+// number once.
+//
+// # What an attacker on a link can do
+//
+// An attacker who can read, drop and inject frames on one heartbeat link
+// but does not hold the cluster key:
+//
+//   - Forge: no. Every packet is authenticated with HMAC-SHA-256 before a
+//     byte of it is parsed; forgeries are counted (forged) and dropped.
+//   - Replay: to no effect. A copy of a packet the receiver accepted is a
+//     replay; a packet from before the receiver's current start does not
+//     answer its challenge; a packet from another link is refused there;
+//     and nothing older than MaxSkew passes. What is left is a packet the
+//     receiver never got, played within MaxSkew on its own link: a delay.
+//   - Delay: at most MaxSkew. By holding a link's packets back a little
+//     more each time (never a deadtime at once, which would look like a
+//     death), an attacker can build a backlog and keep that link — on
+//     every link, the member — looking alive for up to MaxSkew after it
+//     died, and no longer: older packets are late. A tighter bound would
+//     need each packet to echo the receiver's latest send time, which
+//     would make a member whose packets get through one way only look
+//     dead; MaxSkew trades that for a bound set by the clocks.
+//   - Drop: the link looks dead, as a pulled cable does; with every link
+//     dropped, the member looks dead, which is why fencing and quorum
+//     exist. Nothing in a packet helps against an attacker on every link.
+//   - Flood: forged or replayed packets cost the receiver an HMAC each and
+//     are dropped; each link has its own receive queue (see the heartbeat
+//     package's transport), so a flood on one link does not crowd the
+//     others' heartbeats out.
+//
+// An attacker who holds the cluster key is a member: it can say anything.
+// Rotate the key (above) when a node that held it is retired.
 //
 // Receiver.Accept chains it all for one received datagram: decode and
 // authenticate, the cluster name, the sender (a member, not this node),
-// then the replay window; it counts the outcome in Counters, whose
-// Snapshot is for status.
+// the link, the sent time, the replay window, then the challenge; it
+// counts the outcome in Counters, whose Snapshot is for status.
 package wire

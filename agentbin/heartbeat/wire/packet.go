@@ -11,14 +11,19 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the envelope version this package writes and reads.
-const Version byte = 1
+// Version is the envelope version this package writes and reads. Version
+// 2 added the heard generations (Packet.Heard) and binds a packet to its
+// link.
+const Version byte = 2
 
 // MaxPacket is the largest packet Encode writes and Decode reads.
 const MaxPacket = 8 << 10
 
 // MaxName is the longest cluster, node or link name in a packet.
 const MaxName = 255
+
+// MaxHeard is the most peers a packet can name in Packet.Heard.
+const MaxHeard = 255
 
 // Key ids: which key signed a packet.
 const (
@@ -29,8 +34,9 @@ const (
 const (
 	magic   = "HACTL"
 	macSize = sha256.Size
-	// minPacket is a packet with empty names and the smallest payload "{}".
-	minPacket = len(magic) + 1 + 1 + 1 + 1 + 3*8 + 1 + 2 + macSize
+	// minPacket is a packet with empty names, nothing heard and the
+	// smallest payload "{}".
+	minPacket = len(magic) + 1 + 1 + 1 + 1 + 3*8 + 1 + 1 + 2 + macSize
 )
 
 // Reasons a packet is refused. Decode, Check and Receiver.Accept wrap
@@ -48,23 +54,48 @@ var (
 type Packet struct {
 	Cluster string // cluster name
 	From    string // sender's node name
-	// Generation is the sender agent's start time in Unix nanoseconds:
-	// larger after every restart.
+	// Generation numbers the sender agent's starts: larger after every
+	// restart, reboot included (see NextGeneration).
 	Generation uint64
 	// Seq numbers the sender's packets from 1 within a generation, across
 	// all links.
 	Seq uint64
-	// SentUnixNano is the sender's clock when it sent the packet;
-	// informational, and echoed back for round-trip times.
+	// SentUnixNano is the sender's clock when it sent the packet: a
+	// receiver refuses it when that is more than MaxSkew from its own
+	// clock, and echoes it back for round-trip times.
 	SentUnixNano int64
-	Link         string // the link the sender sent it on
-	State        State
+	// Link is the link the sender sent it on: a receiver refuses it on
+	// any other.
+	Link string
+	// Heard is, per peer, the newest generation the sender has heard of
+	// it, sorted by node: the answer to each peer's challenge (see
+	// Answers).
+	Heard []Heard
+	State State
 	// KeyID is, after Decode, which of the receiver's keys authenticated
 	// the packet: KeyCurrent or KeyPrevious. Encode ignores it.
 	KeyID byte
 	// SenderKeyID is, after Decode, the key id the sender wrote: which of
 	// its keys it signed with. Encode ignores it.
 	SenderKeyID byte
+}
+
+// Heard is a peer's generation as the sender of a packet last heard it.
+type Heard struct {
+	Node       string
+	Generation uint64
+}
+
+// Answers reports whether p's sender had heard node's generation gen when
+// it sent p: proof that p was made after that agent of node started,
+// which no packet captured before could give.
+func (p *Packet) Answers(node string, gen uint64) bool {
+	for _, h := range p.Heard {
+		if h.Node == node {
+			return h.Generation == gen
+		}
+	}
+	return false
 }
 
 // SenderKnowsCurrentKey reports whether p's sender can verify packets
@@ -119,11 +150,6 @@ type Echo struct {
 	SentUnixNano int64  `json:"sent"` // the echoed packet's SentUnixNano, the peer's clock
 }
 
-// NewGeneration is the generation of an agent started at now.
-func NewGeneration(now time.Time) uint64 {
-	return uint64(max(now.UnixNano(), 1))
-}
-
 // RTT is the round-trip time e measures, for the node that sent the
 // echoed packet, on receiving p that carries e at now: the time since it
 // sent the original less the time the peer held it before answering.
@@ -150,6 +176,9 @@ func Encode(p *Packet, key []byte, keyID byte) ([]byte, error) {
 		return nil, fmt.Errorf("encoding heartbeat state: %w", err)
 	}
 	size := minPacket - 2 + len(p.Cluster) + len(p.From) + len(p.Link) + len(payload)
+	for _, h := range p.Heard {
+		size += 1 + len(h.Node) + 8
+	}
 	if size > MaxPacket {
 		return nil, fmt.Errorf("encoding heartbeat: %w: %d bytes, the most is %d", ErrTooBig, size, MaxPacket)
 	}
@@ -162,6 +191,11 @@ func Encode(p *Packet, key []byte, keyID byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, p.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.SentUnixNano))
 	b = appendName(b, p.Link)
+	b = append(b, byte(len(p.Heard)))
+	for _, h := range p.Heard {
+		b = appendName(b, h.Node)
+		b = binary.BigEndian.AppendUint64(b, h.Generation)
+	}
 	b = append(b, payload...)
 	return sign(b, key), nil
 }
@@ -196,6 +230,12 @@ func Decode(b []byte, keys Keys) (*Packet, error) {
 		KeyID:        keyID,
 		SenderKeyID:  senderKeyID,
 	}
+	if n := r.take(1); n != nil && n[0] > 0 {
+		p.Heard = make([]Heard, n[0])
+		for i := range p.Heard {
+			p.Heard[i] = Heard{Node: r.name(), Generation: r.uint64()}
+		}
+	}
 	if r.short {
 		return nil, fmt.Errorf("%w: header cut short", ErrMalformed)
 	}
@@ -215,17 +255,33 @@ func Decode(b []byte, keys Keys) (*Packet, error) {
 // checkHeader checks the fields the envelope carries.
 func checkHeader(p *Packet) error {
 	for _, f := range []struct{ what, v string }{{"cluster", p.Cluster}, {"from", p.From}, {"link", p.Link}} {
-		switch {
-		case f.v == "" && f.what != "link":
-			return fmt.Errorf("%w: empty %s name", ErrMalformed, f.what)
-		case len(f.v) > MaxName:
-			return fmt.Errorf("%w: %s name of %d bytes, the most is %d", ErrMalformed, f.what, len(f.v), MaxName)
-		case !utf8.ValidString(f.v):
-			return fmt.Errorf("%w: %s name is not UTF-8", ErrMalformed, f.what)
+		if err := checkName(f.what, f.v); err != nil {
+			return err
 		}
 	}
 	if p.Generation == 0 || p.Seq == 0 {
 		return fmt.Errorf("%w: generation and seq start at 1", ErrMalformed)
+	}
+	if len(p.Heard) > MaxHeard {
+		return fmt.Errorf("%w: %d peers heard, the most is %d", ErrMalformed, len(p.Heard), MaxHeard)
+	}
+	for _, h := range p.Heard {
+		if err := checkName("heard node", h.Node); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkName checks a name of the header; only a link may be empty.
+func checkName(what, v string) error {
+	switch {
+	case v == "" && what != "link":
+		return fmt.Errorf("%w: empty %s name", ErrMalformed, what)
+	case len(v) > MaxName:
+		return fmt.Errorf("%w: %s name of %d bytes, the most is %d", ErrMalformed, what, len(v), MaxName)
+	case !utf8.ValidString(v):
+		return fmt.Errorf("%w: %s name is not UTF-8", ErrMalformed, what)
 	}
 	return nil
 }

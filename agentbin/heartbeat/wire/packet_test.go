@@ -13,16 +13,21 @@ var (
 	testKey  = bytes.Repeat([]byte{0x5a}, 32)
 	otherKey = bytes.Repeat([]byte{0xa5}, 32)
 	t0       = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	// testGen is the generation of h2g in testPacket, and selfGen c2g's,
+	// which testPacket answers.
+	testGen = uint64(t0.Add(-time.Hour).UnixNano())
+	selfGen = uint64(t0.Add(-2 * time.Hour).UnixNano())
 )
 
 func testPacket() *Packet {
 	return &Packet{
 		Cluster:      "web",
 		From:         "h2g",
-		Generation:   NewGeneration(t0),
+		Generation:   testGen,
 		Seq:          7,
-		SentUnixNano: t0.Add(time.Hour).UnixNano(),
+		SentUnixNano: t0.UnixNano(),
 		Link:         "lan",
+		Heard:        []Heard{{Node: "c2g", Generation: selfGen}, {Node: "n3", Generation: 9}},
 		State: State{
 			Quorate:  true,
 			Held:     []string{"www", "lvs"},
@@ -102,6 +107,9 @@ func TestEncodeRefuses(t *testing.T) {
 		{"empty cluster", func(p *Packet) { p.Cluster = "" }, testKey, KeyCurrent, ErrMalformed},
 		{"empty from", func(p *Packet) { p.From = "" }, testKey, KeyCurrent, ErrMalformed},
 		{"long link", func(p *Packet) { p.Link = strings.Repeat("l", MaxName+1) }, testKey, KeyCurrent, ErrMalformed},
+		{"empty heard node", func(p *Packet) { p.Heard = []Heard{{Generation: 1}} }, testKey, KeyCurrent, ErrMalformed},
+		{"heard node not UTF-8", func(p *Packet) { p.Heard = []Heard{{Node: "\xff", Generation: 1}} }, testKey, KeyCurrent, ErrMalformed},
+		{"too many heard", func(p *Packet) { p.Heard = make([]Heard, MaxHeard+1) }, testKey, KeyCurrent, ErrMalformed},
 		{"not UTF-8", func(p *Packet) { p.From = "\xff" }, testKey, KeyCurrent, ErrMalformed},
 		{"generation 0", func(p *Packet) { p.Generation = 0 }, testKey, KeyCurrent, ErrMalformed},
 		{"seq 0", func(p *Packet) { p.Seq = 0 }, testKey, KeyCurrent, ErrMalformed},
@@ -137,7 +145,9 @@ func TestDecodeRefuses(t *testing.T) {
 	// Offsets of the header: magic 0-4, version 5, key id 6, cluster length 7.
 	clusterLen := len(magic) + 2
 	fromLen := clusterLen + 1 + len("web")
-	payload := bytes.Index(body, []byte("{"))
+	linkLen := fromLen + 1 + len("h2g") + 3*8
+	heardCount := linkLen + 1 + len("lan")
+	payload := bytes.Index(body, []byte(`{"`))
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -157,6 +167,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"cluster length past the end", set(clusterLen, 255), keys, ErrMalformed},
 		{"empty cluster", sign(append(append(bytes.Clone(body[:clusterLen]), 0), body[fromLen:]...), testKey), keys, ErrMalformed},
 		{"empty from", set(fromLen, 0), keys, ErrMalformed},
+		{"heard count past the end", set(heardCount, 255), keys, ErrMalformed},
+		{"heard cut short", sign(bytes.Clone(body[:heardCount+4]), testKey), keys, ErrMalformed},
 		{"no payload", sign(bytes.Clone(body[:payload]), testKey), keys, ErrMalformed},
 		{"null payload", sign(append(bytes.Clone(body[:payload]), "null"...), testKey), keys, ErrMalformed},
 		{"payload not JSON", sign(append(bytes.Clone(body[:payload]), "{held:1}"...), testKey), keys, ErrMalformed},
@@ -208,11 +220,21 @@ func TestRTT(t *testing.T) {
 	}
 }
 
-func TestNewGeneration(t *testing.T) {
-	if a, b := NewGeneration(t0), NewGeneration(t0.Add(time.Nanosecond)); b <= a {
-		t.Errorf("a later start has generation %d <= %d", b, a)
-	}
-	if g := NewGeneration(time.Unix(0, -1)); g == 0 {
-		t.Error("a clock before 1970 gives generation 0, which Decode refuses")
+func TestAnswers(t *testing.T) {
+	p := testPacket()
+	for _, tc := range []struct {
+		node string
+		gen  uint64
+		want bool
+	}{
+		{"c2g", selfGen, true},
+		{"c2g", selfGen - 1, false}, // an earlier start of c2g
+		{"c2g", selfGen + 1, false},
+		{"n3", 9, true},
+		{"h2g", testGen, false}, // not heard: not named
+	} {
+		if got := p.Answers(tc.node, tc.gen); got != tc.want {
+			t.Errorf("Answers(%s, %d) = %v, want %v", tc.node, tc.gen, got, tc.want)
+		}
 	}
 }

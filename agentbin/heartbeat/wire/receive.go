@@ -14,23 +14,36 @@ var (
 	ErrOtherCluster  = errors.New("heartbeat from another cluster")
 	ErrUnknownSender = errors.New("heartbeat from a node that is not a member")
 	ErrOwn           = errors.New("heartbeat from this node")
+	// ErrUnproven: the sender had not heard this node's current
+	// generation when it sent the packet (see Packet.Answers).
+	ErrUnproven = errors.New("heartbeat that does not answer this node's current start")
 )
 
-// Receiver checks received datagrams for one node. Its fields are set
-// once; on a configuration change make a new Receiver that shares the
-// same Guard and Counters, so the replay windows and counts carry over.
+// Receiver checks the datagrams one link of one node receives. Its fields
+// are set once; on a configuration change make a new Receiver that shares
+// the same Guard and Counters, so the replay windows and counts carry
+// over. The receivers of a node's links share one Guard.
 type Receiver struct {
 	Cluster  string   // this cluster's name
 	Self     string   // this node's name
 	Members  []string // every member (Self may be among them)
+	Link     string   // the link it receives on
 	Keys     Keys
 	Guard    *ReplayGuard
 	Counters *Counters // may be nil
+	// Generation is this node's: a packet counts only if its sender had
+	// heard it (ErrUnproven).
+	Generation uint64
 }
 
 // Accept decodes and authenticates b, then checks the cluster name, the
-// sender (a member other than this node) and the replay window, in that
-// order, counts the outcome and returns the packet or why it was dropped.
+// sender (a member other than this node), the link, the sent time, the
+// replay window and the answer to this node's generation, in that order,
+// counts the outcome and returns the packet or why it was dropped. A
+// packet refused only as ErrUnproven has passed the replay window, so its
+// sender's generation is in Guard.Heard and this node's next packets
+// answer it: two members that start together hear each other one
+// interval later.
 // A packet that fails authentication but names another cluster is
 // counted as ErrOtherCluster (a neighbour on the same port, most likely);
 // the name is not trusted for anything else.
@@ -59,8 +72,11 @@ func (r *Receiver) accept(b []byte, now time.Time) (*Packet, error) {
 	case !slices.Contains(r.Members, p.From):
 		return nil, fmt.Errorf("%w: %q", ErrUnknownSender, p.From)
 	}
-	if err := r.Guard.Check(p.From, p.Generation, p.Seq, now); err != nil {
+	if err := r.Guard.Check(p, r.Link, now); err != nil {
 		return nil, err
+	}
+	if !p.Answers(r.Self, r.Generation) {
+		return nil, fmt.Errorf("%w: %s had not heard generation %d of %s", ErrUnproven, p.From, r.Generation, r.Self)
 	}
 	return p, nil
 }
@@ -72,6 +88,9 @@ type Counters struct {
 	Replayed      atomic.Uint64 // ErrReplay
 	Stale         atomic.Uint64 // ErrStale
 	Future        atomic.Uint64 // ErrFuture: a clock far ahead
+	Late          atomic.Uint64 // ErrLate: delayed, played back, or a clock far behind
+	WrongLink     atomic.Uint64 // ErrWrongLink
+	Unproven      atomic.Uint64 // ErrUnproven
 	Forged        atomic.Uint64 // ErrAuth
 	Malformed     atomic.Uint64 // ErrShort, ErrMagic, ErrMalformed
 	Version       atomic.Uint64 // ErrVersion: a peer of another release
@@ -92,6 +111,9 @@ func (c *Counters) Count(err error) {
 		{ErrReplay, &c.Replayed},
 		{ErrStale, &c.Stale},
 		{ErrFuture, &c.Future},
+		{ErrLate, &c.Late},
+		{ErrWrongLink, &c.WrongLink},
+		{ErrUnproven, &c.Unproven},
 		{ErrAuth, &c.Forged},
 		{ErrVersion, &c.Version},
 		{ErrTooBig, &c.TooBig},
@@ -113,6 +135,9 @@ type CounterValues struct {
 	Replayed      uint64 `json:"replayed"`
 	Stale         uint64 `json:"stale"`
 	Future        uint64 `json:"future"`
+	Late          uint64 `json:"late"`
+	WrongLink     uint64 `json:"wrong_link"`
+	Unproven      uint64 `json:"unproven"`
 	Forged        uint64 `json:"forged"`
 	Malformed     uint64 `json:"malformed"`
 	Version       uint64 `json:"version"`
@@ -129,6 +154,9 @@ func (c *Counters) Snapshot() CounterValues {
 		Replayed:      c.Replayed.Load(),
 		Stale:         c.Stale.Load(),
 		Future:        c.Future.Load(),
+		Late:          c.Late.Load(),
+		WrongLink:     c.WrongLink.Load(),
+		Unproven:      c.Unproven.Load(),
 		Forged:        c.Forged.Load(),
 		Malformed:     c.Malformed.Load(),
 		Version:       c.Version.Load(),
@@ -137,6 +165,24 @@ func (c *Counters) Snapshot() CounterValues {
 		UnknownSender: c.UnknownSender.Load(),
 		Own:           c.Own.Load(),
 	}
+}
+
+// Dropped lists the refusals by reason, as status names them; reasons
+// that counted none are left out, and so is this node's own broadcast
+// heard back, which is no refusal worth showing.
+func (v CounterValues) Dropped() map[string]uint64 {
+	out := map[string]uint64{}
+	for reason, n := range map[string]uint64{
+		"replayed": v.Replayed, "stale": v.Stale, "future": v.Future, "late": v.Late,
+		"wrong_link": v.WrongLink, "unproven": v.Unproven, "forged": v.Forged,
+		"malformed": v.Malformed, "version": v.Version, "too_big": v.TooBig,
+		"other_cluster": v.OtherCluster, "unknown_sender": v.UnknownSender,
+	} {
+		if n > 0 {
+			out[reason] = n
+		}
+	}
+	return out
 }
 
 // peekCluster is the cluster name b claims, unauthenticated: only to tell

@@ -7,12 +7,14 @@ import (
 
 func newReceiver() *Receiver {
 	return &Receiver{
-		Cluster:  "web",
-		Self:     "c2g",
-		Members:  []string{"h2g", "c2g"},
-		Keys:     Keys{Current: testKey},
-		Guard:    &ReplayGuard{},
-		Counters: &Counters{},
+		Cluster:    "web",
+		Self:       "c2g",
+		Members:    []string{"h2g", "c2g"},
+		Link:       "lan",
+		Keys:       Keys{Current: testKey},
+		Guard:      &ReplayGuard{},
+		Counters:   &Counters{},
+		Generation: selfGen,
 	}
 }
 
@@ -40,6 +42,11 @@ func TestReceiverAccept(t *testing.T) {
 		{"another cluster, same key", encode(t, with(func(p *Packet) { p.Cluster = "db" }), testKey, KeyCurrent), ErrOtherCluster, func(c *CounterValues) uint64 { return c.OtherCluster }},
 		{"not a member", encode(t, with(func(p *Packet) { p.From = "mallory" }), testKey, KeyCurrent), ErrUnknownSender, func(c *CounterValues) uint64 { return c.UnknownSender }},
 		{"this node's own", encode(t, with(func(p *Packet) { p.From = "c2g" }), testKey, KeyCurrent), ErrOwn, func(c *CounterValues) uint64 { return c.Own }},
+		{"sent on another link", encode(t, with(func(p *Packet) { p.Link = "direct" }), testKey, KeyCurrent), ErrWrongLink, func(c *CounterValues) uint64 { return c.WrongLink }},
+		{"sent too long ago", encode(t, with(func(p *Packet) { p.SentUnixNano = t0.Add(-MaxSkew - 1).UnixNano() }), testKey, KeyCurrent), ErrLate, func(c *CounterValues) uint64 { return c.Late }},
+		{"sent in the future", encode(t, with(func(p *Packet) { p.SentUnixNano = t0.Add(MaxSkew + 1).UnixNano() }), testKey, KeyCurrent), ErrFuture, func(c *CounterValues) uint64 { return c.Future }},
+		{"answers an earlier start of this node", encode(t, with(func(p *Packet) { p.Heard = []Heard{{Node: "c2g", Generation: selfGen - 1}} }), testKey, KeyCurrent), ErrUnproven, func(c *CounterValues) uint64 { return c.Unproven }},
+		{"has heard nothing of this node", encode(t, with(func(p *Packet) { p.Heard = nil }), testKey, KeyCurrent), ErrUnproven, func(c *CounterValues) uint64 { return c.Unproven }},
 		{"malformed but signed", resign(append(good[:len(good)-macSize-1:len(good)-macSize-1], make([]byte, macSize)...), testKey), ErrMalformed, func(c *CounterValues) uint64 { return c.Malformed }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,6 +111,54 @@ func TestReceiverWithoutCounters(t *testing.T) {
 }
 
 func sum(c CounterValues) uint64 {
-	return c.Accepted + c.Replayed + c.Stale + c.Future + c.Forged + c.Malformed +
+	return c.Accepted + c.Replayed + c.Stale + c.Future + c.Late + c.WrongLink + c.Unproven + c.Forged + c.Malformed +
 		c.Version + c.TooBig + c.OtherCluster + c.UnknownSender + c.Own
+}
+
+// Two members that start together answer each other within one round of
+// packets each, and a packet captured from before a member's restart never
+// counts for that member, however fresh.
+func TestReceiversProveEachOther(t *testing.T) {
+	type node struct {
+		name string
+		gen  uint64
+		seq  uint64
+		rcv  *Receiver
+	}
+	start := func(name string, gen uint64) *node {
+		r := newReceiver()
+		r.Self, r.Generation = name, gen
+		return &node{name: name, gen: gen, rcv: r}
+	}
+	send := func(from *node) []byte {
+		from.seq++
+		return encode(t, &Packet{Cluster: "web", From: from.name, Generation: from.gen, Seq: from.seq, SentUnixNano: t0.UnixNano(),
+			Link: "lan", Heard: from.rcv.Guard.Heard()}, testKey, KeyCurrent)
+	}
+	h2g, c2g := start("h2g", 10), start("c2g", 20)
+	if _, err := c2g.rcv.Accept(send(h2g), t0); !errors.Is(err, ErrUnproven) {
+		t.Fatalf("h2g's first packet, before it heard c2g: %v, want %v", err, ErrUnproven)
+	}
+	if _, err := h2g.rcv.Accept(send(c2g), t0); err != nil {
+		t.Fatalf("c2g's first packet answers h2g's: %v", err)
+	}
+	if _, err := c2g.rcv.Accept(send(h2g), t0); err != nil {
+		t.Fatalf("h2g's second packet answers c2g's: %v", err)
+	}
+	captured := send(h2g)
+	// c2g restarts: a new generation and no memory. h2g's captured packet
+	// answered the old generation.
+	c2g = start("c2g", 21)
+	if _, err := c2g.rcv.Accept(captured, t0); !errors.Is(err, ErrUnproven) {
+		t.Fatalf("a packet captured before c2g restarted: %v, want %v", err, ErrUnproven)
+	}
+	if _, err := h2g.rcv.Accept(send(c2g), t0); err != nil {
+		t.Fatalf("the restarted c2g's packet: %v", err)
+	}
+	if _, err := c2g.rcv.Accept(send(h2g), t0); err != nil {
+		t.Fatalf("h2g's packet after it heard the restarted c2g: %v", err)
+	}
+	if c := c2g.rcv.Counters.Snapshot(); c.Unproven != 1 || c.Accepted != 1 {
+		t.Errorf("the restarted c2g counted %+v, want 1 unproven and 1 accepted", c)
+	}
 }

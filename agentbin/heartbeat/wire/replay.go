@@ -3,6 +3,8 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 	"sync"
 	"time"
 )
@@ -11,30 +13,52 @@ import (
 // and still be accepted (once).
 const Window = 64
 
-// MaxFuture is how far ahead of the receiver's clock a generation may be.
-const MaxFuture = time.Minute
+// MaxSkew is how far a packet's sent time may be from the receiver's
+// clock, either way: the longest a captured packet can be played back,
+// and how closely the members' clocks must agree.
+const MaxSkew = 10 * time.Second
 
 // Reasons ReplayGuard.Check refuses a packet.
 var (
-	ErrReplay = errors.New("replayed heartbeat")
-	ErrStale  = errors.New("stale heartbeat")
-	ErrFuture = errors.New("heartbeat generation in the future")
+	ErrReplay    = errors.New("replayed heartbeat")
+	ErrStale     = errors.New("stale heartbeat")
+	ErrFuture    = errors.New("heartbeat sent in the future")
+	ErrLate      = errors.New("heartbeat sent too long ago")
+	ErrWrongLink = errors.New("heartbeat of another link")
 )
 
-// ReplayGuard remembers, per peer, the newest generation heard and which
-// of the last Window sequence numbers of it were accepted. Feed it only
-// authenticated packets: anything it accepts moves the window. The zero
-// value is ready; it is safe for concurrent use.
+// ReplayGuard remembers, per peer, the newest generation heard and, per
+// link it arrived on, which of the last Window sequence numbers of it were
+// accepted. Feed it only authenticated packets: anything it accepts moves
+// the windows. One guard serves all of a node's links, so that a
+// generation once heard on any link makes the older ones stale on all.
+// The zero value is ready; it is safe for concurrent use.
 type ReplayGuard struct {
 	mu    sync.Mutex
-	peers map[string]*window
+	peers map[string]*peerGuard
 }
 
-// window is one peer's state: bit i of seen is seq top-i. Generations up
-// to retired are refused whole (Retire).
-type window struct {
-	gen, top, seen uint64
-	retired        uint64
+// peerGuard is one peer's state: its newest generation and that
+// generation's window per link. Generations up to retired are refused
+// whole (Retire).
+type peerGuard struct {
+	gen, retired uint64
+	links        map[string]*window
+}
+
+// window is one link's: bit i of seen is seq top-i.
+type window struct{ top, seen uint64 }
+
+func (g *ReplayGuard) peer(from string) *peerGuard {
+	if g.peers == nil {
+		g.peers = make(map[string]*peerGuard)
+	}
+	pg := g.peers[from]
+	if pg == nil {
+		pg = &peerGuard{links: map[string]*window{}}
+		g.peers[from] = pg
+	}
+	return pg
 }
 
 // Retire refuses, from now on, every packet of the peer's generations up
@@ -46,61 +70,98 @@ type window struct {
 func (g *ReplayGuard) Retire(from string, gen uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.peers == nil {
-		g.peers = make(map[string]*window)
-	}
-	w := g.peers[from]
-	if w == nil {
-		w = &window{}
-		g.peers[from] = w
-	}
-	w.retired = max(w.retired, gen)
+	pg := g.peer(from)
+	pg.retired = max(pg.retired, gen)
 }
 
-// Check accepts (nil) a packet from peer from with generation gen and
-// sequence seq received at now, or says why not: ErrFuture for a
-// generation more than MaxFuture ahead of now, ErrStale for an older or
-// retired generation or a seq older than the window, ErrReplay for one
-// already accepted.
-func (g *ReplayGuard) Check(from string, gen, seq uint64, now time.Time) error {
-	if limit := now.Add(MaxFuture).UnixNano(); limit < 0 || gen > uint64(limit) {
-		ahead := time.Duration(int64(gen) - now.UnixNano())
-		return fmt.Errorf("%w: %s's generation is %v ahead of this node's clock (the most is %v); check both clocks", ErrFuture, from, ahead, MaxFuture)
+// Heard lists, sorted by node, the newest generation heard from each peer:
+// what this node's packets answer (Packet.Heard).
+func (g *ReplayGuard) Heard() []Heard {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []Heard
+	for name, pg := range g.peers {
+		if pg.gen > pg.retired {
+			out = append(out, Heard{Node: name, Generation: pg.gen})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out
+}
+
+// Check accepts (nil) p, received on link at now, or says why not:
+// ErrWrongLink for a packet sent on another link, ErrLate or ErrFuture for
+// one sent more than MaxSkew before or after now, ErrStale for an older
+// or retired generation or a seq older than the link's window, ErrReplay
+// for one already accepted on that link.
+func (g *ReplayGuard) Check(p *Packet, link string, now time.Time) error {
+	if p.Link != link {
+		return fmt.Errorf("%w: %s sent it on link %q and it arrived on %q", ErrWrongLink, p.From, p.Link, link)
+	}
+	n := now.UnixNano()
+	switch skew := int64(MaxSkew); {
+	case p.SentUnixNano < sat(n, -skew):
+		return fmt.Errorf("%w: %s sent it %v before this node's clock (the most is %v): a delayed or played-back packet, or the clocks disagree; check both clocks",
+			ErrLate, p.From, diff(n, p.SentUnixNano), MaxSkew)
+	case p.SentUnixNano > sat(n, skew):
+		return fmt.Errorf("%w: %s's clock is %v ahead of this node's (the most is %v); check both clocks",
+			ErrFuture, p.From, diff(p.SentUnixNano, n), MaxSkew)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	w := g.peers[from]
+	pg := g.peer(p.From)
 	switch {
-	case w != nil && gen <= w.retired:
-		return fmt.Errorf("%w: %s generation %d ended when it was fenced", ErrStale, from, gen)
-	case w == nil || gen > w.gen:
-		if g.peers == nil {
-			g.peers = make(map[string]*window)
-		}
-		retired := uint64(0)
-		if w != nil {
-			retired = w.retired
-		}
-		g.peers[from] = &window{gen: gen, top: seq, seen: 1, retired: retired}
+	case p.Generation <= pg.retired:
+		return fmt.Errorf("%w: %s generation %d ended when it was fenced", ErrStale, p.From, p.Generation)
+	case p.Generation < pg.gen:
+		return fmt.Errorf("%w: %s generation %d is older than %d", ErrStale, p.From, p.Generation, pg.gen)
+	case p.Generation > pg.gen:
+		pg.gen = p.Generation
+		clear(pg.links)
+	}
+	w := pg.links[link]
+	switch {
+	case w == nil:
+		pg.links[link] = &window{top: p.Seq, seen: 1}
 		return nil
-	case gen < w.gen:
-		return fmt.Errorf("%w: %s generation %d is older than %d", ErrStale, from, gen, w.gen)
-	case seq > w.top:
-		if d := seq - w.top; d < Window {
+	case p.Seq > w.top:
+		if d := p.Seq - w.top; d < Window {
 			w.seen = w.seen<<d | 1
 		} else {
 			w.seen = 1
 		}
-		w.top = seq
+		w.top = p.Seq
 		return nil
 	}
-	d := w.top - seq
+	d := w.top - p.Seq
 	switch {
 	case d >= Window:
-		return fmt.Errorf("%w: %s seq %d is more than %d behind %d", ErrStale, from, seq, Window, w.top)
+		return fmt.Errorf("%w: %s seq %d is more than %d behind %d on link %s", ErrStale, p.From, p.Seq, Window, w.top, link)
 	case w.seen&(1<<d) != 0:
-		return fmt.Errorf("%w: %s seq %d", ErrReplay, from, seq)
+		return fmt.Errorf("%w: %s seq %d on link %s", ErrReplay, p.From, p.Seq, link)
 	}
 	w.seen |= 1 << d
 	return nil
+}
+
+// sat is a+b, held within int64 instead of wrapping around.
+func sat(a, b int64) int64 {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
+// diff is a-b in nanoseconds, held within int64 likewise.
+func diff(a, b int64) time.Duration {
+	switch {
+	case b < 0 && a > math.MaxInt64+b:
+		return math.MaxInt64
+	case b > 0 && a < math.MinInt64+b:
+		return math.MinInt64
+	}
+	return time.Duration(a - b)
 }

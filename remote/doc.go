@@ -27,7 +27,9 @@
 // closing the channel does not stop the command. Files land atomically: the
 // bytes go to a temporary file next to the destination (or, with become, to
 // a private staging directory first), the host checks their sha256, and
-// only then are they chmod-ed and renamed over the destination.
+// only then are they chmod-ed, fsynced and renamed over the destination,
+// whose directory is fsynced last; a destination that is a directory or a
+// link to one is refused.
 //
 // [ForEach] runs work on many hosts with a bound and keeps every host's
 // result; uploads are capped separately through [Options.Uploads]. Apply

@@ -90,6 +90,7 @@ func newKey(t *testing.T, dir, name string, passphrase []byte) keyPair {
 // sshd is one running OpenSSH server.
 type sshd struct {
 	port    int
+	pid     int
 	addr    string // 127.0.0.1:port
 	hostKey ssh.PublicKey
 	client  keyPair // authorised for every user
@@ -188,7 +189,7 @@ LogLevel ERROR
 				t.Logf("sshd %s log:\n%s", addr, logs())
 			}
 		})
-		s.port, s.addr = port, addr
+		s.port, s.addr, s.pid = port, addr, cmd.Process.Pid
 		return s
 	}
 	t.Fatalf("sshd did not start: %v", lastErr)

@@ -38,6 +38,19 @@ type Options struct {
 	// Uploads, when set, caps concurrent uploads across every client that
 	// shares it, separately from the command parallelism.
 	Uploads *semaphore.Weighted
+	// Warn receives what is worth telling but does not stop a connection,
+	// such as a known_hosts line that had to be skipped; nil writes to
+	// stderr.
+	Warn func(msg string)
+}
+
+// warn passes msg to Warn, or to stderr.
+func (o Options) warn(msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, "warning:", msg)
 }
 
 // Client is an open SSH connection to one target.

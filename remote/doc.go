@@ -9,11 +9,17 @@
 // topology nodes into targets.
 //
 // Connecting ([Dial]) follows OpenSSH's rules where hactl's users expect them:
-// host keys are checked against known_hosts (hashed entries and the
-// [host]:port form included); a changed key is refused naming both
-// fingerprints; an unknown host is refused unless the operator opted in to
-// accept-new, and then the key is appended the way OpenSSH writes it, under a
-// file lock so parallel dials do not interleave. Authentication uses the
+// host keys are checked against known_hosts (hashed entries, wildcard and
+// negated patterns and the [host]:port form included); host certificates
+// are accepted when signed by a @cert-authority trusted for the host, and
+// @revoked keys refused; a line that cannot be read is skipped with a
+// warning, as OpenSSH does, rather than failing every host; a changed key is
+// refused naming both fingerprints; an unknown host is refused unless the
+// operator opted in to accept-new, and then the key is appended the way
+// OpenSSH writes it (hashed when HashKnownHosts says so), under a file lock
+// so parallel dials do not interleave. known_hosts is read by hactl's own
+// parser (knownhosts.go) because x/crypto's knownhosts refuses a whole file
+// for one bad line and counts a CA's key as the host's expected key. Authentication uses the
 // ssh-agent and the identity files; ProxyJump-style jump hosts may be
 // chained, and every hop's key is verified. A failed connection is a
 // [*DialError] whose [FailureKind] tells refused, timed out, authentication

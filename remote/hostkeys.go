@@ -226,10 +226,7 @@ func (h *hostKeys) add(address string, key ssh.PublicKey) error {
 	if !errors.As(err, &unknown) {
 		return err
 	}
-	name := knownhosts.Normalize(address)
-	if h.hash {
-		name = knownhosts.HashHostname(name)
-	}
+	name := recordedName(knownhosts.Normalize(address), h.hash)
 	if _, err := f.WriteString(knownhosts.Line([]string{name}, unknown.key) + "\n"); err != nil {
 		return fmt.Errorf("record host key in %s: %w", h.write, err)
 	}
@@ -237,6 +234,17 @@ func (h *hostKeys) add(address string, key ssh.PublicKey) error {
 		return fmt.Errorf("record host key in %s: %w", h.write, err)
 	}
 	return nil
+}
+
+// recordedName is how accept-new writes host (as known_hosts names it):
+// hashed or not, and in lower case as OpenSSH does, since names are looked
+// up in lower case; a hashed mixed-case name would never be found again.
+func recordedName(host string, hash bool) string {
+	host = strings.ToLower(host)
+	if hash {
+		return knownhosts.HashHostname(host)
+	}
+	return host
 }
 
 // algorithms orders the host key algorithms as OpenSSH does: host

@@ -25,6 +25,12 @@
 // [*DialError] whose [FailureKind] tells refused, timed out, authentication
 // and host-key failures apart.
 //
+// What a target leaves unset is taken from the operator's ssh_config
+// ([SSHConfig], read with github.com/kevinburke/ssh_config): Host aliases,
+// HostName, User, Port, IdentityFile, ProxyJump (jump hosts resolved
+// through it too), UserKnownHostsFile and HashKnownHosts, as ssh and
+// Ansible do.
+//
 // Commands are handed to sh -c by the login shell, which must be a POSIX
 // one; with become (sudo or doas, never interactive) they are wrapped so a
 // missing NOPASSWD rule is a clear [*BecomeError] rather than a hang. A

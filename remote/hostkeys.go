@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,15 +36,19 @@ type hostKeys struct {
 // may create as OpenSSH does.
 const defaultKnownHosts = "~/.ssh/known_hosts"
 
-// newHostKeys picks the known_hosts files for t. A file given by name
-// (opts, or the target's own) must exist, unless it is the default one:
-// read as empty, a mistyped path would make every host look unknown, and
-// accept-new would then create the mistyped file.
+// newHostKeys picks the known_hosts files for t: the one given (opts', or
+// the target's own), else UserKnownHostsFile from ssh_config, else
+// OpenSSH's defaults. A file given by name must exist, unless it is the
+// default one: read as empty, a mistyped path would make every host look
+// unknown, and accept-new would then create the mistyped file. New names
+// are hashed when the options or ssh_config's HashKnownHosts say so.
 func newHostKeys(t Target, opts Options) (*hostKeys, error) {
-	given := opts.KnownHostsFile
-	if given == "" {
-		given = t.SSH.KnownHostsFile
+	h := &hostKeys{
+		acceptNew: opts.AcceptNewHostKeys,
+		hash:      opts.HashNewHostKeys || opts.SSHConfig.hashKnownHosts(t.Address),
+		warn:      opts.warn,
 	}
+	given := cmp.Or(opts.KnownHostsFile, t.SSH.KnownHostsFile)
 	if given != "" {
 		f := expandHome(given)
 		if f != expandHome(defaultKnownHosts) {
@@ -51,16 +56,15 @@ func newHostKeys(t Target, opts Options) (*hostKeys, error) {
 				return nil, &KnownHostsError{File: f, Err: err}
 			}
 		}
-		return &hostKeys{files: []string{f}, write: f, acceptNew: opts.AcceptNewHostKeys, hash: opts.HashNewHostKeys, warn: opts.warn}, nil
+		h.files, h.write = []string{f}, f
+		return h, nil
 	}
-	f := expandHome(defaultKnownHosts)
-	return &hostKeys{
-		files:     []string{f, "/etc/ssh/ssh_known_hosts"},
-		write:     f,
-		acceptNew: opts.AcceptNewHostKeys,
-		hash:      opts.HashNewHostKeys,
-		warn:      opts.warn,
-	}, nil
+	user := opts.SSHConfig.knownHostsFiles(t.Address)
+	if len(user) == 0 {
+		user = []string{expandHome(defaultKnownHosts)}
+	}
+	h.files, h.write = append(user, "/etc/ssh/ssh_known_hosts"), user[0]
+	return h, nil
 }
 
 // KnownHostsError is a known_hosts file, named in the configuration or on

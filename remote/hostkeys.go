@@ -157,6 +157,10 @@ func verify(known []knownHost, address string, key ssh.PublicKey) error {
 			expected = append(expected, k)
 		}
 	}
+	// A certificate that a trusted CA signed but that does not pass (a
+	// wrong principal, expired) is refused unless its plain key is known,
+	// as OpenSSH retries with the plain key.
+	var certErr error
 	if isCert && cert.CertType == ssh.HostCert {
 		for _, ca := range authorities {
 			if !keyEqual(ca.key, cert.SignatureKey) {
@@ -165,16 +169,19 @@ func verify(known []knownHost, address string, key ssh.PublicKey) error {
 			checker := ssh.CertChecker{
 				IsHostAuthority: func(auth ssh.PublicKey, _ string) bool { return keyEqual(auth, ca.key) },
 			}
-			if err := checker.CheckHostKey(address, nil, cert); err != nil {
-				return &HostCertificateError{Host: name, Offered: ssh.FingerprintSHA256(plain), Authorities: wheres(authorities), Reason: err.Error()}
+			if certErr = checker.CheckHostKey(address, nil, cert); certErr == nil {
+				return nil
 			}
-			return nil
+			break
 		}
 	}
 	for _, k := range expected {
 		if keyEqual(k.key, plain) {
 			return nil
 		}
+	}
+	if certErr != nil {
+		return &HostCertificateError{Host: name, Offered: ssh.FingerprintSHA256(plain), Authorities: wheres(authorities), Reason: certErr.Error()}
 	}
 	if len(authorities) > 0 {
 		reason := "it offered a plain key, not a certificate"

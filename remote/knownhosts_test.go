@@ -91,6 +91,9 @@ func TestDialVerifiesHostCertificates(t *testing.T) {
 		{name: "no certificate but the plain key known too", server: "no certificate", knownHosts: func(s *sshd) string {
 			return caLine("*") + "\n" + s.knownHostsLine()
 		}},
+		{name: "expired certificate, plain key known", server: "expired", knownHosts: func(s *sshd) string {
+			return caLine("*") + "\n" + s.knownHostsLine()
+		}},
 		{name: "untrusted CA, plain key known", server: "other CA", knownHosts: func(s *sshd) string { return s.knownHostsLine() }},
 	}
 	for _, tt := range tests {

@@ -50,7 +50,7 @@ func (b badLine) String() string {
 // can use and the lines it cannot.
 func parseKnownHosts(data []byte, file string) (hosts []knownHost, bad []badLine) {
 	for i, raw := range bytes.Split(data, []byte("\n")) {
-		line := bytes.TrimSpace(bytes.TrimSuffix(raw, []byte("\r")))
+		line := bytes.Trim(raw, blanks+"\r")
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
@@ -65,10 +65,14 @@ func parseKnownHosts(data []byte, file string) (hosts []knownHost, bad []badLine
 	return hosts, bad
 }
 
+// blanks separate a known_hosts line's fields, for OpenSSH as here: other
+// white space (a vertical tab, a no-break space) belongs to a field.
+const blanks = " \t"
+
 // parseKnownHost reads "[marker] hosts keytype base64 [comment]".
 func parseKnownHost(line string) (knownHost, error) {
 	var k knownHost
-	fields := strings.Fields(line)
+	fields := strings.FieldsFunc(line, func(r rune) bool { return strings.ContainsRune(blanks, r) })
 	if len(fields) > 0 && strings.HasPrefix(fields[0], "@") {
 		switch fields[0] {
 		case markerCA, markerRevoked:

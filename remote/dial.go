@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,8 +27,12 @@ type Options struct {
 	// know (OpenSSH's StrictHostKeyChecking=accept-new). Changed keys are
 	// refused all the same.
 	AcceptNewHostKeys bool
-	// HashNewHostKeys writes recorded host names hashed (HashKnownHosts).
+	// HashNewHostKeys writes recorded host names hashed, as does
+	// HashKnownHosts yes in SSHConfig.
 	HashNewHostKeys bool
+	// SSHConfig, when set, is consulted for what a target leaves unset
+	// (see SSHConfig); nil reads none.
+	SSHConfig *SSHConfig
 	// ConnectTimeout bounds each hop's TCP connect and handshake when the
 	// target sets none; 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
@@ -38,6 +43,19 @@ type Options struct {
 	// Uploads, when set, caps concurrent uploads across every client that
 	// shares it, separately from the command parallelism.
 	Uploads *semaphore.Weighted
+	// Warn receives what is worth telling but does not stop a connection,
+	// such as a known_hosts line that had to be skipped; nil writes to
+	// stderr.
+	Warn func(msg string)
+}
+
+// warn passes msg to Warn, or to stderr.
+func (o Options) warn(msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, "warning:", msg)
 }
 
 // Client is an open SSH connection to one target.
@@ -84,7 +102,7 @@ func (c *Client) Close() error {
 // hop's host key. The whole dial is bounded by ctx, and each hop by the
 // connect timeout. A failure is a *DialError.
 func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
-	hops, err := t.route()
+	hops, err := t.route(opts.SSHConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +117,7 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, &DialError{Host: t.Name, Hop: hops[0].String(), Kind: FailureKnownHosts, Err: err}
 	}
-	auth, err := newAuth(t.SSH.IdentityFile)
+	auth, err := newAuth(t, hops[len(hops)-1], opts.SSHConfig)
 	if err != nil {
 		last := hops[len(hops)-1]
 		return nil, &DialError{Host: t.Name, Hop: last.String(), Kind: FailureAuth, Err: err}
@@ -221,7 +239,10 @@ type auth struct {
 	encrypted []string // identity files skipped for want of a passphrase
 }
 
-func newAuth(identityFile string) (*auth, error) {
+// newAuth collects the keys to offer to t, reached as last: the target's
+// identity file (which must exist), or else ssh_config's for its address
+// (skipped when missing, as ssh does), or else OpenSSH's default ones.
+func newAuth(t Target, last hop, cfg *SSHConfig) (*auth, error) {
 	a := &auth{}
 	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
 		if conn, err := net.Dial("unix", sock); err == nil {
@@ -229,9 +250,14 @@ func newAuth(identityFile string) (*auth, error) {
 			a.tried = append(a.tried, "ssh-agent")
 		}
 	}
-	explicit := identityFile != ""
-	files := []string{expandHome(identityFile)}
+	explicit := t.SSH.IdentityFile != ""
+	files := []string{expandHome(t.SSH.IdentityFile)}
 	if !explicit {
+		host, port, _ := net.SplitHostPort(last.addr)
+		n, _ := strconv.Atoi(port)
+		files = cfg.identityFiles(t.Address, host, last.user, n)
+	}
+	if len(files) == 0 {
 		files = []string{expandHome("~/.ssh/id_ed25519"), expandHome("~/.ssh/id_ecdsa"), expandHome("~/.ssh/id_rsa")}
 	}
 	for _, f := range files {
@@ -262,7 +288,7 @@ func newAuth(identityFile string) (*auth, error) {
 				"start one and load the key with ssh-add %s", errNoIdentity, a.encrypted[0], a.encrypted[0])
 		}
 		return nil, fmt.Errorf("%w: none of %s exists and no ssh-agent is running (SSH_AUTH_SOCK); "+
-			"set ssh.identity_file or start ssh-agent", errNoIdentity, strings.Join(files, ", "))
+			"set ssh.identity_file (or IdentityFile in ~/.ssh/config) or start ssh-agent", errNoIdentity, strings.Join(files, ", "))
 	}
 	return a, nil
 }

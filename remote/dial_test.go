@@ -37,7 +37,7 @@ func TestParseJumpHost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			h, err := parseJumpHost(tt.in, "me")
+			h, err := parseJumpHost(tt.in, "me", nil)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("parseJumpHost(%q) = %+v, want an error", tt.in, h)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // FailureKind says why a connection failed.
@@ -22,6 +24,7 @@ const (
 	FailureHostKeyMismatch                    // the host key differs from known_hosts
 	FailureUnknownHost                        // the host is not in known_hosts
 	FailureKnownHosts                         // the known_hosts file named cannot be read
+	FailureHostCertificate                    // a host known through its CA offered no valid certificate
 )
 
 func (k FailureKind) String() string {
@@ -38,6 +41,8 @@ func (k FailureKind) String() string {
 		return "unknown host key"
 	case FailureKnownHosts:
 		return "cannot read known_hosts"
+	case FailureHostCertificate:
+		return "host certificate refused"
 	default:
 		return "connection failed"
 	}
@@ -67,10 +72,13 @@ func (e *DialError) Unwrap() error { return e.Err }
 func classify(err error) FailureKind {
 	var mismatch *HostKeyMismatchError
 	var unknown *UnknownHostError
+	var certErr *HostCertificateError
 	var netErr net.Error
 	switch {
 	case errors.As(err, &mismatch):
 		return FailureHostKeyMismatch
+	case errors.As(err, &certErr):
+		return FailureHostCertificate
 	case errors.As(err, &unknown):
 		return FailureUnknownHost
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -97,11 +105,30 @@ func (e *HostKeyMismatchError) Error() string {
 		e.Host, e.Offered, strings.Join(e.Expected, ", "), e.Host)
 }
 
+// HostCertificateError is a host that known_hosts trusts a certificate
+// authority for (@cert-authority) and that offered no certificate that
+// authority signed and no key known for it otherwise. The CA line is not
+// stale, so the message never advises removing it.
+type HostCertificateError struct {
+	Host        string   // known_hosts name
+	Offered     string   // SHA256 fingerprint of the host's (plain) key
+	Authorities []string // the trusted CAs, "fingerprint (file:line)"
+	Reason      string
+}
+
+func (e *HostCertificateError) Error() string {
+	return fmt.Sprintf("host %s (key %s) is not vouched for by the certificate authority known_hosts trusts for it, %s: %s; "+
+		"check the host's certificate (HostCertificate in its sshd_config; ssh-keygen -L -f shows one) and that it is signed by that CA for this name",
+		e.Host, e.Offered, strings.Join(e.Authorities, ", "), e.Reason)
+}
+
 // UnknownHostError is a host that has no entry in known_hosts.
 type UnknownHostError struct {
 	Host        string // known_hosts name
 	Fingerprint string // SHA256 fingerprint the server offered
 	File        string // the known_hosts file consulted for writing
+
+	key ssh.PublicKey // the key to record with accept-new
 }
 
 func (e *UnknownHostError) Error() string {

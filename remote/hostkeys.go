@@ -1,7 +1,8 @@
 package remote
 
 import (
-	"crypto/ed25519"
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -27,21 +29,26 @@ type hostKeys struct {
 	write     string   // where accept-new appends
 	acceptNew bool
 	hash      bool
+	warn      func(string)
 }
 
 // defaultKnownHosts is the user's own known_hosts file, which accept-new
 // may create as OpenSSH does.
 const defaultKnownHosts = "~/.ssh/known_hosts"
 
-// newHostKeys picks the known_hosts files for t. A file given by name
-// (opts, or the target's own) must exist, unless it is the default one:
-// read as empty, a mistyped path would make every host look unknown, and
-// accept-new would then create the mistyped file.
+// newHostKeys picks the known_hosts files for t: the one given (opts', or
+// the target's own), else UserKnownHostsFile from ssh_config, else
+// OpenSSH's defaults. A file given by name must exist, unless it is the
+// default one: read as empty, a mistyped path would make every host look
+// unknown, and accept-new would then create the mistyped file. New names
+// are hashed when the options or ssh_config's HashKnownHosts say so.
 func newHostKeys(t Target, opts Options) (*hostKeys, error) {
-	given := opts.KnownHostsFile
-	if given == "" {
-		given = t.SSH.KnownHostsFile
+	h := &hostKeys{
+		acceptNew: opts.AcceptNewHostKeys,
+		hash:      opts.HashNewHostKeys || opts.SSHConfig.hashKnownHosts(t.Address),
+		warn:      opts.warn,
 	}
+	given := cmp.Or(opts.KnownHostsFile, t.SSH.KnownHostsFile)
 	if given != "" {
 		f := expandHome(given)
 		if f != expandHome(defaultKnownHosts) {
@@ -49,15 +56,15 @@ func newHostKeys(t Target, opts Options) (*hostKeys, error) {
 				return nil, &KnownHostsError{File: f, Err: err}
 			}
 		}
-		return &hostKeys{files: []string{f}, write: f, acceptNew: opts.AcceptNewHostKeys, hash: opts.HashNewHostKeys}, nil
+		h.files, h.write = []string{f}, f
+		return h, nil
 	}
-	f := expandHome(defaultKnownHosts)
-	return &hostKeys{
-		files:     []string{f, "/etc/ssh/ssh_known_hosts"},
-		write:     f,
-		acceptNew: opts.AcceptNewHostKeys,
-		hash:      opts.HashNewHostKeys,
-	}, nil
+	user := opts.SSHConfig.knownHostsFiles(t.Address)
+	if len(user) == 0 {
+		user = []string{expandHome(defaultKnownHosts)}
+	}
+	h.files, h.write = append(user, "/etc/ssh/ssh_known_hosts"), user[0]
+	return h, nil
 }
 
 // KnownHostsError is a known_hosts file, named in the configuration or on
@@ -76,58 +83,137 @@ func (e *KnownHostsError) Error() string {
 
 func (e *KnownHostsError) Unwrap() error { return e.Err }
 
-// check verifies key for address (host:port, as dialled). It is read afresh
-// on every call so that keys another dial just accepted are seen.
-func (h *hostKeys) check(address string, remote net.Addr, key ssh.PublicKey) error {
-	err := h.lookup(address, remote, key)
-	var keyErr *knownhosts.KeyError
-	if !errors.As(err, &keyErr) || len(keyErr.Want) > 0 {
-		return h.explain(address, key, err)
+// check verifies key for address (host:port, as dialled). The files are
+// read afresh on every call so that keys another dial just accepted are
+// seen.
+func (h *hostKeys) check(address string, _ net.Addr, key ssh.PublicKey) error {
+	known, err := h.known()
+	if err != nil {
+		return err
+	}
+	err = verify(known, address, key)
+	var unknown *UnknownHostError
+	if !errors.As(err, &unknown) {
+		return err
 	}
 	if !h.acceptNew {
-		return &UnknownHostError{Host: knownhosts.Normalize(address), Fingerprint: ssh.FingerprintSHA256(key), File: h.write}
+		unknown.File = h.write
+		return unknown
 	}
-	return h.add(address, remote, key)
+	return h.add(address, key)
 }
 
-func (h *hostKeys) lookup(address string, remote net.Addr, key ssh.PublicKey) error {
-	var files []string
+// known reads the known_hosts files that exist, warning (once per line and
+// process) about lines it has to skip.
+func (h *hostKeys) known() ([]knownHost, error) {
+	var all []knownHost
 	for _, f := range h.files {
-		if _, err := os.Stat(f); err == nil {
-			files = append(files, f)
+		data, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read known hosts: %w", err)
+		}
+		hosts, bad := parseKnownHosts(data, f)
+		for _, b := range bad {
+			if _, seen := warnedLines.LoadOrStore(b.String(), true); !seen {
+				h.warn(b.String())
+			}
+		}
+		all = append(all, hosts...)
+	}
+	return all, nil
+}
+
+// warnedLines are the skipped known_hosts lines already warned about.
+var warnedLines sync.Map
+
+// verify checks key, offered by the server at address (host:port), against
+// the known_hosts entries, as OpenSSH does: a revoked key is refused; a
+// host certificate signed by a certificate authority trusted for the host
+// is checked (principals, validity, signature); any other key, or the
+// plain key inside a certificate no trusted authority signed, must be one
+// known for the host. A host with no entry at all is an
+// *UnknownHostError.
+func verify(known []knownHost, address string, key ssh.PublicKey) error {
+	name := knownhosts.Normalize(address)
+	plain := key
+	cert, isCert := key.(*ssh.Certificate)
+	if isCert {
+		plain = cert.Key
+	}
+	var authorities, expected []knownHost
+	for _, k := range known {
+		switch {
+		case k.marker == markerRevoked:
+			if keyEqual(k.key, plain) || isCert && keyEqual(k.key, cert.SignatureKey) {
+				return fmt.Errorf("%s: key %s is marked @revoked (%s)", name, ssh.FingerprintSHA256(k.key), k.where())
+			}
+		case !k.matches(name):
+		case k.marker == markerCA:
+			authorities = append(authorities, k)
+		default:
+			expected = append(expected, k)
 		}
 	}
-	if len(files) == 0 {
-		return &knownhosts.KeyError{}
+	// A certificate that a trusted CA signed but that does not pass (a
+	// wrong principal, expired) is refused unless its plain key is known,
+	// as OpenSSH retries with the plain key.
+	var certErr error
+	if isCert && cert.CertType == ssh.HostCert {
+		for _, ca := range authorities {
+			if !keyEqual(ca.key, cert.SignatureKey) {
+				continue
+			}
+			checker := ssh.CertChecker{
+				IsHostAuthority: func(auth ssh.PublicKey, _ string) bool { return keyEqual(auth, ca.key) },
+			}
+			if certErr = checker.CheckHostKey(address, nil, cert); certErr == nil {
+				return nil
+			}
+			break
+		}
 	}
-	cb, err := knownhosts.New(files...)
-	if err != nil {
-		return fmt.Errorf("read known hosts: %w", err)
+	for _, k := range expected {
+		if keyEqual(k.key, plain) {
+			return nil
+		}
 	}
-	return cb(address, remote, key)
-}
-
-// explain turns knownhosts' errors into hactl's.
-func (h *hostKeys) explain(address string, key ssh.PublicKey, err error) error {
-	var keyErr *knownhosts.KeyError
-	var revoked *knownhosts.RevokedError
-	switch {
-	case errors.As(err, &keyErr) && len(keyErr.Want) > 0:
-		e := &HostKeyMismatchError{Host: knownhosts.Normalize(address), Offered: ssh.FingerprintSHA256(key)}
-		for _, w := range keyErr.Want {
-			e.Expected = append(e.Expected, fmt.Sprintf("%s (%s:%d)", ssh.FingerprintSHA256(w.Key), w.Filename, w.Line))
+	if certErr != nil {
+		return &HostCertificateError{Host: name, Offered: ssh.FingerprintSHA256(plain), Authorities: wheres(authorities), Reason: certErr.Error()}
+	}
+	if len(authorities) > 0 {
+		reason := "it offered a plain key, not a certificate"
+		if isCert {
+			reason = "its certificate is signed by " + ssh.FingerprintSHA256(cert.SignatureKey) + ", which known_hosts does not trust for it"
+		}
+		return &HostCertificateError{Host: name, Offered: ssh.FingerprintSHA256(plain), Authorities: wheres(authorities), Reason: reason}
+	}
+	if len(expected) > 0 {
+		e := &HostKeyMismatchError{Host: name, Offered: ssh.FingerprintSHA256(plain)}
+		for _, k := range expected {
+			e.Expected = append(e.Expected, fmt.Sprintf("%s (%s)", ssh.FingerprintSHA256(k.key), k.where()))
 		}
 		return e
-	case errors.As(err, &revoked):
-		return fmt.Errorf("host key %s of %s is revoked (%s:%d)",
-			ssh.FingerprintSHA256(key), knownhosts.Normalize(address), revoked.Revoked.Filename, revoked.Revoked.Line)
 	}
-	return err
+	return &UnknownHostError{Host: name, Fingerprint: ssh.FingerprintSHA256(plain), key: plain}
+}
+
+func keyEqual(a, b ssh.PublicKey) bool { return bytes.Equal(a.Marshal(), b.Marshal()) }
+
+// wheres names the certificate authorities' lines for messages.
+func wheres(authorities []knownHost) []string {
+	var out []string
+	for _, k := range authorities {
+		out = append(out, fmt.Sprintf("%s (%s)", ssh.FingerprintSHA256(k.key), k.where()))
+	}
+	return out
 }
 
 // add appends the key for address to the writable known_hosts file, the way
 // OpenSSH's accept-new does, unless a concurrent dial already recorded one.
-func (h *hostKeys) add(address string, remote net.Addr, key ssh.PublicKey) error {
+func (h *hostKeys) add(address string, key ssh.PublicKey) error {
 	knownHostsMu.Lock()
 	defer knownHostsMu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(h.write), 0o700); err != nil {
@@ -142,16 +228,17 @@ func (h *hostKeys) add(address string, remote net.Addr, key ssh.PublicKey) error
 		return fmt.Errorf("record host key: lock %s: %w", h.write, err)
 	}
 	// Another dial (or process) may have added this host while we waited.
-	err = h.lookup(address, remote, key)
-	var keyErr *knownhosts.KeyError
-	if !errors.As(err, &keyErr) || len(keyErr.Want) > 0 {
-		return h.explain(address, key, err)
+	known, err := h.known()
+	if err != nil {
+		return err
 	}
-	name := knownhosts.Normalize(address)
-	if h.hash {
-		name = knownhosts.HashHostname(name)
+	err = verify(known, address, key)
+	var unknown *UnknownHostError
+	if !errors.As(err, &unknown) {
+		return err
 	}
-	if _, err := f.WriteString(knownhosts.Line([]string{name}, key) + "\n"); err != nil {
+	name := recordedName(knownhosts.Normalize(address), h.hash)
+	if _, err := f.WriteString(knownhosts.Line([]string{name}, unknown.key) + "\n"); err != nil {
 		return fmt.Errorf("record host key in %s: %w", h.write, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -160,19 +247,28 @@ func (h *hostKeys) add(address string, remote net.Addr, key ssh.PublicKey) error
 	return nil
 }
 
-// probeKey matches no real host; checking it returns every key known for a
-// host.
-var probeKey, _ = ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+// recordedName is how accept-new writes host (as known_hosts names it):
+// hashed or not, and in lower case as OpenSSH does, since names are looked
+// up in lower case; a hashed mixed-case name would never be found again.
+func recordedName(host string, hash bool) string {
+	host = strings.ToLower(host)
+	if hash {
+		return knownhosts.HashHostname(host)
+	}
+	return host
+}
 
-// algorithms orders the host key algorithms so that the types known_hosts
-// holds for address come first, as OpenSSH does; otherwise a host with an
+// algorithms orders the host key algorithms as OpenSSH does: host
+// certificates first when known_hosts trusts a certificate authority for
+// address, then the types it holds keys of; otherwise a host with an
 // ed25519 and an RSA key, known only by its RSA key, would be reported as
-// changed.
+// changed, and a host known through its CA would offer a plain key.
 func (h *hostKeys) algorithms(address string) []string {
-	var keyErr *knownhosts.KeyError
-	if !errors.As(h.lookup(address, &net.TCPAddr{}, probeKey), &keyErr) || len(keyErr.Want) == 0 {
+	known, err := h.known()
+	if err != nil {
 		return nil
 	}
+	name := knownhosts.Normalize(address)
 	var algos []string
 	add := func(names ...string) {
 		for _, a := range names {
@@ -181,12 +277,28 @@ func (h *hostKeys) algorithms(address string) []string {
 			}
 		}
 	}
-	for _, w := range keyErr.Want {
-		if w.Key.Type() == ssh.KeyAlgoRSA {
+	supported := ssh.SupportedAlgorithms().HostKeys
+	for _, k := range known {
+		if k.marker == markerCA && k.matches(name) {
+			for _, a := range supported {
+				if strings.Contains(a, "-cert-") {
+					add(a)
+				}
+			}
+		}
+	}
+	for _, k := range known {
+		if k.marker != markerNone || !k.matches(name) {
+			continue
+		}
+		if k.key.Type() == ssh.KeyAlgoRSA {
 			add(ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256)
 		}
-		add(w.Key.Type())
+		add(k.key.Type())
 	}
-	add(ssh.SupportedAlgorithms().HostKeys...)
+	if len(algos) == 0 {
+		return nil
+	}
+	add(supported...)
 	return algos
 }

@@ -90,6 +90,7 @@ func newKey(t *testing.T, dir, name string, passphrase []byte) keyPair {
 // sshd is one running OpenSSH server.
 type sshd struct {
 	port    int
+	pid     int
 	addr    string // 127.0.0.1:port
 	hostKey ssh.PublicKey
 	client  keyPair // authorised for every user
@@ -112,8 +113,12 @@ func (s *sshd) target(t *testing.T, name string) Target {
 	}}
 }
 
+// sshdOption adds lines to an sshd's configuration, given its directory
+// and host key.
+type sshdOption func(t *testing.T, dir string, host keyPair) string
+
 // startSSHD runs an sshd until the test ends.
-func startSSHD(t *testing.T) *sshd {
+func startSSHD(t *testing.T, opts ...sshdOption) *sshd {
 	t.Helper()
 	requireSSHD(t)
 	t.Setenv("SSH_AUTH_SOCK", "") // no operator's agent in these tests
@@ -134,6 +139,10 @@ func startSSHD(t *testing.T) *sshd {
 	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(s.client.signer.PublicKey()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var extra strings.Builder
+	for _, o := range opts {
+		extra.WriteString(o(t, dir, host) + "\n")
+	}
 	var lastErr error
 	for range 5 { // the free port may be taken between probe and bind
 		port := freePort(t)
@@ -153,7 +162,7 @@ MaxStartups 200
 MaxSessions 100
 Subsystem sftp internal-sftp
 LogLevel ERROR
-`, port, host.path, filepath.Join(dir, "sshd.pid"), authorized)
+%s`, port, host.path, filepath.Join(dir, "sshd.pid"), authorized, extra.String())
 		if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +197,7 @@ LogLevel ERROR
 				t.Logf("sshd %s log:\n%s", addr, logs())
 			}
 		})
-		s.port, s.addr = port, addr
+		s.port, s.addr, s.pid = port, addr, cmd.Process.Pid
 		return s
 	}
 	t.Fatalf("sshd did not start: %v", lastErr)

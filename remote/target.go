@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -27,11 +28,15 @@ type Target struct {
 	SSH     SSH
 }
 
-// SSH is how to log in to a target. Zero values mean OpenSSH's defaults:
+// SSH is how to log in to a target. Zero values mean what the options'
+// ssh_config says for the target's address, and then OpenSSH's defaults:
 // port 22, the local user, the ssh-agent and ~/.ssh keys, ~/.ssh/known_hosts
 // and the options' connect timeout.
 type SSH struct {
-	User           string
+	User string
+	// DefaultUser is the login when neither User nor ssh_config names
+	// one; "" means the local user, as for ssh.
+	DefaultUser    string
 	Port           int
 	IdentityFile   string
 	KnownHostsFile string
@@ -54,38 +59,47 @@ type hop struct {
 func (h hop) String() string { return h.user + "@" + h.addr }
 
 // route returns the hops to take, outermost jump host first and the target
-// last.
-func (t Target) route() ([]hop, error) {
+// last. Names (the target's address and the jump hosts') are resolved
+// through cfg, as ssh does: the target's own settings come first, then
+// ssh_config's for its address, then the defaults.
+func (t Target) route(cfg *SSHConfig) ([]hop, error) {
 	if t.Address == "" {
 		return nil, fmt.Errorf("%s: no address", t.Name)
 	}
-	login := t.SSH.User
-	if login == "" {
-		login = localUser()
+	l, err := cfg.login(t.Address)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
-	port := t.SSH.Port
-	if port == 0 {
-		port = DefaultPort
+	login := cmp.Or(t.SSH.User, l.user, t.SSH.DefaultUser, localUser())
+	port := cmp.Or(t.SSH.Port, l.port, DefaultPort)
+	jumps := t.SSH.JumpHosts
+	if len(jumps) == 0 {
+		jumps = cfg.proxyJump(t.Address)
 	}
 	var hops []hop
-	for _, j := range t.SSH.JumpHosts {
-		h, err := parseJumpHost(j, login)
+	for _, j := range jumps {
+		h, err := parseJumpHost(j, login, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.Name, err)
 		}
 		hops = append(hops, h)
 	}
-	return append(hops, hop{user: login, addr: net.JoinHostPort(t.Address, strconv.Itoa(port))}), nil
+	return append(hops, hop{user: login, addr: net.JoinHostPort(l.hostname, strconv.Itoa(port))}), nil
 }
 
-// parseJumpHost reads "[user@]host[:port]" (IPv6 hosts in brackets).
-func parseJumpHost(s, defaultUser string) (hop, error) {
-	h := hop{user: defaultUser, label: "jump host " + s}
-	rest := s
+// parseJumpHost reads "[user@]host[:port]" (IPv6 hosts in brackets), with
+// host resolved through cfg; the user defaults to ssh_config's for host,
+// then to defaultUser.
+func parseJumpHost(s, defaultUser string, cfg *SSHConfig) (hop, error) {
+	h := hop{label: "jump host " + s}
+	rest, user := s, ""
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
-		h.user, rest = rest[:i], rest[i+1:]
+		user, rest = rest[:i], rest[i+1:]
+		if user == "" {
+			return hop{}, fmt.Errorf("jump host %q: want user@host:port", s)
+		}
 	}
-	host, port := rest, strconv.Itoa(DefaultPort)
+	host, port := rest, ""
 	switch {
 	case strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]"):
 		host = rest[1 : len(rest)-1]
@@ -95,13 +109,21 @@ func parseJumpHost(s, defaultUser string) (hop, error) {
 			return hop{}, fmt.Errorf("jump host %q: %w", s, err)
 		}
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return hop{}, fmt.Errorf("jump host %q: bad port %q", s, port)
-	}
-	if host == "" || h.user == "" {
+	if host == "" {
 		return hop{}, fmt.Errorf("jump host %q: want user@host:port", s)
 	}
-	h.addr = net.JoinHostPort(host, port)
+	l, err := cfg.login(host)
+	if err != nil {
+		return hop{}, fmt.Errorf("jump host %q: %w", s, err)
+	}
+	n := cmp.Or(l.port, DefaultPort)
+	if port != "" {
+		if n, err = strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return hop{}, fmt.Errorf("jump host %q: bad port %q", s, port)
+		}
+	}
+	h.user = cmp.Or(user, l.user, defaultUser)
+	h.addr = net.JoinHostPort(l.hostname, strconv.Itoa(n))
 	return h, nil
 }
 

@@ -128,9 +128,6 @@ func (c *Client) stage(ctx context.Context, r io.Reader, dest string) (s staged,
 	if _, err := io.Copy(f, io.TeeReader(ctxReader{ctx, r}, h)); err != nil {
 		return s, fmt.Errorf("write %s: %w", s.tmp, err)
 	}
-	if err := f.Sync(); err != nil && !isUnsupported(err) {
-		return s, fmt.Errorf("sync %s: %w", s.tmp, err)
-	}
 	if err := f.Close(); err != nil {
 		return s, fmt.Errorf("close %s: %w", s.tmp, err)
 	}
@@ -139,22 +136,32 @@ func (c *Client) stage(ctx context.Context, r io.Reader, dest string) (s staged,
 }
 
 // install checks the staged bytes on the host and renames them over dest,
-// in one shell run (as root with become).
+// in one shell run (as root with become). The file is fsynced (its bytes
+// and its mode) before the rename and the directory after it, so that a
+// node that loses power right after an apply comes back with the old file
+// or the new one, never an empty one. (sync with file arguments fsyncs
+// them: GNU coreutils since 8.24, BusyBox since 1.25.) A destination that is
+// a directory, or a symbolic link to one, is refused: mv would put the file
+// inside it; mv -T renames over the name itself even if one appears in
+// between.
 func (c *Client) install(ctx context.Context, s staged, dest string, mode fs.FileMode) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "set -e\ndest=%s\n", Quote(dest))
+	fmt.Fprintf(&b, "set -e\ndest=%s\ndir=%s\n", Quote(dest), Quote(path.Dir(dest)))
 	if s.stageDir != "" {
 		work := tempName(dest)
-		fmt.Fprintf(&b, "trap 'rm -rf -- %s' EXIT\nwork=%s\nmkdir -p -- %s\ninstall -m %04o -- %s \"$work\"\n",
-			Quote(s.stageDir), Quote(work), Quote(path.Dir(dest)), mode.Perm(), Quote(s.tmp))
+		fmt.Fprintf(&b, "trap 'rm -rf -- %s' EXIT\nwork=%s\nmkdir -p -- \"$dir\"\ninstall -m %04o -- %s \"$work\"\n",
+			Quote(s.stageDir), Quote(work), mode.Perm(), Quote(s.tmp))
 	} else {
 		fmt.Fprintf(&b, "work=%s\nchmod %04o -- \"$work\"\n", Quote(s.tmp), mode.Perm())
 	}
 	fmt.Fprintf(&b, `sum=$(sha256sum < "$work"); sum=${sum%%%% *}
 if [ "$sum" != %s ]; then rm -f -- "$work"; echo "$sum"; exit %d; fi
-if [ -d "$dest" ] && [ ! -L "$dest" ]; then rm -f -- "$work"; echo "$dest is a directory" >&2; exit %d; fi
-mv -f -- "$work" "$dest"
-`, s.sum, exitChecksum, exitIsDir)
+if [ -L "$dest" ] && [ -d "$dest" ]; then rm -f -- "$work"; echo "$dest is a symbolic link to a directory" >&2; exit %d; fi
+if [ -d "$dest" ]; then rm -f -- "$work"; echo "$dest is a directory" >&2; exit %d; fi
+sync -- "$work" || { rm -f -- "$work"; exit 1; }
+mv -f -T -- "$work" "$dest"
+sync -- "$dir"
+`, s.sum, exitChecksum, exitIsDir, exitIsDir)
 	res, err := c.Run(ctx, b.String(), nil)
 	switch {
 	case err != nil:
@@ -162,6 +169,9 @@ mv -f -- "$work" "$dest"
 		return err
 	case res.ExitCode == exitChecksum:
 		return &ChecksumError{Host: c.target.Name, Path: dest, Want: s.sum, Got: strings.TrimSpace(string(res.Stdout))}
+	case res.ExitCode == exitIsDir:
+		c.discard(s)
+		return fmt.Errorf("%s: hactl writes files, never into directories: remove it or choose another path", bytes.TrimSpace(res.Stderr))
 	case res.ExitCode != 0:
 		c.discard(s)
 		return fmt.Errorf("install: exit %d: %s", res.ExitCode, bytes.TrimSpace(res.Stderr))
@@ -199,11 +209,6 @@ func (c *Client) sftpClient() (*sftp.Client, error) {
 // tempName is a fresh hidden name beside dest.
 func tempName(dest string) string {
 	return path.Join(path.Dir(dest), "."+path.Base(dest)+".hactl-"+rand.Text()[:12])
-}
-
-func isUnsupported(err error) bool {
-	var status *sftp.StatusError
-	return errors.As(err, &status) && status.FxCode() == sftp.ErrSSHFxOpUnsupported
 }
 
 // ctxReader stops a copy when its context ends.

@@ -1,13 +1,17 @@
 package remote
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -166,4 +170,165 @@ func TestBecomeRunsAsRootThroughSudo(t *testing.T) {
 			t.Fatalf("Run when sudo wants a password: %v, want a *BecomeError naming h1 and the fix", err)
 		}
 	})
+}
+
+// becomeTarget is a login to s as the test's sudo user, with become.
+func becomeTarget(t *testing.T, s *sshd) Target {
+	t.Helper()
+	ensureBecomeUser(t)
+	tg := s.target(t, "h1")
+	tg.SSH.User, tg.SSH.Become, tg.SSH.BecomeMethod = becomeUser, true, "sudo"
+	return tg
+}
+
+// loginTargets are the two ways an upload runs: as root over SFTP and
+// through sudo.
+func loginTargets(t *testing.T, s *sshd) []struct {
+	name string
+	tg   func() Target
+} {
+	return []struct {
+		name string
+		tg   func() Target
+	}{
+		{"root", func() Target { return s.target(t, "h1") }},
+		{"become", func() Target { return becomeTarget(t, s) }},
+	}
+}
+
+// A destination that is a symbolic link to a directory would receive the
+// file inside it (mv's rule), and the upload used to report success.
+func TestUploadRefusesASymlinkToADirectory(t *testing.T) {
+	s := startSSHD(t)
+	for _, login := range loginTargets(t, s) {
+		t.Run(login.name, func(t *testing.T) {
+			c := dial(t, login.tg(), Options{})
+			dir, err := os.MkdirTemp("", "hactl-symlink-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			inside := filepath.Join(dir, "etc")
+			if err := os.Mkdir(inside, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			dest := filepath.Join(dir, "spec.json")
+			if err := os.Symlink(inside, dest); err != nil {
+				t.Fatal(err)
+			}
+			err = c.WriteFile(testContext(t), dest, []byte("{}"), 0o600)
+			if err == nil || !strings.Contains(err.Error(), dest+" is a symbolic link to a directory") || !strings.HasPrefix(err.Error(), "h1: ") {
+				t.Fatalf("upload over a symlink to a directory: %v, want an error naming h1 and the link", err)
+			}
+			if entries, _ := os.ReadDir(inside); len(entries) != 0 {
+				t.Errorf("the file landed inside the linked directory: %v", entries)
+			}
+			if target, err := os.Readlink(dest); err != nil || target != inside {
+				t.Errorf("the link changed: %q, %v", target, err)
+			}
+			checkNoLeftovers(t, dir)
+		})
+	}
+}
+
+// requireStrace skips the test when strace cannot be had.
+func requireStrace(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("strace"); err != nil {
+		if err := aptInstall("strace"); err != nil {
+			t.Skipf("strace missing and cannot be installed: %v", err)
+		}
+	}
+}
+
+// traceSSHD records the fsync and rename calls of s and of every process
+// it starts from now on, until the returned function is called; that
+// function returns them, one call a line, file descriptors shown with
+// their paths.
+func traceSSHD(t *testing.T, s *sshd) func() []string {
+	t.Helper()
+	requireStrace(t)
+	out := filepath.Join(t.TempDir(), "strace")
+	cmd := exec.Command("strace", "-f", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", out, "-p", strconv.Itoa(s.pid))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// strace says so once it is attached.
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	if err != nil || !strings.Contains(line, "attached") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Skipf("strace cannot attach to sshd: %q, %v", line, err)
+	}
+	go io.Copy(io.Discard, stderr)
+	stopped := false
+	stop := func() []string {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(b), "\n")
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// An upload must reach the disk before it replaces the old file: the
+// installed file is fsynced, then renamed over the destination, then the
+// directory fsynced. With become, the root-installed copy used to be
+// renamed unsynced and the directory never synced: a node fenced right
+// after an apply could come back with an empty spec.
+func TestUploadSyncsTheFileBeforeTheRenameAndTheDirectoryAfter(t *testing.T) {
+	s := startSSHD(t)
+	for _, login := range loginTargets(t, s) {
+		t.Run(login.name, func(t *testing.T) {
+			tg := login.tg()
+			dir, err := os.MkdirTemp("", "hactl-durable-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			dest := filepath.Join(dir, "spec.json")
+			stop := traceSSHD(t, s)
+			c := dial(t, tg, Options{})
+			if err := c.WriteFile(testContext(t), dest, []byte(`{"version":2}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			calls := stop()
+			// The temporary file's name, from the rename onto dest.
+			rename := regexp.MustCompile(`rename\w*\(.*"(` + regexp.QuoteMeta(dir) + `/\.spec\.json\.hactl-\w+)", .*"` + regexp.QuoteMeta(dest) + `"(, \w+)?\) = 0`)
+			renamed, tmp := -1, ""
+			for i, l := range calls {
+				if m := rename.FindStringSubmatch(l); m != nil {
+					renamed, tmp = i, m[1]
+				}
+			}
+			if renamed < 0 {
+				t.Fatalf("no rename onto %s seen:\n%s", dest, strings.Join(calls, "\n"))
+			}
+			fsynced := func(name string, from, to int) bool {
+				for _, l := range calls[from:to] {
+					if strings.Contains(l, "sync(") && strings.Contains(l, "<"+name+">) = 0") {
+						return true
+					}
+				}
+				return false
+			}
+			if !fsynced(tmp, 0, renamed) {
+				t.Errorf("%s was not fsynced before it was renamed over %s:\n%s", tmp, dest, strings.Join(calls, "\n"))
+			}
+			if !fsynced(dir, renamed+1, len(calls)) {
+				t.Errorf("%s was not fsynced after the rename:\n%s", dir, strings.Join(calls, "\n"))
+			}
+		})
+	}
 }

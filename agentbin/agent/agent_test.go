@@ -14,7 +14,7 @@ import (
 	"github.com/hactl/hactl/agentbin/status"
 )
 
-func writeSpec(t *testing.T, path string, s *spec.Spec) string {
+func writeSpec(t testing.TB, path string, s *spec.Spec) string {
 	t.Helper()
 	data, err := s.Marshal()
 	if err != nil {
@@ -28,7 +28,7 @@ func writeSpec(t *testing.T, path string, s *spec.Spec) string {
 
 // waitStatus polls the status file until cond holds; the agent runs in the
 // background, so the test waits for what it reports rather than sleeping.
-func waitStatus(t *testing.T, path string, what string, cond func(*status.Status) bool) *status.Status {
+func waitStatus(t testing.TB, path string, what string, cond func(*status.Status) bool) *status.Status {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	var last *status.Status

@@ -107,7 +107,7 @@ func (r *reloadingRole) Reload(*spec.Spec) error {
 
 // startAgent runs an agent with the given roles on a spec file in a temporary
 // folder until the test ends.
-func startAgent(t *testing.T, kinds ...role.Kind) (a *Agent, specPath, statusPath string) {
+func startAgent(t testing.TB, kinds ...role.Kind) (a *Agent, specPath, statusPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	specPath, statusPath = filepath.Join(dir, "spec.json"), filepath.Join(dir, "status.json")

@@ -71,19 +71,33 @@ func (m *ipmiMethod) run(ctx context.Context, command ...string) (string, error)
 	return out, err
 }
 
-// off asks the chassis power status ("Chassis Power is off|on").
+// off asks the chassis power status.
 func (m *ipmiMethod) off(ctx context.Context) (bool, error) {
 	out, err := m.run(ctx, "chassis", "power", "status")
 	if err != nil {
 		return false, err
 	}
-	switch s := strings.ToLower(out); {
-	case strings.Contains(s, "power is off"):
-		return true, nil
-	case strings.Contains(s, "power is on"):
-		return false, nil
+	return powerIsOff(out)
+}
+
+// powerIsOff reads ipmitool's answer to chassis power status: a line
+// "Chassis Power is off" or "Chassis Power is on". Anything else, or both,
+// is an error: fencing must never take an answer it does not understand
+// for "off".
+func powerIsOff(out string) (bool, error) {
+	var off, on bool
+	for line := range strings.Lines(out) {
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "chassis power is off":
+			off = true
+		case "chassis power is on":
+			on = true
+		}
 	}
-	return false, fmt.Errorf("ipmitool chassis power status: unexpected answer: %s", out)
+	if off == on {
+		return false, fmt.Errorf("ipmitool chassis power status: unexpected answer: %q", strings.TrimSpace(out))
+	}
+	return off, nil
 }
 
 // readPassword reads a password file; a trailing newline is not part of

@@ -31,6 +31,7 @@ type remoteFlags struct {
 	parallelism    int
 	uploads        int64
 	knownHosts     string
+	sshConfig      string
 	identity       string
 	acceptNewKeys  bool
 	agentBinary    string
@@ -45,6 +46,7 @@ func (f *remoteFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.parallelism, "parallelism", remote.DefaultParallelism, "hosts worked on at once")
 	fl.Int64Var(&f.uploads, "upload-parallelism", 4, "uploads (agent binaries, specs) under way at once, across hosts")
 	fl.StringVar(&f.knownHosts, "known-hosts", os.Getenv("HACTL_KNOWN_HOSTS"), "known_hosts file for every node (default: the configuration's, or ~/.ssh/known_hosts; env HACTL_KNOWN_HOSTS)")
+	fl.StringVar(&f.sshConfig, "ssh-config", os.Getenv("HACTL_SSH_CONFIG"), "OpenSSH client configuration to read instead of ~/.ssh/config and /etc/ssh/ssh_config, or none (like ssh -F; env HACTL_SSH_CONFIG); the configuration's own ssh settings come first")
 	fl.StringVar(&f.identity, "identity", os.Getenv("HACTL_SSH_IDENTITY"), "SSH private key for every node (env HACTL_SSH_IDENTITY)")
 	fl.BoolVar(&f.acceptNewKeys, "accept-new-host-keys", false, "trust and record the host keys of hosts not yet in known_hosts (like ssh's accept-new); changed keys are still refused")
 	fl.StringVar(&f.agentBinary, "agent-binary", os.Getenv(apply.AgentFileEnv), "agent binary to install on every node (env "+apply.AgentFileEnv+"; default: the agents built into a release hactl, or hactl-agent-linux-ARCH beside the hactl executable)")
@@ -60,12 +62,19 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 	if err != nil {
 		return nil, nil, err
 	}
+	warn := func(msg string) { fmt.Fprintln(stderr, "Warning:", msg) }
+	sshConfig, err := f.loadSSHConfig(warn)
+	if err != nil {
+		return nil, nil, err
+	}
 	s := deploy.New(res, deploy.Options{
 		Remote: remote.Options{
 			Uploads:           semaphore.NewWeighted(max(f.uploads, 1)),
 			KnownHostsFile:    f.knownHosts,
 			AcceptNewHostKeys: f.acceptNewKeys,
 			ConnectTimeout:    f.connectTimeout,
+			SSHConfig:         sshConfig,
+			Warn:              warn,
 		},
 		Parallelism:  f.parallelism,
 		IdentityFile: f.identity,
@@ -75,6 +84,29 @@ func (f *remoteFlags) session(stderr io.Writer, progress func(node, msg string))
 		Progress:     progress,
 	})
 	return res, s, nil
+}
+
+// loadSSHConfig reads the operator's ssh_config as ssh would (-F FILE, -F
+// none, or the user's and the system's files). A file given by name must
+// exist; one that cannot be parsed is warned about and left out: hactl
+// then reaches hosts as without it.
+func (f *remoteFlags) loadSSHConfig(warn func(string)) (*remote.SSHConfig, error) {
+	files := remote.DefaultSSHConfigFiles()
+	switch f.sshConfig {
+	case "none":
+		files = nil
+	case "":
+	default:
+		if _, err := os.Stat(f.sshConfig); err != nil {
+			return nil, fmt.Errorf("--ssh-config: %w (give none to read no ssh_config)", err)
+		}
+		files = []string{f.sshConfig}
+	}
+	cfg, err := remote.LoadSSHConfig(files...)
+	if err != nil {
+		warn(err.Error())
+	}
+	return cfg, nil
 }
 
 // withSession loads the configuration, opens a session to its nodes and

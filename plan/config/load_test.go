@@ -527,3 +527,24 @@ func TestDiagnosticsAreDeduplicated(t *testing.T) {
 		t.Errorf("JSON counts %d errors, %d warnings, %d diagnostics; want 2, 1, 3", doc.ErrorCount, doc.WarningCount, len(doc.Diagnostics))
 	}
 }
+
+// The SSH settings no ssh block writes are marked, so that the operator's
+// ~/.ssh/config comes before the built-in defaults.
+func TestSSHDefaultsAreMarked(t *testing.T) {
+	tests := []struct {
+		ssh  string
+		want topology.SSHDefaulted
+	}{
+		{"", topology.SSHDefaulted{User: true, Port: true, KnownHostsFile: true}},
+		{"ssh {\n    user = \"admin\"\n  }", topology.SSHDefaulted{Port: true, KnownHostsFile: true}},
+		{"ssh {\n    port = 22\n    known_hosts_file = \"kh\"\n  }", topology.SSHDefaulted{User: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ssh, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"cluster.hcl": "cluster \"c\" {\n  key_file = \"cluster.key\"\n  " + tt.ssh + "\n}\n"})
+			if got := mustLoad(t, filepath.Join(dir, "cluster.hcl"), Options{}).Cluster.SSH.Defaulted; got != tt.want {
+				t.Errorf("defaulted %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -86,9 +86,12 @@ func (s *Session) Targets() []remote.Target {
 }
 
 // targetOf is how remote reaches a node. Package remote keeps its own
-// target type so that it does not depend on the topology.
+// target type so that it does not depend on the topology. Settings that
+// only hold the configuration's defaults are left unset, so that the
+// operator's ssh_config comes before them (remote.SSHConfig); the default
+// user is passed as such.
 func targetOf(n *topology.Node) remote.Target {
-	return remote.Target{Name: n.Name, Address: n.Address, SSH: remote.SSH{
+	t := remote.Target{Name: n.Name, Address: n.Address, SSH: remote.SSH{
 		User:           n.SSH.User,
 		Port:           n.SSH.Port,
 		IdentityFile:   n.SSH.IdentityFile,
@@ -98,6 +101,16 @@ func targetOf(n *topology.Node) remote.Target {
 		BecomeMethod:   n.SSH.BecomeMethod,
 		ConnectTimeout: n.SSH.ConnectTimeout,
 	}}
+	if n.SSH.Defaulted.User {
+		t.SSH.User, t.SSH.DefaultUser = "", n.SSH.User
+	}
+	if n.SSH.Defaulted.Port {
+		t.SSH.Port = 0
+	}
+	if n.SSH.Defaulted.KnownHostsFile {
+		t.SSH.KnownHostsFile = ""
+	}
+	return t
 }
 
 func (s *Session) client(ctx context.Context, t remote.Target) (*remote.Client, error) {

@@ -58,6 +58,16 @@ type SSH struct {
 	Become         bool
 	BecomeMethod   string // "sudo" or "doas"
 	ConnectTimeout time.Duration
+	// Defaulted says which of the settings above hold the built-in
+	// default rather than a value an ssh block wrote: for those, the
+	// operator's ~/.ssh/config comes first, as for ssh and Ansible.
+	Defaulted SSHDefaulted
+}
+
+// SSHDefaulted marks the SSH settings that ~/.ssh/config may also set and
+// that no ssh block wrote.
+type SSHDefaulted struct {
+	User, Port, KnownHostsFile bool
 }
 
 // Network is an L2/L3 segment nodes share.

@@ -28,7 +28,8 @@ func SSHBlock(defaults bool) *providers.Block {
 		}
 		return ""
 	}
-	doc := "How hactl reaches the nodes over SSH. Every node inherits these settings; a node's own ssh block overrides them one by one."
+	doc := "How hactl reaches the nodes over SSH. Every node inherits these settings; a node's own ssh block overrides them one by one. " +
+		"What neither block writes is taken, for the node's address, from ~/.ssh/config and /etc/ssh/ssh_config (Host aliases, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile, HashKnownHosts) before the defaults below, as ssh and Ansible do."
 	if !defaults {
 		doc = "This node's SSH settings; each attribute set here overrides the cluster's ssh block."
 	}
@@ -125,10 +126,20 @@ func DecodeSSH(c *providers.Content, base topology.SSH) topology.SSH {
 			apply()
 		}
 	}
+	// defaulted notes whether the value came from the schema's default,
+	// which the operator's ~/.ssh/config overrides (remote.SSHConfig).
+	defaulted := func(name string, mark *bool) {
+		if c.Has(name) || c.HasDefault(name) {
+			*mark = !c.Has(name)
+		}
+	}
 	set("user", func() { base.User = c.String("user") })
 	set("port", func() { base.Port = c.Port("port") })
 	set("identity_file", func() { base.IdentityFile = c.String("identity_file") })
 	set("known_hosts_file", func() { base.KnownHostsFile = c.String("known_hosts_file") })
+	defaulted("user", &base.Defaulted.User)
+	defaulted("port", &base.Defaulted.Port)
+	defaulted("known_hosts_file", &base.Defaulted.KnownHostsFile)
 	set("jump_hosts", func() { base.JumpHosts = c.Strings("jump_hosts") })
 	set("become", func() { base.Become = c.Bool("become") })
 	set("become_method", func() { base.BecomeMethod = c.String("become_method") })

@@ -10,20 +10,65 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
-// datagram is a packet received on a link.
-type datagram struct {
-	link string
-	from netip.AddrPort
-	data []byte
-	at   time.Time
+// received is an authenticated packet and when it arrived.
+type received struct {
+	pkt *wire.Packet
+	at  time.Time
+}
+
+// inboxSize is how many authenticated packets a link holds for the
+// engine: at the shortest intervals and with 16 members, several
+// intervals' worth from every peer.
+const inboxSize = 256
+
+// inbox is one link's way into the engine. The link's reader, in its own
+// goroutine, authenticates and replay-checks every datagram before
+// queueing it (deliver), so that forged packets cost the reader of the
+// link they arrive on and nothing else: a flood on one link fills
+// neither another link's queue nor the engine's goroutine, and the
+// engine sees only packets that its cluster's members sent.
+type inbox struct {
+	link   string
+	rcv    *wire.Receiver
+	counts *wire.Counters // the receiver's
+	q      chan received
+	// full counts authentic packets dropped because the engine was
+	// behind and the queue full.
+	full atomic.Uint64
+}
+
+// deliver checks one datagram that arrived on link and queues it for the
+// engine. It runs in the link's reader; a datagram that does not pass is
+// counted by reason and dropped there.
+func (e *Engine) deliver(link string, b []byte, at time.Time) {
+	ib := e.inboxes[link]
+	if ib == nil {
+		return
+	}
+	pkt, err := ib.rcv.Accept(b, at)
+	if err != nil {
+		return
+	}
+	select {
+	case ib.q <- received{pkt: pkt, at: at}:
+	default: // the engine is behind: dropping is what a full NIC queue would do
+		ib.full.Add(1)
+		return
+	}
+	select {
+	case e.ready <- struct{}{}:
+	default: // the engine was told already and has not looked yet
+	}
 }
 
 // transport sends and receives heartbeats on the links. The engine talks
@@ -50,9 +95,10 @@ type udpTransport struct {
 	links map[string]*udpLink
 }
 
-// listenUDP opens one socket per link of the heartbeat section and
-// delivers what arrives to recv until the transport is closed.
-func listenUDP(hb *spec.Heartbeat, recv chan<- datagram) (*udpTransport, error) {
+// listenUDP opens one socket per link of the heartbeat section and hands
+// what arrives to deliver, from one goroutine per link, until the
+// transport is closed.
+func listenUDP(hb *spec.Heartbeat, deliver func(link string, b []byte, at time.Time)) (*udpTransport, error) {
 	t := &udpTransport{links: map[string]*udpLink{}}
 	for _, l := range hb.Links {
 		local, err := netip.ParseAddr(l.Local)
@@ -105,7 +151,7 @@ func listenUDP(hb *spec.Heartbeat, recv chan<- datagram) (*udpTransport, error) 
 		}
 		ul := &udpLink{spec: l, conn: conn, raw: raw}
 		t.links[l.Name] = ul
-		go ul.read(recv, ms(hb.IntervalMS))
+		go ul.read(deliver, ms(hb.IntervalMS))
 	}
 	return t, nil
 }
@@ -167,13 +213,15 @@ func joinMulticast(conn *net.UDPConn, l spec.Link) error {
 	return nil
 }
 
-// read delivers the link's datagrams to recv. It waits a heartbeat
-// interval after an error, so that an error that persists (the device
-// gone) does not spin a core the engine needs.
-func (l *udpLink) read(recv chan<- datagram, backoff time.Duration) {
-	buf := make([]byte, 64*1024)
+// read hands the link's datagrams to deliver, which must not keep b. It
+// waits a heartbeat interval after an error, so that an error that
+// persists (the device gone) does not spin a core the engine needs.
+func (l *udpLink) read(deliver func(link string, b []byte, at time.Time), backoff time.Duration) {
+	// One byte more than a packet may have, so that an oversized
+	// datagram is seen as such rather than cut to size.
+	buf := make([]byte, wire.MaxPacket+1)
 	for {
-		n, from, err := l.conn.ReadFromUDPAddrPort(buf)
+		n, err := l.conn.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -181,11 +229,7 @@ func (l *udpLink) read(recv chan<- datagram, backoff time.Duration) {
 			time.Sleep(backoff)
 			continue
 		}
-		d := datagram{link: l.spec.Name, from: from, data: append([]byte(nil), buf[:n]...), at: time.Now()}
-		select {
-		case recv <- d:
-		default: // the engine is behind: dropping is what a full NIC queue would do
-		}
+		deliver(l.spec.Name, buf[:n], time.Now())
 	}
 }
 

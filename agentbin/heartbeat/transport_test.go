@@ -90,7 +90,7 @@ func listenOnDeadLink(t *testing.T) (*udpTransport, *spec.Heartbeat) {
 		return nil, nil
 	}
 	hb := deadLink(t)
-	tr, err := listenUDP(hb, make(chan datagram, 1))
+	tr, err := listenUDP(hb, func(string, []byte, time.Time) {})
 	if err != nil {
 		t.Fatal(err)
 	}

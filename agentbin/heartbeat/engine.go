@@ -122,11 +122,11 @@ type Engine struct {
 	// heartbeats whose groups did not fit whole.
 	echoTurn, moveTurn int
 	trimmed            uint64
-	moves       map[string]Move
-	standby     bool
-	maintenance bool
-	quorate     bool
-	splitBrains uint64
+	moves              map[string]Move
+	standby            bool
+	maintenance        bool
+	quorate            bool
+	splitBrains        uint64
 	// quorateSince is when this node last gained quorum: after regaining
 	// it, a node waits deadtime before taking over from members it thinks
 	// dead, as the healed links that gave quorum back also bring their

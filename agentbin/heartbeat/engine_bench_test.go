@@ -16,7 +16,7 @@ import (
 type discardTransport struct{}
 
 func (discardTransport) send(string, netip.AddrPort, []byte) error { return nil }
-func (discardTransport) close() error                             { return nil }
+func (discardTransport) close() error                              { return nil }
 
 // benchEngine is node a of a two-node, two-link cluster with one group,
 // ready for tick and receive without its goroutine.

@@ -18,11 +18,11 @@ type discardTransport struct{}
 func (discardTransport) send(string, netip.AddrPort, []byte) error { return nil }
 func (discardTransport) close() error                              { return nil }
 
-// benchEngine is node a of a two-node, two-link cluster with one group,
-// ready for tick and receive without its goroutine.
-func benchEngine(b *testing.B) *Engine {
-	b.Helper()
-	keyPath := writeKey(b)
+// twoLinkEngine is node a of a two-node, two-link cluster with one group
+// of a fake resource; notify gets its events.
+func twoLinkEngine(tb testing.TB, notify func(Event)) *Engine {
+	tb.Helper()
+	keyPath := writeKey(tb)
 	links := []spec.Link{{Name: "lan", Interface: "lo", Local: "10.0.0.1", Mode: "unicast"}, {Name: "direct", Interface: "lo", Local: "10.0.1.1", Mode: "unicast"}}
 	locs := []spec.Location{{Node: "a", Score: 200}, {Node: "b", Score: 100}}
 	sp := &spec.Spec{FormatVersion: spec.FormatVersion, Cluster: "test", Node: "a", Quorum: &spec.Quorum{Policy: "stop"},
@@ -31,27 +31,36 @@ func benchEngine(b *testing.B) *Engine {
 			Peers: []spec.Peer{{Name: "b", Addresses: map[string]string{"lan": "10.0.0.2", "direct": "10.0.1.2"}}}},
 		Groups: []spec.Group{{Name: "web", Locations: locs, Failback: true,
 			Resources: []spec.Resource{{Kind: "vip", Name: "web-ip", Address: "10.0.0.33/24", Interface: "lo", MonitorIntervalMS: 10000}}}}}
-	e, err := New(Config{Spec: sp, Logger: log.New(io.Discard, "", 0), StateDir: b.TempDir()})
+	e, err := New(Config{Spec: sp, Logger: log.New(io.Discard, "", 0), StateDir: tb.TempDir(), Notify: notify})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	w := newWorld()
 	e.newResource = func(r spec.Resource, _ resource.Env) (resource.Resource, error) {
 		return &fakeResource{w: w, group: "web", node: "a"}, nil
 	}
-	r, err := newGroupRunner(sp.Groups[0], e.cfg.ResourceEnv, e.newResource, e.rec, e.events)
+	return e
+}
+
+// idleEngine is twoLinkEngine running its group, ready for tick and
+// receive without its goroutine.
+func idleEngine(tb testing.TB) *Engine {
+	tb.Helper()
+	e := twoLinkEngine(tb, nil)
+	g := e.sp.Groups[0]
+	r, err := newGroupRunner(g, e.cfg.ResourceEnv, e.newResource, e.rec, e.events)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	e.groups["web"] = &groupRun{spec: sp.Groups[0], runner: r, cancel: func() {}, state: Running}
-	e.groupNames = []string{"web"}
+	e.groups[g.Name] = &groupRun{spec: g, runner: r, cancel: func() {}, state: Running}
+	e.groupNames = []string{g.Name}
 	e.tr = discardTransport{}
 	return e
 }
 
-// peerPackets are n packets of b on each link, as b sends them every
-// interval: holding nothing, echoing a.
-func peerPackets(b *testing.B, n int) [][]byte {
+// peerPackets are n packets of b on each link (lan, direct, lan, ...), as
+// b sends them every interval: holding nothing, echoing a.
+func peerPackets(b testing.TB, n int) [][]byte {
 	b.Helper()
 	key := []byte("kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk")
 	gen := wire.NewGeneration(time.Now())
@@ -78,7 +87,7 @@ func peerPackets(b *testing.B, n int) [][]byte {
 // one tick, which sends on each. At the default 20 ms interval, 0.5 % of
 // a core is 100 µs per interval, syscalls and wake-ups included.
 func BenchmarkInterval(b *testing.B) {
-	e := benchEngine(b)
+	e := idleEngine(b)
 	pkts := peerPackets(b, b.N+1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -51,7 +51,7 @@ func (e *Engine) publish(now time.Time) {
 			"replayed": c.Replayed, "stale": c.Stale, "future": c.Future, "forged": c.Forged,
 			"malformed": c.Malformed, "version": c.Version, "too_big": c.TooBig,
 			"other_cluster": c.OtherCluster, "unknown_sender": c.UnknownSender,
-			"queue_full": ib.full.Load(),
+			"queue_full": ib.full.Load(), "unverified": ib.unverified.Load(),
 		} {
 			if n == 0 {
 				continue

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,31 +45,87 @@ type inbox struct {
 	q      chan received
 	// full counts authentic packets dropped because the engine was
 	// behind and the queue full.
-	full atomic.Uint64
+	full   atomic.Uint64
+	budget budget
+	// unverified counts the datagrams dropped unread because the budget
+	// was spent.
+	unverified atomic.Uint64
 }
+
+// budget bounds how many datagrams per second a link's reader
+// authenticates: a token bucket. A flood of forged packets then costs at
+// most that many HMACs a second; past it the reader pauses and the kernel
+// drops what does not fit the socket's buffer, for nothing. The link's own
+// heartbeats are lost in the flood, as they would be anyway; the other
+// links, the engine and the node's CPU are not.
+type budget struct {
+	mu     sync.Mutex
+	rate   float64 // tokens per second
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+// verifyRate is the budget of a link to peers peers at interval: many
+// times what they send, so that no burst of real heartbeats meets it, and
+// at least minVerifyRate (some milliseconds of a core).
+func verifyRate(peers int, interval time.Duration) float64 {
+	const margin, minVerifyRate = 20, 2000
+	return max(minVerifyRate, margin*float64(max(peers, 1))*float64(time.Second)/float64(max(interval, time.Millisecond)))
+}
+
+func newBudget(rate float64) budget {
+	return budget{rate: rate, burst: rate / 10, tokens: rate / 10}
+}
+
+// take spends a token at now, or says how long to pause until there are
+// a few again.
+func (b *budget) take(now time.Time) (pause time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	// Waking for every token would cost more than the HMAC it buys.
+	return max(minPause, time.Duration((1-b.tokens)/b.rate*float64(time.Second)))
+}
+
+// minPause is the shortest pause of a reader over its budget.
+const minPause = 5 * time.Millisecond
 
 // deliver checks one datagram that arrived on link and queues it for the
 // engine. It runs in the link's reader; a datagram that does not pass is
-// counted by reason and dropped there.
-func (e *Engine) deliver(link string, b []byte, at time.Time) {
+// counted by reason and dropped there. It returns how long the reader
+// must pause because the link's budget is spent.
+func (e *Engine) deliver(link string, b []byte, at time.Time) (pause time.Duration) {
 	ib := e.inboxes[link]
 	if ib == nil {
-		return
+		return 0
+	}
+	if pause := ib.budget.take(at); pause > 0 {
+		ib.unverified.Add(1)
+		return pause
 	}
 	pkt, err := ib.rcv.Accept(b, at)
 	if err != nil {
-		return
+		return 0
 	}
 	select {
 	case ib.q <- received{pkt: pkt, at: at}:
 	default: // the engine is behind: dropping is what a full NIC queue would do
 		ib.full.Add(1)
-		return
+		return 0
 	}
 	select {
 	case e.ready <- struct{}{}:
 	default: // the engine was told already and has not looked yet
 	}
+	return 0
 }
 
 // transport sends and receives heartbeats on the links. The engine talks
@@ -98,7 +155,7 @@ type udpTransport struct {
 // listenUDP opens one socket per link of the heartbeat section and hands
 // what arrives to deliver, from one goroutine per link, until the
 // transport is closed.
-func listenUDP(hb *spec.Heartbeat, deliver func(link string, b []byte, at time.Time)) (*udpTransport, error) {
+func listenUDP(hb *spec.Heartbeat, deliver deliverFunc) (*udpTransport, error) {
 	t := &udpTransport{links: map[string]*udpLink{}}
 	for _, l := range hb.Links {
 		local, err := netip.ParseAddr(l.Local)
@@ -213,10 +270,14 @@ func joinMulticast(conn *net.UDPConn, l spec.Link) error {
 	return nil
 }
 
-// read hands the link's datagrams to deliver, which must not keep b. It
+// deliverFunc takes a datagram received on link, without keeping b, and
+// says how long the reader must pause.
+type deliverFunc func(link string, b []byte, at time.Time) (pause time.Duration)
+
+// read hands the link's datagrams to deliver and pauses when told. It
 // waits a heartbeat interval after an error, so that an error that
 // persists (the device gone) does not spin a core the engine needs.
-func (l *udpLink) read(deliver func(link string, b []byte, at time.Time), backoff time.Duration) {
+func (l *udpLink) read(deliver deliverFunc, backoff time.Duration) {
 	// One byte more than a packet may have, so that an oversized
 	// datagram is seen as such rather than cut to size.
 	buf := make([]byte, wire.MaxPacket+1)
@@ -229,7 +290,9 @@ func (l *udpLink) read(deliver func(link string, b []byte, at time.Time), backof
 			time.Sleep(backoff)
 			continue
 		}
-		deliver(l.spec.Name, buf[:n], time.Now())
+		if pause := deliver(l.spec.Name, buf[:n], time.Now()); pause > 0 {
+			time.Sleep(pause)
+		}
 	}
 }
 

@@ -81,7 +81,8 @@ type Heartbeat struct {
 	// member received and dropped (Dropped sums them over the links): a
 	// flood of forged packets shows on the link it arrives on.
 	// "queue_full" counts authentic heartbeats dropped because the agent
-	// was behind.
+	// was behind, "unverified" datagrams dropped unread because the link
+	// had spent its budget of authentications (a flood).
 	DroppedByLink map[string]map[string]uint64 `json:"dropped_by_link,omitempty"`
 	// TrimmedStates counts the heartbeats whose state did not fit a
 	// packet even without the manual moves and echoes that may wait for

@@ -213,7 +213,7 @@ func New(cfg Config) (*Engine, error) {
 		counts := &wire.Counters{}
 		ib := &inbox{link: l.Name, counts: counts, q: make(chan received, inboxSize),
 			budget: newBudget(verifyRate(len(sp.Heartbeat.Peers), ms(sp.Heartbeat.IntervalMS))),
-			rcv: &wire.Receiver{Cluster: sp.Cluster, Self: sp.Node, Members: members, Keys: keys, Guard: &wire.ReplayGuard{}, Counters: counts}}
+			rcv:    &wire.Receiver{Cluster: sp.Cluster, Self: sp.Node, Members: members, Keys: keys, Guard: &wire.ReplayGuard{}, Counters: counts}}
 		e.inboxes[l.Name] = ib
 		e.links = append(e.links, ib)
 	}

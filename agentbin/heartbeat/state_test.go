@@ -46,12 +46,12 @@ func echoes(peers []string, link string) []wire.Echo {
 func TestFitState(t *testing.T) {
 	room := wire.StateRoom("cluster", "node-01", "lan")
 	for _, tc := range []struct {
-		name      string
-		core      wire.State
-		echoes    []wire.Echo
-		moves     []wire.Move
+		name                  string
+		core                  wire.State
+		echoes                []wire.Echo
+		moves                 []wire.Move
 		wantEchoes, wantMoves int
-		trimmed   bool
+		trimmed               bool
 	}{
 		{"a small state goes whole", wire.State{Quorate: true, Held: names("g", 3)}, echoes(names("peer", 1), "lan"), moves(names("g", 2), true), 1, 2, false},
 		{"at most a few moves a packet", wire.State{Quorate: true, Held: names("g", 50)}, nil, moves(names("g", 50), false), 0, maxMovesPerPacket, false},

@@ -100,6 +100,10 @@ func BenchmarkInterval(b *testing.B) {
 			}
 		}
 	}()
+	// Many intervals a second go through here: not a flood.
+	for _, ib := range e.links {
+		ib.budget = newBudget(1e9)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j, link := range []string{"lan", "direct"} {

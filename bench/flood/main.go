@@ -314,7 +314,7 @@ func flood(ctx context.Context, l *lab.Lab, p *lab.Prober, rates []int, step tim
 		if err != nil {
 			return 0, 0, err
 		}
-		fmt.Printf("forged %7d/s asked, %7d/s sent: the standby's agent saw %d (authenticated %d, dropped unread %d), direct link heartbeats accepted %d; %s\n",
+		fmt.Printf("forged %7d/s asked, %7d/s sent: the standby's agent saw %d (authenticated %d, dropped unread %d) and accepted %d heartbeats on both links; %s\n",
 			rate, sentRate, after.seen()-before.seen(), after.forged-before.forged, after.unverified-before.unverified, after.accepted-before.accepted, orNone(why))
 		if why != "" {
 			return absorbed, maxSent, nil
@@ -402,7 +402,7 @@ func linkDrops(ctx context.Context, l *lab.Lab, node string) (drops, error) {
 			d.other += n
 		}
 	}
-	// Accepted counts every link; the flooded link's own is not apart.
+	// Accepted counts every link.
 	d.accepted = st.Heartbeat.Accepted
 	return d, nil
 }

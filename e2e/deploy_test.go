@@ -60,6 +60,13 @@ func startCluster(t *testing.T, example string) *cluster {
 			}
 		}
 	}
+	return labCluster(t, example, dir, lab.Options{Name: "e2e", Replace: true})
+}
+
+// labCluster starts a lab for the configuration in dir, named what in
+// errors, with throwaway files for the secrets it names.
+func labCluster(t *testing.T, what, dir string, opts lab.Options) *cluster {
+	t.Helper()
 	// The examples name secret files that are not committed (the cluster
 	// key, SNMP passphrases, TLS keys): make throwaway ones.
 	hcl, err := os.ReadFile(filepath.Join(dir, "cluster.hcl"))
@@ -81,11 +88,11 @@ func startCluster(t *testing.T, example string) *cluster {
 	}
 	res, diags := config.Load(dir, config.Options{})
 	if diags.HasErrors() {
-		t.Fatalf("loading %s: %s", example, diags.Error())
+		t.Fatalf("loading %s: %s", what, diags.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	l, err := lab.Up(ctx, res.Topology, lab.Options{Name: "e2e", Replace: true})
+	l, err := lab.Up(ctx, res.Topology, opts)
 	if err != nil {
 		t.Fatalf("lab up: %v", err)
 	}

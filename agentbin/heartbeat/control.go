@@ -159,7 +159,7 @@ func (e *Engine) groupPlan(name string) GroupPlan {
 // endMoves records the end of every move that no longer holds (MoveEnd),
 // so that it does not come back when its target does.
 func (e *Engine) endMoves(v View) {
-	for _, name := range sortedGroupNames(e.groups) {
+	for _, name := range e.groupNames {
 		m := e.moves[name]
 		if why := MoveEnd(e.groupPlan(name), v); why != "" {
 			e.moves[name] = m.Ended()
@@ -168,11 +168,17 @@ func (e *Engine) endMoves(v View) {
 	}
 }
 
-// mergeMoves takes the moves a peer knows; it reports whether one of them
-// replaced this node's.
+// mergeMoves takes the moves a peer knows of the groups this node may
+// run; it reports whether one of them replaced this node's. The moves of
+// other groups are of no use here, as every member that may run a group
+// hears the others directly: keeping them would only make this node's
+// heartbeats longer, with no bound but the peers' configurations.
 func (e *Engine) mergeMoves(moves []wire.Move) bool {
 	changed := false
 	for _, wm := range moves {
+		if e.groups[wm.Group] == nil {
+			continue
+		}
 		m := Move{To: wm.To, Epoch: wm.Epoch}
 		if wm.UntilUnixNano != 0 {
 			m.Until = time.Unix(0, wm.UntilUnixNano)
@@ -185,7 +191,8 @@ func (e *Engine) mergeMoves(moves []wire.Move) bool {
 	return changed
 }
 
-// wireMoves are the moves this node tells its peers, ended ones included.
+// wireMoves are the moves this node tells its peers, ended ones included,
+// the ones that hold first: when not all fit a packet, those go first.
 func (e *Engine) wireMoves() []wire.Move {
 	var out []wire.Move
 	for g, m := range e.moves {
@@ -195,6 +202,11 @@ func (e *Engine) wireMoves() []wire.Move {
 		}
 		out = append(out, wm)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	sort.Slice(out, func(i, j int) bool {
+		if a, b := out[i].To != "", out[j].To != ""; a != b {
+			return a
+		}
+		return out[i].Group < out[j].Group
+	})
 	return out
 }

@@ -72,6 +72,9 @@ type peer struct {
 	knowsKey   bool // it signs with, or accepts, our current key
 	state      wire.State
 	fenced     bool // fenced since it was last seen dead
+	// retired is the newest generation of the peer fenced: its packets
+	// still queued in an inbox are dropped.
+	retired    uint64
 	fencing    bool
 	fenceAfter time.Time // retry fencing after this
 	fencers    []fence.Fencer
@@ -93,22 +96,39 @@ type Engine struct {
 	self string
 
 	keys wire.Keys
-	// receivers check packets per link; they share guard, whose windows
-	// are per link: the same heartbeat arrives once on every link (each
-	// copy naming its link), and each arrival proves that link works.
-	receivers map[string]*wire.Receiver
-	guard     *wire.ReplayGuard
-	counters  *wire.Counters
-	gen, seq  uint64
-	started   time.Time
+	// inboxes check and queue packets per link (transport.go), each with
+	// its own counters; they share guard, whose windows are per link: the
+	// same heartbeat arrives once on every link (each copy naming its
+	// link), and each arrival proves that link works.
+	inboxes map[string]*inbox
+	// links are the inboxes in the spec's order, as the engine takes
+	// their packets in turn.
+	links []*inbox
+	// ready tells the engine that an inbox has packets.
+	ready    chan struct{}
+	guard    *wire.ReplayGuard
+	gen, seq uint64
+	started  time.Time
 
-	peers       map[string]*peer
-	groups      map[string]*groupRun
-	moves       map[string]Move
-	standby     bool
-	maintenance bool
-	quorate     bool
-	splitBrains uint64
+	peers map[string]*peer
+	// peerOrder and peerList are the peers' names and the peers, sorted
+	// by name; groupNames the groups' names, sorted.
+	peerOrder  []string
+	peerList   []*peer
+	groups     map[string]*groupRun
+	groupNames []string
+	// dests are, per link, where its heartbeats go.
+	dests map[string][]netip.AddrPort
+	// echoTurn and moveTurn are the first echo and move the next
+	// heartbeat carries when not all fit (state.go); trimmed counts the
+	// heartbeats whose groups did not fit whole.
+	echoTurn, moveTurn int
+	trimmed            uint64
+	moves              map[string]Move
+	standby            bool
+	maintenance        bool
+	quorate            bool
+	splitBrains        uint64
 	// quorateSince is when this node last gained quorum: after regaining
 	// it, a node waits deadtime before taking over from members it thinks
 	// dead, as the healed links that gave quorum back also bring their
@@ -119,7 +139,6 @@ type Engine struct {
 	newResource resourceFactory
 	rec         *resource.Record
 	tr          transport
-	recv        chan datagram
 	events      chan groupEvent
 	fenced      chan fenceResult
 	controls    chan control
@@ -137,6 +156,11 @@ type Engine struct {
 	serveHold    time.Duration
 	carriers     map[string]*carrierState
 	cannotServe  []string
+
+	// published is when publish last ran; changed says that an event
+	// happened since.
+	published time.Time
+	changed   bool
 
 	mu      sync.Mutex
 	recent  []Event
@@ -173,12 +197,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, sp: sp, hb: sp.Heartbeat, self: sp.Node,
-		keys: keys, receivers: map[string]*wire.Receiver{}, guard: &wire.ReplayGuard{}, counters: &wire.Counters{},
+		keys: keys, inboxes: map[string]*inbox{}, ready: make(chan struct{}, 1), guard: &wire.ReplayGuard{},
 		started: time.Now(), peers: map[string]*peer{}, groups: map[string]*groupRun{},
 		moves: map[string]Move{}, quorate: true, newResource: resource.New, sendDrops: map[string]uint64{},
-		carrier: netlinkCarrier, ping: ping, pingPeriod: pingPeriod, pingTargets: map[string]*pingTarget{}, releaseAfter: map[string]time.Time{},
+		carrier: ifCarrier, ping: ping, pingPeriod: pingPeriod, pingTargets: map[string]*pingTarget{}, releaseAfter: map[string]time.Time{},
 		serveHold: serveHold, carriers: map[string]*carrierState{},
-		recv: make(chan datagram, 1024), events: make(chan groupEvent, 64),
+		events: make(chan groupEvent, 64),
 		fenced: make(chan fenceResult, 8), controls: make(chan control),
 	}
 	if e.gen, err = wire.NextGeneration(e.generationFile(), e.started); err != nil {
@@ -190,8 +214,17 @@ func New(cfg Config) (*Engine, error) {
 		members = append(members, p.Name)
 	}
 	for _, l := range sp.Heartbeat.Links {
-		e.receivers[l.Name] = &wire.Receiver{Cluster: sp.Cluster, Self: sp.Node, Members: members, Link: l.Name,
-			Keys: keys, Guard: e.guard, Counters: e.counters, Generation: e.gen}
+		counts := &wire.Counters{}
+		ib := &inbox{link: l.Name, counts: counts, q: make(chan received, inboxSize),
+			budget: newBudget(verifyRate(len(sp.Heartbeat.Peers), ms(sp.Heartbeat.IntervalMS))),
+			rcv: &wire.Receiver{Cluster: sp.Cluster, Self: sp.Node, Members: members, Link: l.Name,
+				Keys: keys, Guard: e.guard, Counters: counts, Generation: e.gen}}
+		e.inboxes[l.Name] = ib
+		e.links = append(e.links, ib)
+	}
+	e.dests = map[string][]netip.AddrPort{}
+	for _, l := range sp.Heartbeat.Links {
+		e.dests[l.Name] = destinations(l, sp.Heartbeat.Peers, sp.Heartbeat.Port)
 	}
 	for _, p := range sp.Heartbeat.Peers {
 		pr := &peer{spec: p, links: map[string]*peerLink{}}
@@ -206,6 +239,11 @@ func New(cfg Config) (*Engine, error) {
 			pr.fencers = append(pr.fencers, fn)
 		}
 		e.peers[p.Name] = pr
+		e.peerOrder = append(e.peerOrder, p.Name)
+	}
+	sort.Strings(e.peerOrder)
+	for _, n := range e.peerOrder {
+		e.peerList = append(e.peerList, e.peers[n])
 	}
 	if q := sp.Quorum; q != nil && q.TieBreaker != "" {
 		addr, err := netip.ParseAddr(q.TieBreaker)
@@ -243,6 +281,7 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
 func (e *Engine) emit(kind status.EventKind, node, group, detail string) {
 	ev := Event{Time: time.Now().UTC(), Kind: kind, Node: node, Group: group, Detail: detail}
+	e.changed = true
 	e.mu.Lock()
 	e.recent = append(e.recent, ev)
 	if n := len(e.recent); n > 50 {
@@ -259,7 +298,7 @@ func (e *Engine) emit(kind status.EventKind, node, group, detail string) {
 // over as its own. What a former spec started and this one no longer has,
 // Run releases (releaseLeftovers).
 func (e *Engine) Run(ctx context.Context) error {
-	tr, err := listenUDP(e.hb, e.recv)
+	tr, err := listenUDP(e.hb, e.deliver)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -295,6 +334,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 		}
 		gctx, cancel := context.WithCancel(groupCtx)
 		e.groups[g.Name] = &groupRun{spec: g, runner: r, cancel: cancel, state: Stopped}
+		e.groupNames = append(e.groupNames, g.Name)
 		wg.Go(func() { r.run(gctx) })
 		// Whatever a previous agent left running is taken as held:
 		// resources are idempotent, so a start confirms it, and placement
@@ -304,6 +344,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 			r.cmds <- true
 		}
 	}
+	sort.Strings(e.groupNames)
 	if e.tieBreaker != nil {
 		go e.tieBreaker.run(ctx)
 	}
@@ -317,8 +358,8 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case d := <-e.recv:
-			if e.receive(d) {
+		case <-e.ready:
+			if e.drain() {
 				e.decide(time.Now())
 			}
 		case ev := <-e.events:
@@ -420,42 +461,75 @@ func (e *Engine) tick(now time.Time) {
 	e.updateServe(now)
 	e.decide(now)
 	e.sendHeartbeat(now)
-	e.publish(now)
+	if e.changed || now.Sub(e.published) >= publishEvery {
+		e.publish(now)
+	}
 }
 
-// receive handles one datagram; it reports whether a peer's state changed
-// in a way placement must look at.
-func (e *Engine) receive(d datagram) bool {
-	rcv := e.receivers[d.link]
-	if rcv == nil {
-		return false
+// publishEvery is how often the status is refreshed when nothing worth an
+// event happened: the agent reads it once a second. Refreshing it every
+// tick was an eighth of the engine's work.
+const publishEvery = 200 * time.Millisecond
+
+// drain takes the packets the inboxes hold, one from each link in turn,
+// so that no link waits behind another's backlog, and at most inboxSize
+// rounds, so that the ticks keep their pace. It reports whether a peer's
+// state changed in a way placement must look at: placement then looks
+// once for the lot.
+func (e *Engine) drain() bool {
+	changed := false
+	for range inboxSize {
+		more := false
+		for _, ib := range e.links {
+			select {
+			case r := <-ib.q:
+				changed = e.receive(ib.link, r) || changed
+				more = true
+			default:
+			}
+		}
+		if !more {
+			return changed
+		}
 	}
-	pkt, err := rcv.Accept(d.data, d.at)
-	if err != nil {
-		return false
+	// Some are left: come back for them after the other work.
+	select {
+	case e.ready <- struct{}{}:
+	default:
 	}
+	return changed
+}
+
+// receive handles one authenticated packet that arrived on link; it
+// reports whether a peer's state changed in a way placement must look at.
+func (e *Engine) receive(link string, r received) bool {
+	pkt := r.pkt
 	p := e.peers[pkt.From]
-	l := p.links[d.link]
+	if p == nil || pkt.Generation <= p.retired {
+		// Queued before its sender was fenced (see fenceDone).
+		return false
+	}
+	l := p.links[link]
 	if l == nil || pkt.Generation < p.gen {
 		// An older generation is an agent that has since restarted,
 		// never a restart.
 		return false
 	}
-	l.lastSeen, l.lastSeq, l.lastSent = d.at, pkt.Seq, pkt.SentUnixNano
+	l.lastSeen, l.lastSeq, l.lastSent = r.at, pkt.Seq, pkt.SentUnixNano
 	l.received++
 	if l.windowSeq == 0 || pkt.Seq < l.windowSeq {
 		l.windowSeq = pkt.Seq
 	}
 	p.knowsKey = pkt.SenderKnowsCurrentKey()
 	for _, echo := range pkt.State.Echo {
-		if echo.Peer == e.self && echo.Link == d.link && echo.SentUnixNano > 0 {
-			l.rtt = wire.RTT(pkt, echo, d.at)
+		if echo.Peer == e.self && echo.Link == link && echo.SentUnixNano > 0 {
+			l.rtt = wire.RTT(pkt, echo, r.at)
 		}
 	}
 	if !l.up {
 		l.up = true
 		if p.alive {
-			e.emit(status.LinkUp, p.spec.Name, "", "link "+d.link)
+			e.emit(status.LinkUp, p.spec.Name, "", "link "+link)
 		}
 	}
 	changed := false
@@ -472,7 +546,7 @@ func (e *Engine) receive(d datagram) bool {
 	}
 	if !p.alive {
 		p.alive, p.warned, p.everSeen, p.fenced = true, false, true, false
-		p.aliveSince = d.at
+		p.aliveSince = r.at
 		e.emit(status.NodeAlive, p.spec.Name, "", "")
 		changed = true
 	}
@@ -486,14 +560,8 @@ func sameState(a, b wire.State) bool {
 		slices.Equal(a.CannotServe, b.CannotServe)
 }
 
-func (e *Engine) peerNames() []string {
-	names := make([]string, 0, len(e.peers))
-	for n := range e.peers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+// peerNames are the peers' names, sorted; the caller must not change them.
+func (e *Engine) peerNames() []string { return e.peerOrder }
 
 // updateLiveness declares links and peers up or down from the clock.
 func (e *Engine) updateLiveness(now time.Time) {
@@ -624,7 +692,7 @@ func (e *Engine) decide(now time.Time) {
 	if e.maintenance {
 		return
 	}
-	for _, name := range sortedGroupNames(e.groups) {
+	for _, name := range e.groupNames {
 		g := e.groups[name]
 		owner := Place(e.groupPlan(name), v)
 		if !e.quorate {
@@ -670,15 +738,6 @@ func otherHolders(holders []string, self string) []string {
 		}
 	}
 	return out
-}
-
-func sortedGroupNames(m map[string]*groupRun) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // bannedFrom says whether node failed the group and must not get it back
@@ -755,7 +814,7 @@ func (e *Engine) fenceDone(fr fenceResult) {
 		return
 	}
 	if !p.alive {
-		p.fenced = true
+		p.fenced, p.retired = true, p.gen
 		e.guard.Retire(fr.node, p.gen)
 		e.emit(status.Fenced, fr.node, "", "")
 	}
@@ -791,46 +850,59 @@ func (e *Engine) groupChanged(ev groupEvent) {
 	}
 }
 
-// sendHeartbeat sends this node's state on every link.
+// sendHeartbeat sends this node's state on every link, fitted to a
+// packet (state.go).
 func (e *Engine) sendHeartbeat(now time.Time) {
-	st := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started),
+	core := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started),
 		CannotServe: e.cannotServe}
-	for _, name := range sortedGroupNames(e.groups) {
+	for _, name := range e.groupNames {
 		switch e.groups[name].state {
 		case Running, StopFailed:
-			st.Held = append(st.Held, name)
+			core.Held = append(core.Held, name)
 		case Starting:
-			st.Starting = append(st.Starting, name)
+			core.Starting = append(core.Starting, name)
 		case Stopping:
-			st.Stopping = append(st.Stopping, name)
+			core.Stopping = append(core.Stopping, name)
 		case Failed:
-			st.Failed = append(st.Failed, name)
+			core.Failed = append(core.Failed, name)
 		}
 	}
-	st.Moves = e.wireMoves()
+	moves := e.wireMoves()
 	allReady := true
-	for _, name := range e.peerNames() {
-		p := e.peers[name]
+	for _, p := range e.peerList {
 		allReady = allReady && p.knowsKey
-		for _, l := range e.hb.Links {
-			if pl := p.links[l.Name]; pl.lastSeq > 0 {
-				st.Echo = append(st.Echo, wire.Echo{Peer: name, Link: l.Name, Seq: pl.lastSeq, RecvUnixNano: pl.lastSeen.UnixNano(), SentUnixNano: pl.lastSent})
-			}
-		}
 	}
 	key, keyID := e.keys.Signing(allReady)
-	peers := e.hb.Peers
 	heard := e.guard.Heard()
 	e.seq++
+	sentMoves, sentEchoes := 0, 0
 	for _, l := range e.hb.Links {
+		// A packet on a link carries the echoes of that link only: they
+		// measure its round trips.
+		var echoes []wire.Echo
+		for _, p := range e.peerList {
+			if pl := p.links[l.Name]; pl.lastSeq > 0 {
+				echoes = append(echoes, wire.Echo{Peer: p.spec.Name, Link: l.Name, Seq: pl.lastSeq, RecvUnixNano: pl.lastSeen.UnixNano(), SentUnixNano: pl.lastSent})
+			}
+		}
+		st, trimmed := fitState(core, echoes, e.echoTurn, moves, e.moveTurn, wire.StateRoom(e.sp.Cluster, e.self, l.Name, heard))
+		if trimmed {
+			e.trimmed++
+			if e.trimmed == 1 || e.trimmed%1000 == 0 {
+				e.cfg.Logger.Printf("heartbeat: link %s: this node's groups do not fit a heartbeat (%d times so far); sent them cut short. Run hactl validate, which says what to reduce", l.Name, e.trimmed)
+			}
+		}
+		sentMoves, sentEchoes = max(sentMoves, len(st.Moves)), max(sentEchoes, len(st.Echo))
 		pkt := &wire.Packet{Cluster: e.sp.Cluster, From: e.self, Generation: e.gen, Seq: e.seq, SentUnixNano: time.Now().UnixNano(), Link: l.Name,
 			Heard: heard, State: st}
 		b, err := wire.Encode(pkt, key, keyID)
 		if err != nil {
-			e.cfg.Logger.Printf("heartbeat: encoding: %v", err)
-			return
+			// Not expected once fitted; the other links still send.
+			e.cfg.Logger.Printf("heartbeat: link %s: encoding: %v", l.Name, err)
+			e.sendDrops[l.Name]++
+			continue
 		}
-		for _, to := range destinations(l, peers, e.hb.Port) {
+		for _, to := range e.dests[l.Name] {
 			// A refused packet is what a dead link looks like from here;
 			// the peers notice the silence, and status counts the drops.
 			if e.tr.send(l.Name, to, b) != nil {
@@ -838,6 +910,8 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 			}
 		}
 	}
+	e.moveTurn += sentMoves
+	e.echoTurn += sentEchoes
 }
 
 func (e *Engine) standbyFile() string { return e.stateFile("standby") }

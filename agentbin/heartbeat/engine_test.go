@@ -126,10 +126,7 @@ func (t *memTransport) send(link string, to netip.AddrPort, b []byte) error {
 	if dst == nil || blocked {
 		return errors.New("unreachable")
 	}
-	select {
-	case dst.recv <- datagram{link: link, data: append([]byte(nil), b...), at: time.Now()}:
-	default:
-	}
+	dst.deliver(link, b, time.Now())
 	return nil
 }
 
@@ -511,8 +508,8 @@ func TestForgedAndReplayedHeartbeatsAreDroppedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 20 {
-		target.recv <- datagram{link: "lan", data: forged, at: time.Now()}
-		target.recv <- datagram{link: "lan", data: old, at: time.Now()}
+		target.deliver("lan", forged, time.Now())
+		target.deliver("lan", old, time.Now())
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {

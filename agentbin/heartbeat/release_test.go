@@ -73,7 +73,7 @@ func (v hostVIP) Monitor(context.Context) (bool, error) {
 	return v.h.on[v.addr], nil
 }
 
-func writeKey(t *testing.T) string {
+func writeKey(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))), 0o600); err != nil {

@@ -8,6 +8,7 @@ import (
 
 // publish refreshes the status the agent reports.
 func (e *Engine) publish(now time.Time) {
+	e.published, e.changed = now, false
 	v := e.view(now)
 	hs := &status.Heartbeat{Quorate: e.quorate, Standby: e.standby, Maintenance: e.maintenance, SplitBrains: e.splitBrains}
 	hs.Members = append(hs.Members, status.Member{Name: e.self, Self: true, Alive: true, Standby: e.standby, CannotServe: e.cannotServe})
@@ -27,7 +28,7 @@ func (e *Engine) publish(now time.Time) {
 	waiting := e.waiting
 	hs.Events = append([]Event(nil), e.recent...)
 	e.mu.Unlock()
-	for _, name := range sortedGroupNames(e.groups) {
+	for _, name := range e.groupNames {
 		g := e.groups[name]
 		gs := status.Group{Name: name, RunningOn: v.Holders[name], State: string(g.state), Waiting: waiting[name]}
 		if gs.RunningOn == nil {
@@ -42,8 +43,28 @@ func (e *Engine) publish(now time.Time) {
 		gs.Resources = append(gs.Resources, g.runner.Statuses()...)
 		hs.Groups = append(hs.Groups, gs)
 	}
-	c := e.counters.Snapshot()
-	hs.Accepted, hs.Dropped = c.Accepted, c.Dropped()
+	hs.Dropped = map[string]uint64{}
+	for _, ib := range e.links {
+		c := ib.counts.Snapshot()
+		hs.Accepted += c.Accepted
+		dropped := c.Dropped()
+		for reason, n := range map[string]uint64{"queue_full": ib.full.Load(), "unverified": ib.unverified.Load()} {
+			if n > 0 {
+				dropped[reason] = n
+			}
+		}
+		for reason, n := range dropped {
+			hs.Dropped[reason] += n
+			if hs.DroppedByLink == nil {
+				hs.DroppedByLink = map[string]map[string]uint64{}
+			}
+			if hs.DroppedByLink[ib.link] == nil {
+				hs.DroppedByLink[ib.link] = map[string]uint64{}
+			}
+			hs.DroppedByLink[ib.link][reason] = n
+		}
+	}
+	hs.TrimmedStates = e.trimmed
 	for link, n := range e.sendDrops {
 		if hs.SendDrops == nil {
 			hs.SendDrops = map[string]uint64{}

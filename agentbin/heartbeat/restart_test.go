@@ -48,7 +48,7 @@ func TestHeartbeatsFromBeforeARestartAreNotLife(t *testing.T) {
 		t.Fatalf("the restarted agent's generation %d is not above %d", fresh.gen, old.gen)
 	}
 	for _, b := range held {
-		fresh.recv <- datagram{link: "lan", data: b, at: time.Now()}
+		fresh.deliver("lan", b, time.Now())
 		time.Sleep(20 * time.Millisecond)
 		if m := c.member("c2g", "h2g"); m.Alive {
 			t.Fatal("the restarted c2g takes h2g for alive on packets that answer its previous start")

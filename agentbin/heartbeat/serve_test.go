@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/hactl/hactl/agentbin/status"
 )
 
@@ -94,12 +96,40 @@ func (c *cluster) member(node, name string) status.Member {
 	return status.Member{}
 }
 
-func TestNetlinkCarrier(t *testing.T) {
-	if up, err := netlinkCarrier("lo"); err != nil || !up {
-		t.Errorf("netlinkCarrier(lo) = %v, %v; want up", up, err)
+func TestIfCarrier(t *testing.T) {
+	if up, err := ifCarrier("lo"); err != nil || !up {
+		t.Errorf("ifCarrier(lo) = %v, %v; want up", up, err)
 	}
-	if _, err := netlinkCarrier("nosuch0"); err == nil {
-		t.Error("netlinkCarrier(nosuch0) found an interface that does not exist")
+	if _, err := ifCarrier("nosuch0"); err == nil {
+		t.Error("ifCarrier(nosuch0) found an interface that does not exist")
+	}
+}
+
+// An interface that is up but whose cable is dead (its veth peer is
+// down) has no carrier, as netlink's IFF_LOWER_UP says.
+func TestIfCarrierOfADeadCable(t *testing.T) {
+	if !inOwnNetns(t) {
+		return
+	}
+	deadLink(t)
+	if up, err := ifCarrier("hb0"); err != nil || up {
+		t.Errorf("ifCarrier(hb0) = %v, %v; want no carrier", up, err)
+	}
+	far, err := netlink.LinkByName("hb0-far")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(far); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		up, err := ifCarrier("hb0")
+		if err == nil && up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ifCarrier(hb0) = %v, %v with its peer up; want carrier", up, err)
+		}
 	}
 }
 

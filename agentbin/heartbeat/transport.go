@@ -10,20 +10,122 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/agentbin/spec"
 )
 
-// datagram is a packet received on a link.
-type datagram struct {
-	link string
-	from netip.AddrPort
-	data []byte
-	at   time.Time
+// received is an authenticated packet and when it arrived.
+type received struct {
+	pkt *wire.Packet
+	at  time.Time
+}
+
+// inboxSize is how many authenticated packets a link holds for the
+// engine: at the shortest intervals and with 16 members, several
+// intervals' worth from every peer.
+const inboxSize = 256
+
+// inbox is one link's way into the engine. The link's reader, in its own
+// goroutine, authenticates and replay-checks every datagram before
+// queueing it (deliver), so that forged packets cost the reader of the
+// link they arrive on and nothing else: a flood on one link fills
+// neither another link's queue nor the engine's goroutine, and the
+// engine sees only packets that its cluster's members sent.
+type inbox struct {
+	link   string
+	rcv    *wire.Receiver
+	counts *wire.Counters // the receiver's
+	q      chan received
+	// full counts authentic packets dropped because the engine was
+	// behind and the queue full.
+	full   atomic.Uint64
+	budget budget
+	// unverified counts the datagrams dropped unread because the budget
+	// was spent.
+	unverified atomic.Uint64
+}
+
+// budget bounds how many datagrams per second a link's reader
+// authenticates: a token bucket. A flood of forged packets then costs at
+// most that many HMACs a second; past it the reader pauses and the kernel
+// drops what does not fit the socket's buffer, for nothing. The link's own
+// heartbeats are lost in the flood, as they would be anyway; the other
+// links, the engine and the node's CPU are not.
+type budget struct {
+	mu     sync.Mutex
+	rate   float64 // tokens per second
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+// verifyRate is the budget of a link to peers peers at interval: many
+// times what they send, so that no burst of real heartbeats meets it, and
+// at least minVerifyRate (some milliseconds of a core).
+func verifyRate(peers int, interval time.Duration) float64 {
+	const margin, minVerifyRate = 20, 2000
+	return max(minVerifyRate, margin*float64(max(peers, 1))*float64(time.Second)/float64(max(interval, time.Millisecond)))
+}
+
+func newBudget(rate float64) budget {
+	return budget{rate: rate, burst: rate / 10, tokens: rate / 10}
+}
+
+// take spends a token at now, or says how long to pause until there are
+// a few again.
+func (b *budget) take(now time.Time) (pause time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	// Waking for every token would cost more than the HMAC it buys.
+	return max(minPause, time.Duration((1-b.tokens)/b.rate*float64(time.Second)))
+}
+
+// minPause is the shortest pause of a reader over its budget.
+const minPause = 5 * time.Millisecond
+
+// deliver checks one datagram that arrived on link and queues it for the
+// engine. It runs in the link's reader; a datagram that does not pass is
+// counted by reason and dropped there. It returns how long the reader
+// must pause because the link's budget is spent.
+func (e *Engine) deliver(link string, b []byte, at time.Time) (pause time.Duration) {
+	ib := e.inboxes[link]
+	if ib == nil {
+		return 0
+	}
+	if pause := ib.budget.take(at); pause > 0 {
+		ib.unverified.Add(1)
+		return pause
+	}
+	pkt, err := ib.rcv.Accept(b, at)
+	if err != nil {
+		return 0
+	}
+	select {
+	case ib.q <- received{pkt: pkt, at: at}:
+	default: // the engine is behind: dropping is what a full NIC queue would do
+		ib.full.Add(1)
+		return 0
+	}
+	select {
+	case e.ready <- struct{}{}:
+	default: // the engine was told already and has not looked yet
+	}
+	return 0
 }
 
 // transport sends and receives heartbeats on the links. The engine talks
@@ -50,9 +152,10 @@ type udpTransport struct {
 	links map[string]*udpLink
 }
 
-// listenUDP opens one socket per link of the heartbeat section and
-// delivers what arrives to recv until the transport is closed.
-func listenUDP(hb *spec.Heartbeat, recv chan<- datagram) (*udpTransport, error) {
+// listenUDP opens one socket per link of the heartbeat section and hands
+// what arrives to deliver, from one goroutine per link, until the
+// transport is closed.
+func listenUDP(hb *spec.Heartbeat, deliver deliverFunc) (*udpTransport, error) {
 	t := &udpTransport{links: map[string]*udpLink{}}
 	for _, l := range hb.Links {
 		local, err := netip.ParseAddr(l.Local)
@@ -105,7 +208,7 @@ func listenUDP(hb *spec.Heartbeat, recv chan<- datagram) (*udpTransport, error) 
 		}
 		ul := &udpLink{spec: l, conn: conn, raw: raw}
 		t.links[l.Name] = ul
-		go ul.read(recv, ms(hb.IntervalMS))
+		go ul.read(deliver, ms(hb.IntervalMS))
 	}
 	return t, nil
 }
@@ -167,13 +270,19 @@ func joinMulticast(conn *net.UDPConn, l spec.Link) error {
 	return nil
 }
 
-// read delivers the link's datagrams to recv. It waits a heartbeat
-// interval after an error, so that an error that persists (the device
-// gone) does not spin a core the engine needs.
-func (l *udpLink) read(recv chan<- datagram, backoff time.Duration) {
-	buf := make([]byte, 64*1024)
+// deliverFunc takes a datagram received on link, without keeping b, and
+// says how long the reader must pause.
+type deliverFunc func(link string, b []byte, at time.Time) (pause time.Duration)
+
+// read hands the link's datagrams to deliver and pauses when told. It
+// waits a heartbeat interval after an error, so that an error that
+// persists (the device gone) does not spin a core the engine needs.
+func (l *udpLink) read(deliver deliverFunc, backoff time.Duration) {
+	// One byte more than a packet may have, so that an oversized
+	// datagram is seen as such rather than cut to size.
+	buf := make([]byte, wire.MaxPacket+1)
 	for {
-		n, from, err := l.conn.ReadFromUDPAddrPort(buf)
+		n, err := l.conn.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -181,10 +290,8 @@ func (l *udpLink) read(recv chan<- datagram, backoff time.Duration) {
 			time.Sleep(backoff)
 			continue
 		}
-		d := datagram{link: l.spec.Name, from: from, data: append([]byte(nil), buf[:n]...), at: time.Now()}
-		select {
-		case recv <- d:
-		default: // the engine is behind: dropping is what a full NIC queue would do
+		if pause := deliver(l.spec.Name, buf[:n], time.Now()); pause > 0 {
+			time.Sleep(pause)
 		}
 	}
 }

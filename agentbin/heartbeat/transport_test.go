@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +18,9 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 // The transport tests send over a real link: a veth pair in a network
@@ -90,7 +94,7 @@ func listenOnDeadLink(t *testing.T) (*udpTransport, *spec.Heartbeat) {
 		return nil, nil
 	}
 	hb := deadLink(t)
-	tr, err := listenUDP(hb, make(chan datagram, 1))
+	tr, err := listenUDP(hb, func(string, []byte, time.Time) time.Duration { return 0 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,5 +206,116 @@ func TestRefusedHeartbeatsAreCountedPerLink(t *testing.T) {
 	got := e.Status().SendDrops
 	if len(got) != 1 || got["direct"] != 6 {
 		t.Errorf("send drops %v, want direct: 6 (3 heartbeats to 2 peers) and nothing for lan", got)
+	}
+}
+
+// A flood of forged packets on one link — as fast as two goroutines can
+// hand them in, as a link's reader would — neither drops nor delays the
+// heartbeats on the other: each link authenticates in its own reader and
+// has its own queue. Before, every link shared one queue, which the
+// engine drained while running every HMAC: a flood on one link dropped
+// the heartbeats of all and the peer was declared dead.
+func TestAFloodOnOneLinkSparesTheOther(t *testing.T) {
+	var mu sync.Mutex
+	var bad []Event
+	e := twoLinkEngine(t, func(ev Event) {
+		if ev.Node == "b" && (ev.Kind == status.NodeDead || ev.Kind == status.NodeLate || ev.Kind == status.LinkDown) {
+			mu.Lock()
+			bad = append(bad, ev)
+			mu.Unlock()
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := e.run(ctx, discardTransport{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	defer func() { cancel(); <-done }()
+
+	const beats = 75 // 1.5 s of heartbeats at 20 ms
+	pkts := peerPackets(t, beats, e.gen)
+	forged, err := wire.Encode(&wire.Packet{Cluster: "test", From: "b", Generation: uint64(time.Now().UnixNano()), Seq: 1,
+		SentUnixNano: time.Now().UnixNano(), Link: "lan"}, []byte(strings.Repeat("x", 32)), wire.KeyCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flood sync.WaitGroup
+	stop := make(chan struct{})
+	start := time.Now()
+	for range 2 {
+		flood.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					if pause := e.deliver("lan", forged, time.Now()); pause > 0 {
+						time.Sleep(pause)
+					}
+				}
+			}
+		})
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	for i := range beats {
+		<-tick.C
+		e.deliver("direct", pkts[2*i+1], time.Now())
+	}
+	tick.Stop()
+	close(stop)
+	flood.Wait()
+	took := time.Since(start)
+
+	direct, lan := e.inboxes["direct"], e.inboxes["lan"]
+	for deadline := time.Now().Add(2 * time.Second); len(direct.q) > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := lan.counts.Forged.Load() + lan.unverified.Load(); n < 10*beats {
+		t.Fatalf("only %d forged packets in %s: no flood", n, took)
+	}
+	if got := direct.counts.Accepted.Load(); got != beats || direct.full.Load() != 0 {
+		t.Errorf("link direct accepted %d of %d heartbeats, %d dropped with its queue full", got, beats, direct.full.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Errorf("b was late or dead during the flood: %v", bad)
+	}
+	// The flood costs at most the link's budget of HMACs.
+	if n, most := lan.counts.Forged.Load(), uint64(took.Seconds()*lan.budget.rate+lan.budget.burst); n > most {
+		t.Errorf("%d forged packets authenticated in %s, more than the budget of %d", n, took, most)
+	}
+	t.Logf("%d forged packets on lan (%d authenticated), %d heartbeats on direct", lan.counts.Forged.Load()+lan.unverified.Load(), lan.counts.Forged.Load(), direct.counts.Accepted.Load())
+}
+
+func TestBudget(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		takes  int           // tokens taken at t0
+		after  time.Duration // then one more taken this much later
+		paused bool          // whether that one is refused
+	}{
+		{"within the burst", 99, 0, false},
+		{"past the burst", 100, 0, true},
+		{"refilled at the rate", 100, 2 * time.Millisecond, false},
+		{"not refilled yet", 100, 500 * time.Microsecond, true},
+		{"refilled to the burst only", 100, time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBudget(1000) // burst 100
+			for i := range tc.takes {
+				if p := b.take(t0); p != 0 {
+					t.Fatalf("take %d within the burst paused %s", i, p)
+				}
+			}
+			p := b.take(t0.Add(tc.after))
+			if (p > 0) != tc.paused || p > 0 && p < minPause {
+				t.Errorf("take after %s: pause %s, want paused %v (at least %s)", tc.after, p, tc.paused, minPause)
+			}
+		})
 	}
 }

@@ -77,6 +77,18 @@ type Heartbeat struct {
 	// refused to send (a dead link whose buffer is full); a link that
 	// refused none is absent.
 	SendDrops map[string]uint64 `json:"send_drops,omitempty"`
+	// DroppedByLink counts, per link and reason, the datagrams this
+	// member received and dropped (Dropped sums them over the links): a
+	// flood of forged packets shows on the link it arrives on.
+	// "queue_full" counts authentic heartbeats dropped because the agent
+	// was behind, "unverified" datagrams dropped unread because the link
+	// had spent its budget of authentications (a flood).
+	DroppedByLink map[string]map[string]uint64 `json:"dropped_by_link,omitempty"`
+	// TrimmedStates counts the heartbeats whose state did not fit a
+	// packet even without the manual moves and echoes that may wait for
+	// the next one, and went out cut short; hactl validate refuses the
+	// configurations where this can happen.
+	TrimmedStates uint64 `json:"trimmed_states,omitempty"`
 	// SplitBrains counts the times this member found a group it ran also
 	// run elsewhere (after a partition healed) and released it.
 	SplitBrains uint64  `json:"split_brains"`

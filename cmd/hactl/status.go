@@ -400,11 +400,26 @@ func (r *statusReport) writeCluster(w io.Writer) {
 	}
 	_ = tw.Flush()
 	if len(hb.Dropped) > 0 {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(hb.Dropped)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, hb.Dropped[k]))
+		// Per link where the agent counts so: a flood shows on its link.
+		byLink := map[string]map[string]uint64{"": hb.Dropped}
+		if len(hb.DroppedByLink) > 0 {
+			byLink = hb.DroppedByLink
 		}
-		fmt.Fprintf(w, "\nHeartbeats dropped: %s (accepted %d)\n", strings.Join(parts, ", "), hb.Accepted)
+		var links []string
+		for _, l := range slices.Sorted(maps.Keys(byLink)) {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(byLink[l])) {
+				parts = append(parts, fmt.Sprintf("%s %d", k, byLink[l][k]))
+			}
+			if l != "" {
+				l = "on " + l + ": "
+			}
+			links = append(links, l+strings.Join(parts, ", "))
+		}
+		fmt.Fprintf(w, "\nHeartbeats dropped: %s (accepted %d)\n", strings.Join(links, "; "), hb.Accepted)
+	}
+	if hb.TrimmedStates > 0 {
+		fmt.Fprintf(w, "\nHeartbeats %s sent with its groups cut short, as they did not fit a packet: %d (run hactl validate)\n", seenBy, hb.TrimmedStates)
 	}
 	if len(hb.SendDrops) > 0 {
 		var parts []string

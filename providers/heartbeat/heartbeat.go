@@ -6,8 +6,10 @@ package heartbeat
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/hactl/hactl/agentbin/heartbeat/wire"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 	"github.com/hactl/hactl/providers/group"
@@ -120,13 +122,15 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 }
 
 // Validate implements providers.Validator: heartbeat links must reach every
-// member, and broadcast only works where the network has a broadcast address.
+// member, broadcast only works where the network has a broadcast address,
+// and every member's state must fit a heartbeat.
 func (Provider) Validate(d *providers.Decoder) {
 	hb := d.Topology.Heartbeat
 	if hb == nil {
 		return
 	}
 	members := group.Members(d.Topology)
+	validateStateSize(d, hb, members)
 	for _, l := range hb.Links {
 		if l.Network == nil {
 			continue
@@ -157,4 +161,58 @@ func isAre(n int) string {
 		return "is"
 	}
 	return "are"
+}
+
+// validateStateSize checks that the state each member sends fits a
+// heartbeat packet (wire.MaxPacket, with the header's names) at worst:
+// every group it may run held and unable to serve, every flag set, with
+// room left for one manual move and one echo (the others take turns in
+// the next packets). A member whose state does not fit would send its
+// groups cut short, and its peers could start a group it runs. It reports
+// the member with the least room, once.
+func validateStateSize(d *providers.Decoder, hb *topology.Heartbeat, members []*topology.Node) {
+	cluster := d.Topology.Cluster.Name
+	var nodes, links []string
+	for _, m := range members {
+		nodes = append(nodes, m.Name)
+	}
+	for _, l := range hb.Links {
+		links = append(links, l.Name)
+	}
+	var worst struct {
+		node, link, longest string
+		groups, size, room  int
+	}
+	for _, m := range members {
+		var groups []string
+		longest := ""
+		for _, g := range d.Topology.Groups {
+			if slices.ContainsFunc(g.Locations, func(l topology.Location) bool { return l.Node == m }) {
+				groups = append(groups, g.Name)
+				if len(g.Name) > len(longest) {
+					longest = g.Name
+				}
+			}
+		}
+		size, _ := wire.WorstSize(groups, nodes, links)
+		// Its packets name the generation it heard of every other member.
+		var heard []wire.Heard
+		for _, other := range members {
+			if other != m {
+				heard = append(heard, wire.Heard{Node: other.Name})
+			}
+		}
+		for _, l := range links {
+			room := wire.StateRoom(cluster, m.Name, l, heard)
+			if size > room && (worst.node == "" || size-room > worst.size-worst.room) {
+				worst.node, worst.link, worst.longest, worst.groups, worst.size, worst.room = m.Name, l, longest, len(groups), size, room
+			}
+		}
+	}
+	if worst.node == "" {
+		return
+	}
+	d.Error(providers.FromTopo(hb.Range), "Heartbeat state too large",
+		fmt.Sprintf("Node %q may run %d groups: its heartbeat could need %d bytes of state (every group held and unable to serve, with one manual move and one echo), and a heartbeat on link %q has room for %d (%d bytes less the header, which names every other member). Let fewer groups run on %s (a group runs only on the nodes of its location blocks), or shorten the groups' names (the longest is %q, %d bytes).",
+			worst.node, worst.groups, worst.size, worst.link, worst.room, wire.MaxPacket, worst.node, worst.longest, len(worst.longest)))
 }

@@ -177,7 +177,7 @@ func Encode(p *Packet, key []byte, keyID byte) ([]byte, error) {
 	}
 	size := minPacket - 2 + len(p.Cluster) + len(p.From) + len(p.Link) + len(payload)
 	for _, h := range p.Heard {
-		size += 1 + len(h.Node) + 8
+		size += heardSize(h.Node)
 	}
 	if size > MaxPacket {
 		return nil, fmt.Errorf("encoding heartbeat: %w: %d bytes, the most is %d", ErrTooBig, size, MaxPacket)

@@ -1,0 +1,306 @@
+package importer
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// cliOrigin is the origin of what --node gave.
+var cliOrigin = Origin{File: "--node"}
+
+// Finish resolves what the parsers left open: node addresses (from
+// --node, else variables), networks, heartbeat links, VIPs and nodes
+// referred to by address, and the cluster key.
+func (m *Model) Finish() {
+	m.applyNodeFlags()
+	m.nameTargets()
+	m.vipNetworks()
+	m.placeholderAddresses()
+	m.resolveLinks()
+	m.checkVirtualServices()
+	m.checkProxies()
+	m.clusterKey()
+	if m.ClusterName == "" {
+		m.ClusterName = m.Opts.ClusterName
+	}
+	if m.ClusterName == "" && len(m.Groups) > 0 {
+		m.ClusterName = m.Groups[0].Name
+	}
+	if m.ClusterName == "" {
+		m.ClusterName = "imported"
+	}
+	m.ClusterName = Label(m.ClusterName)
+}
+
+// NodeAddress is one --node value.
+type NodeAddress struct {
+	Node   string
+	Addr   netip.Addr
+	Bits   int // -1: not given
+	Device string
+}
+
+// ParseNodeFlag reads NAME=ADDRESS[/PREFIX][@DEVICE][,ADDRESS…].
+func ParseNodeFlag(v string) ([]NodeAddress, error) {
+	name, list, ok := strings.Cut(v, "=")
+	if !ok || name == "" || list == "" {
+		return nil, fmt.Errorf("--node %q: want NAME=ADDRESS[/PREFIX][@DEVICE], e.g. h2g=192.168.0.18/24@eth0", v)
+	}
+	var out []NodeAddress
+	for _, item := range strings.Split(list, ",") {
+		na := NodeAddress{Node: Label(name), Bits: -1}
+		item, na.Device, _ = strings.Cut(item, "@")
+		addr, bits, hasBits := strings.Cut(item, "/")
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return nil, fmt.Errorf("--node %q: %q is not an IP address", v, addr)
+		}
+		na.Addr = a.Unmap()
+		if hasBits {
+			n, err := strconv.Atoi(bits)
+			if err != nil || n < 0 || n > na.Addr.BitLen() {
+				return nil, fmt.Errorf("--node %q: bad prefix length %q", v, bits)
+			}
+			na.Bits = n
+		}
+		out = append(out, na)
+	}
+	return out, nil
+}
+
+func (m *Model) applyNodeFlags() {
+	for _, v := range m.Opts.Nodes {
+		addrs, err := ParseNodeFlag(v)
+		if err != nil {
+			m.Invalid(cliOrigin, "Bad --node value", err.Error())
+			continue
+		}
+		for _, na := range addrs {
+			n := m.Node(na.Node, cliOrigin)
+			bits := na.Bits
+			if bits < 0 {
+				bits = m.guessBits(na.Addr)
+			}
+			net := m.NetworkFor(na.Addr, bits, cliOrigin)
+			dev := na.Device
+			if dev == "" {
+				dev = m.deviceOn(net)
+			}
+			n.Interfaces = append(n.Interfaces, &Interface{Device: dev, Network: net, Addr: na.Addr})
+		}
+	}
+}
+
+// nameTargets names the real servers and backends the inputs left
+// unnamed: after their node, or their address.
+func (m *Model) nameTargets() {
+	name := func(list []*RealServer) {
+		for _, r := range list {
+			if r.Name != "" {
+				continue
+			}
+			base := "server_" + strings.NewReplacer(".", "_", ":", "_").Replace(r.Addr.String())
+			if n := m.NodeByAddr(r.Addr); n != nil {
+				base = n.Name
+			} else if r.Host != "" {
+				base = r.Host
+			}
+			r.Name = UniqueName(base, func(s string) bool {
+				for _, o := range list {
+					if o.Name == s {
+						return true
+					}
+				}
+				return false
+			})
+		}
+	}
+	for _, vs := range m.VirtualServices {
+		name(vs.Reals)
+	}
+	for _, p := range m.Proxies {
+		for _, s := range p.Services {
+			name(s.Backends)
+		}
+	}
+}
+
+// guessBits is the prefix length of the VIP network containing addr, or
+// 24 (the guide's networks, and most LANs).
+func (m *Model) guessBits(addr netip.Addr) int {
+	for _, g := range m.Groups {
+		for _, r := range g.Resources {
+			if r.Kind == KindVIP && r.Address.Bits() >= 0 {
+				if p, err := r.Address.Addr().Prefix(r.Address.Bits()); err == nil && p.Contains(addr) {
+					return r.Address.Bits()
+				}
+			}
+		}
+	}
+	for _, n := range m.Networks {
+		if n.Prefix.Contains(addr) {
+			return n.Prefix.Bits()
+		}
+	}
+	if addr.Is6() {
+		return 64
+	}
+	return 24
+}
+
+// deviceOn guesses the device name on a network from the VIPs on it.
+func (m *Model) deviceOn(net *Network) string {
+	for _, g := range m.Groups {
+		for _, r := range g.Resources {
+			if r.Kind == KindVIP && r.Interface != "" && net.Prefix.Contains(r.Address.Addr()) {
+				return r.Interface
+			}
+		}
+	}
+	return "eth0"
+}
+
+// vipNetworks makes sure every VIP is inside a network.
+func (m *Model) vipNetworks() {
+	for _, g := range m.Groups {
+		for _, r := range g.Resources {
+			if r.Kind != KindVIP {
+				continue
+			}
+			bits := r.Address.Bits()
+			if bits < 0 {
+				bits = m.guessBits(r.Address.Addr())
+			}
+			m.NetworkFor(r.Address.Addr(), bits, r.Origin)
+		}
+	}
+}
+
+// placeholderAddresses gives each group member an interface on each of
+// its group's VIP networks, standing for the address with a variable when
+// neither the inputs nor --node gave one.
+func (m *Model) placeholderAddresses() {
+	for _, g := range m.Groups {
+		var members []string
+		members = append(members, g.Nodes...)
+		for _, l := range g.Locations {
+			members = append(members, l.Node)
+		}
+		for _, r := range g.Resources {
+			if r.Kind != KindVIP {
+				continue
+			}
+			net := m.NetworkFor(r.Address.Addr(), 24, r.Origin)
+			for _, name := range members {
+				n := m.Node(name, g.Origin)
+				if hasInterfaceOn(n, net) {
+					continue
+				}
+				v := Label(fmt.Sprintf("%s_%s_address", n.Name, net.Name))
+				m.Variables = append(m.Variables, &Variable{Name: v,
+					Description: fmt.Sprintf("Address of node %s on network %s (%s): the imported files do not say. Set it with --var %s=ADDRESS, or import again with --node %s=ADDRESS.", n.Name, net.Name, net.Prefix, v, n.Name)})
+				dev := r.Interface
+				if dev == "" {
+					dev = m.deviceOn(net)
+				}
+				n.Interfaces = append(n.Interfaces, &Interface{Device: dev, Network: net, Var: v})
+			}
+		}
+	}
+}
+
+func hasInterfaceOn(n *Node, net *Network) bool {
+	for _, i := range n.Interfaces {
+		if i.Network == net {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveLinks finds each heartbeat link's network (by its peer address
+// or its device), merges links on one network, and names them.
+func (m *Model) resolveLinks() {
+	hb := m.Heartbeat
+	if hb == nil {
+		return
+	}
+	var out []*Link
+	seen := map[*Network]*Link{}
+	for _, l := range hb.Links {
+		if l.Network == nil && l.Peer.IsValid() {
+			for _, n := range m.Networks {
+				if n.Prefix.Contains(l.Peer) {
+					l.Network = n
+				}
+			}
+		}
+		if l.Network == nil && l.Device != "" {
+			for _, n := range m.Nodes {
+				for _, i := range n.Interfaces {
+					if i.Device == l.Device && l.Network == nil {
+						l.Network = i.Network
+					}
+				}
+			}
+		}
+		if l.Network == nil {
+			m.Invalid(l.Origin, "Heartbeat link on an unknown network",
+				fmt.Sprintf("No node has an interface %[1]q with a known address, so the network of this link is unknown. Give the nodes' addresses on it with --node NAME=ADDRESS/PREFIX@%[1]s.", l.Device))
+			continue
+		}
+		if prev := seen[l.Network]; prev != nil {
+			if prev.Mode != l.Mode {
+				m.Translated(l.Origin, "A second heartbeat path on network "+l.Network.Name,
+					fmt.Sprintf("hactl runs one link per network; it keeps the first one's mode (%s) from %s.", prev.Mode, prev.Origin))
+			}
+			continue
+		}
+		seen[l.Network] = l
+		l.Name = l.Network.Name
+		out = append(out, l)
+	}
+	hb.Links = out
+	if len(out) == 0 && len(m.Networks) > 0 {
+		hb.Links = []*Link{{Name: m.Networks[0].Name, Network: m.Networks[0], Mode: "unicast", Origin: hb.Origin}}
+		m.Translated(hb.Origin, "Heartbeat without a usable path",
+			fmt.Sprintf("None of the input's heartbeat paths could be placed on a network; hactl sends unicast heartbeats on %s (%s).", m.Networks[0].Name, m.Networks[0].Prefix))
+	}
+}
+
+func (m *Model) checkVirtualServices() {
+	for _, vs := range m.VirtualServices {
+		if m.FindVIP(vs.VIPAddr) == nil {
+			m.Invalid(vs.Origin, "Virtual service on an address no group holds",
+				fmt.Sprintf("%s is not a VIP of any group, and in hactl a virtual service runs where its VIP is. Import it together with the configuration that moves the VIP (hactl import heartbeat ha.cf cib.xml ipvsadm FILE, or keepalived).", vs.VIPAddr))
+		}
+	}
+}
+
+func (m *Model) checkProxies() {
+	for _, p := range m.Proxies {
+		if p.VIPAddr.IsValid() && m.FindVIP(p.VIPAddr) == nil {
+			m.Invalid(p.Origin, "Proxy listens on an address no group holds",
+				fmt.Sprintf("%s is not a VIP of any group; hactl runs a proxy on a VIP's holder or on listed nodes. Import it with the configuration that moves the VIP.", p.VIPAddr))
+		}
+	}
+}
+
+// clusterKey derives the cluster key from the input's shared secret (so
+// that importing twice gives the same key) or makes a random one.
+func (m *Model) clusterKey() {
+	var key []byte
+	if m.KeyMaterial != nil {
+		sum := sha256.Sum256(append([]byte("hactl import cluster key\x00"), m.KeyMaterial...))
+		key = sum[:]
+	} else {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // never fails since Go 1.24
+	}
+	m.Secrets["cluster.key"] = []byte(base64.StdEncoding.EncodeToString(key) + "\n")
+}

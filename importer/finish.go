@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -21,6 +22,7 @@ func (m *Model) Finish() {
 	m.nameTargets()
 	m.vipNetworks()
 	m.placeholderAddresses()
+	m.vipInterfaces()
 	m.resolveLinks()
 	m.checkVirtualServices()
 	m.checkProxies()
@@ -135,7 +137,7 @@ func (m *Model) nameTargets() {
 func (m *Model) guessBits(addr netip.Addr) int {
 	for _, g := range m.Groups {
 		for _, r := range g.Resources {
-			if r.Kind == KindVIP && r.Address.Bits() >= 0 {
+			if r.Kind == KindVIP && r.Address.Bits() >= 0 && r.Address.Bits() < addr.BitLen()-1 {
 				if p, err := r.Address.Addr().Prefix(r.Address.Bits()); err == nil && p.Contains(addr) {
 					return r.Address.Bits()
 				}
@@ -173,7 +175,8 @@ func (m *Model) vipNetworks() {
 				continue
 			}
 			bits := r.Address.Bits()
-			if bits < 0 {
+			if bits < 0 || bits >= r.Address.Addr().BitLen()-1 {
+				// A host address is no network the nodes can be on.
 				bits = m.guessBits(r.Address.Addr())
 			}
 			m.NetworkFor(r.Address.Addr(), bits, r.Origin)
@@ -208,7 +211,45 @@ func (m *Model) placeholderAddresses() {
 				if dev == "" {
 					dev = m.deviceOn(net)
 				}
+				if hasDevice(n, dev) {
+					taken := dev
+					dev = UniqueName("eth0", func(s string) bool { return hasDevice(n, s) })
+					for i := 1; hasDevice(n, dev); i++ {
+						dev = fmt.Sprintf("eth%d", i)
+					}
+					m.Translated(r.Origin, "Device of "+n.Name+" on "+net.Name, fmt.Sprintf("%s already carries another network of %s; the import guesses %s for %s. Correct the interface's name.", taken, n.Name, dev, net.Prefix))
+				}
 				n.Interfaces = append(n.Interfaces, &Interface{Device: dev, Network: net, Var: v})
+			}
+		}
+	}
+}
+
+func hasDevice(n *Node, dev string) bool {
+	return slices.ContainsFunc(n.Interfaces, func(i *Interface) bool { return i.Device == dev })
+}
+
+// vipInterfaces drops a VIP's interface where a member node has the VIP's
+// network on another device: hactl puts the VIP on that node's interface
+// of the network.
+func (m *Model) vipInterfaces() {
+	for _, g := range m.Groups {
+		members := slices.Clone(g.Nodes)
+		for _, l := range g.Locations {
+			members = append(members, l.Node)
+		}
+		for _, r := range g.Resources {
+			if r.Kind != KindVIP || r.Interface == "" {
+				continue
+			}
+			for _, name := range members {
+				n := m.Node(name, g.Origin)
+				for _, i := range n.Interfaces {
+					if r.Interface != "" && i.Network.Prefix.Contains(r.Address.Addr()) && i.Device != r.Interface {
+						m.Translated(r.Origin, "VIP "+r.Address.Addr().String()+" on "+r.Interface, fmt.Sprintf("%s has the VIP's network on %s; hactl puts a VIP on the holder's interface of its network, so the import leaves interface out.", n.Name, i.Device))
+						r.Interface = ""
+					}
+				}
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -439,9 +440,13 @@ func (m *Model) NetworkFor(addr netip.Addr, bits int, o Origin) *Network {
 }
 
 func (m *Model) uniqueNetworkName(p netip.Prefix) string {
-	name := "net_" + strings.NewReplacer(".", "_", ":", "_").Replace(p.Addr().String())
-	name = strings.TrimRight(name, "_")
-	return name
+	base := strings.TrimRight("net_"+strings.NewReplacer(".", "_", ":", "_").Replace(p.Addr().String()), "_")
+	if p.Bits() != 24 && p.Addr().Is4() || p.Bits() != 64 && p.Addr().Is6() {
+		base = fmt.Sprintf("%s_%d", base, p.Bits())
+	}
+	return UniqueName(base, func(n string) bool {
+		return slices.ContainsFunc(m.Networks, func(x *Network) bool { return x.Name == n })
+	})
 }
 
 // FindVIP returns the VIP resource with address addr.

@@ -11,13 +11,15 @@ import (
 	"github.com/hactl/hactl/importer"
 	"github.com/hactl/hactl/importer/heartbeat"
 	"github.com/hactl/hactl/importer/ipvsadm"
+	"github.com/hactl/hactl/importer/keepalived"
 )
 
 // Kinds are the input kinds, by the word that introduces their files on
 // the command line.
 var Kinds = map[string]func(*importer.Model, []*importer.Source){
-	"heartbeat": heartbeat.Import,
-	"ipvsadm":   ipvsadm.Import,
+	"heartbeat":  heartbeat.Import,
+	"ipvsadm":    ipvsadm.Import,
+	"keepalived": keepalived.Import,
 }
 
 // KindNames lists the kinds, sorted.

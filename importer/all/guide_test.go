@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
-
 	"github.com/hactl/hactl/importer"
 	"github.com/hactl/hactl/plan/config"
 	"github.com/hactl/hactl/plan/golden"
@@ -171,4 +170,3 @@ func project(tp *topology.Topology) []string {
 	slices.Sort(out)
 	return out
 }
-

@@ -22,6 +22,7 @@ func (m *Model) Finish() {
 	m.nameTargets()
 	m.vipNetworks()
 	m.placeholderAddresses()
+	m.syncNodes()
 	m.vipInterfaces()
 	m.resolveLinks()
 	m.checkVirtualServices()
@@ -128,6 +129,29 @@ func (m *Model) nameTargets() {
 	for _, p := range m.Proxies {
 		for _, s := range p.Services {
 			name(s.Backends)
+		}
+	}
+}
+
+// syncNodes makes nodes of the sync ends that name none: an address
+// becomes a node of its own.
+func (m *Model) syncNodes() {
+	for _, s := range m.Syncs {
+		for _, h := range []*string{&s.SourceHost, &s.TargetHost} {
+			if m.NodeByAddrString(*h) != nil {
+				continue
+			}
+			a, err := netip.ParseAddr(*h)
+			if err != nil {
+				m.Node(Label(strings.SplitN(*h, ".", 2)[0]), s.Origin)
+				continue
+			}
+			n := m.Node(UniqueName("host_"+strings.NewReplacer(".", "_", ":", "_").Replace(a.String()), func(x string) bool {
+				return slices.ContainsFunc(m.Nodes, func(y *Node) bool { return y.Name == x })
+			}), s.Origin)
+			net := m.NetworkFor(a, m.guessBits(a), s.Origin)
+			n.Interfaces = append(n.Interfaces, &Interface{Device: "eth0", Network: net, Addr: a})
+			m.Translated(s.Origin, "rsync host "+*h, fmt.Sprintf("No node has this address; the import adds node %s. Name it with --node NAME=%s.", n.Name, *h))
 		}
 	}
 }

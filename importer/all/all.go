@@ -12,6 +12,9 @@ import (
 	"github.com/hactl/hactl/importer/heartbeat"
 	"github.com/hactl/hactl/importer/ipvsadm"
 	"github.com/hactl/hactl/importer/keepalived"
+	"github.com/hactl/hactl/importer/mrtg"
+	"github.com/hactl/hactl/importer/pound"
+	"github.com/hactl/hactl/importer/rsync"
 )
 
 // Kinds are the input kinds, by the word that introduces their files on
@@ -20,6 +23,9 @@ var Kinds = map[string]func(*importer.Model, []*importer.Source){
 	"heartbeat":  heartbeat.Import,
 	"ipvsadm":    ipvsadm.Import,
 	"keepalived": keepalived.Import,
+	"mrtg":       mrtg.Import,
+	"pound":      pound.Import,
+	"rsync":      rsync.Import,
 }
 
 // KindNames lists the kinds, sorted.

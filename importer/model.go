@@ -132,6 +132,7 @@ type Model struct {
 	Secrets map[string][]byte
 
 	sources map[string]*Source
+	base    string // directory left out of origin comments
 }
 
 // NewModel returns an empty model.

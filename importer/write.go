@@ -15,21 +15,22 @@ import (
 func (m *Model) HCL() []byte {
 	f := hclwrite.NewEmptyFile()
 	b := f.Body()
+	m.base = m.commonDir()
 	comment(b, "Written by hactl import; the comments name the file and line each block comes from.")
-	cl := block(b, "cluster", []string{m.ClusterName}, m.KeyOrigin, "the cluster key, derived from the input's shared secret or random")
+	cl := m.block(b, "cluster", []string{m.ClusterName}, m.KeyOrigin, "the cluster key, derived from the input's shared secret or random")
 	cl.SetAttributeValue("key_file", cty.StringVal("cluster.key"))
 
 	for _, v := range m.Variables {
-		vb := block(b, "variable", []string{v.Name}, Origin{}, "an address the input does not give: set it before validate or apply")
+		vb := m.block(b, "variable", []string{v.Name}, Origin{}, "an address the input does not give: set it before validate or apply")
 		vb.SetAttributeTraversal("type", hcl.Traversal{hcl.TraverseRoot{Name: "string"}})
 		vb.SetAttributeValue("description", cty.StringVal(v.Description))
 	}
 	for _, n := range m.Networks {
-		nb := block(b, "network", []string{n.Name}, n.Origin, "")
+		nb := m.block(b, "network", []string{n.Name}, n.Origin, "")
 		nb.SetAttributeValue("cidr", cty.StringVal(n.Prefix.String()))
 	}
 	for _, n := range m.Nodes {
-		nb := block(b, "node", []string{n.Name}, n.Origin, "")
+		nb := m.block(b, "node", []string{n.Name}, n.Origin, "")
 		for _, i := range n.Interfaces {
 			ib := nb.AppendNewBlock("interface", []string{i.Device}).Body()
 			ib.SetAttributeTraversal("network", ref("network", i.Network.Name))
@@ -55,7 +56,7 @@ func (m *Model) HCL() []byte {
 	}
 	m.writeMonitor(b)
 	for _, n := range m.Notifies {
-		nb := block(b, "notify", []string{n.Name}, n.Origin, "")
+		nb := m.block(b, "notify", []string{n.Name}, n.Origin, "")
 		nb.SetAttributeValue("command", cty.StringVal(n.Command))
 		setStrings(nb, "events", n.Events)
 	}
@@ -67,14 +68,14 @@ func (m *Model) writeHeartbeat(b *hclwrite.Body) {
 	if hb == nil {
 		return
 	}
-	hbb := block(b, "heartbeat", nil, hb.Origin, "")
+	hbb := m.block(b, "heartbeat", nil, hb.Origin, "")
 	setStr(hbb, "interval", hb.Interval)
 	setStr(hbb, "warntime", hb.Warntime)
 	setStr(hbb, "deadtime", hb.Deadtime)
 	setStr(hbb, "initdead", hb.Initdead)
 	setInt(hbb, "port", hb.Port)
 	for _, l := range hb.Links {
-		lb := block(hbb, "link", []string{l.Name}, l.Origin, "")
+		lb := m.block(hbb, "link", []string{l.Name}, l.Origin, "")
 		lb.SetAttributeTraversal("network", ref("network", l.Network.Name))
 		setStr(lb, "mode", l.Mode)
 		setStr(lb, "group", l.Group)
@@ -83,7 +84,7 @@ func (m *Model) writeHeartbeat(b *hclwrite.Body) {
 }
 
 func (m *Model) writeGroup(b *hclwrite.Body, g *Group) {
-	gb := block(b, "group", []string{g.Name}, g.Origin, "")
+	gb := m.block(b, "group", []string{g.Name}, g.Origin, "")
 	if len(g.Locations) == 0 && len(g.Nodes) > 0 {
 		var refs []hclwrite.Tokens
 		for _, n := range g.Nodes {
@@ -96,12 +97,12 @@ func (m *Model) writeGroup(b *hclwrite.Body, g *Group) {
 	}
 	setStrings(gb, "ping_targets", g.PingTargets)
 	for _, l := range g.Locations {
-		lb := block(gb, "location", nil, l.Origin, "")
+		lb := m.block(gb, "location", nil, l.Origin, "")
 		lb.SetAttributeTraversal("node", ref("node", l.Node))
 		lb.SetAttributeValue("score", cty.NumberIntVal(int64(l.Score)))
 	}
 	for _, r := range g.Resources {
-		rb := block(gb, r.Kind, []string{r.Name}, r.Origin, "")
+		rb := m.block(gb, r.Kind, []string{r.Name}, r.Origin, "")
 		switch r.Kind {
 		case KindVIP:
 			addr := r.Address.Addr().String()
@@ -132,7 +133,7 @@ func (m *Model) writeGroup(b *hclwrite.Body, g *Group) {
 }
 
 func (m *Model) writeVirtualService(b *hclwrite.Body, vs *VirtualService) {
-	vb := block(b, "virtual_service", []string{vs.Name}, vs.Origin, "")
+	vb := m.block(b, "virtual_service", []string{vs.Name}, vs.Origin, "")
 	if vip := m.FindVIP(vs.VIPAddr); vip != nil {
 		vb.SetAttributeTraversal("vip", ref("vip", vip.Name))
 	}
@@ -151,7 +152,7 @@ func (m *Model) writeVirtualService(b *hclwrite.Body, vs *VirtualService) {
 	}
 	writeHealth(vb, vs.Health)
 	for _, r := range vs.Reals {
-		rb := block(vb, "real_server", []string{r.Name}, r.Origin, "")
+		rb := m.block(vb, "real_server", []string{r.Name}, r.Origin, "")
 		m.setTarget(rb, r)
 		setInt(rb, "port", r.Port)
 		if r.Weight >= 0 {
@@ -197,7 +198,7 @@ func writeHealth(b *hclwrite.Body, h *HealthCheck) {
 }
 
 func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
-	pb := block(b, "proxy", []string{p.Name}, p.Origin, "")
+	pb := m.block(b, "proxy", []string{p.Name}, p.Origin, "")
 	if vip := m.FindVIP(p.VIPAddr); vip != nil {
 		pb.SetAttributeTraversal("vip", ref("vip", vip.Name))
 	}
@@ -206,7 +207,7 @@ func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
 	setStr(pb, "client_timeout", p.ClientTimeout)
 	setStr(pb, "backend_timeout", p.BackendTimeout)
 	for _, l := range p.Listeners {
-		lb := block(pb, "listener", []string{l.Name}, l.Origin, "")
+		lb := m.block(pb, "listener", []string{l.Name}, l.Origin, "")
 		setStr(lb, "protocol", l.Protocol)
 		setStr(lb, "address", l.Address)
 		setInt(lb, "port", l.Port)
@@ -214,7 +215,7 @@ func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
 		setStr(lb, "key_file", l.KeyFile)
 	}
 	for _, s := range p.Services {
-		sb := block(pb, "service", []string{s.Name}, s.Origin, "")
+		sb := m.block(pb, "service", []string{s.Name}, s.Origin, "")
 		setStr(sb, "host", s.Host)
 		setStr(sb, "path", s.Path)
 		if len(s.Headers) > 0 {
@@ -232,7 +233,7 @@ func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
 		}
 		writeHealth(sb, s.Health)
 		for _, be := range s.Backends {
-			bb := block(sb, "backend", []string{be.Name}, be.Origin, "")
+			bb := m.block(sb, "backend", []string{be.Name}, be.Origin, "")
 			setStr(bb, "kind", be.Kind)
 			m.setTarget(bb, be)
 			setInt(bb, "port", be.Port)
@@ -245,7 +246,7 @@ func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
 }
 
 func (m *Model) writeSync(b *hclwrite.Body, s *Sync) {
-	sb := block(b, "sync", []string{s.Name}, s.Origin, "")
+	sb := m.block(b, "sync", []string{s.Name}, s.Origin, "")
 	for _, end := range []struct{ kind, host, path string }{{"source", s.SourceHost, s.SourcePath}, {"target", s.TargetHost, s.TargetPath}} {
 		eb := sb.AppendNewBlock(end.kind, nil).Body()
 		eb.SetAttributeTraversal("node", ref("node", m.nodeNamed(end.host)))
@@ -276,10 +277,10 @@ func (m *Model) writeMonitor(b *hclwrite.Body) {
 	if mon == nil {
 		return
 	}
-	mb := block(b, "monitor", nil, mon.Origin, "")
+	mb := m.block(b, "monitor", nil, mon.Origin, "")
 	setStr(mb, "interval", mon.Interval)
 	for _, d := range mon.Devices {
-		db := block(mb, "snmp_device", []string{d.Name}, d.Origin, "")
+		db := m.block(mb, "snmp_device", []string{d.Name}, d.Origin, "")
 		db.SetAttributeValue("address", cty.StringVal(d.Address))
 		setInt(db, "port", d.Port)
 		setStr(db, "community_file", d.CommunityFile)
@@ -288,12 +289,35 @@ func (m *Model) writeMonitor(b *hclwrite.Body) {
 	}
 }
 
+// commonDir is the directory all input files are in, which the origin
+// comments leave out.
+func (m *Model) commonDir() string {
+	dir := ""
+	first := true
+	for name := range m.sources {
+		d := filepath.Dir(name)
+		switch {
+		case first:
+			dir, first = d, false
+		default:
+			for dir != "." && dir != "/" && !strings.HasPrefix(d+"/", dir+"/") {
+				dir = filepath.Dir(dir)
+			}
+		}
+	}
+	return dir
+}
+
 // block appends a block preceded by a blank line and its origin comment.
-func block(b *hclwrite.Body, typ string, labels []string, o Origin, note string) *hclwrite.Body {
+func (m *Model) block(b *hclwrite.Body, typ string, labels []string, o Origin, note string) *hclwrite.Body {
 	b.AppendNewline()
 	var parts []string
 	if o.File != "" {
-		parts = append(parts, "from "+Origin{File: filepath.Base(o.File), Line: o.Line}.String())
+		file := o.File
+		if rel, err := filepath.Rel(m.base, o.File); err == nil && m.base != "" && !strings.HasPrefix(rel, "..") {
+			file = rel
+		}
+		parts = append(parts, "from "+Origin{File: file, Line: o.Line}.String())
 	}
 	if note != "" {
 		parts = append(parts, note)

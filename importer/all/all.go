@@ -12,6 +12,7 @@ import (
 	"github.com/hactl/hactl/importer/heartbeat"
 	"github.com/hactl/hactl/importer/ipvsadm"
 	"github.com/hactl/hactl/importer/keepalived"
+	"github.com/hactl/hactl/importer/ldirectord"
 	"github.com/hactl/hactl/importer/mrtg"
 	"github.com/hactl/hactl/importer/pound"
 	"github.com/hactl/hactl/importer/rsync"
@@ -23,6 +24,7 @@ var Kinds = map[string]func(*importer.Model, []*importer.Source){
 	"heartbeat":  heartbeat.Import,
 	"ipvsadm":    ipvsadm.Import,
 	"keepalived": keepalived.Import,
+	"ldirectord": ldirectord.Import,
 	"mrtg":       mrtg.Import,
 	"pound":      pound.Import,
 	"rsync":      rsync.Import,

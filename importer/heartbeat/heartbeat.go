@@ -32,6 +32,9 @@ func Import(m *importer.Model, srcs []*importer.Source) {
 			hares = append(hares, s)
 		}
 	}
+	if st.crm && st.failback != nil {
+		st.m.Unsupported(st.failbackAt, "auto_failback", "With crm on, Heartbeat ignores auto_failback and the CIB's resource stickiness decides; so does the import.")
+	}
 	for _, s := range hares {
 		if st.crm {
 			m.Unsupported(importer.Origin{File: s.Name, Line: 1}, "haresources",

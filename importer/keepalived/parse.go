@@ -212,7 +212,9 @@ func (p *parser) include(n *node) {
 			return
 		}
 		st, err := os.Stat(f)
-		if err != nil || st.IsDir() {
+		if err != nil || !st.Mode().IsRegular() {
+			// Directories, devices and FIFOs are no configuration, and
+			// reading a FIFO or /dev/stdin would block.
 			continue
 		}
 		if p.bytes += int(st.Size()); p.bytes > maxTotalBytes {

@@ -162,6 +162,11 @@ func (st *state) notify(c *node, owner string) {
 		st.m.Invalid(c.origin, "Empty "+c.key, c.key+" needs a script.")
 		return
 	}
+	for _, x := range st.m.Notifies {
+		if x.Command == cmd && slices.Equal(x.Events, notifyEvents[c.key]) {
+			return // the same script in the other host's file
+		}
+	}
 	name := importer.UniqueName(owner+"_"+strings.TrimPrefix(c.key, "notify_"), func(n string) bool {
 		return slices.ContainsFunc(st.m.Notifies, func(x *importer.Notify) bool { return x.Name == n })
 	})
@@ -335,9 +340,17 @@ func (st *state) advert(c *node) {
 	secs, _ := strconv.ParseFloat(c.arg(0), 64)
 	hb := st.hb(c.origin)
 	hb.Interval = d
-	hb.Warntime = fmt.Sprintf("%dms", int(secs*2000))
-	hb.Deadtime = fmt.Sprintf("%dms", int(secs*3000+500))
+	hb.Warntime = millis(int(secs * 2000))
+	hb.Deadtime = millis(int(secs*3000 + 500))
 	st.m.Translated(c.origin, "advert_int "+c.arg(0), fmt.Sprintf("Heartbeats every %s; a member silent for %s (three adverts and a skew, as VRRP's master-down interval) is dead. hactl's defaults (20ms, 100ms) fail over much sooner: remove the heartbeat timings to use them.", d, hb.Deadtime))
+}
+
+// millis writes a duration of ms milliseconds, in seconds when whole.
+func millis(ms int) string {
+	if ms%1000 == 0 {
+		return fmt.Sprintf("%ds", ms/1000)
+	}
+	return fmt.Sprintf("%dms", ms)
 }
 
 func (st *state) hb(o importer.Origin) *importer.Heartbeat {

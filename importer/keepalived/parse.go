@@ -178,6 +178,15 @@ func (p *parser) open(n *node, o importer.Origin) {
 	p.stack = append(p.stack, n)
 }
 
+func kernelFS(abs string) bool {
+	for _, dir := range []string{"/proc/", "/sys/", "/dev/"} {
+		if strings.HasPrefix(abs, dir) {
+			return true
+		}
+	}
+	return false
+}
+
 // include reads the files a glob names, relative to the including file.
 func (p *parser) include(n *node) {
 	if len(n.args) != 1 {
@@ -200,6 +209,11 @@ func (p *parser) include(n *node) {
 	sort.Strings(matches)
 	for _, f := range matches {
 		abs, _ := filepath.Abs(f)
+		if kernelFS(abs) {
+			// Files there are endless or block on reading (/proc/kmsg).
+			p.m.Invalid(n.origin, "Include of a kernel file", fmt.Sprintf("%s is under /proc, /sys or /dev, not a configuration file.", f))
+			continue
+		}
 		for _, c := range p.chain {
 			if c == abs {
 				p.m.Invalid(n.origin, "Include loop", fmt.Sprintf("%s includes %s, which is already being read (%s).", n.origin.File, f, strings.Join(p.chain, " → ")))
@@ -215,6 +229,7 @@ func (p *parser) include(n *node) {
 		if err != nil || !st.Mode().IsRegular() {
 			// Directories, devices and FIFOs are no configuration, and
 			// reading a FIFO or /dev/stdin would block.
+			p.m.Invalid(n.origin, "Include of something not a file", fmt.Sprintf("%s is not a regular file; the import reads only regular files.", f))
 			continue
 		}
 		if p.bytes += int(st.Size()); p.bytes > maxTotalBytes {

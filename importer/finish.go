@@ -18,9 +18,20 @@ var cliOrigin = Origin{File: "--node"}
 // --node, else variables), networks, heartbeat links, VIPs and nodes
 // referred to by address, and the cluster key.
 func (m *Model) Finish() {
+	if n := m.blocks(); n > MaxBlocks {
+		var first Origin
+		for name := range m.sources {
+			first = Origin{File: name, Line: 1}
+			break
+		}
+		m.Invalid(first, "Too large to import", fmt.Sprintf("The input makes %d blocks; hactl's configurations have at most %d. Import the part hactl should run.", n, MaxBlocks))
+		return
+	}
+	m.indexVIPs()
 	m.applyNodeFlags()
 	m.nameTargets()
 	m.vipNetworks()
+	m.peerNetworks()
 	m.placeholderAddresses()
 	m.syncNodes()
 	m.vipInterfaces()
@@ -38,6 +49,29 @@ func (m *Model) Finish() {
 		m.ClusterName = "imported"
 	}
 	m.ClusterName = Label(m.ClusterName)
+}
+
+// MaxBlocks bounds the blocks of an import: rendering and checking a
+// configuration costs time in proportion to them.
+const MaxBlocks = 10_000
+
+func (m *Model) blocks() int {
+	n := len(m.Nodes) + len(m.Groups) + len(m.VirtualServices) + len(m.Syncs) + len(m.Notifies)
+	for _, g := range m.Groups {
+		n += len(g.Resources) + len(g.Locations)
+	}
+	for _, vs := range m.VirtualServices {
+		n += len(vs.Reals)
+	}
+	for _, p := range m.Proxies {
+		for _, s := range p.Services {
+			n += 1 + len(s.Backends)
+		}
+	}
+	if m.Monitor != nil {
+		n += len(m.Monitor.Devices)
+	}
+	return n
 }
 
 // NodeAddress is one --node value.
@@ -102,7 +136,12 @@ func (m *Model) applyNodeFlags() {
 // nameTargets names the real servers and backends the inputs left
 // unnamed: after their node, or their address.
 func (m *Model) nameTargets() {
-	name := func(list []*RealServer) {
+	name := func(scope string, list []*RealServer) {
+		for _, r := range list {
+			if r.Name != "" {
+				m.names[scope+"\x00"+r.Name] = true
+			}
+		}
 		for _, r := range list {
 			if r.Name != "" {
 				continue
@@ -113,22 +152,15 @@ func (m *Model) nameTargets() {
 			} else if r.Host != "" {
 				base = r.Host
 			}
-			r.Name = UniqueName(base, func(s string) bool {
-				for _, o := range list {
-					if o.Name == s {
-						return true
-					}
-				}
-				return false
-			})
+			r.Name = m.Unique(scope, base)
 		}
 	}
 	for _, vs := range m.VirtualServices {
-		name(vs.Reals)
+		name("real_server:"+vs.Name, vs.Reals)
 	}
 	for _, p := range m.Proxies {
 		for _, s := range p.Services {
-			name(s.Backends)
+			name("backend:"+p.Name+"/"+s.Name, s.Backends)
 		}
 	}
 }
@@ -146,9 +178,7 @@ func (m *Model) syncNodes() {
 				m.Node(Label(strings.SplitN(*h, ".", 2)[0]), s.Origin)
 				continue
 			}
-			n := m.Node(UniqueName("host_"+strings.NewReplacer(".", "_", ":", "_").Replace(a.String()), func(x string) bool {
-				return slices.ContainsFunc(m.Nodes, func(y *Node) bool { return y.Name == x })
-			}), s.Origin)
+			n := m.Node(Label("host_"+strings.NewReplacer(".", "_", ":", "_").Replace(a.String())), s.Origin)
 			net := m.NetworkFor(a, m.guessBits(a), s.Origin)
 			n.Interfaces = append(n.Interfaces, &Interface{Device: "eth0", Network: net, Addr: a})
 			m.Translated(s.Origin, "rsync host "+*h, fmt.Sprintf("No node has this address; the import adds node %s. Name it with --node NAME=%s.", n.Name, *h))
@@ -156,16 +186,39 @@ func (m *Model) syncNodes() {
 	}
 }
 
+// vipNet is a VIP's network as its prefix length gives it, with the
+// device the input puts the VIP on.
+type vipNet struct {
+	prefix netip.Prefix
+	device string
+}
+
+// indexVIPs collects the distinct networks of the VIPs, at most
+// MaxNetworks of them (more is an error NetworkFor reports).
+func (m *Model) indexVIPs() {
+	seen := map[vipNet]bool{}
+	m.vipNets = nil
+	for _, g := range m.Groups {
+		for _, r := range g.Resources {
+			if r.Kind != KindVIP || r.Address.Bits() < 0 || r.Address.Bits() >= r.Address.Addr().BitLen()-1 {
+				continue
+			}
+			p, err := r.Address.Addr().Prefix(r.Address.Bits())
+			if err != nil || seen[vipNet{p, r.Interface}] || len(m.vipNets) >= MaxNetworks {
+				continue
+			}
+			seen[vipNet{p, r.Interface}] = true
+			m.vipNets = append(m.vipNets, vipNet{p, r.Interface})
+		}
+	}
+}
+
 // guessBits is the prefix length of the VIP network containing addr, or
 // 24 (the guide's networks, and most LANs).
 func (m *Model) guessBits(addr netip.Addr) int {
-	for _, g := range m.Groups {
-		for _, r := range g.Resources {
-			if r.Kind == KindVIP && r.Address.Bits() >= 0 && r.Address.Bits() < addr.BitLen()-1 {
-				if p, err := r.Address.Addr().Prefix(r.Address.Bits()); err == nil && p.Contains(addr) {
-					return r.Address.Bits()
-				}
-			}
+	for _, v := range m.vipNets {
+		if v.prefix.Contains(addr) {
+			return v.prefix.Bits()
 		}
 	}
 	for _, n := range m.Networks {
@@ -181,11 +234,9 @@ func (m *Model) guessBits(addr netip.Addr) int {
 
 // deviceOn guesses the device name on a network from the VIPs on it.
 func (m *Model) deviceOn(net *Network) string {
-	for _, g := range m.Groups {
-		for _, r := range g.Resources {
-			if r.Kind == KindVIP && r.Interface != "" && net.Prefix.Contains(r.Address.Addr()) {
-				return r.Interface
-			}
+	for _, v := range m.vipNets {
+		if v.device != "" && net.Prefix.Contains(v.prefix.Addr()) {
+			return v.device
 		}
 	}
 	return "eth0"
@@ -208,6 +259,21 @@ func (m *Model) vipNetworks() {
 	}
 }
 
+// peerNetworks makes a network for each unicast heartbeat peer that no
+// known network holds.
+func (m *Model) peerNetworks() {
+	if m.Heartbeat == nil {
+		return
+	}
+	for _, l := range m.Heartbeat.Links {
+		if !l.Peer.IsValid() || slices.ContainsFunc(m.Networks, func(n *Network) bool { return n.Prefix.Contains(l.Peer) }) {
+			continue
+		}
+		n := m.NetworkFor(l.Peer, m.guessBits(l.Peer), l.Origin)
+		m.Translated(l.Origin, "Network of "+l.Peer.String(), fmt.Sprintf("The input gives no prefix length; the import assumes %s. Give the nodes' addresses with --node NAME=ADDRESS/PREFIX@%s to set it.", n.Prefix, l.Device))
+	}
+}
+
 // placeholderAddresses gives each group member an interface on each of
 // its group's VIP networks, standing for the address with a variable when
 // neither the inputs nor --node gave one.
@@ -218,11 +284,26 @@ func (m *Model) placeholderAddresses() {
 		for _, l := range g.Locations {
 			members = append(members, l.Node)
 		}
+		type need struct {
+			net    *Network
+			device string
+			origin Origin
+		}
+		var needs []need
 		for _, r := range g.Resources {
-			if r.Kind != KindVIP {
-				continue
+			if r.Kind == KindVIP {
+				needs = append(needs, need{m.NetworkFor(r.Address.Addr(), 24, r.Origin), r.Interface, r.Origin})
 			}
-			net := m.NetworkFor(r.Address.Addr(), 24, r.Origin)
+		}
+		if m.Heartbeat != nil {
+			for _, l := range m.Heartbeat.Links {
+				if l.Peer.IsValid() {
+					needs = append(needs, need{m.NetworkFor(l.Peer, 24, l.Origin), l.Device, l.Origin})
+				}
+			}
+		}
+		for _, nd := range needs {
+			net := nd.net
 			for _, name := range members {
 				n := m.Node(name, g.Origin)
 				if hasInterfaceOn(n, net) {
@@ -231,17 +312,17 @@ func (m *Model) placeholderAddresses() {
 				v := Label(fmt.Sprintf("%s_%s_address", n.Name, net.Name))
 				m.Variables = append(m.Variables, &Variable{Name: v,
 					Description: fmt.Sprintf("Address of node %s on network %s (%s): the imported files do not say. Set it with --var %s=ADDRESS, or import again with --node %s=ADDRESS.", n.Name, net.Name, net.Prefix, v, n.Name)})
-				dev := r.Interface
+				dev := nd.device
 				if dev == "" {
 					dev = m.deviceOn(net)
 				}
 				if hasDevice(n, dev) {
 					taken := dev
-					dev = UniqueName("eth0", func(s string) bool { return hasDevice(n, s) })
+					dev = "eth0"
 					for i := 1; hasDevice(n, dev); i++ {
 						dev = fmt.Sprintf("eth%d", i)
 					}
-					m.Translated(r.Origin, "Device of "+n.Name+" on "+net.Name, fmt.Sprintf("%s already carries another network of %s; the import guesses %s for %s. Correct the interface's name.", taken, n.Name, dev, net.Prefix))
+					m.Translated(nd.origin, "Device of "+n.Name+" on "+net.Name, fmt.Sprintf("%s already carries another network of %s; the import guesses %s for %s. Correct the interface's name.", taken, n.Name, dev, net.Prefix))
 				}
 				n.Interfaces = append(n.Interfaces, &Interface{Device: dev, Network: net, Var: v})
 			}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -18,6 +17,18 @@ import (
 // file is a mistake (a log, a core dump) and reading it would only waste
 // memory.
 const MaxFileSize = 4 << 20
+
+// MaxLines and MaxLineLength bound the statements a file can hold: the
+// importers look names up by scanning what they built so far, so their
+// work grows with the square of the statements.
+const (
+	MaxLines      = 50_000
+	MaxLineLength = 64 << 10
+)
+
+// MaxNetworks bounds the networks an import makes: every address is
+// looked up in them.
+const MaxNetworks = 256
 
 // Origin is where a block or directive came from.
 type Origin struct {
@@ -50,9 +61,19 @@ func NewSource(name string, data []byte) (*Source, error) {
 	}
 	s := &Source{Name: name, Bytes: data, lines: []int{0}}
 	for i, b := range data {
-		if b == '\n' {
-			s.lines = append(s.lines, i+1)
+		if b != '\n' {
+			continue
 		}
+		if i+1-s.lines[len(s.lines)-1] > MaxLineLength {
+			return nil, fmt.Errorf("%s: line %d is longer than %d bytes; not a configuration file", name, len(s.lines), MaxLineLength)
+		}
+		s.lines = append(s.lines, i+1)
+		if len(s.lines) > MaxLines {
+			return nil, fmt.Errorf("%s: more than %d lines; split it, or import only the part hactl should run", name, MaxLines)
+		}
+	}
+	if len(data)-s.lines[len(s.lines)-1] > MaxLineLength {
+		return nil, fmt.Errorf("%s: line %d is longer than %d bytes; not a configuration file", name, len(s.lines), MaxLineLength)
 	}
 	return s, nil
 }
@@ -133,11 +154,18 @@ type Model struct {
 
 	sources map[string]*Source
 	base    string // directory left out of origin comments
+
+	// Indices, so that large inputs cost time in proportion to their size.
+	names   map[string]bool // scope + "\x00" + name
+	nodeIdx map[string]*Node
+	vipIdx  map[netip.Addr]*Resource
+	vipNets []vipNet
 }
 
 // NewModel returns an empty model.
 func NewModel(opts Options) *Model {
-	return &Model{Opts: opts, Files: map[string]*hcl.File{}, Secrets: map[string][]byte{}, sources: map[string]*Source{}}
+	return &Model{Opts: opts, Files: map[string]*hcl.File{}, Secrets: map[string][]byte{}, sources: map[string]*Source{},
+		names: map[string]bool{}, nodeIdx: map[string]*Node{}, vipIdx: map[netip.Addr]*Resource{}}
 }
 
 // AddSource registers an input file for diagnostics.
@@ -413,14 +441,34 @@ type Variable struct {
 
 // Node returns the node named name, adding it when new.
 func (m *Model) Node(name string, o Origin) *Node {
-	for _, n := range m.Nodes {
-		if n.Name == name {
-			return n
-		}
+	if n := m.nodeIdx[name]; n != nil {
+		return n
 	}
 	n := &Node{Name: name, Origin: o}
+	m.nodeIdx[name] = n
 	m.Nodes = append(m.Nodes, n)
 	return n
+}
+
+// Unique returns base as a label unused in scope (a block kind, or a
+// block's children), or with _2, _3… added, and marks it used.
+func (m *Model) Unique(scope, base string) string {
+	name := Label(base)
+	for i := 2; m.names[scope+"\x00"+name]; i++ {
+		name = Label(fmt.Sprintf("%s_%d", base, i))
+	}
+	m.names[scope+"\x00"+name] = true
+	return name
+}
+
+// AddResource appends r to g, indexing VIPs by address.
+func (m *Model) AddResource(g *Group, r *Resource) {
+	g.Resources = append(g.Resources, r)
+	if r.Kind == KindVIP {
+		if _, ok := m.vipIdx[r.Address.Addr()]; !ok {
+			m.vipIdx[r.Address.Addr()] = r
+		}
+	}
 }
 
 // NetworkFor returns the network containing addr, adding one of the
@@ -435,6 +483,12 @@ func (m *Model) NetworkFor(addr netip.Addr, bits int, o Origin) *Network {
 	if err != nil {
 		return nil
 	}
+	if len(m.Networks) >= MaxNetworks {
+		if len(m.Networks) == MaxNetworks {
+			m.Invalid(o, "Too many networks", fmt.Sprintf("The input's addresses make more than %d networks; a cluster has a few. Check the prefix lengths.", MaxNetworks))
+		}
+		return m.Networks[0]
+	}
 	n := &Network{Name: m.uniqueNetworkName(p), Prefix: p, Origin: o}
 	m.Networks = append(m.Networks, n)
 	return n
@@ -445,21 +499,12 @@ func (m *Model) uniqueNetworkName(p netip.Prefix) string {
 	if p.Bits() != 24 && p.Addr().Is4() || p.Bits() != 64 && p.Addr().Is6() {
 		base = fmt.Sprintf("%s_%d", base, p.Bits())
 	}
-	return UniqueName(base, func(n string) bool {
-		return slices.ContainsFunc(m.Networks, func(x *Network) bool { return x.Name == n })
-	})
+	return m.Unique("network", base)
 }
 
 // FindVIP returns the VIP resource with address addr.
 func (m *Model) FindVIP(addr netip.Addr) *Resource {
-	for _, g := range m.Groups {
-		for _, r := range g.Resources {
-			if r.Kind == KindVIP && r.Address.Addr() == addr {
-				return r
-			}
-		}
-	}
-	return nil
+	return m.vipIdx[addr]
 }
 
 // NodeByAddr returns the node with an interface address addr.
@@ -495,15 +540,6 @@ func Label(s string) string {
 		out = out[:63]
 	}
 	return out
-}
-
-// UniqueName returns base, or base_2, base_3… when taken says it is used.
-func UniqueName(base string, taken func(string) bool) string {
-	name := Label(base)
-	for i := 2; taken(name); i++ {
-		name = Label(fmt.Sprintf("%s_%d", base, i))
-	}
-	return name
 }
 
 // NodeByAddrString is NodeByAddr for a string that may be an address.

@@ -1,6 +1,7 @@
 package all
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func importWithin(t *testing.T, inputs []Input) (*importer.Model, error) {
 	done := make(chan result, 1)
 	go func() {
 		m, err := Import(inputs, importer.Options{Nodes: []string{"h2g=192.168.0.18"}})
-		if err == nil {
+		if err == nil && !m.Diags.HasErrors() {
 			m.HCL()
 		}
 		done <- result{m, err}
@@ -72,6 +73,10 @@ func TestHostileInputs(t *testing.T) {
 	if err := mkfifo(fifo); err == nil {
 		write(t, dir, "fifo-include.conf", "include fifo.conf\n")
 	}
+	var many strings.Builder
+	for i := range 12000 {
+		fmt.Fprintf(&many, "h%d 10.0.%d.%d httpd%d\n", i, i>>8&255, i&255, i)
+	}
 	deepXML := write(t, dir, "deep.xml", "<cib>"+strings.Repeat("<a>", 1000)+strings.Repeat("</a>", 1000)+"</cib>")
 	cases := []struct {
 		name    string
@@ -83,6 +88,7 @@ func TestHostileInputs(t *testing.T) {
 		{name: "100 MB file", kind: "keepalived", path: big, readErr: "more than"},
 		{name: "binary heartbeat", kind: "heartbeat", content: "\x00\x01\x02ha.cf\xff", readErr: "binary"},
 		{name: "binary pound", kind: "pound", content: "ListenHTTP\n\x00End", readErr: "binary"},
+		{name: "12000 haresources groups", kind: "heartbeat", content: many.String()},
 		{name: "include loop", kind: "keepalived", path: loopA},
 		{name: "include of itself", kind: "keepalived", path: self},
 		{name: "blocks nested too deep", kind: "keepalived", path: deep},

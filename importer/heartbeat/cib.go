@@ -126,14 +126,14 @@ func (st *state) cib(s *importer.Source) {
 		for _, e := range res.children {
 			switch e.name {
 			case "group":
-				g := &importer.Group{Name: importer.Label(e.attr("id")), Origin: at(e)}
+				g := &importer.Group{Name: st.m.Unique("group", e.attr("id")), Origin: at(e)}
 				for _, p := range e.children {
 					if p.name != "primitive" {
 						st.otherElement(p, at(p))
 						continue
 					}
 					if r := st.primitive(p, at); r != nil {
-						g.Resources = append(g.Resources, r)
+						st.m.AddResource(g, r)
 					}
 					byResource[p.attr("id")] = g
 				}
@@ -144,7 +144,8 @@ func (st *state) cib(s *importer.Source) {
 				if r == nil {
 					continue
 				}
-				g := &importer.Group{Name: importer.Label(e.attr("id")), Origin: at(e), Resources: []*importer.Resource{r}}
+				g := &importer.Group{Name: st.m.Unique("group", e.attr("id")), Origin: at(e)}
+				st.m.AddResource(g, r)
 				byResource[e.attr("id")] = g
 				st.m.Groups = append(st.m.Groups, g)
 			case "clone", "master", "bundle":
@@ -268,8 +269,7 @@ func (st *state) primitive(p *elem, at func(*elem) importer.Origin) *importer.Re
 				return nil
 			}
 		}
-		r = st.vip(addr, bits, o)
-		r.Name = importer.Label(p.attr("id"))
+		r = st.vip(addr, bits, o, p.attr("id"))
 		r.Interface = ps["nic"]
 		for k := range ps {
 			switch k {

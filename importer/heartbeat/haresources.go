@@ -25,7 +25,7 @@ func (st *state) haresources(s *importer.Source) {
 		}
 		for _, res := range l.Fields[1:] {
 			if r := st.v1Resource(res, l.Origin); r != nil {
-				g.Resources = append(g.Resources, r)
+				st.m.AddResource(g, r)
 			}
 		}
 		g.Name = st.groupName(g)
@@ -45,14 +45,7 @@ func (st *state) groupName(g *importer.Group) string {
 	if base == "group" && len(g.Resources) > 0 {
 		base = g.Resources[0].Name
 	}
-	return importer.UniqueName(base, func(n string) bool {
-		for _, o := range st.m.Groups {
-			if o.Name == n {
-				return true
-			}
-		}
-		return false
-	})
+	return st.m.Unique("group", base)
 }
 
 // v1Resource translates one haresources resource: an address, IPaddr::,
@@ -109,7 +102,7 @@ func (st *state) vipFromSpec(spec string, o importer.Origin) *importer.Resource 
 			return nil
 		}
 	}
-	r := st.vip(addr, bits, o)
+	r := st.vip(addr, bits, o, "vip_"+strings.NewReplacer(".", "_", ":", "_").Replace(addr.String()))
 	if len(parts) > 2 {
 		r.Interface = parts[2]
 	}
@@ -119,20 +112,11 @@ func (st *state) vipFromSpec(spec string, o importer.Origin) *importer.Resource 
 	return r
 }
 
-func (st *state) vip(addr netip.Addr, bits int, o importer.Origin) *importer.Resource {
+func (st *state) vip(addr netip.Addr, bits int, o importer.Origin, name string) *importer.Resource {
 	// With bits -1 the prefix is invalid but keeps the address: Bits()
 	// says -1, "no length given".
 	p := netip.PrefixFrom(addr, bits)
-	name := importer.UniqueName("vip_"+strings.NewReplacer(".", "_", ":", "_").Replace(addr.String()), func(n string) bool {
-		for _, g := range st.m.Groups {
-			for _, r := range g.Resources {
-				if r.Name == n {
-					return true
-				}
-			}
-		}
-		return false
-	})
+	name = st.m.Unique("vip", name)
 	return &importer.Resource{Kind: importer.KindVIP, Name: name, Address: p, Origin: o}
 }
 

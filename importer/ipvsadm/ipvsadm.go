@@ -212,14 +212,7 @@ func (p *parser) service(l importer.Line, o *options) {
 }
 
 func (p *parser) uniqueName(base string) string {
-	return importer.UniqueName(base, func(n string) bool {
-		for _, vs := range p.m.VirtualServices {
-			if vs.Name == n {
-				return true
-			}
-		}
-		return false
-	})
+	return p.m.Unique("virtual_service", base)
 }
 
 func (p *parser) server(l importer.Line, o *options) {

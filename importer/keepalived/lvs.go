@@ -199,9 +199,7 @@ func (st *state) virtualServer(h *host, n *node, ep endpoint) {
 		hc = nil
 	}
 	vs.Health = hc
-	vs.Name = importer.UniqueName(vsName(vs), func(s string) bool {
-		return slices.ContainsFunc(st.m.VirtualServices, func(x *importer.VirtualService) bool { return x.Name == s })
-	})
+	vs.Name = st.m.Unique("virtual_service", vsName(vs))
 	st.m.VirtualServices = append(st.m.VirtualServices, vs)
 }
 
@@ -229,20 +227,15 @@ func fixTimeout(st *state, hc *importer.HealthCheck, delay int, o importer.Origi
 // directorGroup makes a one-node group holding a virtual server's
 // address when no VRRP instance of the file moves it.
 func (st *state) directorGroup(h *host, n *node, addr netip.Addr) {
-	name := importer.Label(h.name + "_director")
-	var g *importer.Group
-	for _, x := range st.m.Groups {
-		if x.Name == name {
-			g = x
-		}
-	}
+	g := h.director
 	if g == nil {
-		g = &importer.Group{Name: name, Origin: n.origin, Locations: []importer.Location{{Node: h.name, Score: 100, Origin: n.origin}}}
+		g = &importer.Group{Name: st.m.Unique("group", h.name+"_director"), Origin: n.origin, Locations: []importer.Location{{Node: h.name, Score: 100, Origin: n.origin}}}
 		st.m.Groups = append(st.m.Groups, g)
 		st.m.Node(h.name, n.origin)
+		h.director = g
 	}
-	g.Resources = append(g.Resources, &importer.Resource{Kind: importer.KindVIP, Name: importer.Label("vip_" + strings.NewReplacer(".", "_", ":", "_").Replace(addr.String())), Address: netip.PrefixFrom(addr, -1), Origin: n.origin})
-	st.m.Translated(n.origin, "virtual_server "+addr.String(), fmt.Sprintf("No vrrp_instance of this file moves %s, so keepalived expects it configured on the host. hactl runs a virtual service where its VIP is: the import makes %s a VIP of a one-node group %s on %s. Import the other director's file too, or add it to the group, for failover.", addr, addr, name, h.name))
+	st.m.AddResource(g, &importer.Resource{Kind: importer.KindVIP, Name: st.m.Unique("vip", "vip_"+strings.NewReplacer(".", "_", ":", "_").Replace(addr.String())), Address: netip.PrefixFrom(addr, -1), Origin: n.origin})
+	st.m.Translated(n.origin, "virtual_server "+addr.String(), fmt.Sprintf("No vrrp_instance of this file moves %s, so keepalived expects it configured on the host. hactl runs a virtual service where its VIP is: the import makes %s a VIP of a one-node group %s on %s. Import the other director's file too, or add it to the group, for failover.", addr, addr, g.Name, h.name))
 }
 
 // checkers maps keepalived's checkers to health_check types.

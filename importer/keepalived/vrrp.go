@@ -16,6 +16,9 @@ type host struct {
 	root    *node
 	src     []srcAddr
 	scripts map[string]*node
+	// director is the group holding the virtual servers' addresses that
+	// no VRRP instance moves.
+	director *importer.Group
 }
 
 type srcAddr struct {
@@ -167,9 +170,7 @@ func (st *state) notify(c *node, owner string) {
 			return // the same script in the other host's file
 		}
 	}
-	name := importer.UniqueName(owner+"_"+strings.TrimPrefix(c.key, "notify_"), func(n string) bool {
-		return slices.ContainsFunc(st.m.Notifies, func(x *importer.Notify) bool { return x.Name == n })
-	})
+	name := st.m.Unique("notify", owner+"_"+strings.TrimPrefix(c.key, "notify_"))
 	st.m.Notifies = append(st.m.Notifies, &importer.Notify{Name: name, Origin: c.origin, Command: cmd, Events: notifyEvents[c.key]})
 	st.m.Translated(c.origin, c.key, fmt.Sprintf("hactl runs %q on %s without a shell, with the event in HACTL_EVENT and the group in HACTL_GROUP instead of keepalived's arguments (TYPE NAME STATE).", cmd, strings.Join(notifyEvents[c.key], ", ")))
 }
@@ -183,7 +184,7 @@ func (st *state) instance(h *host, n *node) {
 	}
 	g := st.groups[groupName]
 	if g == nil {
-		g = &importer.Group{Name: importer.Label(groupName), Origin: n.origin}
+		g = &importer.Group{Name: st.m.Unique("group", groupName), Origin: n.origin}
 		if sg := st.syncOf[name]; sg != nil {
 			g.Origin = sg.origin
 		}
@@ -316,18 +317,11 @@ func (st *state) vips(g *importer.Group, c *node, iface string) {
 		if bits < 0 {
 			st.m.Translated(a.origin, "VIP "+spec+" without a prefix length", "keepalived adds it as a host address (/32); hactl gives it the prefix length of the node network that contains it.")
 		}
-		name := importer.UniqueName("vip_"+strings.NewReplacer(".", "_", ":", "_").Replace(ip.String()), func(n string) bool {
-			for _, gr := range st.m.Groups {
-				if slices.ContainsFunc(gr.Resources, func(r *importer.Resource) bool { return r.Name == n }) {
-					return true
-				}
-			}
-			return false
-		})
 		if st.m.FindVIP(ip) != nil {
 			continue // the same instance seen from the other host
 		}
-		g.Resources = append(g.Resources, &importer.Resource{Kind: importer.KindVIP, Name: name, Address: netip.PrefixFrom(ip, bits), Interface: dev, Origin: a.origin})
+		name := st.m.Unique("vip", "vip_"+strings.NewReplacer(".", "_", ":", "_").Replace(ip.String()))
+		st.m.AddResource(g, &importer.Resource{Kind: importer.KindVIP, Name: name, Address: netip.PrefixFrom(ip, bits), Interface: dev, Origin: a.origin})
 	}
 }
 

@@ -8,7 +8,6 @@ package ldirectord
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -69,7 +68,6 @@ type state struct {
 	global   map[string]kv
 	cur      *section
 	sections []*section
-	services []*importer.VirtualService
 }
 
 func (st *state) flush() {
@@ -175,9 +173,7 @@ func (st *state) virtual(sec *section) {
 		vs.Quiescent = true
 	}
 	vs.Health = st.health(sec, vs)
-	vs.Name = importer.UniqueName(portName(vs), func(n string) bool {
-		return slices.ContainsFunc(st.m.VirtualServices, func(x *importer.VirtualService) bool { return x.Name == n })
-	})
+	vs.Name = st.m.Unique("virtual_service", portName(vs))
 	if vs.Forwarding == "" {
 		vs.Forwarding = "dr"
 	}

@@ -139,9 +139,7 @@ func device(m *importer.Model, host string, port int, community string, o import
 	if _, err := netip.ParseAddr(host); err == nil {
 		base = "dev_" + strings.NewReplacer(".", "_", ":", "_").Replace(host)
 	}
-	name := importer.UniqueName(base, func(n string) bool {
-		return slices.ContainsFunc(m.Monitor.Devices, func(d *importer.SNMPDevice) bool { return d.Name == n })
-	})
+	name := m.Unique("snmp_device", base)
 	d := &importer.SNMPDevice{Name: name, Origin: o, Address: host, Port: port}
 	d.CommunityFile = "secrets/snmp-" + name + "-community"
 	m.Secrets[d.CommunityFile] = []byte(community + "\n")

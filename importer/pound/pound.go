@@ -119,9 +119,7 @@ func Import(m *importer.Model, srcs []*importer.Source) {
 	for _, s := range srcs {
 		m.AddSource(s)
 		st := &state{m: m, p: &importer.Proxy{Origin: importer.Origin{File: s.Name, Line: 1}}}
-		st.p.Name = importer.UniqueName("pound", func(n string) bool {
-			return slices.ContainsFunc(m.Proxies, func(x *importer.Proxy) bool { return x.Name == n })
-		})
+		st.p.Name = m.Unique("proxy", "pound")
 		root := parse(m, s)
 		st.top(root)
 		if len(st.p.Listeners) == 0 {
@@ -271,9 +269,7 @@ func (st *state) listener(b *block) {
 			st.m.Unsupported(c.origin, c.key, "Not a listener directive the import knows; translate it by hand.")
 		}
 	}
-	l.Name = importer.UniqueName(l.Protocol, func(n string) bool {
-		return slices.ContainsFunc(st.p.Listeners, func(x *importer.Listener) bool { return x.Name == n })
-	})
+	l.Name = st.m.Unique("listener:"+st.p.Name, l.Protocol)
 	if l.Port == 0 {
 		st.m.Invalid(b.origin, "Listener without a Port", "Give the listener a Port.")
 		return
@@ -348,9 +344,7 @@ func (st *state) service(b *block) {
 			sv.Name = "default"
 		}
 	}
-	sv.Name = importer.UniqueName(sv.Name, func(n string) bool {
-		return slices.ContainsFunc(st.p.Services, func(x *importer.ProxyService) bool { return x.Name == n })
-	})
+	sv.Name = st.m.Unique("service:"+st.p.Name, sv.Name)
 	if len(sv.Backends) == 0 {
 		st.m.Invalid(b.origin, "Service without a backend", "Give the service a BackEnd, Emergency or Redirect.")
 		return

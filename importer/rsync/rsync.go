@@ -227,8 +227,6 @@ func importLine(m *importer.Model, w []string, local string, o importer.Origin) 
 	}
 	s.SourceHost, s.TargetHost = hosts[0], hosts[1]
 	base := path.Base(strings.TrimSuffix(s.SourcePath, "/"))
-	s.Name = importer.UniqueName(base, func(n string) bool {
-		return slices.ContainsFunc(m.Syncs, func(x *importer.Sync) bool { return x.Name == n })
-	})
+	s.Name = m.Unique("sync", base)
 	m.Syncs = append(m.Syncs, s)
 }

@@ -269,7 +269,11 @@ func (st *state) listener(b *block) {
 			st.m.Unsupported(c.origin, c.key, "Not a listener directive the import knows; translate it by hand.")
 		}
 	}
-	l.Name = st.m.Unique("listener:"+st.p.Name, l.Protocol)
+	name := l.Protocol
+	if arg(b, 0) != "" {
+		name = arg(b, 0) // Pound 4 names its listeners
+	}
+	l.Name = st.m.Unique("listener:"+st.p.Name, name)
 	if l.Port == 0 {
 		st.m.Invalid(b.origin, "Listener without a Port", "Give the listener a Port.")
 		return

@@ -54,13 +54,13 @@ func TestParseNodeFlag(t *testing.T) {
 
 func TestLabel(t *testing.T) {
 	for in, want := range map[string]string{
-		"web":            "web",
-		"h2g.example":    "h2g_example",
-		"192.168.0.1":    "_192_168_0_1",
-		"":               "_",
-		"my group/1":     "my_group_1",
-		"-leading-dash":  "_-leading-dash",
-		"Ünïcode":        "_n_code",
+		"web":                    "web",
+		"h2g.example":            "h2g_example",
+		"192.168.0.1":            "_192_168_0_1",
+		"":                       "_",
+		"my group/1":             "my_group_1",
+		"-leading-dash":          "_-leading-dash",
+		"Ünïcode":                "_n_code",
 		string(make([]byte, 70)): "_" + string(slices.Repeat([]byte("_"), 62)),
 	} {
 		if got := Label(in); got != want {

@@ -13,7 +13,7 @@ type Line struct {
 	Origin Origin
 }
 
-// Lines splits a line-oriented file (ha.cf, haresources, authkeys,
+// LogicalLines splits a line-oriented file (ha.cf, haresources, authkeys,
 // ldirectord.cf, crontab) into fields, dropping # comments and blank
 // lines and joining lines ending in a backslash.
 func (s *Source) LogicalLines() []Line {

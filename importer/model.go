@@ -409,9 +409,8 @@ type Sync struct {
 
 // Monitor is the monitor block.
 type Monitor struct {
-	Origin   Origin
-	Interval string
-	Devices  []*SNMPDevice
+	Origin  Origin
+	Devices []*SNMPDevice
 }
 
 // SNMPDevice is an snmp_device block.

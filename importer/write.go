@@ -17,7 +17,11 @@ func (m *Model) HCL() []byte {
 	b := f.Body()
 	m.base = m.commonDir()
 	comment(b, "Written by hactl import; the comments name the file and line each block comes from.")
-	cl := m.block(b, "cluster", []string{m.ClusterName}, m.KeyOrigin, "the cluster key, derived from the input's shared secret or random")
+	keyNote := "cluster.key is a new random key (the input has no shared secret)"
+	if m.KeyMaterial != nil {
+		keyNote = "cluster.key is derived from this line's secret"
+	}
+	cl := m.block(b, "cluster", []string{m.ClusterName}, m.KeyOrigin, keyNote)
 	cl.SetAttributeValue("key_file", cty.StringVal("cluster.key"))
 
 	for _, v := range m.Variables {
@@ -278,7 +282,6 @@ func (m *Model) writeMonitor(b *hclwrite.Body) {
 		return
 	}
 	mb := m.block(b, "monitor", nil, mon.Origin, "")
-	setStr(mb, "interval", mon.Interval)
 	for _, d := range mon.Devices {
 		db := m.block(mb, "snmp_device", []string{d.Name}, d.Origin, "")
 		db.SetAttributeValue("address", cty.StringVal(d.Address))

@@ -2,7 +2,6 @@ package importer
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/netip"
@@ -437,16 +436,16 @@ func (m *Model) checkProxies() {
 	}
 }
 
-// clusterKey derives the cluster key from the input's shared secret (so
-// that importing twice gives the same key) or makes a random one.
+// clusterKey makes a new random cluster key. It is not derived from the
+// input's secret: a VRRP password or an authkeys line is often short,
+// and a key derived from it would be no stronger.
 func (m *Model) clusterKey() {
-	var key []byte
-	if m.KeyMaterial != nil {
-		sum := sha256.Sum256(append([]byte("hactl import cluster key\x00"), m.KeyMaterial...))
-		key = sum[:]
-	} else {
-		key = make([]byte, 32)
-		_, _ = rand.Read(key) // never fails since Go 1.24
-	}
-	m.Secrets["cluster.key"] = []byte(base64.StdEncoding.EncodeToString(key) + "\n")
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // never fails since Go 1.24
+	m.Secrets[ClusterKeyFile] = []byte(base64.StdEncoding.EncodeToString(key) + "\n")
 }
+
+// ClusterKeyFile is the cluster key's file, beside the configuration. An
+// existing one is kept: it may be a running cluster's, and any valid key
+// will do.
+const ClusterKeyFile = "cluster.key"

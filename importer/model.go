@@ -132,10 +132,9 @@ type Model struct {
 	Files map[string]*hcl.File
 
 	ClusterName string
-	// KeyMaterial is a shared secret of the input (authkeys, VRRP
-	// auth_pass) the cluster key is derived from; nil: a random key.
-	KeyMaterial []byte
-	KeyOrigin   Origin
+	// KeyOrigin is where the input's shared secret (authkeys, VRRP
+	// auth_pass) is, which the new cluster key replaces.
+	KeyOrigin Origin
 
 	Networks        []*Network
 	Nodes           []*Node

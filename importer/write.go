@@ -17,12 +17,12 @@ func (m *Model) HCL() []byte {
 	b := f.Body()
 	m.base = m.commonDir()
 	comment(b, "Written by hactl import; the comments name the file and line each block comes from.")
-	keyNote := "cluster.key is a new random key (the input has no shared secret)"
-	if m.KeyMaterial != nil {
-		keyNote = "cluster.key is derived from this line's secret"
+	keyNote := "cluster.key is a new random key"
+	if m.KeyOrigin.File != "" {
+		keyNote = "cluster.key, a new random key, replaces this line's secret"
 	}
 	cl := m.block(b, "cluster", []string{m.ClusterName}, m.KeyOrigin, keyNote)
-	cl.SetAttributeValue("key_file", cty.StringVal("cluster.key"))
+	cl.SetAttributeValue("key_file", cty.StringVal(ClusterKeyFile))
 
 	for _, v := range m.Variables {
 		vb := m.block(b, "variable", []string{v.Name}, Origin{}, "an address the input does not give: set it before validate or apply")

@@ -96,11 +96,8 @@ func runImport(stdout, stderr io.Writer, args []string, flags importFlags) error
 	if flags.output != "" {
 		dir = filepath.Dir(flags.output)
 	}
-	if err := writeSecrets(dir, m.Secrets); err != nil {
+	if err := writeSecrets(stderr, dir, m.Secrets); err != nil {
 		return withExitCode(exitError, err)
-	}
-	for _, name := range slices.Sorted(maps.Keys(m.Secrets)) {
-		fmt.Fprintf(stderr, "Wrote %s (mode 0600).\n", filepath.Join(dir, name))
 	}
 	if flags.output == "" {
 		_, err := stdout.Write(m.HCL())
@@ -113,15 +110,19 @@ func runImport(stdout, stderr io.Writer, args []string, flags importFlags) error
 	return nil
 }
 
-// writeSecrets writes each secret with mode 0600, refusing to replace an
-// existing file with a different content: that may be a live cluster's
-// key.
-func writeSecrets(dir string, secrets map[string][]byte) error {
+// writeSecrets writes each secret with mode 0600, saying so on w. An
+// existing cluster key is kept (any valid key will do, and it may be a
+// running cluster's); any other existing file with a different content
+// stops the import.
+func writeSecrets(w io.Writer, dir string, secrets map[string][]byte) error {
 	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		p := filepath.Join(dir, name)
 		old, err := os.ReadFile(p)
 		switch {
 		case err == nil && bytes.Equal(old, secrets[name]):
+			continue
+		case err == nil && name == importer.ClusterKeyFile:
+			fmt.Fprintf(w, "Kept the existing %s.\n", p)
 			continue
 		case err == nil:
 			return fmt.Errorf("import: %s exists with another content; move it away or import with -o into another directory", p)
@@ -134,6 +135,7 @@ func writeSecrets(dir string, secrets map[string][]byte) error {
 		if err := os.WriteFile(p, secrets[name], 0o600); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
+		fmt.Fprintf(w, "Wrote %s (mode 0600).\n", p)
 	}
 	return nil
 }

@@ -124,8 +124,8 @@ func TestImportCommand(t *testing.T) {
 	}
 }
 
-// TestImportKeepsExistingKey refuses to replace a cluster.key that is
-// not the one the import derives: it may be a running cluster's.
+// TestImportKeepsExistingKey keeps a cluster.key that exists (it may be a
+// running cluster's) but refuses to replace another secret file.
 func TestImportKeepsExistingKey(t *testing.T) {
 	guide := importData + "guide/two-node-web-v1/"
 	dir := t.TempDir()
@@ -133,10 +133,22 @@ func TestImportKeepsExistingKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := hactl(t, "import", "heartbeat", guide+"ha.cf", guide+"authkeys", guide+"haresources", "-o", filepath.Join(dir, "cluster.hcl"), "--node", "h2g=192.168.0.18", "--node", "c2g=192.168.0.17")
-	if code != exitError || !strings.Contains(stderr, "exists with another content") {
+	if code != 0 || !strings.Contains(stderr, "Kept the existing") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "cluster.key")); string(data) != "another key\n" {
 		t.Error("the existing key was replaced")
+	}
+	mrtg := importData + "guide/monitoring/mrtg.cfg"
+	community := filepath.Join(dir, "secrets", "snmp-dev_192_168_0_254-community")
+	if err := os.MkdirAll(filepath.Dir(community), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(community, []byte("other\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = hactl(t, "import", "mrtg", mrtg, "-o", filepath.Join(dir, "monitoring.hcl"))
+	if code != exitError || !strings.Contains(stderr, "exists with another content") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

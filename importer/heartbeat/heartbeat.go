@@ -297,11 +297,11 @@ func (st *state) authkeys(s *importer.Source) {
 			st.m.Invalid(l.Origin, "authkeys key without a secret", method+" needs a secret after it.")
 			return
 		}
-		st.m.KeyMaterial, st.m.KeyOrigin = []byte(secret), l.Origin
+		st.m.KeyOrigin = l.Origin
 		for _, k := range keys {
 			st.m.MaskSecret(s.Name, strings.Join(k.Fields[2:], " "))
 		}
-		st.m.Translated(l.Origin, "authkeys "+method, "hactl authenticates heartbeats with HMAC-SHA-256 under cluster.key, derived from this secret and written beside the configuration with mode 0600; the secret itself is not copied.")
+		st.m.Translated(l.Origin, "authkeys "+method, "hactl authenticates heartbeats with HMAC-SHA-256 under a new random key, cluster.key (mode 0600, beside the configuration); the secret is not copied.")
 	case "crc":
 		st.m.Translated(l.Origin, "authkeys crc", "crc authenticates nothing; hactl always authenticates heartbeats, with a new random key in cluster.key (mode 0600).")
 	default:

@@ -374,10 +374,10 @@ func (st *state) auth(c *node) {
 		case "auth_pass":
 			secret := strings.Join(a.args, " ")
 			st.m.MaskSecret(a.origin.File, secret)
-			if st.m.KeyMaterial == nil {
-				st.m.KeyMaterial, st.m.KeyOrigin = []byte(secret), a.origin
+			if st.m.KeyOrigin.File == "" {
+				st.m.KeyOrigin = a.origin
 			}
-			st.m.Translated(a.origin, "auth_pass", "The cluster key (cluster.key, mode 0600, beside the configuration) is derived from this password; the password itself is not copied.")
+			st.m.Translated(a.origin, "auth_pass", "hactl authenticates heartbeats with HMAC-SHA-256 under a new random key, cluster.key (mode 0600, beside the configuration); the password is not copied.")
 		default:
 			st.m.Unsupported(a.origin, a.key, "Not an authentication keyword the import knows.")
 		}

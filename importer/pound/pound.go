@@ -1,0 +1,432 @@
+// Package pound imports a Pound reverse proxy's pound.cfg, in Apsis 2.x
+// syntax or the maintained 4.x one: listeners, services with their match
+// conditions, backends (regular, Emergency, Redirect), Session, xHTTP,
+// TimeOut, Client, Alive, MaxRequest; what hactl's proxy has no
+// counterpart for (CheckURL, Err503, HeadDeny, header rewriting…) is
+// reported.
+package pound
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hactl/hactl/importer"
+)
+
+const maxDepth = 16
+
+// openers are the keywords that start a block closed by End.
+var openers = map[string]bool{
+	"listenhttp": true, "listenhttps": true, "httplistener": true, "httpslistener": true,
+	"service": true, "backend": true, "emergency": true, "session": true, "match": true,
+	"not": true, "rewrite": true, "else": true, "resolver": true, "trustedip": true,
+	"combineheaders": true, "acl": true,
+}
+
+type block struct {
+	key      string // lower case
+	args     []string
+	children []*block
+	origin   importer.Origin
+	isBlock  bool
+}
+
+// words splits a line into words and "quoted strings", without comments.
+func words(line string) []string {
+	var out []string
+	var cur strings.Builder
+	inQ, has, esc := false, false, false
+	for _, r := range line {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case inQ && r == '\\':
+			cur.WriteRune(r)
+			esc = true
+		case inQ && r == '"':
+			inQ = false
+		case inQ:
+			cur.WriteRune(r)
+		case r == '"':
+			inQ, has = true, true
+		case r == '#':
+			if has {
+				out = append(out, cur.String())
+			}
+			return out
+		case r == ' ' || r == '\t' || r == '\r':
+			if has {
+				out = append(out, cur.String())
+			}
+			cur.Reset()
+			has = false
+		default:
+			cur.WriteRune(r)
+			has = true
+		}
+	}
+	if has {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+func parse(m *importer.Model, s *importer.Source) *block {
+	root := &block{isBlock: true, origin: importer.Origin{File: s.Name}}
+	stack := []*block{root}
+	for i, line := range s.Lines() {
+		w := words(line)
+		if len(w) == 0 {
+			continue
+		}
+		o := importer.Origin{File: s.Name, Line: i + 1}
+		key := strings.ToLower(w[0])
+		cur := stack[len(stack)-1]
+		if key == "end" {
+			if len(stack) == 1 {
+				m.Invalid(o, "End without a block", "This End closes no ListenHTTP, Service, BackEnd or Session.")
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		b := &block{key: key, args: w[1:], origin: o}
+		cur.children = append(cur.children, b)
+		// Inside a service, ACL "name" refers to a global ACL.
+		if openers[key] && !(key == "acl" && len(stack) > 1 && len(w) > 1) {
+			if len(stack) > maxDepth {
+				m.Invalid(o, "Blocks nested too deep", fmt.Sprintf("More than %d levels of blocks.", maxDepth))
+				return root
+			}
+			b.isBlock = true
+			stack = append(stack, b)
+		}
+	}
+	if len(stack) > 1 {
+		open := stack[len(stack)-1]
+		m.Invalid(open.origin, "Block without End", fmt.Sprintf("%s is never closed: the file ends before its End.", open.key))
+	}
+	return root
+}
+
+// Import reads each pound.cfg as one proxy.
+func Import(m *importer.Model, srcs []*importer.Source) {
+	for _, s := range srcs {
+		m.AddSource(s)
+		st := &state{m: m, p: &importer.Proxy{Origin: importer.Origin{File: s.Name, Line: 1}}}
+		st.p.Name = m.Unique("proxy", "pound")
+		root := parse(m, s)
+		st.top(root)
+		if len(st.p.Listeners) == 0 {
+			m.Invalid(st.p.Origin, "pound.cfg without a listener", "A proxy needs a ListenHTTP or ListenHTTPS block.")
+		}
+		if len(st.p.Services) == 0 {
+			m.Invalid(st.p.Origin, "pound.cfg without a service", "A proxy needs at least one Service block.")
+		}
+		for _, sv := range st.p.Services {
+			onlyRedirects := !slices.ContainsFunc(sv.Backends, func(b *importer.RealServer) bool { return b.Kind != "redirect" })
+			if st.alive != "" && sv.Health == nil && !onlyRedirects {
+				sv.Health = &importer.HealthCheck{Type: "tcp", Interval: st.alive}
+			}
+		}
+		m.Proxies = append(m.Proxies, st.p)
+	}
+}
+
+type state struct {
+	m     *importer.Model
+	p     *importer.Proxy
+	alive string
+}
+
+func (st *state) seconds(b *block) string {
+	d, err := importer.Seconds(arg(b, 0))
+	if err != nil {
+		st.m.Invalid(b.origin, "Bad "+b.key, err.Error())
+		return ""
+	}
+	return d
+}
+
+func arg(b *block, i int) string {
+	if i < len(b.args) {
+		return b.args[i]
+	}
+	return ""
+}
+
+// xHTTP levels: each adds methods to the previous.
+var xhttp = [][]string{
+	{"GET", "HEAD", "POST"},
+	{"PUT", "DELETE"},
+	{"LOCK", "UNLOCK", "PROPFIND", "PROPPATCH", "SEARCH", "MKCOL", "MOVE", "COPY", "OPTIONS", "TRACE", "MKACTIVITY", "CHECKOUT", "MERGE", "REPORT"},
+	{"SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY", "BPROPFIND", "BPROPPATCH", "POLL", "BMOVE", "BCOPY", "BDELETE", "CONNECT"},
+	{"RPC_IN_DATA", "RPC_OUT_DATA"},
+}
+
+func (st *state) common(b *block) bool {
+	switch b.key {
+	case "timeout":
+		st.p.BackendTimeout = st.seconds(b)
+	case "client":
+		st.p.ClientTimeout = st.seconds(b)
+	case "alive":
+		st.alive = st.seconds(b)
+		st.m.Translated(b.origin, "Alive "+arg(b, 0), "hactl probes every backend (not only dead ones) at this interval with a tcp connect; a service's health_check can probe http instead.")
+	case "xhttp":
+		n, err := strconv.Atoi(arg(b, 0))
+		if err != nil || n < 0 || n >= len(xhttp) {
+			st.m.Invalid(b.origin, "Bad xHTTP", "xHTTP is 0 to 4.")
+			return true
+		}
+		st.p.AllowedMethods = slices.Concat(xhttp[:n+1]...)
+		slices.Sort(st.p.AllowedMethods)
+	case "maxrequest":
+		if _, err := strconv.Atoi(arg(b, 0)); err != nil {
+			st.m.Invalid(b.origin, "Bad MaxRequest", "MaxRequest is a number of bytes.")
+			return true
+		}
+		st.p.MaxBody = arg(b, 0)
+	case "checkurl":
+		st.m.Differs(b.origin, "CheckURL", "Pound answers 501 to requests whose URL does not match; hactl's proxy has no URL filter (a service with a path match and a redirect backend can send such requests elsewhere).")
+	case "err414", "err500", "err501", "err503", "errorfile":
+		st.m.Unsupported(b.origin, b.key, "hactl's proxy answers errors with its own short page; use an emergency backend for a maintenance page.")
+	case "headremove", "addheader", "headeradd", "headerremove", "rewritelocation", "rewritedestination", "headerdeny", "logsuppress":
+		st.m.Differs(b.origin, b.key, "hactl's proxy passes headers and Location as they are; it has no header rewriting.")
+	default:
+		return false
+	}
+	return true
+}
+
+func (st *state) top(root *block) {
+	for _, b := range root.children {
+		if st.common(b) {
+			continue
+		}
+		switch b.key {
+		case "listenhttp", "listenhttps", "httplistener", "httpslistener":
+			st.listener(b)
+		case "service":
+			st.service(b)
+		case "user", "group", "rootjail", "daemon", "logfacility", "loglevel", "control", "threads", "grace", "anonymise", "anonymize", "pidfile", "workermincount", "workermaxcount", "threadidletimeout", "dynscale", "ignorecase", "supervisor", "sslengine", "ecdhcurve", "logformat":
+			st.m.Unsupported(b.origin, b.key, "A setting of the pound process itself; hactl's proxy runs inside its agent and logs to the journal.")
+		case "include":
+			st.m.Invalid(b.origin, "Include not followed", "The import reads one pound.cfg; give the included file's content in place (cat the files together) and import again.")
+		default:
+			st.m.Unsupported(b.origin, b.key, "Not a pound.cfg directive the import knows; translate it by hand.")
+		}
+	}
+}
+
+func (st *state) listener(b *block) {
+	l := &importer.Listener{Protocol: "http", Origin: b.origin}
+	if strings.Contains(b.key, "https") {
+		l.Protocol = "https"
+	}
+	for _, c := range b.children {
+		if st.common(c) {
+			continue
+		}
+		switch c.key {
+		case "address":
+			a, err := netip.ParseAddr(arg(c, 0))
+			switch {
+			case err != nil:
+				l.Address = arg(c, 0)
+			case a.IsUnspecified():
+				l.Address = a.String()
+			case !st.p.VIPAddr.IsValid() || st.p.VIPAddr == a:
+				st.p.VIPAddr = a
+			default:
+				l.Address = a.String()
+			}
+		case "port":
+			p, err := strconv.Atoi(arg(c, 0))
+			if err != nil || p < 1 || p > 65535 {
+				st.m.Invalid(c.origin, "Bad Port", "Port is 1 to 65535.")
+				continue
+			}
+			l.Port = p
+		case "cert":
+			if l.CertFile != "" {
+				st.m.Differs(c.origin, "second Cert", "hactl's listener has one certificate (no SNI choice); the first is kept.")
+				continue
+			}
+			l.CertFile, l.KeyFile = arg(c, 0), arg(c, 0)
+			st.m.Translated(c.origin, "Cert "+arg(c, 0), "Pound's PEM holds the certificate and its key; hactl names the file as both cert_file and key_file, read from the machine that runs hactl (copy it beside the configuration) and uploaded with mode 0600.")
+		case "service":
+			st.m.Translated(c.origin, "Service inside a listener", "hactl's services apply to every listener of the proxy; this one is tried in the order written with the global ones.")
+			st.service(c)
+		case "ciphers", "disable", "nohttps11", "clientcert", "ca", "verifylist", "crlist", "sslallowclientrenegotiation", "sslhonorcipherorder":
+			st.m.Unsupported(c.origin, c.key, "hactl's HTTPS listener uses Go's TLS defaults (TLS 1.2 and later, modern ciphers) and no client certificates.")
+		default:
+			st.m.Unsupported(c.origin, c.key, "Not a listener directive the import knows; translate it by hand.")
+		}
+	}
+	name := l.Protocol
+	if arg(b, 0) != "" {
+		name = arg(b, 0) // Pound 4 names its listeners
+	}
+	l.Name = st.m.Unique("listener:"+st.p.Name, name)
+	if l.Port == 0 {
+		st.m.Invalid(b.origin, "Listener without a Port", "Give the listener a Port.")
+		return
+	}
+	st.p.Listeners = append(st.p.Listeners, l)
+}
+
+var nameRE = regexp.MustCompile(`[A-Za-z0-9_-]+`)
+
+func (st *state) service(b *block) {
+	sv := &importer.ProxyService{Origin: b.origin, Name: arg(b, 0)}
+	for _, c := range b.children {
+		switch c.key {
+		case "url", "path":
+			if sv.Path != "" {
+				st.m.Differs(c.origin, "second "+c.key, "hactl's service matches one path expression; write them as one alternation (a|b).")
+				continue
+			}
+			sv.Path = arg(c, 0)
+		case "host":
+			sv.Host = "^" + regexp.QuoteMeta(arg(c, len(c.args)-1)) + "$"
+		case "headrequire", "header":
+			name, value, ok := strings.Cut(arg(c, len(c.args)-1), ":")
+			if !ok {
+				st.m.Invalid(c.origin, "Bad "+c.key, "Write \"Name: regular expression\".")
+				continue
+			}
+			value = strings.TrimSpace(value)
+			if strings.EqualFold(strings.TrimSpace(name), "host") {
+				sv.Host = value
+				continue
+			}
+			if sv.Headers == nil {
+				sv.Headers = map[string]string{}
+			}
+			sv.Headers[strings.TrimSpace(name)] = value
+		case "headdeny":
+			st.m.Differs(c.origin, "HeadDeny", "hactl's services match on required headers only; a request with this header is not kept out of the service.")
+		case "backend":
+			if be := st.backend(c, ""); be != nil {
+				sv.Backends = append(sv.Backends, be)
+			}
+		case "emergency":
+			if be := st.backend(c, "emergency"); be != nil {
+				sv.Backends = append(sv.Backends, be)
+			}
+		case "redirect":
+			url := arg(c, len(c.args)-1)
+			if len(c.args) > 1 && c.args[0] != "302" {
+				st.m.Translated(c.origin, "Redirect "+c.args[0], "hactl's redirect backend answers with its own status code.")
+			}
+			sv.Backends = append(sv.Backends, &importer.RealServer{Kind: "redirect", URL: url, Weight: -1, Origin: c.origin, Name: "redirect"})
+		case "session":
+			st.session(sv, c)
+		case "match", "not", "rewrite", "acl", "else":
+			st.m.Differs(c.origin, c.key, "hactl's services match by host, path and required headers; conditions and rewrites of Pound 4 have no counterpart.")
+		case "disabled", "ignorecase", "dynscale", "backendcookie", "balancer", "logsuppress":
+			st.m.Unsupported(c.origin, c.key, "hactl's proxy has no counterpart; the service is enabled and balanced by weight.")
+		default:
+			if !st.common(c) {
+				st.m.Unsupported(c.origin, c.key, "Not a service directive the import knows; translate it by hand.")
+			}
+		}
+	}
+	if sv.Name == "" {
+		switch {
+		case sv.Path != "":
+			sv.Name = strings.Join(nameRE.FindAllString(sv.Path, -1), "_")
+		case sv.Host != "":
+			sv.Name = strings.Join(nameRE.FindAllString(sv.Host, -1), "_")
+		default:
+			sv.Name = "default"
+		}
+	}
+	sv.Name = st.m.Unique("service:"+st.p.Name, sv.Name)
+	if len(sv.Backends) == 0 {
+		st.m.Invalid(b.origin, "Service without a backend", "Give the service a BackEnd, Emergency or Redirect.")
+		return
+	}
+	st.p.Services = append(st.p.Services, sv)
+}
+
+func (st *state) backend(b *block, kind string) *importer.RealServer {
+	be := &importer.RealServer{Kind: kind, Weight: -1, Origin: b.origin}
+	for _, c := range b.children {
+		switch c.key {
+		case "address":
+			if a, err := netip.ParseAddr(arg(c, 0)); err == nil {
+				be.Addr = a
+			} else {
+				be.Host = arg(c, 0)
+			}
+		case "port":
+			p, err := strconv.Atoi(arg(c, 0))
+			if err != nil || p < 1 || p > 65535 {
+				st.m.Invalid(c.origin, "Bad Port", "Port is 1 to 65535.")
+				continue
+			}
+			be.Port = p
+		case "priority", "weight":
+			w, err := strconv.Atoi(arg(c, 0))
+			if err != nil || w < 0 {
+				st.m.Invalid(c.origin, "Bad "+c.key, c.key+" is a whole number.")
+				continue
+			}
+			be.Weight = w
+		case "timeout", "conntimeout", "connto", "wstimeout":
+			st.m.Translated(c.origin, c.key, "hactl has one backend_timeout per proxy; the backend's own is not kept.")
+		case "haport":
+			st.m.Differs(c.origin, "HAport", "hactl checks a backend on its own port, not on a separate health port.")
+		case "https":
+			st.m.Differs(c.origin, "HTTPS to the backend", "hactl's proxy speaks plain HTTP to its backends.")
+		case "disabled":
+			be.Weight = 0
+			st.m.Translated(c.origin, "Disabled", "The backend is kept with weight 0.")
+		default:
+			st.m.Unsupported(c.origin, c.key, "Not a backend directive the import knows; translate it by hand.")
+		}
+	}
+	if !be.Addr.IsValid() && be.Host == "" {
+		st.m.Invalid(b.origin, "Backend without an Address", "Give the backend an Address.")
+		return nil
+	}
+	if be.Port == 80 {
+		be.Port = 0 // hactl's default
+	}
+	return be
+}
+
+var sessionTypes = map[string]string{"IP": "ip", "COOKIE": "cookie", "HEADER": "header", "URL": "url", "BASIC": "basic"}
+
+func (st *state) session(sv *importer.ProxyService, b *block) {
+	se := &importer.Session{}
+	for _, c := range b.children {
+		switch c.key {
+		case "type":
+			t, ok := sessionTypes[strings.ToUpper(arg(c, 0))]
+			if !ok {
+				st.m.Differs(c.origin, "Session Type "+arg(c, 0), "hactl's sessions are ip, cookie, header, url or basic; the service is left without stickiness.")
+				return
+			}
+			se.Type = t
+		case "id":
+			se.Name = arg(c, 0)
+		case "ttl":
+			se.TTL = st.seconds(c)
+		default:
+			st.m.Unsupported(c.origin, c.key, "Not a Session directive the import knows.")
+		}
+	}
+	if se.Type == "" {
+		st.m.Invalid(b.origin, "Session without a Type", "Give the session a Type (IP, COOKIE, HEADER, URL, BASIC).")
+		return
+	}
+	sv.Session = se
+}

@@ -1,0 +1,516 @@
+// Package nft is the lvs role's nftables datapath: virtual services as NAT
+// rules in a table of hactl's own (inet hactl_lvs), laid out as
+// kube-proxy's nftables mode does (see rules.go), written through
+// github.com/google/nftables in one netlink transaction per Sync. It does
+// NAT forwarding with the rr, wrr, sh and dh schedulers and persistence;
+// what only IPVS can do it refuses (Capable).
+package nft
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/hactl/hactl/agentbin/lvs/datapath"
+)
+
+// Name is the datapath's name in the HCL.
+const Name = "nftables"
+
+// TableName is the table the datapath owns; nothing else may write to it.
+const TableName = "hactl_lvs"
+
+const preroutingChain = "prerouting"
+
+func init() {
+	datapath.Register(datapath.Kind{Name: Name, Available: Available, Capable: Capable, Open: func() (datapath.Datapath, error) { return Open(nil) }})
+}
+
+// Available says whether the kernel has nftables' NAT.
+func Available() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("no netlink connection to nftables: %w", err)
+	}
+	if _, err := c.ListTablesOfFamily(nftables.TableFamilyINet); err != nil {
+		return fmt.Errorf("the kernel does not answer nftables requests: %w", err)
+	}
+	return nil
+}
+
+// Capable refuses what nftables cannot do, naming the alternatives.
+func Capable(s datapath.Service) error {
+	switch s.Scheduler {
+	case "rr", "wrr", "sh", "dh":
+	default:
+		return fmt.Errorf("virtual service %q: the nftables datapath has no %q scheduler (it keeps no per-server connection counts); use rr, wrr, sh or dh, or datapath = \"ipvs\"", s.Name, s.Scheduler)
+	}
+	if s.Forwarding != "nat" {
+		return fmt.Errorf("virtual service %q: the nftables datapath forwards by NAT only, not %q; use forwarding = \"nat\", or datapath = \"ipvs\"", s.Name, s.Forwarding)
+	}
+	return nil
+}
+
+// Datapath is the nftables datapath.
+type Datapath struct {
+	mu    sync.Mutex // one transaction at a time
+	conn  *nftables.Conn
+	table *nftables.Table
+	// writes counts the netlink transactions that changed something, for
+	// tests that an unchanged Sync writes nothing.
+	writes int
+	// last are the services of the last Sync, for Stats.
+	last []datapath.Service
+}
+
+var _ datapath.Datapath = (*Datapath)(nil)
+
+// Open returns the datapath on conn, or on the host's nftables when conn
+// is nil (tests give a connection into a network namespace).
+func Open(conn *nftables.Conn) (*Datapath, error) {
+	if conn == nil {
+		var err error
+		if conn, err = nftables.New(); err != nil {
+			return nil, fmt.Errorf("connecting to nftables: %w", err)
+		}
+	}
+	// Per-connection byte counts for Stats; best effort (a kernel
+	// without conntrack accounting shows -1).
+	_ = os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_acct", []byte("1"), 0o644)
+	return &Datapath{conn: conn, table: &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}}, nil
+}
+
+// Name implements datapath.Datapath.
+func (d *Datapath) Name() string { return Name }
+
+// Writes counts the transactions that changed the kernel.
+func (d *Datapath) Writes() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.writes
+}
+
+// kernel is what the table holds now.
+type kernel struct {
+	exists bool
+	chains map[string][]*nftables.Rule
+	sets   map[string]*nftables.Set
+	elems  map[string]map[uint32]string // map name → slot → chain
+}
+
+func (d *Datapath) read() (*kernel, error) {
+	k := &kernel{chains: map[string][]*nftables.Rule{}, sets: map[string]*nftables.Set{}, elems: map[string]map[uint32]string{}}
+	chains, err := d.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("listing nftables chains: %w", err)
+	}
+	for _, c := range chains {
+		if c.Table.Name != TableName {
+			continue
+		}
+		k.exists = true
+		rules, err := d.conn.GetRules(d.table, c)
+		if err != nil {
+			return nil, fmt.Errorf("reading chain %s of table %s: %w", c.Name, TableName, err)
+		}
+		k.chains[c.Name] = rules
+	}
+	if !k.exists {
+		if tables, err := d.conn.ListTablesOfFamily(nftables.TableFamilyINet); err == nil {
+			k.exists = slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == TableName })
+		}
+		if !k.exists {
+			return k, nil
+		}
+	}
+	sets, err := d.conn.GetSets(d.table)
+	if err != nil {
+		return nil, fmt.Errorf("listing the sets of table %s: %w", TableName, err)
+	}
+	for _, s := range sets {
+		k.sets[s.Name] = s
+		if !s.IsMap {
+			continue
+		}
+		elems, err := d.conn.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("reading map %s of table %s: %w", s.Name, TableName, err)
+		}
+		m := map[uint32]string{}
+		for _, e := range elems {
+			if len(e.Key) == 4 {
+				m[binaryutil.NativeEndian.Uint32(e.Key)] = verdictChain(e.Val)
+			}
+		}
+		k.elems[s.Name] = m
+	}
+	return k, nil
+}
+
+// verdictChain reads the chain of a verdict map element's data, which the
+// library returns undecoded: NFTA_VERDICT_CODE and NFTA_VERDICT_CHAIN.
+func verdictChain(b []byte) string {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return ""
+	}
+	for ad.Next() {
+		if ad.Type() == unix.NFTA_VERDICT_CHAIN {
+			return ad.String()
+		}
+	}
+	return ""
+}
+
+func comment(r *nftables.Rule) string {
+	c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+	return c
+}
+
+// dispatchRules finds each service's dispatch rule in the prerouting chain.
+func (k *kernel) dispatchRules() map[string]*nftables.Rule {
+	out := map[string]*nftables.Rule{}
+	for _, r := range k.chains[preroutingChain] {
+		if name, ok := dispatchService(comment(r)); ok {
+			out[name] = r
+		}
+	}
+	return out
+}
+
+func (k *kernel) chainMatches(c chainSpec) bool {
+	rules, ok := k.chains[c.name]
+	if !ok || len(rules) != len(c.rules) {
+		return false
+	}
+	for i, r := range rules {
+		if comment(r) != c.rules[i].comment {
+			return false
+		}
+	}
+	return true
+}
+
+func (k *kernel) setMatches(s setSpec) bool {
+	ks, ok := k.sets[s.name]
+	if !ok || ks.IsMap != s.isMap {
+		return false
+	}
+	if !s.isMap {
+		return ks.KeyType.Name == s.keyType.Name && ks.HasTimeout && ks.Timeout.Milliseconds() == s.timeout
+	}
+	return mapsEqual(k.elems[s.name], s.slots)
+}
+
+func mapsEqual(have map[uint32]string, slots []string) bool {
+	if len(have) != len(slots) {
+		return false
+	}
+	for i, c := range slots {
+		if have[uint32(i)] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// diff says how the kernel differs from the wanted services: sentences,
+// and which services (by name) need writing; stale holds the chains and
+// sets no wanted service owns.
+type diff struct {
+	sentences []string
+	services  map[string]bool
+	stale     []string // dispatch rules of removed services, by service name
+	staleObj  struct{ chains, sets []string }
+}
+
+func compare(k *kernel, want []serviceSpec) diff {
+	df := diff{services: map[string]bool{}}
+	if !k.exists && len(want) > 0 {
+		df.sentences = append(df.sentences, fmt.Sprintf("nftables table inet %s is missing", TableName))
+	}
+	if _, ok := k.chains[preroutingChain]; k.exists && !ok && len(want) > 0 {
+		df.sentences = append(df.sentences, fmt.Sprintf("chain %s of table inet %s is missing", preroutingChain, TableName))
+	}
+	dispatch := k.dispatchRules()
+	ownedChains := map[string]bool{preroutingChain: true}
+	ownedSets := map[string]bool{}
+	for _, sp := range want {
+		changed := func(what string) {
+			if k.exists {
+				df.sentences = append(df.sentences, fmt.Sprintf("virtual service %q: %s", sp.name, what))
+			}
+			df.services[sp.name] = true
+		}
+		if r, ok := dispatch[sp.name]; !ok {
+			changed("its rule in chain " + preroutingChain + " is missing")
+		} else if comment(r) != sp.dispatch.comment {
+			changed("its rule in chain " + preroutingChain + " was changed")
+		}
+		for _, c := range sp.chains {
+			ownedChains[c.name] = true
+			if _, ok := k.chains[c.name]; !ok {
+				changed("chain " + c.name + " is missing")
+			} else if !k.chainMatches(c) {
+				changed("the rules of chain " + c.name + " were changed")
+			}
+		}
+		for _, s := range sp.sets {
+			ownedSets[s.name] = true
+			if _, ok := k.sets[s.name]; !ok {
+				changed("set " + s.name + " is missing")
+			} else if !k.setMatches(s) {
+				changed("set " + s.name + " was changed")
+			}
+		}
+	}
+	wanted := map[string]bool{}
+	for _, sp := range want {
+		wanted[sp.name] = true
+	}
+	for name := range dispatch {
+		if !wanted[name] {
+			df.stale = append(df.stale, name)
+			df.sentences = append(df.sentences, fmt.Sprintf("virtual service %q is in table %s but not in the spec", name, TableName))
+		}
+	}
+	for c := range k.chains {
+		if !ownedChains[c] {
+			df.staleObj.chains = append(df.staleObj.chains, c)
+			df.sentences = append(df.sentences, fmt.Sprintf("chain %s of table %s belongs to no virtual service", c, TableName))
+		}
+	}
+	for s := range k.sets {
+		if !ownedSets[s] {
+			df.staleObj.sets = append(df.staleObj.sets, s)
+			df.sentences = append(df.sentences, fmt.Sprintf("set %s of table %s belongs to no virtual service", s, TableName))
+		}
+	}
+	for _, r := range k.chains[preroutingChain] {
+		if _, ok := dispatchService(comment(r)); !ok {
+			df.sentences = append(df.sentences, fmt.Sprintf("chain %s of table %s has a rule hactl did not write (handle %d)", preroutingChain, TableName, r.Handle))
+			df.stale = append(df.stale, "")
+		}
+	}
+	slices.Sort(df.sentences)
+	return df
+}
+
+func specs(services []datapath.Service) ([]serviceSpec, error) {
+	var out []serviceSpec
+	for _, s := range services {
+		if err := Capable(s); err != nil {
+			return nil, err
+		}
+		out = append(out, build(s))
+	}
+	return out, nil
+}
+
+// Drift implements datapath.Datapath.
+func (d *Datapath) Drift(services []datapath.Service) []string {
+	want, err := specs(services)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k, err := d.read()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	return compare(k, want).sentences
+}
+
+// Sync implements datapath.Datapath: one transaction that rewrites the
+// chains, sets and map slots that differ and nothing else.
+func (d *Datapath) Sync(services []datapath.Service) (int, error) {
+	want, err := specs(services)
+	if err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k, err := d.read()
+	if err != nil {
+		return 0, err
+	}
+	df := compare(k, want)
+	d.last = slices.Clone(services)
+	if len(df.services) == 0 && len(df.stale) == 0 && len(df.staleObj.chains) == 0 && len(df.staleObj.sets) == 0 {
+		return 0, nil
+	}
+	c := d.conn
+	c.AddTable(d.table)
+	pre := &nftables.Chain{Name: preroutingChain, Table: d.table, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest}
+	c.AddChain(pre)
+	dispatch := k.dispatchRules()
+	// Unhook removed services and foreign rules first, so that their
+	// chains are unreferenced when deleted below.
+	for _, r := range k.chains[preroutingChain] {
+		name, ours := dispatchService(comment(r))
+		if !ours || slices.Contains(df.stale, name) {
+			if err := c.DelRule(r); err != nil {
+				return 0, fmt.Errorf("removing a rule from chain %s: %w", preroutingChain, err)
+			}
+		}
+	}
+	for _, name := range df.staleObj.chains {
+		c.FlushChain(&nftables.Chain{Name: name, Table: d.table})
+	}
+	changed := len(df.stale)
+	for _, sp := range want {
+		if !df.services[sp.name] {
+			continue
+		}
+		changed++
+		if err := d.writeService(k, sp, dispatch[sp.name], pre); err != nil {
+			return 0, err
+		}
+	}
+	// The maps go before the chains their slots jump to.
+	for _, name := range df.staleObj.sets {
+		c.DelSet(&nftables.Set{Name: name, Table: d.table})
+	}
+	for _, name := range df.staleObj.chains {
+		c.DelChain(&nftables.Chain{Name: name, Table: d.table})
+	}
+	if err := c.Flush(); err != nil {
+		return 0, fmt.Errorf("writing table inet %s: %w", TableName, err)
+	}
+	d.writes++
+	return changed, nil
+}
+
+// writeService queues the writes that bring one service's objects in line.
+// Chains whose rules already match are left alone, and so are the real
+// servers' persistence sets (clients keep their server across updates).
+func (d *Datapath) writeService(k *kernel, sp serviceSpec, old *nftables.Rule, pre *nftables.Chain) error {
+	c := d.conn
+	// Sets first (the rules use them), the chains next (the map's
+	// slots jump to them), the map's slots last.
+	var fill []func() error
+	added := map[string]uint32{}
+	for _, s := range sp.sets {
+		set := &nftables.Set{Name: s.name, Table: d.table, KeyType: s.keyType}
+		if s.isMap {
+			set.IsMap, set.DataType, set.KeyByteOrder = true, nftables.TypeVerdict, binaryutil.NativeEndian
+		} else {
+			set.HasTimeout, set.Dynamic, set.Timeout = true, true, time.Duration(s.timeout)*time.Millisecond
+		}
+		have, exists := k.elems[s.name]
+		if _, ok := k.sets[s.name]; !ok {
+			exists = false
+			if err := c.AddSet(set, nil); err != nil {
+				return fmt.Errorf("adding set %s: %w", s.name, err)
+			}
+			added[s.name] = set.ID
+		}
+		if s.isMap && (!exists || !mapsEqual(have, s.slots)) {
+			fill = append(fill, func() error { return updateMap(c, set, have, s.slots) })
+		}
+	}
+	for _, ch := range sp.chains {
+		if k.chainMatches(ch) {
+			continue
+		}
+		chain := &nftables.Chain{Name: ch.name, Table: d.table}
+		if _, ok := k.chains[ch.name]; ok {
+			c.FlushChain(chain)
+		} else {
+			c.AddChain(chain)
+		}
+		for _, r := range ch.rules {
+			referNew(r.exprs, added)
+			c.AddRule(&nftables.Rule{Table: d.table, Chain: chain, Exprs: r.exprs, UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
+		}
+	}
+	for _, f := range fill {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	if old != nil && comment(old) == sp.dispatch.comment {
+		return nil
+	}
+	if old != nil {
+		if err := c.DelRule(old); err != nil {
+			return fmt.Errorf("replacing the rule of virtual service %q: %w", sp.name, err)
+		}
+	}
+	c.AddRule(&nftables.Rule{Table: d.table, Chain: pre, Exprs: sp.dispatch.exprs, UserData: userdata.AppendString(nil, userdata.TypeComment, sp.dispatch.comment)})
+	return nil
+}
+
+func slotElement(i uint32, chain string) nftables.SetElement {
+	return nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(i), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}}
+}
+
+// referNew points the rules at the sets added in the same transaction by
+// their IDs: the kernel does not find those by name until it commits.
+func referNew(exprs []expr.Any, added map[string]uint32) {
+	for _, e := range exprs {
+		switch e := e.(type) {
+		case *expr.Lookup:
+			e.SetID = added[e.SetName]
+		case *expr.Dynset:
+			e.SetID = added[e.SetName]
+		}
+	}
+}
+
+// updateMap changes the slots that differ: a weight change among many real
+// servers rewrites the slots that moved, not the whole map.
+func updateMap(c *nftables.Conn, set *nftables.Set, have map[uint32]string, slots []string) error {
+	var del, add []nftables.SetElement
+	for i, ch := range have {
+		if int(i) >= len(slots) || slots[i] != ch {
+			del = append(del, slotElement(i, ch))
+		}
+	}
+	for i, ch := range slots {
+		if have[uint32(i)] != ch {
+			add = append(add, slotElement(uint32(i), ch))
+		}
+	}
+	if len(del) > 0 {
+		if err := c.SetDeleteElements(set, del); err != nil {
+			return fmt.Errorf("updating map %s: %w", set.Name, err)
+		}
+	}
+	if len(add) > 0 {
+		if err := c.SetAddElements(set, add); err != nil {
+			return fmt.Errorf("updating map %s: %w", set.Name, err)
+		}
+	}
+	return nil
+}
+
+// Close implements datapath.Datapath: the table goes, and with it every
+// service; established connections keep their conntrack NAT.
+func (d *Datapath) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k, err := d.read()
+	if err != nil || !k.exists {
+		return err
+	}
+	d.last = nil
+	d.conn.DelTable(d.table)
+	if err := d.conn.Flush(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing table inet %s: %w", TableName, err)
+	}
+	d.writes++
+	return nil
+}

@@ -1,0 +1,185 @@
+package nft
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+
+	"github.com/hactl/hactl/agentbin/lvs/datapath"
+)
+
+func TestSchedule(t *testing.T) {
+	be := func(name string, w int) datapath.Backend { return datapath.Backend{Name: name, Weight: w} }
+	for _, tc := range []struct {
+		scheduler string
+		live      []datapath.Backend
+		want      string
+	}{
+		{"rr", []datapath.Backend{be("a", 1), be("b", 3)}, "a b"},
+		{"wrr", []datapath.Backend{be("a", 1), be("b", 3)}, "b a b b"},
+		{"wrr", []datapath.Backend{be("a", 2), be("b", 4)}, "b a b"},
+		{"wrr", []datapath.Backend{be("a", 5)}, "a"},
+		{"sh", []datapath.Backend{be("a", 1), be("b", 1), be("c", 1)}, "a b c"},
+		{"wrr", nil, ""},
+	} {
+		got := strings.Join(schedule(tc.scheduler, tc.live), " ")
+		if got != tc.want {
+			t.Errorf("schedule(%s, %v) = %q, want %q", tc.scheduler, tc.live, got, tc.want)
+		}
+	}
+}
+
+func TestCapable(t *testing.T) {
+	for _, tc := range []struct {
+		scheduler, forwarding string
+		refused               string
+	}{
+		{"rr", "nat", ""},
+		{"sh", "nat", ""},
+		{"wlc", "nat", `no "wlc" scheduler`},
+		{"rr", "dr", `NAT only, not "dr"`},
+	} {
+		err := Capable(datapath.Service{Name: "web", Scheduler: tc.scheduler, Forwarding: tc.forwarding})
+		switch {
+		case tc.refused == "" && err != nil:
+			t.Errorf("%s/%s refused: %v", tc.scheduler, tc.forwarding, err)
+		case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused) || !strings.Contains(err.Error(), `datapath = "ipvs"`)):
+			t.Errorf("%s/%s: error %v, want one saying %q and naming ipvs", tc.scheduler, tc.forwarding, err, tc.refused)
+		}
+	}
+}
+
+func TestParseConntrack(t *testing.T) {
+	in := `ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.3.12 dst=10.0.3.181 sport=40000 dport=80 packets=3 bytes=180 src=10.0.0.3 dst=10.0.3.12 sport=8080 dport=40000 packets=2 bytes=120 [ASSURED] mark=0 zone=0 use=2
+ipv4     2 tcp      6 100 TIME_WAIT src=10.0.3.12 dst=10.0.3.181 sport=40001 dport=80 packets=5 bytes=300 src=10.0.0.3 dst=10.0.3.12 sport=8080 dport=40001 packets=4 bytes=400 [ASSURED] mark=0 zone=0 use=2
+ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.3.12 dst=10.0.3.181 sport=40002 dport=80 src=10.0.0.4 dst=10.0.3.12 sport=8080 dport=40002 [ASSURED] mark=0 zone=0 use=2
+`
+	svc := datapath.Service{Protocol: "tcp", Address: netip.MustParseAddr("10.0.3.181"), Port: 80}
+	tracked := parseConntrack(strings.NewReader(in))
+	for _, tc := range []struct {
+		addr                  string
+		active, bytes, packet int64
+	}{
+		{"10.0.0.3", 1, 1000, 14},
+		{"10.0.0.4", 1, -1, -1},
+		{"10.0.0.5", 0, -1, -1},
+	} {
+		got := connStats(svc, datapath.Backend{Address: netip.MustParseAddr(tc.addr), Port: 8080}, tracked)
+		if got.ActiveConns != tc.active || got.Bytes != tc.bytes || got.Packets != tc.packet {
+			t.Errorf("%s: %+v, want active %d bytes %d packets %d", tc.addr, got, tc.active, tc.bytes, tc.packet)
+		}
+	}
+}
+
+// netns runs the test's datapath in a network namespace of its own, so
+// that the host's nftables stay untouched.
+func netns(t *testing.T) (*Datapath, func(args ...string) string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	name := fmt.Sprintf("hactl-nft-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	f, err := os.Open("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nft := func(args ...string) string {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", name, "nft"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	return d, nft
+}
+
+func service(name string, port uint16, scheduler string, persist time.Duration, weights ...int) datapath.Service {
+	s := datapath.Service{Name: name, Protocol: "tcp", Address: netip.MustParseAddr("192.168.3.181"), Port: port,
+		Scheduler: scheduler, Forwarding: "nat", Persistence: persist, PersistMask: 32}
+	for i, w := range weights {
+		s.Backends = append(s.Backends, datapath.Backend{Name: fmt.Sprintf("rs%d", i), Address: netip.AddrFrom4([4]byte{192, 168, 0, byte(3 + i)}), Port: 80, Weight: w})
+	}
+	return s
+}
+
+// TestSyncKernel programs a real kernel's nftables: the rules load, a
+// second Sync writes nothing, a change rewrites only its service, a rule
+// deleted by hand is reported and restored, and Close removes the table.
+func TestSyncKernel(t *testing.T) {
+	d, nft := netns(t)
+	web := service("web", 80, "wrr", 0, 1, 3)
+	ftp := service("ftp", 21, "sh", 300*time.Second, 1, 1)
+	svcs := []datapath.Service{web, ftp}
+
+	if n, err := d.Sync(svcs); err != nil || n != 2 {
+		t.Fatalf("first Sync = %d, %v; want 2 services written", n, err)
+	}
+	ruleset := nft("list", "table", "inet", TableName)
+	for _, want := range []string{"numgen inc mod 4 vmap @sched-web", "jhash @nh,96,32 mod 2 seed 0x68616374 vmap @sched-ftp",
+		"dnat ip to 192.168.0.3:80", "update @persist-ftp-rs0 { @nh,96,32 }", "@nh,96,32 @persist-ftp-rs1 goto be-ftp-rs1"} {
+		if !strings.Contains(ruleset, want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, ruleset)
+		}
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift right after Sync: %q", drift)
+	}
+	writes := d.Writes()
+	if n, err := d.Sync(svcs); err != nil || n != 0 || d.Writes() != writes {
+		t.Fatalf("unchanged Sync = %d, %v, %d writes; want nothing written", n, err, d.Writes()-writes)
+	}
+
+	web.Backends[1].Weight = 1
+	svcs = []datapath.Service{web, ftp}
+	if n, err := d.Sync(svcs); err != nil || n != 1 {
+		t.Fatalf("weight change Sync = %d, %v; want 1 service written", n, err)
+	}
+	if got := nft("list", "map", "inet", TableName, "sched-web"); !strings.Contains(got, "0 : goto be-web-rs0, 1 : goto be-web-rs1") {
+		t.Errorf("after the weight change, map sched-web is\n%s", got)
+	}
+
+	nft("flush", "chain", "inet", TableName, "be-web-rs1")
+	drift := d.Drift(svcs)
+	if !slices.ContainsFunc(drift, func(s string) bool { return strings.Contains(s, "be-web-rs1") }) {
+		t.Errorf("a flushed chain is not reported: %q", drift)
+	}
+	if n, err := d.Sync(svcs); err != nil || n != 1 {
+		t.Fatalf("restoring Sync = %d, %v; want 1", n, err)
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift after restoring: %q", drift)
+	}
+
+	if n, err := d.Sync([]datapath.Service{ftp}); err != nil || n != 1 {
+		t.Fatalf("removing a service: %d, %v", n, err)
+	}
+	if got := nft("list", "table", "inet", TableName); strings.Contains(got, "web") {
+		t.Errorf("service web left objects behind:\n%s", got)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := nft("list", "tables"); strings.Contains(got, TableName) {
+		t.Errorf("Close left the table: %s", got)
+	}
+}

@@ -1,0 +1,436 @@
+// Package lvs is the agent's lvs role: the virtual services of the spec
+// (layer-4 load balancing behind a VIP, as LVS with ipvsadm, keepalived or
+// ldirectord does), live only where their VIP's group runs. It checks the
+// real servers with package health, computes which ones take connections
+// (down ones removed or, quiescent, kept with weight 0; the sorry server
+// when none is up) and has a datapath (package datapath: IPVS or
+// nftables) make the kernel forward accordingly.
+package lvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hactl/hactl/agentbin/health"
+	"github.com/hactl/hactl/agentbin/lvs/datapath"
+	"github.com/hactl/hactl/agentbin/role"
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
+)
+
+// resyncEvery is how often the role compares the kernel with what it wants
+// when nothing happened: a rule removed by hand comes back within it.
+const resyncEvery = 2 * time.Second
+
+// Kind is the lvs role as the agent registers it.
+type Kind struct{}
+
+var (
+	_ role.Kind          = Kind{}
+	_ role.Role          = (*Role)(nil)
+	_ role.GroupFollower = (*Role)(nil)
+	_ role.DriftReporter = (*Role)(nil)
+)
+
+// Name implements role.Kind.
+func (Kind) Name() string { return "lvs" }
+
+// New implements role.Kind: it resolves each service's datapath and
+// refuses what that datapath cannot do.
+func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) {
+	r := &Role{env: env, here: map[string]bool{}, kick: make(chan struct{}, 1), paths: map[string]datapath.Datapath{}}
+	if r.env.Logger == nil {
+		r.env.Logger = log.New(os.Stderr, "", log.LstdFlags)
+	}
+	groupOf := map[string]string{}
+	for _, g := range s.Groups {
+		for _, res := range g.Resources {
+			if res.Kind == "vip" {
+				groupOf[res.Name] = g.Name
+			}
+		}
+	}
+	for _, vs := range s.VirtualServices {
+		svc, err := newService(vs, groupOf[vs.VIP])
+		if err != nil {
+			return nil, fmt.Errorf("lvs: %w", err)
+		}
+		r.services = append(r.services, svc)
+	}
+	return r, nil
+}
+
+// Role runs the virtual services of one spec.
+type Role struct {
+	env      role.Env
+	services []*service
+	kick     chan struct{}
+
+	mu    sync.Mutex
+	here  map[string]bool // group → runs here
+	paths map[string]datapath.Datapath
+	stats map[string]map[string]datapath.BackendStats
+}
+
+// service is one virtual service and its real servers' checker.
+type service struct {
+	spec           spec.VirtualService
+	group          string
+	base           datapath.Service // Backends: every real server at its configured weight
+	sorry          *datapath.Backend
+	kind           datapath.Kind
+	datapathReason string
+	checker        *health.Checker // nil without a health_check: every server counts as up
+}
+
+func newService(vs spec.VirtualService, group string) (*service, error) {
+	addr, err := netip.ParseAddr(vs.Address)
+	if err != nil {
+		return nil, fmt.Errorf("virtual service %q: address %q: %w", vs.Name, vs.Address, err)
+	}
+	svc := &service{spec: vs, group: group, base: datapath.Service{
+		Name: vs.Name, Protocol: vs.Protocol, Address: addr, Port: uint16(vs.Port),
+		Scheduler: vs.Scheduler, Forwarding: vs.Forwarding,
+		Persistence: time.Duration(vs.PersistenceMS) * time.Millisecond, PersistMask: maskBits(vs.PersistMask, addr.Is4()),
+	}}
+	for _, rs := range vs.RealServers {
+		a, err := netip.ParseAddr(rs.Address)
+		if err != nil {
+			return nil, fmt.Errorf("virtual service %q, real server %q: address %q: %w", vs.Name, rs.Name, rs.Address, err)
+		}
+		svc.base.Backends = append(svc.base.Backends, datapath.Backend{Name: rs.Name, Address: a, Port: uint16(rs.Port), Weight: rs.Weight})
+	}
+	if vs.SorryServer != "" {
+		ap, err := netip.ParseAddrPort(vs.SorryServer)
+		if err != nil {
+			return nil, fmt.Errorf("virtual service %q: sorry_server %q: %w", vs.Name, vs.SorryServer, err)
+		}
+		svc.sorry = &datapath.Backend{Name: datapath.SorryName, Address: ap.Addr(), Port: ap.Port(), Weight: 1}
+	}
+	svc.kind, svc.datapathReason, err = Resolve(vs.Datapath)
+	if err != nil {
+		return nil, fmt.Errorf("virtual service %q: %w", vs.Name, err)
+	}
+	if err := svc.kind.Capable(svc.base); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// maskBits turns a persistence netmask ("255.255.255.0") into a prefix
+// length; the full length when unset.
+func maskBits(mask string, v4 bool) int {
+	full := 128
+	if v4 {
+		full = 32
+	}
+	m, err := netip.ParseAddr(mask)
+	if err != nil {
+		return full
+	}
+	bits := 0
+	for _, b := range m.AsSlice() {
+		for i := 7; i >= 0 && b&(1<<i) != 0; i-- {
+			bits++
+		}
+	}
+	return min(bits, full)
+}
+
+// Resolve picks the datapath for the HCL's datapath attribute: "auto" is
+// IPVS where the kernel has it, nftables otherwise. The reason is for the
+// status and the log.
+func Resolve(name string) (datapath.Kind, string, error) {
+	if name == "" || name == "auto" {
+		if k, ok := datapath.Lookup("ipvs"); ok {
+			err := k.Available()
+			if err == nil {
+				return k, "auto: the kernel has IPVS", nil
+			}
+			nft, ok := datapath.Lookup("nftables")
+			if !ok {
+				return datapath.Kind{}, "", fmt.Errorf("no datapath: IPVS is not available (%v) and this agent has no nftables datapath", err)
+			}
+			return nft, fmt.Sprintf("auto: IPVS is not available (%v)", err), nil
+		}
+		name = "nftables"
+		k, ok := datapath.Lookup(name)
+		if !ok {
+			return datapath.Kind{}, "", errors.New("no datapath registered in this agent")
+		}
+		return k, "auto: this agent has no IPVS datapath", nil
+	}
+	k, ok := datapath.Lookup(name)
+	if !ok {
+		return datapath.Kind{}, "", fmt.Errorf("datapath %q is not in this agent (it has %v)", name, datapath.Names())
+	}
+	if err := k.Available(); err != nil {
+		return datapath.Kind{}, "", fmt.Errorf("datapath %q cannot run on this host: %w", name, err)
+	}
+	return k, "set in the spec", nil
+}
+
+// GroupChanged implements role.GroupFollower.
+func (r *Role) GroupChanged(c role.GroupChange) {
+	r.mu.Lock()
+	r.here[c.Group] = c.Here
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *Role) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run implements role.Role.
+func (r *Role) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, svc := range r.services {
+		hc := svc.spec.HealthCheck
+		if hc == nil {
+			continue
+		}
+		var err error
+		svc.checker, err = health.New(hc, health.Options{OnChange: func(t health.Transition) { r.transition(svc, t) }})
+		if err != nil {
+			return fmt.Errorf("lvs: virtual service %q: health check: %w", svc.spec.Name, err)
+		}
+		var targets []health.Target
+		for _, rs := range svc.spec.RealServers {
+			targets = append(targets, health.Target{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight})
+		}
+		if err := svc.checker.Update(targets); err != nil {
+			return fmt.Errorf("lvs: virtual service %q: %w", svc.spec.Name, err)
+		}
+		wg.Go(func() { _ = svc.checker.Run(cctx) })
+	}
+	if slices.ContainsFunc(r.services, func(s *service) bool { return s.spec.Forwarding == "nat" }) {
+		// LVS-NAT: the directors route the real servers' replies.
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+			r.env.Logger.Printf("lvs: enabling IP forwarding: %v", err)
+		}
+	}
+	tick := time.NewTicker(resyncEvery)
+	defer tick.Stop()
+	defer r.closeAll()
+	for {
+		if err := r.sync(); err != nil {
+			r.env.Logger.Printf("lvs: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *Role) transition(svc *service, t health.Transition) {
+	kind := status.RealServerDown
+	if t.To == health.Up {
+		kind = status.RealServerUp
+	}
+	if t.To == health.Down || t.From != health.Unknown || t.To == health.Up {
+		r.env.Logger.Printf("lvs: virtual service %q: real server %q %s → %s: %s", svc.spec.Name, t.Target.Name, t.From, t.To, t.Reason)
+	}
+	if t.From != health.Unknown || t.To == health.Down {
+		if r.env.Emit != nil {
+			r.env.Emit(status.Event{Time: t.At, Kind: kind, Group: svc.group,
+				Detail: fmt.Sprintf("virtual service %s, real server %s (%s:%d): %s", svc.spec.Name, t.Target.Name, t.Target.Address, t.Target.Port, t.Reason)})
+		}
+	}
+	r.poke()
+}
+
+// want is what a service must forward now: the real servers that are up
+// (Unknown counts as down until its first probe, which comes at once),
+// quiescent ones at weight 0, or the sorry server.
+func (svc *service) want() datapath.Service {
+	s := svc.base
+	s.Backends = nil
+	up := 0
+	for _, b := range svc.base.Backends {
+		ok := true
+		if svc.checker != nil {
+			st, found := svc.checker.Get(b.Name)
+			ok = found && st.State == health.Up
+		}
+		switch {
+		case ok:
+			s.Backends = append(s.Backends, b)
+			up += min(b.Weight, 1)
+		case svc.spec.Quiescent:
+			b.Weight = 0
+			s.Backends = append(s.Backends, b)
+		}
+	}
+	if up == 0 && svc.sorry != nil {
+		s.Backends = []datapath.Backend{*svc.sorry}
+	}
+	return s
+}
+
+// desired groups the live services by datapath.
+func (r *Role) desired() map[string][]datapath.Service {
+	r.mu.Lock()
+	here := maps(r.here)
+	r.mu.Unlock()
+	out := map[string][]datapath.Service{}
+	for _, svc := range r.services {
+		if _, ok := out[svc.kind.Name]; !ok {
+			out[svc.kind.Name] = nil
+		}
+		if here[svc.group] {
+			out[svc.kind.Name] = append(out[svc.kind.Name], svc.want())
+		}
+	}
+	return out
+}
+
+func maps(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (r *Role) datapath(kind datapath.Kind) (datapath.Datapath, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.paths[kind.Name]; ok {
+		return d, nil
+	}
+	d, err := kind.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening the %s datapath: %w", kind.Name, err)
+	}
+	r.paths[kind.Name] = d
+	return d, nil
+}
+
+func (r *Role) kindOf(name string) datapath.Kind {
+	for _, svc := range r.services {
+		if svc.kind.Name == name {
+			return svc.kind
+		}
+	}
+	return datapath.Kind{}
+}
+
+// sync brings every datapath in line and reads their counters.
+func (r *Role) sync() error {
+	var errs []error
+	stats := map[string]map[string]datapath.BackendStats{}
+	for name, services := range r.desired() {
+		d, err := r.datapath(r.kindOf(name))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if n, err := d.Sync(services); err != nil {
+			errs = append(errs, fmt.Errorf("%s datapath: %w", name, err))
+		} else if n > 0 {
+			r.env.Logger.Printf("lvs: %s datapath: %d virtual service(s) written", name, n)
+		}
+		if cs, ok := d.(datapath.ConnSyncer); ok {
+			if err := cs.SetMaster(len(services) > 0); err != nil {
+				errs = append(errs, fmt.Errorf("%s datapath: connection sync: %w", name, err))
+			}
+		}
+		ss, err := d.Stats()
+		if err != nil {
+			continue
+		}
+		for _, s := range ss {
+			m := map[string]datapath.BackendStats{}
+			for _, b := range s.Backends {
+				m[b.Name] = b
+			}
+			stats[s.Name] = m
+		}
+	}
+	r.mu.Lock()
+	r.stats = stats
+	r.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (r *Role) closeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, d := range r.paths {
+		if err := d.Close(); err != nil {
+			r.env.Logger.Printf("lvs: closing the %s datapath: %v", name, err)
+		}
+	}
+	r.paths = map[string]datapath.Datapath{}
+}
+
+// Drift implements role.DriftReporter.
+func (r *Role) Drift(time.Time) []string {
+	var out []string
+	for name, services := range r.desired() {
+		r.mu.Lock()
+		d, ok := r.paths[name]
+		r.mu.Unlock()
+		if !ok {
+			continue
+		}
+		for _, s := range d.Drift(services) {
+			out = append(out, "lvs ("+name+"): "+s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Report implements role.Role.
+func (r *Role) Report(st *status.Status) {
+	r.mu.Lock()
+	here := maps(r.here)
+	stats := r.stats
+	r.mu.Unlock()
+	sec := &status.LVS{}
+	for _, svc := range r.services {
+		live := here[svc.group]
+		want := svc.want()
+		vs := status.VirtualService{Name: svc.spec.Name, Protocol: svc.spec.Protocol, Address: svc.spec.Address, Port: svc.spec.Port,
+			Scheduler: svc.spec.Scheduler, Datapath: svc.kind.Name, DatapathReason: svc.datapathReason, Live: live,
+			Sorry: len(want.Backends) == 1 && want.Backends[0].Name == datapath.SorryName}
+		for _, rs := range svc.spec.RealServers {
+			out := status.RealServer{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight, Health: "up", Effective: -1,
+				ActiveConns: -1, Conns: -1, Bytes: -1}
+			if svc.checker != nil {
+				if h, ok := svc.checker.Get(rs.Name); ok {
+					out.Health, out.Reason, out.Transitions = h.State.String(), h.Reason, h.Transitions
+				}
+			}
+			for _, b := range want.Backends {
+				if b.Name == rs.Name {
+					out.Effective = b.Weight
+				}
+			}
+			if b, ok := stats[svc.spec.Name][rs.Name]; ok && live {
+				out.ActiveConns, out.Conns, out.Bytes = b.ActiveConns, b.Conns, b.Bytes
+			}
+			vs.RealServers = append(vs.RealServers, out)
+		}
+		sec.Services = append(sec.Services, vs)
+	}
+	st.LVS = sec
+}

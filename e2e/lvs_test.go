@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The guide's LVS-NAT pair (chapter 4.2) on the nftables datapath: h2g and
+// c2g direct 192.168.3.181:80 to f400 and dgx, whose default gateway is the
+// inside VIP; the client asks the outside VIP every 20ms.
+
+const lvsVIP = "192.168.3.181"
+
+// lvsCluster deploys examples/lvs-nat with lab timings, the http service
+// on the nftables datapath with quick health checks, and the real servers
+// routed through the inside VIP.
+func lvsCluster(t *testing.T, edit func(string) string) *cluster {
+	t.Helper()
+	c := startCluster(t, "lvs-nat")
+	c.editHCL(func(hcl string) string {
+		hcl = strings.ReplaceAll(hcl, "  fence \"lab\" {}\n", "")
+		hcl = regexp.MustCompile(`(?s)  interval = "200ms".*?initdead = "10s"`).ReplaceAllString(hcl,
+			"  interval = \"50ms\"\n  warntime = \"150ms\"\n  deadtime = \"300ms\"\n  initdead = \"3s\"")
+		hcl = strings.Replace(hcl, `  forwarding = "nat"
+`, `  forwarding = "nat"
+  datapath   = "nftables"
+`, 1)
+		hcl = strings.Replace(hcl, `    interval      = "2s"
+    timeout       = "1s"`, `    interval      = "200ms"
+    timeout       = "150ms"`, 1)
+		// The ftp service is the guide's too, but the lab's real servers
+		// run no ftp server.
+		hcl = regexp.MustCompile(`(?s)virtual_service "ftp" \{.*`).ReplaceAllString(hcl, "")
+		if edit != nil {
+			hcl = edit(hcl)
+		}
+		return hcl
+	})
+	c.mustHactl(0, "apply", "--auto-approve")
+	for _, rs := range []string{"f400", "dgx"} {
+		c.onNode(rs, "ip route replace default via 192.168.0.181")
+	}
+	return c
+}
+
+func lvsProbe(t *testing.T, c *cluster) probe {
+	t.Helper()
+	p := probe{c.lab.StartProber("http://"+lvsVIP+"/", 20*time.Millisecond)}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// spread counts the answers per real server since t, and the failures.
+func spread(p probe, since time.Time) (map[string]int, int) {
+	got, failed := map[string]int{}, 0
+	for _, a := range p.Since(since) {
+		if !a.OK {
+			failed++
+			continue
+		}
+		got[a.From]++
+	}
+	return got, failed
+}
+
+// waitServing waits until both real servers answer through the VIP.
+func waitServing(t *testing.T, p probe) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		got, _ := spread(p, time.Now().Add(-time.Second))
+		if got["f400"] > 0 && got["dgx"] > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the VIP never answered from both f400 and dgx")
+}
+
+func TestLVSRoundRobinHealthAndDirectorFailover(t *testing.T) {
+	c := lvsCluster(t, nil)
+	c.directorHolds(lvsVIP, "h2g")
+	p := lvsProbe(t, c)
+	waitServing(t, p)
+
+	// Round robin alternates: over 2s, each real server gets half.
+	start := time.Now()
+	time.Sleep(2 * time.Second)
+	got, failed := spread(p, start)
+	total := got["f400"] + got["dgx"]
+	t.Logf("round robin over 2s: %v, %d failed", got, failed)
+	if failed > 0 || total < 50 || abs(got["f400"]-got["dgx"]) > total/10+1 {
+		t.Fatalf("round robin gave %v with %d failures, want an even spread and none failed", got, failed)
+	}
+
+	// nginx stopped on f400: after fall checks (3 × 200ms) no request
+	// goes to it, and none fails (LVS-NAT retries nothing, so a request
+	// in the fall window may: count them).
+	c.onNode("f400", "kill $(cat /run/nginx-lab.pid)")
+	stopped := time.Now()
+	time.Sleep(2 * time.Second)
+	settled := stopped.Add(time.Second)
+	got, failed = spread(p, settled)
+	_, windowFailed := spread(p, stopped)
+	t.Logf("after stopping nginx on f400: %v, %d failed (%d during the fall window)", got, failed, windowFailed-failed)
+	if got["f400"] > 0 || failed > 0 || got["dgx"] == 0 {
+		t.Fatalf("after f400's web server stopped: %v and %d failed; want all on dgx, none failed", got, failed)
+	}
+
+	// Started again, it returns after rise checks.
+	c.onNode("f400", "setsid nginx -e stderr -c /etc/nginx/hactl-lab.conf </dev/null >/dev/null 2>&1 &")
+	waitServing(t, p)
+
+	// The active director cut off: the standby takes the VIPs and the
+	// service; the requests lost meanwhile are counted and reported.
+	cut := time.Now()
+	if err := c.lab.Cut("h2g", ""); err != nil {
+		t.Fatal(err)
+	}
+	c.directorHolds(lvsVIP, "c2g")
+	waitServing(t, p)
+	got, failed = spread(p, cut)
+	var lost time.Duration
+	for _, g := range p.Gaps(cut) {
+		lost += g.Length
+	}
+	t.Logf("director failover: %d requests failed (%s without answers); answered %v", failed, lost, got)
+	if failed == 0 && got["f400"]+got["dgx"] == 0 {
+		t.Fatal("no request was answered after the failover")
+	}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// directorHolds waits until only node, of the two directors, holds addr.
+func (c *cluster) directorHolds(addr, node string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		if got = c.addrHolders(addr, []string{"h2g", "c2g"}); len(got) == 1 && got[0] == node {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("%s held by %v, want only %s", addr, got, node)
+}

@@ -9,6 +9,7 @@ package nft
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -65,29 +66,124 @@ func Capable(s datapath.Service) error {
 type Datapath struct {
 	mu    sync.Mutex // one transaction at a time
 	conn  *nftables.Conn
+	netns int // 0: the agent's own
 	table *nftables.Table
 	// writes counts the netlink transactions that changed something, for
 	// tests that an unchanged Sync writes nothing.
 	writes int
 	// last are the services of the last Sync, for Stats.
 	last []datapath.Service
+	// written is the table as the last Sync left it, at generation gen:
+	// while the generation stays, Sync and Drift compare with it instead
+	// of dumping every chain (one per real server). Every fullReadEvery-th
+	// comparison reads the kernel anyway.
+	written *kernel
+	gen     uint32
+	reads   int
+}
+
+const fullReadEvery = 16
+
+// current is the table as it is now: the record of the last write when
+// nothing was committed since, otherwise what the kernel lists. The
+// prerouting chain is always read: its rules' handles are needed to
+// replace them.
+func (d *Datapath) current() (*kernel, error) {
+	d.reads++
+	if gen, err := d.generation(); err == nil && d.written != nil && gen == d.gen && d.reads%fullReadEvery != 0 {
+		rules, err := d.conn.GetRules(d.table, &nftables.Chain{Name: preroutingChain, Table: d.table})
+		if err != nil {
+			return nil, fmt.Errorf("reading chain %s of table %s: %w", preroutingChain, TableName, err)
+		}
+		k := *d.written
+		k.chains = maps.Clone(k.chains)
+		k.chains[preroutingChain] = rules
+		return &k, nil
+	}
+	return d.read()
+}
+
+// record remembers the table as a successful Sync of want left it.
+func (d *Datapath) record(want []serviceSpec) {
+	gen, err := d.generation()
+	if err != nil {
+		d.written = nil
+		return
+	}
+	k := &kernel{exists: true, chains: map[string][]*nftables.Rule{}, sets: map[string]*nftables.Set{}, elems: map[string]map[uint32]string{}}
+	for _, sp := range want {
+		for _, c := range sp.chains {
+			var rules []*nftables.Rule
+			for _, r := range c.rules {
+				rules = append(rules, &nftables.Rule{UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
+			}
+			k.chains[c.name] = rules
+		}
+		for _, s := range sp.sets {
+			set := &nftables.Set{Name: s.name, IsMap: s.isMap, KeyType: s.keyType}
+			if !s.isMap {
+				set.HasTimeout, set.Timeout = true, time.Duration(s.timeout)*time.Millisecond
+			}
+			k.sets[s.name] = set
+			if s.isMap {
+				m := map[uint32]string{}
+				for i, ch := range s.slots {
+					m[uint32(i)] = ch
+				}
+				k.elems[s.name] = m
+			}
+		}
+	}
+	d.written, d.gen = k, gen
 }
 
 var _ datapath.Datapath = (*Datapath)(nil)
 
-// Open returns the datapath on conn, or on the host's nftables when conn
-// is nil (tests give a connection into a network namespace).
-func Open(conn *nftables.Conn) (*Datapath, error) {
-	if conn == nil {
-		var err error
-		if conn, err = nftables.New(); err != nil {
-			return nil, fmt.Errorf("connecting to nftables: %w", err)
-		}
+// Open returns the datapath on the nftables of the network namespace
+// netns, or of the agent's own when it is nil (tests and benchmarks give
+// one).
+func Open(netns *os.File) (*Datapath, error) {
+	opts := []nftables.ConnOption{nftables.WithSockOptions(bigBuffers)}
+	fd := 0
+	if netns != nil {
+		fd = int(netns.Fd())
+		opts = append(opts, nftables.WithNetNSFd(fd))
+	}
+	conn, err := nftables.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to nftables: %w", err)
 	}
 	// Per-connection byte counts for Stats; best effort (a kernel
 	// without conntrack accounting shows -1).
 	_ = os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_acct", []byte("1"), 0o644)
-	return &Datapath{conn: conn, table: &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}}, nil
+	return &Datapath{conn: conn, netns: fd, table: &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}}, nil
+}
+
+// socketBuffer bounds one transaction (and the answers to it): a service
+// with 10,000 real servers is about 5 MB of netlink messages, which must
+// go in one sendmsg to be one transaction.
+const socketBuffer = 32 << 20
+
+// bigBuffers raises the netlink socket's buffers past the sysctl limits
+// (the agent runs as root), as nft does for large rulesets.
+func bigBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, socketBuffer); serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, socketBuffer)
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("sizing the netlink socket's buffers: %w", err)
+	}
+	return nil
 }
 
 // Name implements datapath.Datapath.
@@ -325,7 +421,7 @@ func (d *Datapath) Drift(services []datapath.Service) []string {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	k, err := d.read()
+	k, err := d.current()
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -341,13 +437,16 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	k, err := d.read()
+	k, err := d.current()
 	if err != nil {
 		return 0, err
 	}
 	df := compare(k, want)
 	d.last = slices.Clone(services)
 	if len(df.services) == 0 && len(df.stale) == 0 && len(df.staleObj.chains) == 0 && len(df.staleObj.sets) == 0 {
+		if d.written == nil {
+			d.record(want)
+		}
 		return 0, nil
 	}
 	c := d.conn
@@ -387,9 +486,11 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 		c.DelChain(&nftables.Chain{Name: name, Table: d.table})
 	}
 	if err := c.Flush(); err != nil {
+		d.written = nil
 		return 0, fmt.Errorf("writing table inet %s: %w", TableName, err)
 	}
 	d.writes++
+	d.record(want)
 	return changed, nil
 }
 
@@ -470,32 +571,30 @@ func referNew(exprs []expr.Any, added map[string]uint32) {
 	}
 }
 
-// updateMap changes the slots that differ: a weight change among many real
-// servers rewrites the slots that moved, not the whole map.
+// updateMap rewrites the map's slots in place, within the transaction:
+// the packets see the old slots or the new ones, never an empty map. A
+// weight change moves many slots anyway (they are laid out by share).
 func updateMap(c *nftables.Conn, set *nftables.Set, have map[uint32]string, slots []string) error {
-	var del, add []nftables.SetElement
-	for i, ch := range have {
-		if int(i) >= len(slots) || slots[i] != ch {
-			del = append(del, slotElement(i, ch))
-		}
+	if len(have) > 0 {
+		c.FlushSet(set)
 	}
+	elems := make([]nftables.SetElement, len(slots))
 	for i, ch := range slots {
-		if have[uint32(i)] != ch {
-			add = append(add, slotElement(uint32(i), ch))
-		}
+		elems[i] = slotElement(uint32(i), ch)
 	}
-	if len(del) > 0 {
-		if err := c.SetDeleteElements(set, del); err != nil {
-			return fmt.Errorf("updating map %s: %w", set.Name, err)
-		}
-	}
-	if len(add) > 0 {
-		if err := c.SetAddElements(set, add); err != nil {
+	// A netlink attribute holds at most 64 KiB: the elements go in several
+	// messages of the same transaction.
+	for chunk := range slices.Chunk(elems, elementsPerMessage) {
+		if err := c.SetAddElements(set, chunk); err != nil {
 			return fmt.Errorf("updating map %s: %w", set.Name, err)
 		}
 	}
 	return nil
 }
+
+// elementsPerMessage keeps a message's element list well under 64 KiB
+// (a slot with its verdict takes about 60 bytes).
+const elementsPerMessage = 512
 
 // Close implements datapath.Datapath: the table goes, and with it every
 // service; established connections keep their conntrack NAT.
@@ -506,7 +605,7 @@ func (d *Datapath) Close() error {
 	if err != nil || !k.exists {
 		return err
 	}
-	d.last = nil
+	d.last, d.written = nil, nil
 	d.conn.DelTable(d.table)
 	if err := d.conn.Flush(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing table inet %s: %w", TableName, err)

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/nftables"
-
 	"github.com/hactl/hactl/agentbin/lvs/datapath"
 )
 
@@ -95,11 +93,7 @@ func netns(t *testing.T) (*Datapath, func(args ...string) string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(conn)
+	d, err := Open(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,5 +175,31 @@ func TestSyncKernel(t *testing.T) {
 	}
 	if got := nft("list", "tables"); strings.Contains(got, TableName) {
 		t.Errorf("Close left the table: %s", got)
+	}
+}
+
+// TestSyncLargeService writes a service of 1,000 real servers, then one
+// weight change (2,001 slots: more than one netlink attribute holds), and
+// finds the kernel matching each time.
+func TestSyncLargeService(t *testing.T) {
+	d, nft := netns(t)
+	svc := datapath.Service{Name: "big", Protocol: "tcp", Address: netip.MustParseAddr("192.168.3.181"), Port: 80, Scheduler: "wrr", Forwarding: "nat"}
+	for i := range 1000 {
+		svc.Backends = append(svc.Backends, datapath.Backend{Name: fmt.Sprintf("rs%04d", i),
+			Address: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Port: 80, Weight: 2})
+	}
+	for step, change := range []func(){func() {}, func() { svc.Backends[500].Weight = 3 }} {
+		change()
+		start := time.Now()
+		if n, err := d.Sync([]datapath.Service{svc}); err != nil || n != 1 {
+			t.Fatalf("step %d: Sync = %d, %v", step, n, err)
+		}
+		t.Logf("step %d: Sync took %s", step, time.Since(start))
+		if drift := d.Drift([]datapath.Service{svc}); len(drift) != 0 {
+			t.Fatalf("step %d: drift %q", step, drift[:min(3, len(drift))])
+		}
+	}
+	if got := strings.Count(nft("list", "map", "inet", TableName, "sched-big"), "goto be-big-rs0500"); got != 3 {
+		t.Errorf("rs0500 has %d slots, want 3 (weight 3 among weights 2)", got)
 	}
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/hactl/hactl/agentbin/lvs/datapath"
+	"github.com/hactl/hactl/agentbin/lvs/nft"
+	"github.com/hactl/hactl/e2e/lab"
+)
+
+// failureToLastRequest stops f400's web server while four clients ask the
+// VIP as fast as they can, and returns how long after the stop the last
+// request still went to f400 (the requests that failed: f400 refused them,
+// dgx is up) and how many failed. It starts the web server again.
+func failureToLastRequest(ctx context.Context, l *lab.Lab) (time.Duration, int, error) {
+	type answer struct {
+		sent time.Time
+		ok   bool
+	}
+	var (
+		mu      sync.Mutex
+		answers []answer
+		wg      sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			client := l.HTTPClient(lab.Client)
+			client.Timeout = time.Second
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent := time.Now()
+				_, ok := get(client, "http://"+vip+"/")
+				mu.Lock()
+				answers = append(answers, answer{sent, ok})
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	stopped := time.Now()
+	if out, err := l.Exec(ctx, "f400", "sh", "-c", "kill $(cat /run/nginx-lab.pid)"); err != nil {
+		close(stop)
+		wg.Wait()
+		return 0, 0, fmt.Errorf("stopping nginx on f400: %v\n%s", err, out)
+	}
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	var last time.Duration
+	failed := 0
+	for _, a := range answers {
+		if !a.ok {
+			failed++
+			last = max(last, a.sent.Sub(stopped))
+		}
+	}
+	if out, err := l.Exec(ctx, "f400", "sh", "-c", "setsid nginx -e stderr -c /etc/nginx/hactl-lab.conf </dev/null >/dev/null 2>&1 &"); err != nil {
+		return 0, 0, fmt.Errorf("starting nginx on f400: %v\n%s", err, out)
+	}
+	return last, failed, nil
+}
+
+type cost struct{ first, same, one time.Duration }
+
+// syncCost times the nftables datapath's Sync of one service with n real
+// servers, in a network namespace of its own: the first, one with nothing
+// changed, and one with one weight changed.
+func syncCost(n int) (cost, error) {
+	var c cost
+	name := fmt.Sprintf("hactl-bench-lb-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		return c, fmt.Errorf("ip netns add %s: %v: %s", name, err, out)
+	}
+	defer exec.Command("ip", "netns", "del", name).Run()
+	f, err := os.Open("/run/netns/" + name)
+	if err != nil {
+		return c, err
+	}
+	defer f.Close()
+	d, err := nft.Open(f)
+	if err != nil {
+		return c, err
+	}
+	svc := datapath.Service{Name: "big", Protocol: "tcp", Address: netip.MustParseAddr("192.168.3.181"), Port: 80, Scheduler: "wrr", Forwarding: "nat"}
+	for i := range n {
+		svc.Backends = append(svc.Backends, datapath.Backend{Name: fmt.Sprintf("rs%04d", i),
+			Address: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Port: 80, Weight: 2})
+	}
+	timed := func(s datapath.Service, want int) (time.Duration, error) {
+		start := time.Now()
+		changed, err := d.Sync([]datapath.Service{s})
+		took := time.Since(start)
+		if err == nil && changed != want {
+			err = fmt.Errorf("Sync changed %d services, want %d", changed, want)
+		}
+		return took, err
+	}
+	if c.first, err = timed(svc, 1); err != nil {
+		return c, err
+	}
+	if c.same, err = timed(svc, 0); err != nil {
+		return c, err
+	}
+	svc.Backends[n/2].Weight = 3
+	if c.one, err = timed(svc, 1); err != nil {
+		return c, err
+	}
+	return c, d.Close()
+}

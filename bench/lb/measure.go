@@ -102,7 +102,7 @@ func syncCost(n int) (cost, error) {
 		changed, err := d.Sync([]datapath.Service{s})
 		took := time.Since(start)
 		if err == nil && changed != want {
-			err = fmt.Errorf("Sync changed %d services, want %d", changed, want)
+			err = fmt.Errorf("the Sync changed %d services, want %d", changed, want)
 		}
 		return took, err
 	}

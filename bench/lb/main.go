@@ -135,7 +135,7 @@ virtual_service "http" {
 // real servers, on h2g's own outside address.
 const haproxyStart = `mkdir -p /etc/haproxy && cat > /etc/haproxy/bench.cfg <<'END'
 global
-  maxconn 20000
+  maxconn 4000
   nbthread 2
 defaults
   mode tcp

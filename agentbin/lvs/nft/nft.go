@@ -442,11 +442,11 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 		return 0, err
 	}
 	df := compare(k, want)
-	d.last = slices.Clone(services)
 	if len(df.services) == 0 && len(df.stale) == 0 && len(df.staleObj.chains) == 0 && len(df.staleObj.sets) == 0 {
 		if d.written == nil {
 			d.record(want)
 		}
+		d.last = slices.Clone(services)
 		return 0, nil
 	}
 	c := d.conn
@@ -491,6 +491,10 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 	}
 	d.writes++
 	d.record(want)
+	if _, err := d.forget(services, departed(d.last, services)); err != nil {
+		return changed, err
+	}
+	d.last = slices.Clone(services)
 	return changed, nil
 }
 

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+
 	"github.com/hactl/hactl/agentbin/lvs/datapath"
 )
 
@@ -54,24 +57,65 @@ func TestCapable(t *testing.T) {
 	}
 }
 
-func TestParseConntrack(t *testing.T) {
-	in := `ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.3.12 dst=10.0.3.181 sport=40000 dport=80 packets=3 bytes=180 src=10.0.0.3 dst=10.0.3.12 sport=8080 dport=40000 packets=2 bytes=120 [ASSURED] mark=0 zone=0 use=2
-ipv4     2 tcp      6 100 TIME_WAIT src=10.0.3.12 dst=10.0.3.181 sport=40001 dport=80 packets=5 bytes=300 src=10.0.0.3 dst=10.0.3.12 sport=8080 dport=40001 packets=4 bytes=400 [ASSURED] mark=0 zone=0 use=2
-ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.3.12 dst=10.0.3.181 sport=40002 dport=80 src=10.0.0.4 dst=10.0.3.12 sport=8080 dport=40002 [ASSURED] mark=0 zone=0 use=2
-`
-	svc := datapath.Service{Protocol: "tcp", Address: netip.MustParseAddr("10.0.3.181"), Port: 80}
-	tracked := parseConntrack(strings.NewReader(in))
+// flow is a tracked connection from a client to the VIP, forwarded to a
+// real server, in a TCP state (3: established, 7: time wait, 8: close).
+func flow(client uint16, backend string, state uint8) conntrack.Flow {
+	vip := netip.MustParseAddr("192.168.3.181")
+	c := netip.MustParseAddr("192.168.3.12")
+	f := conntrack.NewFlow(6, conntrack.StatusConfirmed|conntrack.StatusDstNAT|conntrack.StatusSeenReply, c, vip, client, 80, 120, 0)
+	f.TupleReply.IP.SourceAddress = netip.MustParseAddr(backend)
+	f.ProtoInfo.TCP = &conntrack.ProtoInfoTCP{State: state}
+	return f
+}
+
+func TestConnStats(t *testing.T) {
+	svc := service("web", 80, "rr", 0, 1, 1)
+	withBytes := flow(40000, "192.168.0.3", 3)
+	withBytes.CountersOrig = conntrack.Counter{Packets: 3, Bytes: 180}
+	withBytes.CountersReply = conntrack.Counter{Packets: 2, Bytes: 120}
+	flows := []conntrack.Flow{withBytes, flow(40001, "192.168.0.3", 7), flow(40002, "192.168.0.4", 3)}
 	for _, tc := range []struct {
-		addr                  string
+		backend               int
 		active, bytes, packet int64
 	}{
-		{"10.0.0.3", 1, 1000, 14},
-		{"10.0.0.4", 1, -1, -1},
-		{"10.0.0.5", 0, -1, -1},
+		{0, 1, 300, 5},
+		{1, 1, -1, -1},
 	} {
-		got := connStats(svc, datapath.Backend{Address: netip.MustParseAddr(tc.addr), Port: 8080}, tracked)
+		got := connStats(svc, svc.Backends[tc.backend], flows)
 		if got.ActiveConns != tc.active || got.Bytes != tc.bytes || got.Packets != tc.packet {
-			t.Errorf("%s: %+v, want active %d bytes %d packets %d", tc.addr, got, tc.active, tc.bytes, tc.packet)
+			t.Errorf("%s: %+v, want active %d bytes %d packets %d", svc.Backends[tc.backend].Name, got, tc.active, tc.bytes, tc.packet)
+		}
+	}
+}
+
+func TestDeparted(t *testing.T) {
+	names := func(m map[string][]datapath.Backend) string {
+		var out []string
+		for svc, bs := range m {
+			for _, b := range bs {
+				out = append(out, svc+"/"+b.Name)
+			}
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	both := service("web", 80, "rr", 0, 1, 1)
+	quiesced := service("web", 80, "rr", 0, 1, 0)
+	removed := both
+	removed.Backends = both.Backends[1:]
+	for _, tc := range []struct {
+		name        string
+		before, now []datapath.Service
+		want        string
+	}{
+		{"unchanged", []datapath.Service{both}, []datapath.Service{both}, ""},
+		{"weight 0", []datapath.Service{both}, []datapath.Service{quiesced}, "web/rs1"},
+		{"removed", []datapath.Service{both}, []datapath.Service{removed}, "web/rs0"},
+		{"back", []datapath.Service{removed}, []datapath.Service{both}, ""},
+		{"new service", nil, []datapath.Service{both}, ""},
+	} {
+		if got := names(departed(tc.before, tc.now)); got != tc.want {
+			t.Errorf("%s: departed %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
@@ -201,5 +245,42 @@ func TestSyncLargeService(t *testing.T) {
 	}
 	if got := strings.Count(nft("list", "map", "inet", TableName, "sched-big"), "goto be-big-rs0500"); got != 3 {
 		t.Errorf("rs0500 has %d slots, want 3 (weight 3 among weights 2)", got)
+	}
+}
+
+// TestSyncForgetsDepartedConnections: when a real server leaves, the
+// conntrack entries of its closed connections go (a client reusing the
+// port would otherwise be sent to it again), its established ones stay.
+func TestSyncForgetsDepartedConnections(t *testing.T) {
+	d, _ := netns(t)
+	svc := service("web", 80, "rr", 0, 1, 1)
+	if _, err := d.Sync([]datapath.Service{svc}); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := conntrack.Dial(&netlink.Config{NetNS: d.netns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ct.Close()
+	for _, f := range []conntrack.Flow{flow(40000, "192.168.0.3", 3), flow(40001, "192.168.0.3", 8), flow(40002, "192.168.0.4", 8)} {
+		if err := ct.Create(f); err != nil {
+			t.Fatalf("creating a conntrack entry: %v", err)
+		}
+	}
+	svc.Backends = svc.Backends[1:] // rs0, 192.168.0.3, fails
+	if _, err := d.Sync([]datapath.Service{svc}); err != nil {
+		t.Fatal(err)
+	}
+	flows, err := ct.Dump(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []uint16
+	for _, f := range flows {
+		left = append(left, f.TupleOrig.Proto.SourcePort)
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []uint16{40000, 40002}) {
+		t.Errorf("connections left from client ports %v, want 40000 (established to rs0) and 40002 (to rs1)", left)
 	}
 }

@@ -1,48 +1,57 @@
 package nft
 
 import (
-	"bufio"
-	"io"
+	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
 
 	"github.com/hactl/hactl/agentbin/lvs/datapath"
 )
 
-// conntrackFile lists the connections the kernel tracks, in this network
-// namespace.
-const conntrackFile = "/proc/net/nf_conntrack"
+// tcpEstablished is conntrack's TCP_CONNTRACK_ESTABLISHED.
+const tcpEstablished = 3
 
 // Stats implements datapath.Datapath: the connections each real server
 // was given come from the counter in its chain (the nat hook sees a
 // connection's first packet only); the open connections and their bytes
-// and packets from conntrack (bytes and packets of the connections tracked
-// now, -1 when the kernel does no conntrack accounting).
+// and packets from conntrack (of the connections tracked now; -1 when the
+// kernel does no conntrack accounting).
 func (d *Datapath) Stats() ([]datapath.ServiceStats, error) {
 	d.mu.Lock()
 	services := d.last
 	d.mu.Unlock()
-	var tracked []conn
-	if f, err := os.Open(conntrackFile); err == nil {
-		tracked = parseConntrack(f)
-		f.Close()
+	flows, err := d.flows()
+	if err != nil {
+		return nil, err
 	}
 	var out []datapath.ServiceStats
 	for _, s := range services {
 		ss := datapath.ServiceStats{Name: s.Name}
 		for _, b := range s.Backends {
-			bs := connStats(s, b, tracked)
+			bs := connStats(s, b, flows)
 			bs.Conns = d.counter(backendChain(s.Name, b.Name))
 			ss.Backends = append(ss.Backends, bs)
 		}
 		out = append(out, ss)
 	}
 	return out, nil
+}
+
+func (d *Datapath) flows() ([]conntrack.Flow, error) {
+	c, err := conntrack.Dial(&netlink.Config{NetNS: d.netns})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to conntrack: %w", err)
+	}
+	defer c.Close()
+	flows, err := c.Dump(nil)
+	if err != nil {
+		return nil, fmt.Errorf("listing conntrack's connections: %w", err)
+	}
+	return flows, nil
 }
 
 func (d *Datapath) counter(chain string) int64 {
@@ -58,91 +67,95 @@ func (d *Datapath) counter(chain string) int64 {
 	return -1
 }
 
-// conn is one conntrack entry.
-type conn struct {
-	proto             string
-	state             string
-	origDst, replySrc netip.AddrPort
-	bytes, packets    int64 // -1: no accounting
+// forwardedTo says whether a tracked connection is one of the service's,
+// forwarded to the real server.
+func forwardedTo(f conntrack.Flow, s datapath.Service, b datapath.Backend) bool {
+	o, r := f.TupleOrig, f.TupleReply
+	return o.Proto.Protocol == protoNumber(s.Protocol) &&
+		o.IP.DestinationAddress == s.Address && o.Proto.DestinationPort == s.Port &&
+		r.IP.SourceAddress == b.Address && r.Proto.SourcePort == b.Port
 }
 
-func connStats(s datapath.Service, b datapath.Backend, tracked []conn) datapath.BackendStats {
+func established(f conntrack.Flow) bool {
+	if f.ProtoInfo.TCP != nil {
+		return f.ProtoInfo.TCP.State == tcpEstablished
+	}
+	return true
+}
+
+func connStats(s datapath.Service, b datapath.Backend, flows []conntrack.Flow) datapath.BackendStats {
 	bs := datapath.BackendStats{Name: b.Name, Bytes: -1, Packets: -1}
-	vip := netip.AddrPortFrom(s.Address, s.Port)
-	be := netip.AddrPortFrom(b.Address, b.Port)
-	for _, c := range tracked {
-		if c.proto != s.Protocol || c.origDst != vip || c.replySrc != be {
+	for _, f := range flows {
+		if !forwardedTo(f, s, b) {
 			continue
 		}
-		if c.state == "ESTABLISHED" || (c.state == "" && s.Protocol == "udp") {
+		if established(f) {
 			bs.ActiveConns++
 		}
-		if c.bytes >= 0 {
-			bs.Bytes = max(bs.Bytes, 0) + c.bytes
-			bs.Packets = max(bs.Packets, 0) + c.packets
+		if f.CountersOrig.Packets+f.CountersReply.Packets > 0 {
+			bs.Bytes = max(bs.Bytes, 0) + int64(f.CountersOrig.Bytes+f.CountersReply.Bytes)
+			bs.Packets = max(bs.Packets, 0) + int64(f.CountersOrig.Packets+f.CountersReply.Packets)
 		}
 	}
 	return bs
 }
 
-// parseConntrack reads /proc/net/nf_conntrack's lines:
-//
-//	ipv4 2 tcp 6 431999 ESTABLISHED src=C dst=VIP sport=P dport=80 packets=3 bytes=180 src=RS dst=C sport=80 dport=P packets=2 bytes=120 [ASSURED] mark=0 use=1
-func parseConntrack(r io.Reader) []conn {
-	var out []conn
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 6 {
-			continue
+// departed lists, per service, the real servers that took new connections
+// before and take none now (removed, or quiescent at weight 0).
+func departed(before, now []datapath.Service) map[string][]datapath.Backend {
+	out := map[string][]datapath.Backend{}
+	for _, n := range now {
+		live := map[netip.AddrPort]bool{}
+		for _, b := range n.Backends {
+			if b.Weight > 0 {
+				live[netip.AddrPortFrom(b.Address, b.Port)] = true
+			}
 		}
-		c := conn{proto: f[2], bytes: -1, packets: -1}
-		if !strings.Contains(f[5], "=") {
-			c.state = f[5]
-		}
-		var src, dst [2]netip.Addr
-		var sport, dport [2]uint16
-		dir := -1
-		for _, kv := range f[5:] {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
+		for _, old := range before {
+			if old.Key() != n.Key() {
 				continue
 			}
-			switch k {
-			case "src":
-				dir++
-				if dir < 2 {
-					src[dir], _ = netip.ParseAddr(v)
+			for _, b := range old.Backends {
+				if b.Weight > 0 && !live[netip.AddrPortFrom(b.Address, b.Port)] {
+					out[n.Name] = append(out[n.Name], b)
 				}
-			case "dst":
-				if dir >= 0 && dir < 2 {
-					dst[dir], _ = netip.ParseAddr(v)
-				}
-			case "sport", "dport":
-				n, _ := strconv.ParseUint(v, 10, 16)
-				if dir >= 0 && dir < 2 {
-					if k == "sport" {
-						sport[dir] = uint16(n)
-					} else {
-						dport[dir] = uint16(n)
-					}
-				}
-			case "bytes", "packets":
-				n, _ := strconv.ParseInt(v, 10, 64)
-				p := &c.bytes
-				if k == "packets" {
-					p = &c.packets
-				}
-				*p = max(*p, 0) + n
 			}
 		}
-		if dir < 1 {
-			continue
-		}
-		c.origDst = netip.AddrPortFrom(dst[0], dport[0])
-		c.replySrc = netip.AddrPortFrom(src[1], sport[1])
-		out = append(out, c)
 	}
 	return out
+}
+
+// forget deletes the conntrack entries of connections forwarded to real
+// servers that take no new ones, except established ones (which drain).
+// Without it, a client that reuses a port while the entry of its last
+// connection from that port is still tracked (CLOSE after the server
+// refused it, TIME_WAIT) has its new connection matched to the old entry
+// and sent to the old real server, whatever the rules say now — IPVS's
+// conn_reuse_mode and expire_nodest_conn handle the same case.
+func (d *Datapath) forget(services []datapath.Service, gone map[string][]datapath.Backend) (int, error) {
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	c, err := conntrack.Dial(&netlink.Config{NetNS: d.netns})
+	if err != nil {
+		return 0, fmt.Errorf("connecting to conntrack: %w", err)
+	}
+	defer c.Close()
+	flows, err := c.Dump(nil)
+	if err != nil {
+		return 0, fmt.Errorf("listing conntrack's connections: %w", err)
+	}
+	n := 0
+	for _, s := range services {
+		for _, b := range gone[s.Name] {
+			for _, f := range flows {
+				if forwardedTo(f, s, b) && !established(f) {
+					if err := c.Delete(f); err == nil {
+						n++
+					}
+				}
+			}
+		}
+	}
+	return n, nil
 }

@@ -59,12 +59,15 @@ func failureToLastRequest(ctx context.Context, l *lab.Lab) (time.Duration, int, 
 	wg.Wait()
 	var last time.Duration
 	failed := 0
+	byTenth := map[int]int{}
 	for _, a := range answers {
 		if !a.ok {
 			failed++
 			last = max(last, a.sent.Sub(stopped))
+			byTenth[int(a.sent.Sub(stopped)/(100*time.Millisecond))]++
 		}
 	}
+	fmt.Printf("failed requests by 100ms since the stop: %v\n", byTenth)
 	if out, err := l.Exec(ctx, "f400", "sh", "-c", "setsid nginx -e stderr -c /etc/nginx/hactl-lab.conf </dev/null >/dev/null 2>&1 &"); err != nil {
 		return 0, 0, fmt.Errorf("starting nginx on f400: %v\n%s", err, out)
 	}

@@ -14,7 +14,9 @@ import (
 	"log"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +79,8 @@ type Role struct {
 	here  map[string]bool // group → runs here
 	paths map[string]datapath.Datapath
 	stats map[string]map[string]datapath.BackendStats
+	// synced is what each datapath was last given.
+	synced map[string][]datapath.Service
 }
 
 // service is one virtual service and its real servers' checker.
@@ -122,6 +126,29 @@ func newService(vs spec.VirtualService, group string) (*service, error) {
 		return nil, err
 	}
 	return svc, nil
+}
+
+// watch starts checking the real servers, when the service has a
+// health_check, until ctx ends.
+func (svc *service) watch(ctx context.Context, wg *sync.WaitGroup, onChange func(health.Transition)) error {
+	hc := svc.spec.HealthCheck
+	if hc == nil {
+		return nil
+	}
+	var err error
+	svc.checker, err = health.New(hc, health.Options{OnChange: onChange})
+	if err != nil {
+		return fmt.Errorf("virtual service %q: health check: %w", svc.spec.Name, err)
+	}
+	var targets []health.Target
+	for _, rs := range svc.spec.RealServers {
+		targets = append(targets, health.Target{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight})
+	}
+	if err := svc.checker.Update(targets); err != nil {
+		return fmt.Errorf("virtual service %q: %w", svc.spec.Name, err)
+	}
+	wg.Go(func() { _ = svc.checker.Run(ctx) })
+	return nil
 }
 
 // maskBits turns a persistence netmask ("255.255.255.0") into a prefix
@@ -199,23 +226,9 @@ func (r *Role) Run(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, svc := range r.services {
-		hc := svc.spec.HealthCheck
-		if hc == nil {
-			continue
+		if err := svc.watch(cctx, &wg, func(t health.Transition) { r.transition(svc, t) }); err != nil {
+			return fmt.Errorf("lvs: %w", err)
 		}
-		var err error
-		svc.checker, err = health.New(hc, health.Options{OnChange: func(t health.Transition) { r.transition(svc, t) }})
-		if err != nil {
-			return fmt.Errorf("lvs: virtual service %q: health check: %w", svc.spec.Name, err)
-		}
-		var targets []health.Target
-		for _, rs := range svc.spec.RealServers {
-			targets = append(targets, health.Target{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight})
-		}
-		if err := svc.checker.Update(targets); err != nil {
-			return fmt.Errorf("lvs: virtual service %q: %w", svc.spec.Name, err)
-		}
-		wg.Go(func() { _ = svc.checker.Run(cctx) })
 	}
 	if slices.ContainsFunc(r.services, func(s *service) bool { return s.spec.Forwarding == "nat" }) {
 		// LVS-NAT: the directors route the real servers' replies.
@@ -342,6 +355,7 @@ func (r *Role) sync() error {
 			errs = append(errs, err)
 			continue
 		}
+		r.restoreNotice(name, d, services)
 		if n, err := d.Sync(services); err != nil {
 			errs = append(errs, fmt.Errorf("%s datapath: %w", name, err))
 		} else if n > 0 {
@@ -368,6 +382,30 @@ func (r *Role) sync() error {
 	r.stats = stats
 	r.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// restoreNotice logs and reports the rules changed by hand that the
+// coming Sync will write back: those the datapath finds differing while
+// the role wants what it wanted at its last Sync.
+func (r *Role) restoreNotice(name string, d datapath.Datapath, services []datapath.Service) {
+	r.mu.Lock()
+	same := r.synced != nil && reflect.DeepEqual(r.synced[name], services)
+	if r.synced == nil {
+		r.synced = map[string][]datapath.Service{}
+	}
+	r.synced[name] = services
+	r.mu.Unlock()
+	if !same {
+		return
+	}
+	drift := d.Drift(services)
+	if len(drift) == 0 {
+		return
+	}
+	r.env.Logger.Printf("lvs: %s datapath: restoring rules changed by hand: %s", name, strings.Join(drift, "; "))
+	if r.env.Emit != nil {
+		r.env.Emit(status.Event{Time: time.Now(), Kind: status.LVSRestored, Detail: name + ": " + strings.Join(drift, "; ")})
+	}
 }
 
 func (r *Role) closeAll() {

@@ -39,6 +39,9 @@ const ResourceRestarted EventKind = "resource_restarted"
 const (
 	RealServerDown EventKind = "real_server_down"
 	RealServerUp   EventKind = "real_server_up"
+	// LVSRestored: the lvs role found its rules changed by hand and
+	// wrote them back.
+	LVSRestored EventKind = "lvs_rules_restored"
 )
 
 // The agent's own events.
@@ -79,6 +82,7 @@ var EventKinds = []struct {
 	{CanServe, "a member can serve a group again (its VIPs' interfaces and ping targets were fit for 5s)"},
 	{RealServerDown, "a virtual service's real server failed its health checks (fall in a row) and takes no new connections"},
 	{RealServerUp, "a virtual service's real server passed its health checks (rise in a row) and takes connections again"},
+	{LVSRestored, "the lvs role found its kernel rules (IPVS or nftables) changed by hand and wrote them back"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
 }

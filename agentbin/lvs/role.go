@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"net/netip"
 	"os"
 	"reflect"
@@ -51,6 +52,37 @@ func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) {
 	if r.env.Logger == nil {
 		r.env.Logger = log.New(os.Stderr, "", log.LstdFlags)
 	}
+	var err error
+	if r.services, err = services(s); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ReleaseLeftovers implements the agent's leftoverReleaser: the role
+// leaves its rules in the kernel when it stops (an agent restart must not
+// interrupt the services); when the spec has no virtual service for this
+// node any more, every datapath's go.
+func (Kind) ReleaseLeftovers(_ context.Context, env role.Env) error {
+	var errs []error
+	for _, name := range datapath.Names() {
+		k, _ := datapath.Lookup(name)
+		if k.Available() != nil {
+			continue
+		}
+		d, err := k.Open()
+		if err == nil {
+			err = d.Close()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("lvs: removing the %s datapath's services: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// services prepares the spec's virtual services.
+func services(s *spec.Spec) ([]*service, error) {
 	groupOf := map[string]string{}
 	for _, g := range s.Groups {
 		for _, res := range g.Resources {
@@ -59,23 +91,70 @@ func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) {
 			}
 		}
 	}
+	var out []*service
 	for _, vs := range s.VirtualServices {
 		svc, err := newService(vs, groupOf[vs.VIP])
 		if err != nil {
 			return nil, fmt.Errorf("lvs: %w", err)
 		}
-		r.services = append(r.services, svc)
+		out = append(out, svc)
 	}
-	return r, nil
+	return out, nil
+}
+
+var _ role.Reloader = (*Role)(nil)
+
+// Reload implements role.Reloader: the services change in place, each
+// written by its datapath alone when it differs; a real server whose
+// address and port stay keeps its health (and its checker runs on when the
+// health_check is the same).
+func (r *Role) Reload(s *spec.Spec) error {
+	fresh, err := services(s)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := map[string]*service{}
+	for _, svc := range r.services {
+		old[svc.spec.Name] = svc
+	}
+	for _, svc := range fresh {
+		prev := old[svc.spec.Name]
+		if prev != nil && prev.checker != nil && reflect.DeepEqual(prev.spec.HealthCheck, svc.spec.HealthCheck) {
+			svc.checker, svc.stop = prev.checker, prev.stop
+			delete(old, svc.spec.Name)
+			if err := svc.checker.Update(targets(svc.spec)); err != nil {
+				return fmt.Errorf("lvs: virtual service %q: %w", svc.spec.Name, err)
+			}
+			continue
+		}
+		if r.run != nil {
+			if err := r.watch(svc); err != nil {
+				return err
+			}
+		}
+	}
+	for _, svc := range old {
+		if svc.stop != nil {
+			svc.stop()
+		}
+	}
+	r.services = fresh
+	r.poke()
+	return nil
 }
 
 // Role runs the virtual services of one spec.
 type Role struct {
-	env      role.Env
-	services []*service
-	kick     chan struct{}
+	env  role.Env
+	kick chan struct{}
 
-	mu    sync.Mutex
+	mu       sync.Mutex
+	services []*service
+	// run and wg are Run's, for the checkers a Reload starts.
+	run   context.Context
+	wg    *sync.WaitGroup
 	here  map[string]bool // group → runs here
 	paths map[string]datapath.Datapath
 	stats map[string]map[string]datapath.BackendStats
@@ -92,6 +171,7 @@ type service struct {
 	kind           datapath.Kind
 	datapathReason string
 	checker        *health.Checker // nil without a health_check: every server counts as up
+	stop           context.CancelFunc
 }
 
 func newService(vs spec.VirtualService, group string) (*service, error) {
@@ -128,8 +208,22 @@ func newService(vs spec.VirtualService, group string) (*service, error) {
 	return svc, nil
 }
 
-// watch starts checking the real servers, when the service has a
-// health_check, until ctx ends.
+func targets(vs spec.VirtualService) []health.Target {
+	var out []health.Target
+	for _, rs := range vs.RealServers {
+		out = append(out, health.Target{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight})
+	}
+	return out
+}
+
+// watch starts checking a service's real servers, when it has a
+// health_check, until Run ends or the service goes. r.mu is held.
+func (r *Role) watch(svc *service) error {
+	name := svc.spec.Name
+	return svc.watch(r.run, r.wg, func(t health.Transition) { r.transition(name, t) })
+}
+
+// watch starts the service's checker under ctx.
 func (svc *service) watch(ctx context.Context, wg *sync.WaitGroup, onChange func(health.Transition)) error {
 	hc := svc.spec.HealthCheck
 	if hc == nil {
@@ -138,16 +232,14 @@ func (svc *service) watch(ctx context.Context, wg *sync.WaitGroup, onChange func
 	var err error
 	svc.checker, err = health.New(hc, health.Options{OnChange: onChange})
 	if err != nil {
-		return fmt.Errorf("virtual service %q: health check: %w", svc.spec.Name, err)
+		return fmt.Errorf("lvs: virtual service %q: health check: %w", svc.spec.Name, err)
 	}
-	var targets []health.Target
-	for _, rs := range svc.spec.RealServers {
-		targets = append(targets, health.Target{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight})
+	if err := svc.checker.Update(targets(svc.spec)); err != nil {
+		return fmt.Errorf("lvs: virtual service %q: %w", svc.spec.Name, err)
 	}
-	if err := svc.checker.Update(targets); err != nil {
-		return fmt.Errorf("virtual service %q: %w", svc.spec.Name, err)
-	}
-	wg.Go(func() { _ = svc.checker.Run(ctx) })
+	cctx, cancel := context.WithCancel(ctx)
+	svc.stop = cancel
+	wg.Go(func() { _ = svc.checker.Run(cctx) })
 	return nil
 }
 
@@ -219,18 +311,25 @@ func (r *Role) poke() {
 	}
 }
 
-// Run implements role.Role.
+// Run implements role.Role. It leaves the rules in the kernel when it
+// returns (see ReleaseLeftovers).
 func (r *Role) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	r.mu.Lock()
+	r.run, r.wg = ctx, &wg
+	var err error
 	for _, svc := range r.services {
-		if err := svc.watch(cctx, &wg, func(t health.Transition) { r.transition(svc, t) }); err != nil {
-			return fmt.Errorf("lvs: %w", err)
+		if err = r.watch(svc); err != nil {
+			break
 		}
 	}
-	if slices.ContainsFunc(r.services, func(s *service) bool { return s.spec.Forwarding == "nat" }) {
+	nat := slices.ContainsFunc(r.services, func(s *service) bool { return s.spec.Forwarding == "nat" })
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if nat {
 		// LVS-NAT: the directors route the real servers' replies.
 		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 			r.env.Logger.Printf("lvs: enabling IP forwarding: %v", err)
@@ -238,7 +337,6 @@ func (r *Role) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(resyncEvery)
 	defer tick.Stop()
-	defer r.closeAll()
 	for {
 		if err := r.sync(); err != nil {
 			r.env.Logger.Printf("lvs: %v", err)
@@ -252,19 +350,32 @@ func (r *Role) Run(ctx context.Context) error {
 	}
 }
 
-func (r *Role) transition(svc *service, t health.Transition) {
-	kind := status.RealServerDown
-	if t.To == health.Up {
-		kind = status.RealServerUp
-	}
-	if t.To == health.Down || t.From != health.Unknown || t.To == health.Up {
-		r.env.Logger.Printf("lvs: virtual service %q: real server %q %s → %s: %s", svc.spec.Name, t.Target.Name, t.From, t.To, t.Reason)
-	}
-	if t.From != health.Unknown || t.To == health.Down {
-		if r.env.Emit != nil {
-			r.env.Emit(status.Event{Time: t.At, Kind: kind, Group: svc.group,
-				Detail: fmt.Sprintf("virtual service %s, real server %s (%s:%d): %s", svc.spec.Name, t.Target.Name, t.Target.Address, t.Target.Port, t.Reason)})
+func (r *Role) service(name string) *service {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, svc := range r.services {
+		if svc.spec.Name == name {
+			return svc
 		}
+	}
+	return nil
+}
+
+// transition logs a real server's change of health, counts it (the
+// checker does) and reports it, except a new server's first Up.
+func (r *Role) transition(name string, t health.Transition) {
+	svc := r.service(name)
+	if svc == nil {
+		return
+	}
+	r.env.Logger.Printf("lvs: virtual service %q: real server %q %s → %s: %s", name, t.Target.Name, t.From, t.To, t.Reason)
+	if (t.From != health.Unknown || t.To == health.Down) && r.env.Emit != nil {
+		kind := status.RealServerDown
+		if t.To == health.Up {
+			kind = status.RealServerUp
+		}
+		r.env.Emit(status.Event{Time: t.At, Kind: kind, Group: svc.group,
+			Detail: fmt.Sprintf("virtual service %s, real server %s (%s:%d): %s", name, t.Target.Name, t.Target.Address, t.Target.Port, t.Reason)})
 	}
 	r.poke()
 }
@@ -300,24 +411,21 @@ func (svc *service) want() datapath.Service {
 // desired groups the live services by datapath.
 func (r *Role) desired() map[string][]datapath.Service {
 	r.mu.Lock()
-	here := maps(r.here)
-	r.mu.Unlock()
+	here := maps.Clone(r.here)
+	services := slices.Clone(r.services)
 	out := map[string][]datapath.Service{}
-	for _, svc := range r.services {
+	// A datapath that no service uses any more is emptied.
+	for name := range r.paths {
+		out[name] = nil
+	}
+	r.mu.Unlock()
+	for _, svc := range services {
 		if _, ok := out[svc.kind.Name]; !ok {
 			out[svc.kind.Name] = nil
 		}
 		if here[svc.group] {
 			out[svc.kind.Name] = append(out[svc.kind.Name], svc.want())
 		}
-	}
-	return out
-}
-
-func maps(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k, v := range m {
-		out[k] = v
 	}
 	return out
 }
@@ -336,21 +444,13 @@ func (r *Role) datapath(kind datapath.Kind) (datapath.Datapath, error) {
 	return d, nil
 }
 
-func (r *Role) kindOf(name string) datapath.Kind {
-	for _, svc := range r.services {
-		if svc.kind.Name == name {
-			return svc.kind
-		}
-	}
-	return datapath.Kind{}
-}
-
 // sync brings every datapath in line and reads their counters.
 func (r *Role) sync() error {
 	var errs []error
 	stats := map[string]map[string]datapath.BackendStats{}
 	for name, services := range r.desired() {
-		d, err := r.datapath(r.kindOf(name))
+		kind, _ := datapath.Lookup(name)
+		d, err := r.datapath(kind)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -408,17 +508,6 @@ func (r *Role) restoreNotice(name string, d datapath.Datapath, services []datapa
 	}
 }
 
-func (r *Role) closeAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for name, d := range r.paths {
-		if err := d.Close(); err != nil {
-			r.env.Logger.Printf("lvs: closing the %s datapath: %v", name, err)
-		}
-	}
-	r.paths = map[string]datapath.Datapath{}
-}
-
 // Drift implements role.DriftReporter.
 func (r *Role) Drift(time.Time) []string {
 	var out []string
@@ -440,11 +529,12 @@ func (r *Role) Drift(time.Time) []string {
 // Report implements role.Role.
 func (r *Role) Report(st *status.Status) {
 	r.mu.Lock()
-	here := maps(r.here)
+	here := maps.Clone(r.here)
 	stats := r.stats
+	services := slices.Clone(r.services)
 	r.mu.Unlock()
 	sec := &status.LVS{}
-	for _, svc := range r.services {
+	for _, svc := range services {
 		live := here[svc.group]
 		want := svc.want()
 		vs := status.VirtualService{Name: svc.spec.Name, Protocol: svc.spec.Protocol, Address: svc.spec.Address, Port: svc.spec.Port,

@@ -90,8 +90,13 @@ type Datapath interface {
 	Drift(services []Service) []string
 	// Stats reads the kernel's counters of the services it holds.
 	Stats() ([]ServiceStats, error)
-	// Close removes every service this datapath put into the kernel
-	// (the role stops, or this node no longer holds any VIP).
+	// Close removes every service this datapath put into the kernel,
+	// and nothing else. The role does not call it when it stops (the
+	// rules outlive an agent restart); the lvs Kind's ReleaseLeftovers
+	// does, on a freshly opened datapath, at every spec change on a node
+	// that has no virtual service: it must be cheap and change nothing
+	// when there is nothing of hactl's. A VIP that moves away is
+	// Sync(nil).
 	Close() error
 }
 

@@ -179,3 +179,108 @@ func (c *cluster) directorHolds(addr, node string) {
 	}
 	c.t.Fatalf("%s held by %v, want only %s", addr, got, node)
 }
+
+// shares waits d and returns the answers per node since then.
+func shares(t *testing.T, p probe, d time.Duration) map[string]int {
+	t.Helper()
+	start := time.Now()
+	time.Sleep(d)
+	got, failed := spread(p, start)
+	if failed > 0 {
+		t.Fatalf("%d requests failed (answered: %v)", failed, got)
+	}
+	return got
+}
+
+// ruleset lists h2g's table without its counters, which traffic moves.
+func (c *cluster) ruleset(node string) string {
+	c.t.Helper()
+	out := c.onNode(node, "nft -a list table inet hactl_lvs")
+	return regexp.MustCompile(`counter packets \d+ bytes \d+`).ReplaceAllString(out, "counter")
+}
+
+// waitLog waits until a node's agent log has a line matching re.
+func (c *cluster) waitLog(node string, re *regexp.Regexp) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if re.MatchString(c.onNode(node, "cat /var/log/hactl-agent.log 2>/dev/null; true")) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.t.Fatalf("%s's agent never logged %s", node, re)
+}
+
+func TestLVSWeightsDriftHashAndSorryServer(t *testing.T) {
+	c := lvsCluster(t, func(hcl string) string {
+		hcl = strings.Replace(hcl, `scheduler  = "rr"`, `scheduler  = "wrr"`, 1)
+		hcl = strings.Replace(hcl, "  real_server \"dgx\" {\n    node = node.dgx\n", "  real_server \"dgx\" {\n    node   = node.dgx\n    weight = 3\n", 1)
+		// h2g's own web server is the sorry server.
+		return strings.Replace(hcl, `  datapath   = "nftables"`, "  datapath   = \"nftables\"\n  sorry_server = \"192.168.0.18:80\"", 1)
+	})
+	c.directorHolds(lvsVIP, "h2g")
+	p := lvsProbe(t, c)
+	waitServing(t, p)
+
+	// Weights 1:3 give f400 a quarter.
+	got := shares(t, p, 3*time.Second)
+	total := got["f400"] + got["dgx"]
+	t.Logf("weights 1:3 over 3s: %v", got)
+	if total < 60 || got["f400"]*100 < total*20 || got["f400"]*100 > total*30 {
+		t.Fatalf("weights 1:3 gave %v, want f400 at 25%% ± 5", got)
+	}
+	c.statusShows("nftables  wrr")
+
+	// A second apply with nothing changed touches no rule (handles and
+	// all stay).
+	before := c.ruleset("h2g")
+	c.mustHactl(0, "apply", "--auto-approve")
+	time.Sleep(time.Second)
+	if after := c.ruleset("h2g"); after != before {
+		t.Fatalf("an apply with nothing changed rewrote the rules:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// A chain flushed by hand is reported and written back.
+	c.onNode("h2g", "nft flush chain inet hactl_lvs svc-http")
+	c.waitLog("h2g", regexp.MustCompile(`event lvs_rules_restored .*the rules of chain svc-http were changed`))
+	waitServing(t, p)
+
+	// Source hashing keeps the client on one real server.
+	c.editHCL(func(hcl string) string { return strings.Replace(hcl, `scheduler  = "wrr"`, `scheduler  = "sh"`, 1) })
+	c.mustHactl(0, "apply", "--auto-approve")
+	time.Sleep(time.Second)
+	got = shares(t, p, 2*time.Second)
+	t.Logf("source hash over 2s: %v", got)
+	if len(got) != 1 || got["h2g"] > 0 {
+		t.Fatalf("source hash spread one client over %v, want one real server", got)
+	}
+
+	// Both web servers stopped: after fall checks the sorry server answers.
+	for _, rs := range []string{"f400", "dgx"} {
+		c.onNode(rs, "kill $(cat /run/nginx-lab.pid)")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, _ := spread(p, time.Now().Add(-500*time.Millisecond)); got["h2g"] > 10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got = shares(t, p, time.Second)
+	if got["h2g"] == 0 || got["f400"]+got["dgx"] > 0 {
+		t.Fatalf("with both real servers down the VIP answered %v, want the sorry server (h2g) alone", got)
+	}
+	c.statusShows("h2g, to the sorry server")
+	for _, rs := range []string{"f400", "dgx"} {
+		c.onNode(rs, "setsid nginx -e stderr -c /etc/nginx/hactl-lab.conf </dev/null >/dev/null 2>&1 &")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, _ := spread(p, time.Now().Add(-500*time.Millisecond)); got["h2g"] == 0 && got["f400"]+got["dgx"] > 10 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the real servers never took the traffic back from the sorry server")
+}

@@ -48,7 +48,7 @@ func (Kind) Name() string { return "lvs" }
 // New implements role.Kind: it resolves each service's datapath and
 // refuses what that datapath cannot do.
 func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) {
-	r := &Role{env: env, here: map[string]bool{}, kick: make(chan struct{}, 1), paths: map[string]datapath.Datapath{}}
+	r := &Role{env: env, node: s.Node, here: map[string]bool{}, kick: make(chan struct{}, 1), paths: map[string]datapath.Datapath{}}
 	if r.env.Logger == nil {
 		r.env.Logger = log.New(os.Stderr, "", log.LstdFlags)
 	}
@@ -148,6 +148,7 @@ func (r *Role) Reload(s *spec.Spec) error {
 // Role runs the virtual services of one spec.
 type Role struct {
 	env  role.Env
+	node string // this node, in events
 	kick chan struct{}
 
 	mu       sync.Mutex
@@ -374,7 +375,7 @@ func (r *Role) transition(name string, t health.Transition) {
 		if t.To == health.Up {
 			kind = status.RealServerUp
 		}
-		r.env.Emit(status.Event{Time: t.At, Kind: kind, Group: svc.group,
+		r.env.Emit(status.Event{Time: t.At, Kind: kind, Node: r.node, Group: svc.group,
 			Detail: fmt.Sprintf("virtual service %s, real server %s (%s:%d): %s", name, t.Target.Name, t.Target.Address, t.Target.Port, t.Reason)})
 	}
 	r.poke()
@@ -504,7 +505,7 @@ func (r *Role) restoreNotice(name string, d datapath.Datapath, services []datapa
 	}
 	r.env.Logger.Printf("lvs: %s datapath: restoring rules changed by hand: %s", name, strings.Join(drift, "; "))
 	if r.env.Emit != nil {
-		r.env.Emit(status.Event{Time: time.Now(), Kind: status.LVSRestored, Detail: name + ": " + strings.Join(drift, "; ")})
+		r.env.Emit(status.Event{Time: time.Now(), Kind: status.LVSRestored, Node: r.node, Detail: name + ": " + strings.Join(drift, "; ")})
 	}
 }
 

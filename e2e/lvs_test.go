@@ -138,6 +138,11 @@ func TestLVSRoundRobinHealthAndDirectorFailover(t *testing.T) {
 		lost += g.Length
 	}
 	t.Logf("director failover: %d requests failed (%s without answers); answered %v", failed, lost, got)
+	// The standby's rules act the instant the VIP comes up there: no
+	// request reaches a director's own web server.
+	if got["h2g"]+got["c2g"] > 0 {
+		t.Errorf("during the failover a director answered itself: %v", got)
+	}
 
 }
 

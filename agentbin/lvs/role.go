@@ -424,7 +424,7 @@ func (r *Role) desired() map[string][]datapath.Service {
 		if _, ok := out[svc.kind.Name]; !ok {
 			out[svc.kind.Name] = nil
 		}
-		if here[svc.group] {
+		if here[svc.group] || svc.kind.LocalOnly {
 			out[svc.kind.Name] = append(out[svc.kind.Name], svc.want())
 		}
 	}

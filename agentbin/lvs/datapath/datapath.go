@@ -133,6 +133,13 @@ type Kind struct {
 	Capable func(Service) error
 	// Open returns the datapath, ready for Sync.
 	Open func() (Datapath, error)
+	// LocalOnly is true when the datapath's rules act only on packets
+	// addressed to an address this node holds at that moment (nftables:
+	// fib daddr type local). The role then gives it the services of
+	// every group this node may run, not only of those running here:
+	// a service is live the instant its VIP comes up, without waiting
+	// for the group's event, and nowhere else.
+	LocalOnly bool
 }
 
 var (

@@ -34,7 +34,8 @@ const TableName = "hactl_lvs"
 const preroutingChain = "prerouting"
 
 func init() {
-	datapath.Register(datapath.Kind{Name: Name, Available: Available, Capable: Capable, Open: func() (datapath.Datapath, error) { return Open(nil) }})
+	datapath.Register(datapath.Kind{Name: Name, Available: Available, Capable: Capable, LocalOnly: true,
+		Open: func() (datapath.Datapath, error) { return Open(nil) }})
 }
 
 // Available says whether the kernel has nftables' NAT.

@@ -174,7 +174,7 @@ func TestSyncKernel(t *testing.T) {
 	}
 	ruleset := nft("list", "table", "inet", TableName)
 	for _, want := range []string{"numgen inc mod 4 vmap @sched-web", "jhash @nh,96,32 mod 2 seed 0x68616374 vmap @sched-ftp",
-		"dnat ip to 192.168.0.3:80", "update @persist-ftp-rs0 { @nh,96,32 }", "@nh,96,32 @persist-ftp-rs1 goto be-ftp-rs1"} {
+		"dnat ip to 192.168.0.3:80", "tcp dport 80 fib daddr type local goto svc-web", "update @persist-ftp-rs0 { @nh,96,32 }", "@nh,96,32 @persist-ftp-rs1 goto be-ftp-rs1"} {
 		if !strings.Contains(ruleset, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, ruleset)
 		}

@@ -159,6 +159,11 @@ func build(s datapath.Service) serviceSpec {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{protoNumber(s.Protocol)}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(s.Port)},
+		// Live only where the VIP is: on a director that does not hold
+		// it the rule matches nothing, and it acts the instant the VIP
+		// comes up (datapath.Kind.LocalOnly).
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 		&expr.Verdict{Kind: expr.VerdictGoto, Chain: serviceChain(s.Name)},
 	}
 	sp.dispatch = ruleSpec{exprs: match, comment: dispatchComment(s.Name, digest(match))}

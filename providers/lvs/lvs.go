@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hactl/hactl/agentbin/lvs/datapath"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 	"github.com/hactl/hactl/providers/check"
@@ -222,7 +223,7 @@ func refuseForNftables(d *providers.Decoder, vs *topology.VirtualService, holder
 		hosts = append(hosts, l.Node.Name)
 	}
 	where := fmt.Sprintf("on %s", strings.Join(hosts, ", "))
-	if !slices.Contains([]string{"rr", "wrr", "sh", "dh"}, vs.Scheduler) {
+	if !slices.Contains(datapath.NFTablesSchedulers, vs.Scheduler) {
 		d.Error(providers.FromTopo(vs.Range), "Scheduler not available on nftables",
 			fmt.Sprintf("Virtual service %q would run %s on the nftables datapath, which has no %q scheduler (it keeps no per-server connection counts). Use scheduler rr, wrr, sh or dh, or datapath = \"ipvs\" (or \"auto\" where the kernel has IPVS).", vs.Name, where, vs.Scheduler))
 	}

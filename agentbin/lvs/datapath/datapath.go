@@ -61,6 +61,11 @@ type Backend struct {
 	Weight  int
 }
 
+// NFTablesSchedulers are the schedulers the nftables datapath has; it
+// forwards by NAT only. The CLI's plan and validate check services against
+// them without importing the datapath itself (Linux only).
+var NFTablesSchedulers = []string{"rr", "wrr", "sh", "dh"}
+
 // Key is the service's identity in the kernel: protocol, address, port.
 func (s Service) Key() string {
 	return fmt.Sprintf("%s %s", s.Protocol, netip.AddrPortFrom(s.Address, s.Port))

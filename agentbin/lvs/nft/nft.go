@@ -52,9 +52,7 @@ func Available() error {
 
 // Capable refuses what nftables cannot do, naming the alternatives.
 func Capable(s datapath.Service) error {
-	switch s.Scheduler {
-	case "rr", "wrr", "sh", "dh":
-	default:
+	if !slices.Contains(datapath.NFTablesSchedulers, s.Scheduler) {
 		return fmt.Errorf("virtual service %q: the nftables datapath has no %q scheduler (it keeps no per-server connection counts); use rr, wrr, sh or dh, or datapath = \"ipvs\"", s.Name, s.Scheduler)
 	}
 	if s.Forwarding != "nat" {

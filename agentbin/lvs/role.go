@@ -231,7 +231,7 @@ func (svc *service) watch(ctx context.Context, wg *sync.WaitGroup, onChange func
 		return nil
 	}
 	var err error
-	svc.checker, err = health.New(hc, health.Options{OnChange: onChange})
+	svc.checker, err = health.New(hc, health.Options{OnChange: onChange, VerifyTLS: hc.VerifyTLS})
 	if err != nil {
 		return fmt.Errorf("lvs: virtual service %q: health check: %w", svc.spec.Name, err)
 	}

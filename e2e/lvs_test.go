@@ -1,11 +1,19 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hactl/hactl/e2e/lab"
 )
 
 // The guide's LVS-NAT pair (chapter 4.2) on the nftables datapath: h2g and
@@ -251,9 +259,20 @@ func TestLVSWeightsDriftHashAndSorryServer(t *testing.T) {
 	c.waitLog("h2g", regexp.MustCompile(`event lvs_rules_restored .*the rules of chain svc-http were changed`))
 	waitServing(t, p)
 
-	// Source hashing keeps the client on one real server.
+	// The plan names the datapath and why.
+	if out := c.mustHactl(0, "plan"); !strings.Contains(out, `virtual service "http": nftables datapath (set in the configuration)`) {
+		t.Errorf("the plan does not name the datapath:\n%s", out)
+	}
+
+	// Source hashing keeps the client on one real server; the change
+	// drops no established connection.
+	kept := c.keepAlive(t)
+	from := kept.ask(t)
 	c.editHCL(func(hcl string) string { return strings.Replace(hcl, `scheduler  = "wrr"`, `scheduler  = "sh"`, 1) })
 	c.mustHactl(0, "apply", "--auto-approve")
+	if again := kept.ask(t); again != from {
+		t.Fatalf("an established connection answered from %s, then from %s after the update", from, again)
+	}
 	time.Sleep(time.Second)
 	got = shares(t, p, 2*time.Second)
 	t.Logf("source hash over 2s: %v", got)
@@ -288,4 +307,41 @@ func TestLVSWeightsDriftHashAndSorryServer(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("the real servers never took the traffic back from the sorry server")
+}
+
+// keptConn is one keep-alive HTTP connection from the client to the VIP.
+type keptConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func (c *cluster) keepAlive(t *testing.T) *keptConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := c.lab.Dial(ctx, lab.Client, "tcp", lvsVIP+":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &keptConn{conn: conn, r: bufio.NewReader(conn)}
+}
+
+// ask sends a request on the connection and returns who answered.
+func (k *keptConn) ask(t *testing.T) string {
+	t.Helper()
+	_ = k.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(k.conn, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", lvsVIP); err != nil {
+		t.Fatalf("the established connection broke: %v", err)
+	}
+	resp, err := http.ReadResponse(k.r, nil)
+	if err != nil {
+		t.Fatalf("the established connection broke: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the established connection answered %d, %v", resp.StatusCode, err)
+	}
+	return strings.TrimSpace(string(body))
 }

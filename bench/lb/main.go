@@ -194,7 +194,12 @@ func run(d time.Duration, conns int, only string) error {
 	fmt.Printf("Sync with 1000 real servers: first %s, unchanged %s, one weight changed %s\n", cost.first, cost.same, cost.one)
 
 	ctx := context.Background()
-	l, err := deploy(ctx)
+	dir, err := os.MkdirTemp("", "hactl-bench-lb-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := deploy(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -223,16 +228,22 @@ func run(d time.Duration, conns int, only string) error {
 	}
 	fmt.Printf("f400's web server stopped: the last request reached it %s later; %d requests failed\n", last, failed)
 
+	applyFirst, applyOne, err := applyBig(ctx, l, dir, 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("apply of a virtual service with 1000 real servers: %s; one weight changed among them, until h2g's kernel has it: %s\n", applyFirst, applyOne)
+
 	h, hp, di := results["hactl_keepalive"], results["haproxy_keepalive"], results["direct_keepalive"]
 	hs, hps, dis := results["hactl_short"], results["haproxy_short"], results["direct_short"]
 	fmt.Printf("\nresult: hactl_ka_rps=%.0f haproxy_ka_rps=%.0f direct_ka_rps=%.0f hactl_ka_p99_ms=%.2f haproxy_ka_p99_ms=%.2f direct_ka_p99_ms=%.2f "+
 		"hactl_short_rps=%.0f haproxy_short_rps=%.0f direct_short_rps=%.0f hactl_short_p99_ms=%.2f haproxy_short_p99_ms=%.2f direct_short_p99_ms=%.2f "+
 		"ka_vs_haproxy=%.2f ka_vs_direct=%.2f short_vs_haproxy=%.2f short_vs_direct=%.2f hactl_errors=%d "+
-		"failure_to_last_request_ms=%.0f failed_requests=%d sync1000_first_ms=%.1f sync1000_unchanged_ms=%.1f sync1000_one_weight_ms=%.1f\n",
+		"failure_to_last_request_ms=%.0f failed_requests=%d sync1000_first_ms=%.1f sync1000_unchanged_ms=%.1f sync1000_one_weight_ms=%.1f apply1000_s=%.2f apply1000_one_weight_s=%.2f\n",
 		h.rps, hp.rps, di.rps, h.p99ms, hp.p99ms, di.p99ms,
 		hs.rps, hps.rps, dis.rps, hs.p99ms, hps.p99ms, dis.p99ms,
 		ratio(h.rps, hp.rps), ratio(h.rps, di.rps), ratio(hs.rps, hps.rps), ratio(hs.rps, dis.rps), h.errors+hs.errors,
-		ms(last), failed, ms(cost.first), ms(cost.same), ms(cost.one))
+		ms(last), failed, ms(cost.first), ms(cost.same), ms(cost.one), applyFirst.Seconds(), applyOne.Seconds())
 	return nil
 }
 
@@ -249,12 +260,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // cluster, routes the real servers through the inside VIP (LVS-NAT),
 // starts HAProxy on h2g and waits until the VIP answers from both real
 // servers.
-func deploy(ctx context.Context) (*lab.Lab, error) {
-	dir, err := os.MkdirTemp("", "hactl-bench-lb-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+func deploy(ctx context.Context, dir string) (*lab.Lab, error) {
 	hactl := filepath.Join(dir, "hactl")
 	// hactl takes the agent from beside its executable.
 	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,4 +122,68 @@ func syncCost(n int) (cost, error) {
 		return c, err
 	}
 	return c, d.Close()
+}
+
+// applyBig adds a virtual service of n real servers (addresses only, no
+// health check) to the cluster and applies it, then changes one weight
+// and times the apply until h2g's kernel has the new weight (the real
+// server's slots in the service's map).
+func applyBig(ctx context.Context, l *lab.Lab, dir string, n int) (first, one time.Duration, err error) {
+	write := func(changed int) error {
+		var b strings.Builder
+		b.WriteString(clusterHCL)
+		b.WriteString("virtual_service \"big\" {\n  vip        = vip.outside\n  port       = 8080\n  scheduler  = \"wrr\"\n  forwarding = \"nat\"\n  datapath   = \"nftables\"\n")
+		for i := range n {
+			w := 2
+			if i == changed {
+				w = 3
+			}
+			fmt.Fprintf(&b, "  real_server \"rs%04d\" {\n    address = \"10.1.%d.%d\"\n    weight  = %d\n  }\n", i, i>>8, i&0xff, w)
+		}
+		b.WriteString("}\n")
+		return os.WriteFile(filepath.Join(dir, "cluster.hcl"), []byte(b.String()), 0o644)
+	}
+	apply := func() (time.Duration, error) {
+		start := time.Now()
+		cmd, err := l.Command(ctx, lab.Ctl, filepath.Join(dir, "hactl"), "apply", "--auto-approve", "-f", dir)
+		if err != nil {
+			return 0, err
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("hactl apply: %v\n%s", err, out)
+		}
+		return time.Since(start), nil
+	}
+	// slots counts the real server's slots in the map on h2g.
+	slots := func(rs string) int {
+		out, _ := l.Exec(ctx, "h2g", "nft", "list", "map", "inet", "hactl_lvs", "sched-big")
+		return strings.Count(string(out), "goto be-big-"+rs+",") + strings.Count(string(out), "goto be-big-"+rs+" ")
+	}
+	wait := func(rs string, want int, start time.Time) (time.Duration, error) {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if slots(rs) == want {
+				return time.Since(start), nil
+			}
+		}
+		return 0, fmt.Errorf("h2g never had %d slots for %s", want, rs)
+	}
+	if err := write(-1); err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if _, err := apply(); err != nil {
+		return 0, 0, err
+	}
+	if first, err = wait("rs0000", 1, start); err != nil {
+		return 0, 0, err
+	}
+	if err := write(n / 2); err != nil {
+		return 0, 0, err
+	}
+	start = time.Now()
+	if _, err := apply(); err != nil {
+		return 0, 0, err
+	}
+	one, err = wait(fmt.Sprintf("rs%04d", n/2), 3, start)
+	return first, one, err
 }

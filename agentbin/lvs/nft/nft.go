@@ -79,6 +79,58 @@ type Datapath struct {
 	written *kernel
 	gen     uint32
 	reads   int
+	// gone are the real servers that stopped taking new connections
+	// lately, by service, with when: their closed connections' entries
+	// are swept at every Sync for a while (see forget).
+	gone map[string]map[datapath.Backend]time.Time
+}
+
+// sweepFor is how long the closed connections of a departed real server
+// are swept: a little over conntrack's CLOSE timeout (10 s), so that the
+// entry of a connection refused just as the server left goes too.
+const sweepFor = 12 * time.Second
+
+// sweep lists the real servers whose closed connections must go now: those
+// that left at this Sync and those that left lately.
+func (d *Datapath) sweep(services []datapath.Service, now time.Time) map[string][]datapath.Backend {
+	if d.gone == nil {
+		d.gone = map[string]map[datapath.Backend]time.Time{}
+	}
+	for svc, bs := range departed(d.last, services) {
+		if d.gone[svc] == nil {
+			d.gone[svc] = map[datapath.Backend]time.Time{}
+		}
+		for _, b := range bs {
+			b.Weight = 0
+			d.gone[svc][b] = now
+		}
+	}
+	live := map[string]map[datapath.Backend]bool{}
+	for _, s := range services {
+		live[s.Name] = map[datapath.Backend]bool{}
+		for _, b := range s.Backends {
+			if b.Weight > 0 {
+				b.Weight = 0
+				live[s.Name][b] = true
+			}
+		}
+	}
+	out := map[string][]datapath.Backend{}
+	for svc, bs := range d.gone {
+		for b, at := range bs {
+			// One that came back takes connections again: its
+			// handshakes in progress must keep their entries.
+			if now.Sub(at) > sweepFor || live[svc][b] {
+				delete(bs, b)
+				continue
+			}
+			out[svc] = append(out[svc], b)
+		}
+		if len(bs) == 0 {
+			delete(d.gone, svc)
+		}
+	}
+	return out
 }
 
 const fullReadEvery = 16
@@ -109,8 +161,12 @@ func (d *Datapath) record(want []serviceSpec) {
 		d.written = nil
 		return
 	}
-	k := &kernel{exists: true, chains: map[string][]*nftables.Rule{}, sets: map[string]*nftables.Set{}, elems: map[string]map[uint32]string{}}
+	k := newKernel()
+	k.exists = true
 	for _, sp := range want {
+		for _, c := range sp.counters {
+			k.counters[c] = 0
+		}
 		for _, c := range sp.chains {
 			var rules []*nftables.Rule
 			for _, r := range c.rules {
@@ -201,10 +257,12 @@ type kernel struct {
 	chains map[string][]*nftables.Rule
 	sets   map[string]*nftables.Set
 	elems  map[string]map[uint32]string // map name → slot → chain
+	// counters are the named counters: name → connections counted.
+	counters map[string]uint64
 }
 
 func (d *Datapath) read() (*kernel, error) {
-	k := &kernel{chains: map[string][]*nftables.Rule{}, sets: map[string]*nftables.Set{}, elems: map[string]map[uint32]string{}}
+	k := newKernel()
 	chains, err := d.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil, fmt.Errorf("listing nftables chains: %w", err)
@@ -249,7 +307,33 @@ func (d *Datapath) read() (*kernel, error) {
 		}
 		k.elems[s.Name] = m
 	}
+	if k.counters, err = d.counters(); err != nil {
+		return nil, err
+	}
 	return k, nil
+}
+
+func newKernel() *kernel {
+	return &kernel{chains: map[string][]*nftables.Rule{}, sets: map[string]*nftables.Set{}, elems: map[string]map[uint32]string{}, counters: map[string]uint64{}}
+}
+
+// counters reads the table's named counters.
+func (d *Datapath) counters() (map[string]uint64, error) {
+	objs, err := d.conn.GetNamedObjects(d.table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the counters of table %s: %w", TableName, err)
+	}
+	out := map[string]uint64{}
+	for _, o := range objs {
+		if no, ok := o.(*nftables.NamedObj); ok && no.Type == nftables.ObjTypeCounter {
+			var packets uint64
+			if c, ok := no.Obj.(*expr.Counter); ok {
+				packets = c.Packets
+			}
+			out[no.Name] = packets
+		}
+	}
+	return out, nil
 }
 
 // verdictChain reads the chain of a verdict map element's data, which the
@@ -326,7 +410,7 @@ type diff struct {
 	sentences []string
 	services  map[string]bool
 	stale     []string // dispatch rules of removed services, by service name
-	staleObj  struct{ chains, sets []string }
+	staleObj  struct{ chains, sets, counters []string }
 }
 
 func compare(k *kernel, want []serviceSpec) diff {
@@ -340,6 +424,7 @@ func compare(k *kernel, want []serviceSpec) diff {
 	dispatch := k.dispatchRules()
 	ownedChains := map[string]bool{preroutingChain: true}
 	ownedSets := map[string]bool{}
+	ownedCounters := map[string]bool{}
 	for _, sp := range want {
 		changed := func(what string) {
 			if k.exists {
@@ -358,6 +443,12 @@ func compare(k *kernel, want []serviceSpec) diff {
 				changed("chain " + c.name + " is missing")
 			} else if !k.chainMatches(c) {
 				changed("the rules of chain " + c.name + " were changed")
+			}
+		}
+		for _, c := range sp.counters {
+			ownedCounters[c] = true
+			if _, ok := k.counters[c]; !ok {
+				changed("counter " + c + " is missing")
 			}
 		}
 		for _, s := range sp.sets {
@@ -389,6 +480,12 @@ func compare(k *kernel, want []serviceSpec) diff {
 		if !ownedSets[s] {
 			df.staleObj.sets = append(df.staleObj.sets, s)
 			df.sentences = append(df.sentences, fmt.Sprintf("set %s of table %s belongs to no virtual service", s, TableName))
+		}
+	}
+	for c := range k.counters {
+		if !ownedCounters[c] {
+			df.staleObj.counters = append(df.staleObj.counters, c)
+			df.sentences = append(df.sentences, fmt.Sprintf("counter %s of table %s belongs to no virtual service", c, TableName))
 		}
 	}
 	for _, r := range k.chains[preroutingChain] {
@@ -441,12 +538,13 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 		return 0, err
 	}
 	df := compare(k, want)
-	if len(df.services) == 0 && len(df.stale) == 0 && len(df.staleObj.chains) == 0 && len(df.staleObj.sets) == 0 {
+	if len(df.services) == 0 && len(df.stale) == 0 && len(df.staleObj.chains) == 0 && len(df.staleObj.sets) == 0 && len(df.staleObj.counters) == 0 {
 		if d.written == nil {
 			d.record(want)
 		}
+		err := d.forget(services, d.sweep(services, time.Now()))
 		d.last = slices.Clone(services)
-		return 0, nil
+		return 0, err
 	}
 	c := d.conn
 	c.AddTable(d.table)
@@ -484,17 +582,18 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 	for _, name := range df.staleObj.chains {
 		c.DelChain(&nftables.Chain{Name: name, Table: d.table})
 	}
+	for _, name := range df.staleObj.counters {
+		c.DeleteObject(&nftables.NamedObj{Table: d.table, Name: name, Type: nftables.ObjTypeCounter})
+	}
 	if err := c.Flush(); err != nil {
 		d.written = nil
 		return 0, fmt.Errorf("writing table inet %s: %w", TableName, err)
 	}
 	d.writes++
 	d.record(want)
-	if _, err := d.forget(services, departed(d.last, services)); err != nil {
-		return changed, err
-	}
+	err = d.forget(services, d.sweep(services, time.Now()))
 	d.last = slices.Clone(services)
-	return changed, nil
+	return changed, err
 }
 
 // writeService queues the writes that bring one service's objects in line.
@@ -502,8 +601,13 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 // servers' persistence sets (clients keep their server across updates).
 func (d *Datapath) writeService(k *kernel, sp serviceSpec, old *nftables.Rule, pre *nftables.Chain) error {
 	c := d.conn
-	// Sets first (the rules use them), the chains next (the map's
-	// slots jump to them), the map's slots last.
+	// Counters and sets first (the rules use them), the chains next (the
+	// map's slots jump to them), the map's slots last.
+	for _, name := range sp.counters {
+		if _, ok := k.counters[name]; !ok {
+			c.AddObj(&nftables.NamedObj{Table: d.table, Name: name, Type: nftables.ObjTypeCounter, Obj: &expr.Counter{}})
+		}
+	}
 	var fill []func() error
 	added := map[string]uint32{}
 	for _, s := range sp.sets {

@@ -174,13 +174,17 @@ func TestSyncKernel(t *testing.T) {
 	}
 	ruleset := nft("list", "table", "inet", TableName)
 	for _, want := range []string{"numgen inc mod 4 vmap @sched-web", "jhash @nh,96,32 mod 2 seed 0x68616374 vmap @sched-ftp",
-		"dnat ip to 192.168.0.3:80", "tcp dport 80 fib daddr type local goto svc-web", "update @persist-ftp-rs0 { @nh,96,32 }", "@nh,96,32 @persist-ftp-rs1 goto be-ftp-rs1"} {
+		"counter name \"conns-web-rs0\" dnat ip to 192.168.0.3:80", "tcp dport 80 fib daddr type local goto svc-web", "update @persist-ftp-rs0 { @nh,96,32 }", "@nh,96,32 @persist-ftp-rs1 goto be-ftp-rs1"} {
 		if !strings.Contains(ruleset, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, ruleset)
 		}
 	}
 	if drift := d.Drift(svcs); len(drift) != 0 {
 		t.Errorf("drift right after Sync: %q", drift)
+	}
+	stats, err := d.Stats()
+	if err != nil || len(stats) != 2 || len(stats[0].Backends) != 2 || stats[0].Backends[0].Conns != 0 || stats[0].Backends[0].ActiveConns != 0 {
+		t.Errorf("Stats = %+v, %v; want two services, each real server with 0 connections", stats, err)
 	}
 	writes := d.Writes()
 	if n, err := d.Sync(svcs); err != nil || n != 0 || d.Writes() != writes {
@@ -282,5 +286,31 @@ func TestSyncForgetsDepartedConnections(t *testing.T) {
 	slices.Sort(left)
 	if !slices.Equal(left, []uint16{40000, 40002}) {
 		t.Errorf("connections left from client ports %v, want 40000 (established to rs0) and 40002 (to rs1)", left)
+	}
+}
+
+// TestSweep: a real server that left is swept for a while, not once it is
+// back.
+func TestSweep(t *testing.T) {
+	d := &Datapath{}
+	both := service("web", 80, "rr", 0, 1, 1)
+	one := both
+	one.Backends = both.Backends[1:]
+	now := time.Now()
+	d.last = []datapath.Service{both}
+	if got := d.sweep([]datapath.Service{one}, now)["web"]; len(got) != 1 || got[0].Name != "rs0" {
+		t.Fatalf("right after rs0 left: sweep %v", got)
+	}
+	d.last = []datapath.Service{one}
+	if got := d.sweep([]datapath.Service{one}, now.Add(5*time.Second))["web"]; len(got) != 1 {
+		t.Fatalf("5s later: sweep %v, want rs0 still", got)
+	}
+	if got := d.sweep([]datapath.Service{one}, now.Add(sweepFor+time.Second)); len(got) != 0 {
+		t.Fatalf("after sweepFor: sweep %v, want nothing", got)
+	}
+	d.last = []datapath.Service{both}
+	d.sweep([]datapath.Service{one}, now)
+	if got := d.sweep([]datapath.Service{both}, now.Add(time.Second)); len(got) != 0 {
+		t.Fatalf("rs0 back: sweep %v, want nothing", got)
 	}
 }

@@ -61,12 +61,17 @@ type serviceSpec struct {
 	// the service's chain that jumps to them.
 	chains []chainSpec
 	sets   []setSpec
+	// counters are the named counters of the real servers' chains: one
+	// dump reads them all (Stats), where a counter in each rule would
+	// need a dump per chain.
+	counters []string
 }
 
 func serviceChain(svc string) string       { return "svc-" + svc }
 func backendChain(svc, be string) string   { return "be-" + svc + "-" + be }
 func schedMap(svc string) string           { return "sched-" + svc }
 func persistSet(svc, be string) string     { return "persist-" + svc + "-" + be }
+func connCounter(svc, be string) string    { return "conns-" + svc + "-" + be }
 func dispatchComment(svc, d string) string { return "hactl svc=" + svc + " " + d }
 
 // dispatchService returns the service named in a dispatch rule's comment.
@@ -105,8 +110,8 @@ func build(s datapath.Service) serviceSpec {
 	}
 	var svcRules []ruleSpec
 	for _, b := range s.Backends {
-		var exprs []expr.Any
-		exprs = append(exprs, &expr.Counter{})
+		sp.counters = append(sp.counters, connCounter(s.Name, b.Name))
+		exprs := []expr.Any{&expr.Objref{Type: int(nftables.ObjTypeCounter), Name: connCounter(s.Name, b.Name)}}
 		if persist {
 			sp.sets = append(sp.sets, setSpec{name: persistSet(s.Name, b.Name), keyType: addrType(v4), timeout: s.Persistence.Milliseconds()})
 			exprs = append(exprs, clientKey(v4, s.PersistMask)...)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
 
@@ -28,12 +26,19 @@ func (d *Datapath) Stats() ([]datapath.ServiceStats, error) {
 	if err != nil {
 		return nil, err
 	}
+	counters, err := d.counters()
+	if err != nil {
+		return nil, err
+	}
 	var out []datapath.ServiceStats
 	for _, s := range services {
 		ss := datapath.ServiceStats{Name: s.Name}
 		for _, b := range s.Backends {
 			bs := connStats(s, b, flows)
-			bs.Conns = d.counter(backendChain(s.Name, b.Name))
+			bs.Conns = -1
+			if n, ok := counters[connCounter(s.Name, b.Name)]; ok {
+				bs.Conns = int64(n)
+			}
 			ss.Backends = append(ss.Backends, bs)
 		}
 		out = append(out, ss)
@@ -52,19 +57,6 @@ func (d *Datapath) flows() ([]conntrack.Flow, error) {
 		return nil, fmt.Errorf("listing conntrack's connections: %w", err)
 	}
 	return flows, nil
-}
-
-func (d *Datapath) counter(chain string) int64 {
-	rules, err := d.conn.GetRules(d.table, &nftables.Chain{Name: chain, Table: d.table})
-	if err != nil || len(rules) == 0 {
-		return -1
-	}
-	for _, e := range rules[0].Exprs {
-		if c, ok := e.(*expr.Counter); ok {
-			return int64(c.Packets)
-		}
-	}
-	return -1
 }
 
 // forwardedTo says whether a tracked connection is one of the service's,
@@ -132,30 +124,29 @@ func departed(before, now []datapath.Service) map[string][]datapath.Backend {
 // refused it, TIME_WAIT) has its new connection matched to the old entry
 // and sent to the old real server, whatever the rules say now — IPVS's
 // conn_reuse_mode and expire_nodest_conn handle the same case.
-func (d *Datapath) forget(services []datapath.Service, gone map[string][]datapath.Backend) (int, error) {
+func (d *Datapath) forget(services []datapath.Service, gone map[string][]datapath.Backend) error {
 	if len(gone) == 0 {
-		return 0, nil
+		return nil
 	}
 	c, err := conntrack.Dial(&netlink.Config{NetNS: d.netns})
 	if err != nil {
-		return 0, fmt.Errorf("connecting to conntrack: %w", err)
+		return fmt.Errorf("connecting to conntrack: %w", err)
 	}
 	defer c.Close()
 	flows, err := c.Dump(nil)
 	if err != nil {
-		return 0, fmt.Errorf("listing conntrack's connections: %w", err)
+		return fmt.Errorf("listing conntrack's connections: %w", err)
 	}
-	n := 0
 	for _, s := range services {
 		for _, b := range gone[s.Name] {
 			for _, f := range flows {
 				if forwardedTo(f, s, b) && !established(f) {
-					if err := c.Delete(f); err == nil {
-						n++
-					}
+					// Gone meanwhile, or deleted by conntrack itself:
+					// either way not tracked any more.
+					_ = c.Delete(f)
 				}
 			}
 		}
 	}
-	return n, nil
+	return nil
 }

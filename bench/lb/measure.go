@@ -181,9 +181,11 @@ func applyBig(ctx context.Context, l *lab.Lab, dir string, n int) (first, one ti
 		return 0, 0, err
 	}
 	start = time.Now()
-	if _, err := apply(); err != nil {
+	took, err := apply()
+	if err != nil {
 		return 0, 0, err
 	}
 	one, err = wait(fmt.Sprintf("rs%04d", n/2), 3, start)
+	fmt.Printf("  (hactl apply itself took %s of it)\n", took)
 	return first, one, err
 }

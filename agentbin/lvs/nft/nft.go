@@ -591,10 +591,23 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 	}
 	d.writes++
 	d.record(want)
+	left := len(departed(d.last, services)) > 0
 	err = d.forget(services, d.sweep(services, time.Now()))
+	if left && err == nil {
+		// A connection scheduled to a departed server just before the
+		// commit, and refused after the first sweep, leaves an entry
+		// that would catch its port's reuse: sweep once more, a few
+		// round trips later.
+		time.Sleep(resweepAfter)
+		err = d.forget(services, d.sweep(services, time.Now()))
+	}
 	d.last = slices.Clone(services)
 	return changed, err
 }
+
+// resweepAfter is the pause before the second sweep of a Sync where a
+// real server left.
+const resweepAfter = 100 * time.Millisecond
 
 // writeService queues the writes that bring one service's objects in line.
 // Chains whose rules already match are left alone, and so are the real

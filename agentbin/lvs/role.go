@@ -336,6 +336,7 @@ func (r *Role) Run(ctx context.Context) error {
 			r.env.Logger.Printf("lvs: enabling IP forwarding: %v", err)
 		}
 	}
+	wg.Go(func() { r.readStats(ctx) })
 	tick := time.NewTicker(resyncEvery)
 	defer tick.Stop()
 	for {
@@ -445,10 +446,9 @@ func (r *Role) datapath(kind datapath.Kind) (datapath.Datapath, error) {
 	return d, nil
 }
 
-// sync brings every datapath in line and reads their counters.
+// sync brings every datapath in line.
 func (r *Role) sync() error {
 	var errs []error
-	stats := map[string]map[string]datapath.BackendStats{}
 	for name, services := range r.desired() {
 		kind, _ := datapath.Lookup(name)
 		d, err := r.datapath(kind)
@@ -467,22 +467,48 @@ func (r *Role) sync() error {
 				errs = append(errs, fmt.Errorf("%s datapath: connection sync: %w", name, err))
 			}
 		}
-		ss, err := d.Stats()
-		if err != nil {
-			continue
-		}
-		for _, s := range ss {
-			m := map[string]datapath.BackendStats{}
-			for _, b := range s.Backends {
-				m[b.Name] = b
+	}
+	return errors.Join(errs...)
+}
+
+// readStats reads every open datapath's counters for Report. It runs on
+// its own: listing a busy director's connections takes a while, and
+// must not delay an update.
+func (r *Role) readStats(ctx context.Context) {
+	tick := time.NewTicker(resyncEvery)
+	defer tick.Stop()
+	var lastErr string
+	for {
+		r.mu.Lock()
+		paths := maps.Clone(r.paths)
+		r.mu.Unlock()
+		stats := map[string]map[string]datapath.BackendStats{}
+		for name, d := range paths {
+			ss, err := d.Stats()
+			if err != nil {
+				if msg := err.Error(); msg != lastErr {
+					r.env.Logger.Printf("lvs: %s datapath: reading counters: %v", name, err)
+					lastErr = msg
+				}
+				continue
 			}
-			stats[s.Name] = m
+			for _, s := range ss {
+				m := map[string]datapath.BackendStats{}
+				for _, b := range s.Backends {
+					m[b.Name] = b
+				}
+				stats[s.Name] = m
+			}
+		}
+		r.mu.Lock()
+		r.stats = stats
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
-	r.mu.Lock()
-	r.stats = stats
-	r.mu.Unlock()
-	return errors.Join(errs...)
 }
 
 // restoreNotice logs and reports the rules changed by hand that the

@@ -142,6 +142,11 @@ type HostPlan struct {
 	// Unaccounted is what the host runs that the configuration does not
 	// account for (Unaccounted); apply leaves it, the operator decides.
 	Unaccounted []string `json:"unaccounted,omitempty"`
+	// Notes say how the host will run what it is given (the datapath of
+	// each virtual service, and why).
+	Notes []string `json:"notes,omitempty"`
+	// Refused is what the host cannot run as configured; apply refuses.
+	Refused []string `json:"refused,omitempty"`
 }
 
 // Plan is the whole plan.
@@ -184,6 +189,7 @@ func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 			h.Changes = append(h.Changes, hostChanges(d, o)...)
 			h.Warnings = hostWarnings(d, o)
 			h.Unaccounted = Unaccounted(d, o, vips)
+			h.Notes, h.Refused = lvsDatapaths(d, o)
 		}
 		p.Hosts = append(p.Hosts, h)
 	}

@@ -90,6 +90,8 @@ func (p *Plan) WriteText(w io.Writer, st Styles) {
 	switch {
 	case p.HasErrors():
 		fmt.Fprintln(w, "\nSome hosts could not be observed; their plan is unknown.")
+	case len(p.Refusals()) > 0:
+		fmt.Fprintf(w, "\nRefused: the hosts cannot run %s as configured (marked Refused); apply will not start until the configuration or the hosts change.\n", count(len(p.Refusals()), "thing"))
 	case install+change+remove == 0 && p.unaccounted() > 0:
 		fmt.Fprintf(w, "\nNo changes to apply, but the hosts have %s the configuration does not account for (marked !): apply leaves them; remove them by hand or configure them.\n", count(p.unaccounted(), "thing"))
 	case install+change+remove == 0:
@@ -129,6 +131,12 @@ func (p *Plan) writeHosts(w io.Writer, st Styles) {
 					fmt.Fprintf(w, "      %s\n", st.line(d))
 				}
 			}
+		}
+		for _, note := range h.Notes {
+			fmt.Fprintf(w, "  %s %s\n", st.render(st.Dim, "Note:"), note)
+		}
+		for _, r := range h.Refused {
+			fmt.Fprintf(w, "  %s %s\n", st.render(st.Error, "Refused:"), r)
 		}
 		for _, warning := range h.Warnings {
 			fmt.Fprintf(w, "  %s %s\n", st.render(st.Change, "Warning:"), warning)

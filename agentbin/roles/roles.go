@@ -6,10 +6,14 @@ package roles
 
 import (
 	"github.com/hactl/hactl/agentbin/heartbeat"
+	"github.com/hactl/hactl/agentbin/lvs"
+	// The lvs role's datapaths register themselves.
+	_ "github.com/hactl/hactl/agentbin/lvs/nft"
 	"github.com/hactl/hactl/agentbin/role"
 )
 
 // All are the roles this agent runs, in spec.Sections order.
 var All = []role.Kind{
 	heartbeat.Kind{},
+	lvs.Kind{},
 }

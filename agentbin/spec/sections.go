@@ -41,7 +41,7 @@ var Sections = []Section{
 			G []Group
 		}{s.Heartbeat, s.Quorum, s.Groups}
 	}},
-	{Role: "lvs", Blocks: "lvs", parts: func(s *Spec) any { return nilIfEmpty(s.VirtualServices) }},
+	{Role: "lvs", Blocks: "lvs", Runs: true, parts: func(s *Spec) any { return nilIfEmpty(s.VirtualServices) }},
 	{Role: "proxy", Blocks: "proxy", parts: func(s *Spec) any { return nilIfEmpty(s.Proxies) }},
 	{Role: "sync", Blocks: "sync", parts: func(s *Spec) any { return nilIfEmpty(s.Syncs) }},
 	{Role: "monitor", Blocks: "monitor", parts: func(s *Spec) any {

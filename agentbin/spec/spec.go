@@ -172,6 +172,7 @@ type HealthCheck struct {
 	ExpectStatus []int  `json:"expect_status,omitempty"`
 	BodyRegex    string `json:"body_regex,omitempty"`
 	Command      string `json:"command,omitempty"`
+	VerifyTLS    bool   `json:"verify_tls,omitempty"`
 }
 
 // RealServer is a backend of a virtual service.

@@ -35,6 +35,15 @@ const (
 // restart, within max_restarts): the group stays where it is.
 const ResourceRestarted EventKind = "resource_restarted"
 
+// The lvs role's events.
+const (
+	RealServerDown EventKind = "real_server_down"
+	RealServerUp   EventKind = "real_server_up"
+	// LVSRestored: the lvs role found its rules changed by hand and
+	// wrote them back.
+	LVSRestored EventKind = "lvs_rules_restored"
+)
+
 // The agent's own events.
 const (
 	// RoleFailure: a role stopped by itself or could not start; the agent
@@ -71,6 +80,9 @@ var EventKinds = []struct {
 	{Move, "the operator moved a group, or a move ended (cleared, expired, or its target died, went into standby or failed the group)"},
 	{CannotServe, "a member can no longer serve a group (a VIP's interface lost carrier, or its ping targets stopped answering); the group moves to a member that can"},
 	{CanServe, "a member can serve a group again (its VIPs' interfaces and ping targets were fit for 5s)"},
+	{RealServerDown, "a virtual service's real server failed its health checks (fall in a row) and takes no new connections"},
+	{RealServerUp, "a virtual service's real server passed its health checks (rise in a row) and takes connections again"},
+	{LVSRestored, "the lvs role found its kernel rules (IPVS or nftables) changed by hand and wrote them back"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
 }

@@ -37,6 +37,51 @@ type Status struct {
 
 	// Heartbeat is the heartbeat role's view, on members.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
+	// LVS is the lvs role's view: the virtual services of this node.
+	LVS *LVS `json:"lvs,omitempty"`
+}
+
+// LVS is the lvs role's section of the status.
+type LVS struct {
+	Services []VirtualService `json:"services"`
+}
+
+// VirtualService is a virtual service as the lvs role runs it.
+type VirtualService struct {
+	Name      string `json:"name"`
+	Protocol  string `json:"protocol"`
+	Address   string `json:"address"`
+	Port      int    `json:"port"`
+	Scheduler string `json:"scheduler"`
+	// Datapath is "ipvs" or "nftables"; DatapathReason says why (for
+	// datapath = "auto").
+	Datapath       string `json:"datapath"`
+	DatapathReason string `json:"datapath_reason,omitempty"`
+	// Live is true while this node holds the VIP and forwards the service.
+	Live bool `json:"live"`
+	// Sorry is true while the sorry server takes the connections.
+	Sorry       bool         `json:"sorry,omitempty"`
+	RealServers []RealServer `json:"real_servers"`
+}
+
+// RealServer is a real server's health and counters.
+type RealServer struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+	// Health is "up", "down" or "unknown"; Reason says why.
+	Health string `json:"health"`
+	Reason string `json:"reason,omitempty"`
+	// Weight is the configured weight, Effective the one in the kernel
+	// (0 when quiescent and down; -1 when removed).
+	Weight    int `json:"weight"`
+	Effective int `json:"effective_weight"`
+	// ActiveConns, Conns and Bytes are the datapath's counters (-1: not
+	// kept); Transitions counts the health changes.
+	ActiveConns int64  `json:"active_conns"`
+	Conns       int64  `json:"conns"`
+	Bytes       int64  `json:"bytes"`
+	Transitions uint64 `json:"transitions"`
 }
 
 // RoleState is where a role of the agent stands.

@@ -230,6 +230,8 @@ func planWith(ctx context.Context, stdout, stderr io.Writer, s *deploy.Session, 
 	case p.HasErrors():
 		writeLabHint(stderr, cfg.Topology, p, flags.args, upLabs)
 		return withExitCode(exitError, nil)
+	case len(p.Refusals()) > 0:
+		return withExitCode(exitError, nil)
 	case flags.detailedExitcode && p.HasChanges():
 		return withExitCode(exitChanges, nil)
 	}
@@ -356,6 +358,9 @@ func applyWith(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, s
 	}
 	if p.HasErrors() {
 		return withExitCode(exitError, fmt.Errorf("some hosts could not be observed; nothing was %s", map[bool]string{true: "removed", false: "applied"}[destroy]))
+	}
+	if r := p.Refusals(); len(r) > 0 && !destroy {
+		return withExitCode(exitError, fmt.Errorf("the hosts cannot run the configuration (%s); nothing was applied", strings.Join(r, "; ")))
 	}
 	if !p.HasChanges() {
 		return nil

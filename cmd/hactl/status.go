@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -152,6 +153,16 @@ type statusReport struct {
 	// group they are stopped by design: only the holders' reports say
 	// whether the group's resources really run.
 	Holders map[string][]groupOnNode
+	// VirtualServices are the lvs role's services as the nodes report
+	// them: where a service is live, that node's report; otherwise the
+	// first node's that has it.
+	VirtualServices []virtualServiceOn
+}
+
+// virtualServiceOn is a virtual service as one node reports it.
+type virtualServiceOn struct {
+	Node string `json:"node"`
+	status.VirtualService
 }
 
 // groupOnNode is a group as one node that runs it reports it; Group is nil
@@ -197,6 +208,7 @@ func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed
 		}
 		r.Nodes = append(r.Nodes, row)
 	}
+	r.VirtualServices = virtualServices(desired, observed)
 	view := clusterView(observed)
 	if view == nil {
 		return r
@@ -208,6 +220,31 @@ func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed
 		}
 	}
 	return r
+}
+
+// virtualServices picks, for each virtual service, the report of the node
+// where it is live (of the first node that has it, when it is live
+// nowhere), in the order the nodes and their services come.
+func virtualServices(desired []*plan.Desired, observed map[string]*plan.Observed) []virtualServiceOn {
+	var out []virtualServiceOn
+	index := map[string]int{}
+	for _, d := range desired {
+		o := observed[d.Node]
+		if o == nil || !o.AgentRunning || o.Status == nil || o.Status.LVS == nil {
+			continue
+		}
+		for _, vs := range o.Status.LVS.Services {
+			i, seen := index[vs.Name]
+			switch {
+			case !seen:
+				index[vs.Name] = len(out)
+				out = append(out, virtualServiceOn{Node: d.Node, VirtualService: vs})
+			case vs.Live && !out[i].Live:
+				out[i] = virtualServiceOn{Node: d.Node, VirtualService: vs}
+			}
+		}
+	}
+	return out
 }
 
 // groupFailures lists what failed among a node's own groups: a group that
@@ -257,11 +294,12 @@ func (r *statusReport) healthy() bool {
 
 func (r *statusReport) writeJSON(w io.Writer) error {
 	doc := struct {
-		FormatVersion string            `json:"format_version"`
-		Nodes         []NodeStatus      `json:"nodes"`
-		Cluster       *status.Heartbeat `json:"cluster,omitempty"`
-		SeenBy        string            `json:"cluster_seen_by,omitempty"`
-	}{plan.JSONFormatVersion, r.Nodes, r.Cluster, r.SeenBy}
+		FormatVersion string             `json:"format_version"`
+		Nodes         []NodeStatus       `json:"nodes"`
+		Cluster       *status.Heartbeat  `json:"cluster,omitempty"`
+		SeenBy        string             `json:"cluster_seen_by,omitempty"`
+		LVS           []virtualServiceOn `json:"virtual_services,omitempty"`
+	}{plan.JSONFormatVersion, r.Nodes, r.Cluster, r.SeenBy, r.VirtualServices}
 	return plan.WriteJSON(w, doc)
 }
 
@@ -281,8 +319,68 @@ func (r *statusReport) writeText(w io.Writer) error {
 	if r.Cluster != nil {
 		r.writeCluster(w)
 	}
+	if err := r.writeVirtualServices(w); err != nil {
+		return err
+	}
 	r.writeFailures(w)
 	return nil
+}
+
+// writeVirtualServices shows each virtual service where it runs, with its
+// real servers' health, weights and counters.
+func (r *statusReport) writeVirtualServices(w io.Writer) error {
+	if len(r.VirtualServices) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nVirtual services:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SERVICE\tLIVE ON\tDATAPATH\tSCHEDULER\tREAL SERVER\tHEALTH\tWEIGHT\tACTIVE\tCONNS\tBYTES")
+	for _, vs := range r.VirtualServices {
+		where := "nowhere"
+		if vs.Live {
+			where = vs.Node
+		}
+		if vs.Sorry {
+			where += ", to the sorry server"
+		}
+		head := fmt.Sprintf("  %s %s %s:%d\t%s\t%s\t%s", vs.Name, vs.Protocol, vs.Address, vs.Port, where, vs.Datapath, vs.Scheduler)
+		blank := "  \t\t\t"
+		for i, rs := range vs.RealServers {
+			lead := blank
+			if i == 0 {
+				lead = head
+			}
+			health := rs.Health
+			if rs.Reason != "" && rs.Health != "up" {
+				health += " (" + rs.Reason + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s %s:%d\t%s\t%s\t%s\t%s\t%s\n", lead, rs.Name, rs.Address, rs.Port, health,
+				weight(rs), counter(rs.ActiveConns), counter(rs.Conns), counter(rs.Bytes))
+		}
+		if len(vs.RealServers) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\n", head)
+		}
+	}
+	return tw.Flush()
+}
+
+// weight shows the weight in the kernel, and the configured one when they
+// differ (a server out of service, or quiescent).
+func weight(rs status.RealServer) string {
+	switch {
+	case rs.Effective == rs.Weight:
+		return strconv.Itoa(rs.Weight)
+	case rs.Effective < 0:
+		return fmt.Sprintf("out (%d)", rs.Weight)
+	}
+	return fmt.Sprintf("%d (%d)", rs.Effective, rs.Weight)
+}
+
+func counter(n int64) string {
+	if n < 0 {
+		return "-"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // writeFailures lists every node's failures, which the table shows only

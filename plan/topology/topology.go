@@ -298,6 +298,7 @@ type HealthCheck struct {
 	ExpectStatus []int
 	BodyRegex    string
 	Command      string
+	VerifyTLS    bool // https: verify the backend's certificate
 	Range        Range
 }
 

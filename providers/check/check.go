@@ -30,6 +30,7 @@ func Block() *providers.Block {
 			{Name: "host", Type: providers.String, Doc: "Host header for http and https. Default: the backend's address and port (\"192.168.0.3:80\").", Example: `"www.example.com"`},
 			{Name: "expect_status", Type: providers.NumberList, Default: `[200]`, Doc: "HTTP status codes that count as good."},
 			{Name: "body_regex", Type: providers.String, Doc: "A regular expression (RE2) the response body must match.", Example: `"OK"`},
+			{Name: "verify_tls", Type: providers.Bool, Default: `false`, Doc: "For type \"https\": verify the backend's certificate (valid for host, or for its address without host, and signed by a CA the system trusts). Off by default, as keepalived's SSL_GET: backends are probed by address and often carry certificates for a public name or self-signed ones."},
 			{Name: "command", Type: providers.String, Doc: "For type \"command\": a program and its arguments, split on white space and run without a shell, with the backend's address and port added as its last two arguments and in HACTL_CHECK_ADDRESS and HACTL_CHECK_PORT (HACTL_CHECK_NAME names the backend); exit 0 means good. It is killed, with its children, at timeout.", Example: `"/usr/local/lib/check-ftp"`},
 		},
 	}
@@ -51,6 +52,7 @@ func Decode(d *providers.Decoder, c *providers.Content) *topology.HealthCheck {
 		ExpectStatus: c.Ints("expect_status"),
 		BodyRegex:    c.String("body_regex"),
 		Command:      c.String("command"),
+		VerifyTLS:    c.Bool("verify_tls"),
 		Range:        c.BlockRange(),
 	}
 	if h.Timeout > 0 && h.Interval > 0 && h.Timeout >= h.Interval {

@@ -14,6 +14,6 @@ func Compile(h *topology.HealthCheck) *spec.HealthCheck {
 	return &spec.HealthCheck{
 		Type: h.Type, IntervalMS: providers.MS(h.Interval), TimeoutMS: providers.MS(h.Timeout),
 		Rise: h.Rise, Fall: h.Fall, Path: h.Path, Host: h.Host,
-		ExpectStatus: h.ExpectStatus, BodyRegex: h.BodyRegex, Command: h.Command,
+		ExpectStatus: h.ExpectStatus, BodyRegex: h.BodyRegex, Command: h.Command, VerifyTLS: h.VerifyTLS,
 	}
 }

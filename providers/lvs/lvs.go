@@ -8,7 +8,10 @@ package lvs
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 
+	"github.com/hactl/hactl/agentbin/lvs/datapath"
 	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 	"github.com/hactl/hactl/providers/check"
@@ -178,6 +181,9 @@ func (Provider) Validate(d *providers.Decoder) {
 				fmt.Sprintf("A %s check cannot probe a %s service; use type = \"command\" with a program that speaks the service's protocol.", hc.Type, vs.Protocol))
 		}
 		holders := vs.VIP.Group.Locations
+		if vs.Datapath == "nftables" {
+			refuseForNftables(d, vs, holders)
+		}
 		for _, rs := range vs.RealServers {
 			if vs.Forwarding != "nat" && rs.Port != vs.Port && vs.Port != 0 && rs.Port != 0 {
 				d.Error(providers.FromTopo(rs.Range), "Port mapping needs NAT",
@@ -206,4 +212,23 @@ func sharedAddress(n *topology.Node, directors []topology.Location) netip.Addr {
 		}
 	}
 	return netip.Addr{}
+}
+
+// refuseForNftables refuses what the nftables datapath cannot do, rather
+// than approximate it: it keeps no per-server connection counts (the
+// least-connection and locality schedulers), and forwards by NAT only.
+func refuseForNftables(d *providers.Decoder, vs *topology.VirtualService, holders []topology.Location) {
+	var hosts []string
+	for _, l := range holders {
+		hosts = append(hosts, l.Node.Name)
+	}
+	where := fmt.Sprintf("on %s", strings.Join(hosts, ", "))
+	if !slices.Contains(datapath.NFTablesSchedulers, vs.Scheduler) {
+		d.Error(providers.FromTopo(vs.Range), "Scheduler not available on nftables",
+			fmt.Sprintf("Virtual service %q would run %s on the nftables datapath, which has no %q scheduler (it keeps no per-server connection counts). Use scheduler rr, wrr, sh or dh, or datapath = \"ipvs\" (or \"auto\" where the kernel has IPVS).", vs.Name, where, vs.Scheduler))
+	}
+	if vs.Forwarding != "nat" {
+		d.Error(providers.FromTopo(vs.Range), "Forwarding not available on nftables",
+			fmt.Sprintf("Virtual service %q would run %s on the nftables datapath, which forwards by NAT only, not %q. Use forwarding = \"nat\", or datapath = \"ipvs\".", vs.Name, where, vs.Forwarding))
+	}
 }

@@ -1,0 +1,397 @@
+// Command lb measures the lvs role's nftables datapath: wrk from the lab's
+// client through the VIP of the guide's LVS-NAT pair (h2g, c2g in front of
+// f400 and dgx), against HAProxy in TCP mode on the same director, and
+// against the client asking one real server straight (the limit), with
+// keep-alive and with short connections (one request each). It also
+// measures how long a failed real server still gets requests, and what a
+// Sync costs with 1,000 real servers when one weight changes (in a network
+// namespace of its own). It prints the figures and ratios and ends with one
+// line "result: key=value …".
+//
+// Run as root from the repository root: go run ./bench/lb. It installs wrk
+// and haproxy (Debian packages) when missing.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hactl/hactl/e2e/lab"
+	"github.com/hactl/hactl/plan/apply"
+	"github.com/hactl/hactl/plan/config"
+	_ "github.com/hactl/hactl/providers/all"
+)
+
+const (
+	vip       = "192.168.3.181"
+	haproxyAt = "192.168.3.18:8080" // h2g's own outside address
+	direct    = "192.168.0.3"       // f400
+)
+
+const clusterHCL = `cluster "lb" {
+  key_file = "cluster.key"
+}
+network "outside" {
+  cidr = "192.168.3.0/24"
+}
+network "inside" {
+  cidr = "192.168.0.0/24"
+}
+node "h2g" {
+  interface "eth0" {
+    network = network.inside
+    address = "192.168.0.18"
+  }
+  interface "eth1" {
+    network = network.outside
+    address = "192.168.3.18"
+  }
+}
+node "c2g" {
+  interface "eth0" {
+    network = network.inside
+    address = "192.168.0.17"
+  }
+  interface "eth1" {
+    network = network.outside
+    address = "192.168.3.17"
+  }
+}
+node "f400" {
+  interface "eth0" {
+    network = network.inside
+    address = "192.168.0.3"
+  }
+}
+node "dgx" {
+  interface "eth0" {
+    network = network.inside
+    address = "192.168.0.27"
+  }
+}
+heartbeat {
+  link "inside" {
+    network = network.inside
+  }
+  link "outside" {
+    network = network.outside
+  }
+}
+group "directors" {
+  location {
+    node  = node.h2g
+    score = 200
+  }
+  location {
+    node  = node.c2g
+    score = 100
+  }
+  vip "outside" {
+    address   = "192.168.3.181/24"
+    interface = "eth1"
+  }
+  vip "inside" {
+    address   = "192.168.0.181/24"
+    interface = "eth0"
+  }
+}
+virtual_service "http" {
+  vip        = vip.outside
+  port       = 80
+  scheduler  = "rr"
+  forwarding = "nat"
+  datapath   = "nftables"
+  health_check {
+    type     = "tcp"
+    interval = "200ms"
+    timeout  = "150ms"
+    rise     = 2
+    fall     = 3
+  }
+  real_server "f400" {
+    node = node.f400
+  }
+  real_server "dgx" {
+    node = node.dgx
+  }
+}
+`
+
+// haproxyStart runs HAProxy in TCP mode on h2g, round robin over the same
+// real servers, on h2g's own outside address.
+const haproxyStart = `mkdir -p /etc/haproxy && cat > /etc/haproxy/bench.cfg <<'END'
+global
+  maxconn 4000
+  nbthread 2
+defaults
+  mode tcp
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+listen lb
+  bind ` + haproxyAt + `
+  balance roundrobin
+  server f400 192.168.0.3:80
+  server dgx 192.168.0.27:80
+END
+haproxy -D -f /etc/haproxy/bench.cfg -p /run/haproxy-bench.pid`
+
+func main() {
+	duration := flag.Duration("d", 8*time.Second, "each wrk run")
+	conns := flag.Int("c", 32, "wrk connections")
+	only := flag.String("only", "", "run only these wrk targets (comma-separated: hactl, haproxy, direct; none for the other measures only), and skip the real server's failure")
+	flag.Parse()
+	if err := run(*duration, *conns, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func install(pkgs ...string) error {
+	var missing []string
+	for _, p := range pkgs {
+		if _, err := exec.LookPath(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	fmt.Println("installing", strings.Join(missing, " "), "…")
+	cmd := exec.Command("apt-get", append([]string{"install", "-y", "-qq"}, missing...)...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("installing %s: %v\n%s", strings.Join(missing, " "), err, out)
+	}
+	return nil
+}
+
+func run(d time.Duration, conns int, only string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("run as root: the lab builds network namespaces")
+	}
+	if err := install("wrk", "haproxy"); err != nil {
+		return err
+	}
+	cost, err := syncCost(1000)
+	if err != nil {
+		return fmt.Errorf("sync cost: %w", err)
+	}
+	fmt.Printf("Sync with 1000 real servers: first %s, unchanged %s, one weight changed %s\n", cost.first, cost.same, cost.one)
+
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "hactl-bench-lb-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := deploy(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer l.Down(context.Background())
+
+	// First, while the client has all its ports: the wrk runs leave
+	// thousands in TIME_WAIT.
+	var last time.Duration
+	var failed int
+	if only == "" {
+		if last, failed, err = failureToLastRequest(ctx, l); err != nil {
+			return err
+		}
+		fmt.Printf("f400's web server stopped: the last request reached it %s later; %d requests failed\n", last, failed)
+		if err := waitBoth(l); err != nil {
+			return err
+		}
+	}
+
+	type target struct{ name, url string }
+	targets := []target{{"hactl", "http://" + vip + "/"}, {"haproxy", "http://" + haproxyAt + "/"}, {"direct", "http://" + direct + "/"}}
+	results := map[string]wrkResult{}
+	for _, mode := range []string{"keepalive", "short"} {
+		for _, t := range targets {
+			if only != "" && !strings.Contains(","+only+",", ","+t.name+",") {
+				continue
+			}
+			r, err := wrk(ctx, l, t.url, mode == "short", d, conns)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", t.name, mode, err)
+			}
+			results[t.name+"_"+mode] = r
+			fmt.Printf("%-8s %-9s %9.0f req/s  p99 %8.2fms  errors %d\n", t.name, mode, r.rps, r.p99ms, r.errors)
+		}
+	}
+
+	applyFirst, applyOne, err := applyBig(ctx, l, dir, 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("apply of a virtual service with 1000 real servers: %s; one weight changed among them, until h2g's kernel has it: %s\n", applyFirst, applyOne)
+
+	h, hp, di := results["hactl_keepalive"], results["haproxy_keepalive"], results["direct_keepalive"]
+	hs, hps, dis := results["hactl_short"], results["haproxy_short"], results["direct_short"]
+	fmt.Printf("\nresult: hactl_ka_rps=%.0f haproxy_ka_rps=%.0f direct_ka_rps=%.0f hactl_ka_p99_ms=%.2f haproxy_ka_p99_ms=%.2f direct_ka_p99_ms=%.2f "+
+		"hactl_short_rps=%.0f haproxy_short_rps=%.0f direct_short_rps=%.0f hactl_short_p99_ms=%.2f haproxy_short_p99_ms=%.2f direct_short_p99_ms=%.2f "+
+		"ka_vs_haproxy=%.2f ka_vs_direct=%.2f short_vs_haproxy=%.2f short_vs_direct=%.2f hactl_errors=%d "+
+		"failure_to_last_request_ms=%.0f failed_requests=%d sync1000_first_ms=%.1f sync1000_unchanged_ms=%.1f sync1000_one_weight_ms=%.1f apply1000_s=%.2f apply1000_one_weight_s=%.2f\n",
+		h.rps, hp.rps, di.rps, h.p99ms, hp.p99ms, di.p99ms,
+		hs.rps, hps.rps, dis.rps, hs.p99ms, hps.p99ms, dis.p99ms,
+		ratio(h.rps, hp.rps), ratio(h.rps, di.rps), ratio(hs.rps, hps.rps), ratio(hs.rps, dis.rps), h.errors+hs.errors,
+		ms(last), failed, ms(cost.first), ms(cost.same), ms(cost.one), applyFirst.Seconds(), applyOne.Seconds())
+	return nil
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// deploy builds hactl and its agent, brings the lab up, applies the
+// cluster, routes the real servers through the inside VIP (LVS-NAT),
+// starts HAProxy on h2g and waits until the VIP answers from both real
+// servers.
+func deploy(ctx context.Context, dir string) (*lab.Lab, error) {
+	hactl := filepath.Join(dir, "hactl")
+	// hactl takes the agent from beside its executable.
+	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))
+	for _, args := range [][]string{{"-o", hactl, "./cmd/hactl"}, {"-o", agent, "./agentbin"}} {
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building %s: %v\n%s", args[len(args)-1], err, out)
+		}
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if err := os.WriteFile(filepath.Join(dir, "cluster.key"), []byte(base64.StdEncoding.EncodeToString(key)), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cluster.hcl"), []byte(clusterHCL), 0o644); err != nil {
+		return nil, err
+	}
+	res, diags := config.Load(dir, config.Options{})
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	l, err := lab.Up(ctx, res.Topology, lab.Options{Name: "lb", Replace: true})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*lab.Lab, error) {
+		_ = l.Down(context.Background())
+		return nil, err
+	}
+	cmd, err := l.Command(ctx, lab.Ctl, hactl, "apply", "--auto-approve", "-f", dir)
+	if err != nil {
+		return fail(err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("hactl apply: %v\n%s", err, out))
+	}
+	for _, step := range []struct{ node, script string }{
+		{"f400", "ip route replace default via 192.168.0.181"},
+		{"dgx", "ip route replace default via 192.168.0.181"},
+		{"h2g", haproxyStart},
+	} {
+		if out, err := l.Exec(ctx, step.node, "sh", "-c", step.script); err != nil {
+			return fail(fmt.Errorf("%s: %v\n%s", step.node, err, out))
+		}
+	}
+	if err := waitBoth(l); err != nil {
+		return fail(err)
+	}
+	return l, nil
+}
+
+// waitBoth waits until the VIP answers from both real servers.
+func waitBoth(l *lab.Lab) error {
+	client := l.HTTPClient(lab.Client)
+	client.Timeout = time.Second
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !(seen["f400"] && seen["dgx"]); {
+		if from, ok := get(client, "http://"+vip+"/"); ok {
+			seen[from] = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !seen["f400"] || !seen["dgx"] {
+		return fmt.Errorf("the VIP never answered from both real servers (saw %v)", seen)
+	}
+	return nil
+}
+
+// get asks url once and returns the answering node's name.
+func get(client *http.Client, url string) (string, bool) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	return strings.TrimSpace(string(body)), resp.StatusCode == http.StatusOK
+}
+
+type wrkResult struct {
+	rps, p99ms float64
+	errors     int
+}
+
+var (
+	rpsRE    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	p99RE    = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
+	errorsRE = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+func wrk(ctx context.Context, l *lab.Lab, url string, short bool, d time.Duration, conns int) (wrkResult, error) {
+	args := []string{"wrk", "-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency", "--timeout", "2s"}
+	if short {
+		args = append(args, "-H", "Connection: close")
+	}
+	out, err := l.Exec(ctx, lab.Client, append(args, url)...)
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("%v\n%s", err, out)
+	}
+	var r wrkResult
+	m, p := rpsRE.FindSubmatch(out), p99RE.FindSubmatch(out)
+	if m == nil || p == nil {
+		return r, fmt.Errorf("cannot read wrk's output:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	r.p99ms, _ = strconv.ParseFloat(string(p[1]), 64)
+	switch string(p[2]) {
+	case "us":
+		r.p99ms /= 1000
+	case "s":
+		r.p99ms *= 1000
+	}
+	if e := errorsRE.FindSubmatch(out); e != nil {
+		for _, s := range e[1:] {
+			n, _ := strconv.Atoi(string(s))
+			r.errors += n
+		}
+	}
+	if e := non2xxRE.FindSubmatch(out); e != nil {
+		n, _ := strconv.Atoi(string(e[1]))
+		r.errors += n
+	}
+	return r, nil
+}

@@ -56,7 +56,7 @@ func initGuest() error {
 		}
 	}
 	uptime, _ := os.ReadFile("/proc/uptime")
-	fmt.Printf("%s uptime=%s args=%q\n", vm.BootMarker, strings.Fields(string(uptime)+" ?")[0], os.Args[1:])
+	fmt.Printf("%s uptime=%s args=%q\n", vm.BootMarker, strings.Fields(string(uptime) + " ?")[0], os.Args[1:])
 	f, err := os.Open(vm.ModulesOrder)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudflare/ipvs"
 	"github.com/mdlayher/genetlink"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/hactl/hactl/agentbin/lvs/datapath"
 )
@@ -121,7 +122,8 @@ func Open(opts Options) (*Datapath, error) {
 		gc.Close()
 		return nil, err
 	}
-	h, err := netlink.NewHandle()
+	// Route only: the other families (xfrm) may lack their module.
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		gc.Close()
 		return nil, fmt.Errorf("opening rtnetlink: %w", err)

@@ -36,6 +36,13 @@ type daemon struct {
 	SyncID uint32
 }
 
+func daemonState(master bool) uint32 {
+	if master {
+		return stateMaster
+	}
+	return stateBackup
+}
+
 func stateName(s uint32) string {
 	switch s {
 	case stateMaster:

@@ -350,6 +350,11 @@ func (d *Datapath) Drift(services []datapath.Service) []string {
 	for _, o := range diff(want, cur, owned) {
 		out = append(out, o.why)
 	}
+	d.mu.Lock()
+	if d.pending != nil {
+		out = append(out, fmt.Sprintf("the IPVS %s sync daemon is not running: %v", stateName(daemonState(*d.pending)), errNoSyncIface))
+	}
+	d.mu.Unlock()
 	return out
 }
 
@@ -435,13 +440,20 @@ func (d *Datapath) Close() error {
 
 // SetMaster runs the kernel's master sync daemon (master) or its backup
 // daemon, and stops the other. When no interface is known yet (none
-// configured and no real server seen to route to), it waits for the
-// first Sync that names one.
+// configured and no real server seen to route to: a standby is given no
+// services), the daemon starts at the first Sync that names one; until
+// then Drift says so.
 func (d *Datapath) SetMaster(master bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if _, err := d.syncIface(); errors.Is(err, errNoSyncIface) {
+		d.pending = &master
+		return nil
+	}
 	return d.setMaster(master)
 }
+
+var errNoSyncIface = errors.New("no interface for the IPVS sync daemon yet: none is configured and no real server is known to route to")
 
 func (d *Datapath) setMaster(master bool) error {
 	iface, err := d.syncIface()
@@ -450,10 +462,7 @@ func (d *Datapath) setMaster(master bool) error {
 		return err
 	}
 	d.pending = nil
-	want := daemon{State: stateBackup, Iface: iface, SyncID: d.opts.SyncID}
-	if master {
-		want.State = stateMaster
-	}
+	want := daemon{State: daemonState(master), Iface: iface, SyncID: d.opts.SyncID}
 	running, err := d.sd.daemons()
 	if err != nil {
 		return err
@@ -484,5 +493,5 @@ func (d *Datapath) syncIface() (string, error) {
 	if d.towards.IsValid() {
 		return d.routes(d.towards)
 	}
-	return "", errors.New("no interface for the IPVS sync daemon yet: none is configured and no real server is known to route to (it starts at the first sync that names one)")
+	return "", errNoSyncIface
 }

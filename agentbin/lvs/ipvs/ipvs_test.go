@@ -374,14 +374,21 @@ func TestSetMasterSwitchesDaemons(t *testing.T) {
 
 func TestSetMasterWaitsForAnInterface(t *testing.T) {
 	d, sd := newTestDatapath(t, newFakeKernel())
-	if err := d.SetMaster(false); err == nil || !strings.Contains(err.Error(), "no interface for the IPVS sync daemon") {
-		t.Fatalf("err = %v", err)
+	if err := d.SetMaster(false); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"the IPVS backup sync daemon is not running: no interface for the IPVS sync daemon yet: none is configured and no real server is known to route to"}
+	if drift := d.Drift(nil); !reflect.DeepEqual(drift, want) || len(sd.calls) != 0 {
+		t.Fatalf("before any real server: drift %q, daemon commands %q", drift, sd.calls)
 	}
 	if _, err := d.Sync([]datapath.Service{web("rr", f400)}); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"start backup eth0 id=0"}; !reflect.DeepEqual(sd.calls, want) {
 		t.Errorf("daemon commands %q, want %q", sd.calls, want)
+	}
+	if drift := d.Drift([]datapath.Service{web("rr", f400)}); len(drift) != 0 {
+		t.Errorf("drift once the daemon runs: %q", drift)
 	}
 }
 

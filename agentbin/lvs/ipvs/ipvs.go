@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -136,6 +137,9 @@ func Open(opts Options) (*Datapath, error) {
 	}
 	d.closer = func() error {
 		h.Close()
+		if c, ok := client.(io.Closer); ok {
+			c.Close()
+		}
 		return gc.Close()
 	}
 	return d, nil

@@ -96,7 +96,12 @@ func web(sched string, f400w, dgxw int) datapath.Service {
 // answered.
 func get(t *testing.T, client *host) string {
 	t.Helper()
-	c, err := client.dial(vipPort)
+	return getFrom(t, client, vipPort)
+}
+
+func getFrom(t *testing.T, client *host, addr string) string {
+	t.Helper()
+	c, err := client.dial(addr)
 	if err != nil {
 		t.Fatalf("connecting to the VIP: %v", err)
 	}

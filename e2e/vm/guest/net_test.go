@@ -68,6 +68,10 @@ func newHost(t *testing.T, name string, links []link, gateway string) *host {
 		t.Fatalf("rtnetlink in %s: %v", name, err)
 	}
 	hst := &host{name: name, ns: ns, h: h}
+	t.Cleanup(func() {
+		h.Close()
+		ns.Close()
+	})
 	lo, err := h.LinkByName("lo")
 	if err == nil {
 		err = h.LinkSetUp(lo)
@@ -84,7 +88,13 @@ func newHost(t *testing.T, name string, links []link, gateway string) *host {
 		if err := netlink.LinkAdd(veth); err != nil {
 			t.Fatalf("veth %s: %v", veth.Name, err)
 		}
-		outer, _ := netlink.LinkByName(veth.Name)
+		outer, err := netlink.LinkByName(veth.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The pair goes with its outer end at once; the namespace's
+		// own teardown is asynchronous.
+		t.Cleanup(func() { _ = netlink.LinkDel(outer) })
 		if err := netlink.LinkSetUp(outer); err != nil {
 			t.Fatal(err)
 		}
@@ -185,6 +195,7 @@ func bridge(t *testing.T, name string) {
 	if err := netlink.LinkAdd(br); err != nil {
 		t.Fatalf("bridge %s: %v", name, err)
 	}
+	t.Cleanup(func() { _ = netlink.LinkDel(br) })
 	if err := netlink.LinkSetUp(br); err != nil {
 		t.Fatal(err)
 	}

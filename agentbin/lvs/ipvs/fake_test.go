@@ -125,38 +125,37 @@ func (f *fakeKernel) CreateDestination(s ipvs.Service, d ipvs.Destination) error
 	return err
 }
 
-func (f *fakeKernel) UpdateDestination(s ipvs.Service, d ipvs.Destination) error {
-	if err := f.call(record(updateDest, s, &d)); err != nil {
-		return err
+// dest finds a service's destination, as the kernel looks it up.
+func (f *fakeKernel) dest(rec string, s ipvs.Service, d ipvs.Destination) (*fakeService, int, error) {
+	if err := f.call(rec); err != nil {
+		return nil, 0, err
 	}
 	fs, err := f.get(s)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	for i := range fs.dests {
 		if destKey(fs.dests[i].Destination) == destKey(d) {
-			fs.dests[i].Destination = d
-			return nil
+			return fs, i, nil
 		}
 	}
-	return fmt.Errorf("no such destination %s", destKey(d))
+	return nil, 0, fmt.Errorf("no such destination %s", destKey(d))
+}
+
+func (f *fakeKernel) UpdateDestination(s ipvs.Service, d ipvs.Destination) error {
+	fs, i, err := f.dest(record(updateDest, s, &d), s, d)
+	if err == nil {
+		fs.dests[i].Destination = d
+	}
+	return err
 }
 
 func (f *fakeKernel) RemoveDestination(s ipvs.Service, d ipvs.Destination) error {
-	if err := f.call(record(removeDest, s, &d)); err != nil {
-		return err
+	fs, i, err := f.dest(record(removeDest, s, &d), s, d)
+	if err == nil {
+		fs.dests = append(fs.dests[:i], fs.dests[i+1:]...)
 	}
-	fs, err := f.get(s)
-	if err != nil {
-		return err
-	}
-	for i := range fs.dests {
-		if destKey(fs.dests[i].Destination) == destKey(d) {
-			fs.dests = append(fs.dests[:i], fs.dests[i+1:]...)
-			return nil
-		}
-	}
-	return fmt.Errorf("no such destination %s", destKey(d))
+	return err
 }
 
 // fakeDaemons is the kernel's sync daemons.

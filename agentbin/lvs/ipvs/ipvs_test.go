@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"reflect"
@@ -421,5 +422,40 @@ func TestCapableRefusesMalformedServices(t *testing.T) {
 		if err := capable(web(s, f400)); err != nil {
 			t.Errorf("scheduler %s refused: %v", s, err)
 		}
+	}
+}
+
+// TestDiffFirewallMarkServices: a firewall-mark service (ipvsadm -f) is
+// found by its mark, whatever its address; the role cannot ask for one
+// yet (datapath.Service has no mark), the kernel side is ready.
+func TestDiffFirewallMarkServices(t *testing.T) {
+	marked := ipvs.Service{FWMark: 7, Family: ipvs.INET, Scheduler: "wlc"}
+	dest := ipvs.Destination{Address: netip.MustParseAddr("192.168.0.3"), Port: 80, Family: ipvs.INET, Weight: 2}
+	want := []virtual{{name: "marked", svc: marked, dests: []real{{name: "f400", dest: dest}}}}
+	rr := marked
+	rr.Scheduler = "rr"
+	tests := []struct {
+		name string
+		cur  map[string]current
+		want []string
+	}{
+		{"missing: created by mark", map[string]current{}, []string{"create-service fwmark 7 INET", "create-dest fwmark 7 INET 192.168.0.3:80"}},
+		{"matches: nothing", map[string]current{"fwmark 7 INET": {svc: marked, dests: []ipvs.DestinationExtended{{Destination: dest}}}}, nil},
+		{"scheduler differs: updated by mark", map[string]current{"fwmark 7 INET": {svc: rr, dests: []ipvs.DestinationExtended{{Destination: dest}}}}, []string{"update-service fwmark 7 INET"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, o := range diff(want, tt.cur, nil) {
+				rec := fmt.Sprintf("%s %s", o.kind, serviceKey(o.svc))
+				if o.kind == createDest {
+					rec += " " + destKey(o.dest)
+				}
+				got = append(got, rec)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ops %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

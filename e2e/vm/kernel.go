@@ -143,6 +143,10 @@ func (k Kernel) Vmlinux(cacheDir string) (path string, note string, err error) {
 		tmp.Close()
 		return "", "", err
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return "", "", err
+	}
 	if err := tmp.Close(); err != nil {
 		return "", "", err
 	}

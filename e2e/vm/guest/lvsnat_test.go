@@ -299,7 +299,7 @@ func TestLVSNAT(t *testing.T) {
 		}
 		// The master sends a connection after a few packets; wait until
 		// the backup has it.
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for !hasConn(t, n.c2g, "192.168.3.10") {
 			if time.Now().After(deadline) {
 				t.Fatal("the standby's IPVS never received the connection from the sync daemon")

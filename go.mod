@@ -5,14 +5,16 @@ go 1.26.8
 require (
 	github.com/agext/levenshtein v1.2.3
 	github.com/charmbracelet/lipgloss v1.1.0
+	github.com/cloudflare/ipvs v0.12.0
 	github.com/google/nftables v0.3.0
 	github.com/hashicorp/go-cty-funcs v0.1.0
 	github.com/hashicorp/hcl/v2 v2.25.0
 	github.com/kevinburke/ssh_config v1.6.0
 	github.com/mdlayher/arp v0.0.0-20220512170110-6706a2966875
 	github.com/mdlayher/ethernet v0.0.0-20220221185849-529eae5b6118
+	github.com/mdlayher/genetlink v1.3.2
 	github.com/mdlayher/ndp v1.1.0
-	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42
+	github.com/mdlayher/netlink v1.8.0
 	github.com/mdlayher/packet v1.1.2
 	github.com/pkg/sftp v1.13.12
 	github.com/pmezard/go-difflib v1.0.0

@@ -8,6 +8,7 @@ import (
 	"github.com/hactl/hactl/agentbin/heartbeat"
 	"github.com/hactl/hactl/agentbin/lvs"
 	// The lvs role's datapaths register themselves.
+	_ "github.com/hactl/hactl/agentbin/lvs/ipvs"
 	_ "github.com/hactl/hactl/agentbin/lvs/nft"
 	"github.com/hactl/hactl/agentbin/role"
 )

@@ -58,6 +58,11 @@ func TestHeartbeatsFromBeforeARestartAreNotLife(t *testing.T) {
 	if took, most := time.Since(restart), 2*time.Duration(fresh.hb.InitdeadMS)*time.Millisecond+time.Second; took > most {
 		t.Errorf("c2g started the group %s after its restart, want within initdead and a margin (%s)", took, most)
 	}
+	// The status is refreshed every publishEvery when nothing happens.
+	deadline := time.Now().Add(2 * publishEvery)
+	for fresh.Status().Dropped["unproven"] < uint64(len(held)) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := fresh.Status().Dropped["unproven"]; n < uint64(len(held)) {
 		t.Errorf("c2g counted %d of the %d packets as unproven: %v", n, len(held), fresh.Status().Dropped)
 	}

@@ -40,6 +40,30 @@ var secretFileAttr = regexp.MustCompile(`(?m)^\s*(key|cert|password|community|au
 func startCluster(t *testing.T, example string) *cluster {
 	t.Helper()
 	needRoot(t)
+	dir := copyExample(t, example)
+	res, diags := config.Load(dir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("loading %s: %s", example, diags.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, err := lab.Up(ctx, res.Topology, lab.Options{Name: "e2e", Replace: true})
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(context.Background()); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	return &cluster{t: t, dir: dir, lab: l}
+}
+
+// copyExample copies the .hcl files of examples/NAME (or testdata/NAME)
+// to a temporary directory, with throwaway secret files for those it
+// names, and returns the directory.
+func copyExample(t *testing.T, example string) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "examples", example)
 	if _, err := os.Stat(src); err != nil {
@@ -79,22 +103,7 @@ func startCluster(t *testing.T, example string) *cluster {
 			t.Fatal(err)
 		}
 	}
-	res, diags := config.Load(dir, config.Options{})
-	if diags.HasErrors() {
-		t.Fatalf("loading %s: %s", example, diags.Error())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	l, err := lab.Up(ctx, res.Topology, lab.Options{Name: "e2e", Replace: true})
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := l.Down(context.Background()); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
-	return &cluster{t: t, dir: dir, lab: l}
+	return dir
 }
 
 // hactl runs hactl in ctl with the configuration directory and returns its

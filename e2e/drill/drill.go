@@ -303,7 +303,7 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 		before[p.g.Name] = r.holderAt(p.vip, t0)
 	}
 	if err := r.inject(ctx, f); err != nil {
-		r.violate(index, time.Now(), "fault applied", f.Group, err.Error())
+		r.injectFailed(&step, err)
 	}
 	sleep(ctx, f.Hold)
 	tEnd := time.Now()
@@ -321,6 +321,11 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 	// The probes sent up to the settle have had their answer or timeout.
 	sleep(ctx, time.Second)
 	r.judge(&step, before, end, t0, tEnd, tHeal, tSettled)
+	for _, e := range r.fenceLog() {
+		if e.OK && !e.At.Before(t0) && !e.At.After(tSettled) {
+			step.Fenced = append(step.Fenced, e.Node)
+		}
+	}
 	r.judged = tSettled
 	if settleErr != nil {
 		r.violate(index, tSettled, "settles", "", settleErr.Error())
@@ -338,11 +343,41 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 		}
 		outs = append(outs, o)
 	}
-	r.logf("%s #%d %s (hold %.1fs): %s; settled in %.1fs", r.since(), index, f, f.Hold.Seconds(), strings.Join(outs, "; "), step.Settle.Seconds())
+	fenced := ""
+	if len(step.Fenced) > 0 {
+		fenced = "; fenced " + strings.Join(step.Fenced, ", ")
+	}
+	r.logf("%s #%d %s (hold %.1fs): %s%s; settled in %.1fs", r.since(), index, f, f.Hold.Seconds(), strings.Join(outs, "; "), fenced, step.Settle.Seconds())
 	if len(r.report.Violations) > 0 && r.report.Violations[len(r.report.Violations)-1].Step == index {
 		r.collectEvents(ctx)
 	}
 	return settleErr == nil
+}
+
+// injectFailed records a fault that could not be applied. An operator's
+// command (apply, failover) must work on a settled cluster, unless the
+// cluster fenced a node while it ran: the command then fails for that
+// host, rightly, and the step says so.
+func (r *run) injectFailed(step *Step, err error) {
+	f := step.Fault
+	if f.Kind == KindApply || f.Kind == KindMove {
+		for _, e := range r.fenceLog() {
+			if e.OK && !e.At.Before(step.Start) {
+				step.Note = fmt.Sprintf("%s was fenced while the command ran, which failed: %v", e.Node, firstLine(err.Error()))
+				r.logf("%s #%d note: %s", r.since(), step.Index, step.Note)
+				return
+			}
+		}
+		r.violate(step.Index, time.Now(), "operator commands work", f.Group, err.Error())
+		return
+	}
+	r.violate(step.Index, time.Now(), "fault applied", "", err.Error())
+}
+
+// firstLine returns the first line of s.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // judge checks a step's invariants and records each group's outcome.

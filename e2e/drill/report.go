@@ -37,6 +37,12 @@ type Step struct {
 	Start  time.Time      `json:"start"`
 	Settle time.Duration  `json:"settle_ns"` // from the heal to settled
 	Groups []GroupOutcome `json:"groups"`
+	// Note says what else happened: an operator's command that failed
+	// because the cluster fenced a node while it ran.
+	Note string `json:"note,omitempty"`
+	// Fenced are the nodes the cluster powered off during the step, from
+	// the power switch's log.
+	Fenced []string `json:"fenced,omitempty"`
 }
 
 // GroupOutcome is what one group did during a step.
@@ -86,6 +92,8 @@ type KindSummary struct {
 	// HealMax is the longest outage during a heal.
 	HealMax   time.Duration `json:"heal_max_ns"`
 	Unchecked int           `json:"unchecked"`
+	// Fenced counts the nodes the cluster fenced during these faults.
+	Fenced int `json:"fenced"`
 }
 
 // Summary sums the steps up per kind of fault, in Kinds order.
@@ -99,6 +107,7 @@ func (r *Report) Summary() []KindSummary {
 				continue
 			}
 			s.Faults++
+			s.Fenced += len(st.Fenced)
 			for _, g := range st.Groups {
 				if g.Unchecked != "" {
 					s.Unchecked++
@@ -150,11 +159,11 @@ func (r *Report) Write(w io.Writer) error {
 	for _, a := range r.Adapted {
 		fmt.Fprintf(bw, "  (%s)\n", a)
 	}
-	fmt.Fprintf(bw, "\n%-14s %6s %8s %9s %9s %9s %9s\n", "fault", "count", "outages", "median", "max", "heal max", "unchecked")
+	fmt.Fprintf(bw, "\n%-14s %6s %8s %9s %9s %9s %7s %9s\n", "fault", "count", "outages", "median", "max", "heal max", "fenced", "unchecked")
 	for _, s := range r.Summary() {
-		fmt.Fprintf(bw, "%-14s %6d %8d %9s %9s %9s %9d\n", s.Kind, s.Faults, s.Outages, secs(s.Median), secs(s.Max), secs(s.HealMax), s.Unchecked)
+		fmt.Fprintf(bw, "%-14s %6d %8d %9s %9s %9s %7d %9d\n", s.Kind, s.Faults, s.Outages, secs(s.Median), secs(s.Max), secs(s.HealMax), s.Fenced, s.Unchecked)
 	}
-	fmt.Fprintln(bw, "\n(outages: the group outcomes where the client went unanswered during the fault; median and max over those)")
+	fmt.Fprintln(bw, "\n(outages: the group outcomes where the client went unanswered during the fault, median and max over those;\n fenced: the nodes the cluster powered off through the lab's power switch)")
 	if r.Stopped != "" {
 		fmt.Fprintf(bw, "\nThe drill stopped early: %s.\n", r.Stopped)
 	}
@@ -174,6 +183,12 @@ func (r *Report) Write(w io.Writer) error {
 			gs = append(gs, fmt.Sprintf("%s %s→%s outage %s", g.Group, orNobody(g.Before), orNobody(g.After), secs(g.Outage)))
 		}
 		fmt.Fprintf(bw, "  #%-3d %s %-40s hold %.1fs  %s\n", st.Index, st.Start.Format("15:04:05.000"), st.Fault, st.Fault.Hold.Seconds(), strings.Join(gs, "; "))
+		if len(st.Fenced) > 0 {
+			fmt.Fprintf(bw, "       (fenced %s)\n", strings.Join(st.Fenced, ", "))
+		}
+		if st.Note != "" {
+			fmt.Fprintf(bw, "       (%s)\n", st.Note)
+		}
 	}
 	if len(r.Events) > 0 {
 		fmt.Fprintln(bw, "\nEvents (agents' and the power switch's):")

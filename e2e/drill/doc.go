@@ -85,6 +85,9 @@
 //     drill powering X off itself.
 //   - Settles. After the heal the cluster settles within two minutes;
 //     otherwise the drill stops there.
+//   - Commands work. The command a fault runs (hactl apply or failover,
+//     the agent's restart, the lab's own) succeeds, unless the cluster
+//     fenced a node while it ran (the step then carries a note).
 //   - Nothing left. When the drill takes its lab down, no network
 //     namespace, mount, process or file of it remains.
 //

@@ -354,24 +354,20 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 	return settleErr == nil
 }
 
-// injectFailed records a fault that could not be applied. An operator's
-// command (apply, failover) must work on a settled cluster, unless the
-// cluster fenced a node while it ran: the command then fails for that
-// host, rightly, and the step says so.
+// injectFailed records a fault that could not be applied. A command run
+// for a fault (an operator's apply or failover, an agent's restart, the
+// lab's own) must work on a settled cluster, unless the cluster fenced a
+// node while it ran: a command on or through that node then fails,
+// rightly, and the step says so.
 func (r *run) injectFailed(step *Step, err error) {
-	f := step.Fault
-	if f.Kind == KindApply || f.Kind == KindMove {
-		for _, e := range r.fenceLog() {
-			if e.OK && !e.At.Before(step.Start) {
-				step.Note = fmt.Sprintf("%s was fenced while the command ran, which failed: %v", e.Node, firstLine(err.Error()))
-				r.logf("%s #%d note: %s", r.since(), step.Index, step.Note)
-				return
-			}
+	for _, e := range r.fenceLog() {
+		if e.OK && !e.At.Before(step.Start) {
+			step.Note = fmt.Sprintf("%s was fenced while the fault's command ran, which failed: %v", e.Node, firstLine(err.Error()))
+			r.logf("%s #%d note: %s", r.since(), step.Index, step.Note)
+			return
 		}
-		r.violate(step.Index, time.Now(), "operator commands work", f.Group, err.Error())
-		return
 	}
-	r.violate(step.Index, time.Now(), "fault applied", "", err.Error())
+	r.violate(step.Index, time.Now(), "fault applied", step.Fault.Group, err.Error())
 }
 
 // firstLine returns the first line of s.

@@ -2,6 +2,8 @@ package drill
 
 import (
 	"net/netip"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -296,4 +298,34 @@ func TestReportTableAndViolations(t *testing.T) {
 			t.Errorf("report with a violation lacks %q:\n%s", want, b.String())
 		}
 	}
+}
+
+func TestEveryReportFieldIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/drill.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(reflect.Type)
+	seen := map[reflect.Type]bool{}
+	walk = func(ty reflect.Type) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice {
+			ty = ty.Elem()
+		}
+		if ty.Kind() != reflect.Struct || seen[ty] || ty.PkgPath() == "time" {
+			return
+		}
+		seen[ty] = true
+		for i := range ty.NumField() {
+			name, _, _ := strings.Cut(ty.Field(i).Tag.Get("json"), ",")
+			documented := false
+			for _, form := range []string{"`" + name + "`", "`" + name + "[]`", "." + name + "`", "." + name + "[]`"} {
+				documented = documented || strings.Contains(string(doc), form)
+			}
+			if name != "" && !documented {
+				t.Errorf("report field %q is not in docs/drill.md", name)
+			}
+			walk(ty.Field(i).Type)
+		}
+	}
+	walk(reflect.TypeOf(Report{}))
 }

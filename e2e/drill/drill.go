@@ -178,7 +178,14 @@ func (r *run) since() string {
 // drill applies the configuration, starts the client and runs the steps.
 func (r *run) drill(ctx context.Context) error {
 	if out, err := r.hactl(ctx, "apply", "--auto-approve"); err != nil {
-		return fmt.Errorf("hactl apply: %w\n%s", err, out)
+		// A member whose agent starts first may fence one still being
+		// installed: the first apply then fails for that host. The report
+		// says so, and the drill applies again.
+		r.report.Adapted = append(r.report.Adapted, fmt.Sprintf("the first hactl apply failed (%v: %s); the drill applied again", err, lastLine(out)))
+		r.logf("  %s", r.report.Adapted[len(r.report.Adapted)-1])
+		if out, err := r.hactl(ctx, "apply", "--auto-approve"); err != nil {
+			return fmt.Errorf("hactl apply: %w\n%s", err, out)
+		}
 	}
 	for _, g := range r.topo.Groups {
 		vips := groupVIPs(g)
@@ -303,7 +310,7 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 		before[p.g.Name] = r.holderAt(p.vip, t0)
 	}
 	if err := r.inject(ctx, f); err != nil {
-		r.injectFailed(&step, err)
+		r.commandFailed(&step, "fault applied", err)
 	}
 	sleep(ctx, f.Hold)
 	tEnd := time.Now()
@@ -313,7 +320,7 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 	}
 	tHeal := time.Now()
 	if err := r.heal(ctx, f); err != nil {
-		r.violate(index, time.Now(), "fault healed", f.Group, err.Error())
+		r.commandFailed(&step, "fault healed", err)
 	}
 	settleErr := r.settle(ctx)
 	tSettled := time.Now()
@@ -354,20 +361,27 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 	return settleErr == nil
 }
 
-// injectFailed records a fault that could not be applied. A command run
-// for a fault (an operator's apply or failover, an agent's restart, the
-// lab's own) must work on a settled cluster, unless the cluster fenced a
-// node while it ran: a command on or through that node then fails,
-// rightly, and the step says so.
-func (r *run) injectFailed(step *Step, err error) {
+// commandFailed records a fault that could not be applied or healed. A
+// command run for a fault (an operator's apply or failover, an agent's
+// restart, the lab's own) must work on a settled cluster, unless the
+// cluster fenced a node while it ran: a command on or through that node
+// then fails, rightly, and the step says so.
+func (r *run) commandFailed(step *Step, invariant string, err error) {
 	for _, e := range r.fenceLog() {
 		if e.OK && !e.At.Before(step.Start) {
-			step.Note = fmt.Sprintf("%s was fenced while the fault's command ran, which failed: %v", e.Node, firstLine(err.Error()))
-			r.logf("%s #%d note: %s", r.since(), step.Index, step.Note)
+			note := fmt.Sprintf("%s was fenced while the fault's command ran, which failed: %v", e.Node, firstLine(err.Error()))
+			step.Note = strings.TrimPrefix(step.Note+"; "+note, "; ")
+			r.logf("%s #%d note: %s", r.since(), step.Index, note)
 			return
 		}
 	}
-	r.violate(step.Index, time.Now(), "fault applied", step.Fault.Group, err.Error())
+	r.violate(step.Index, time.Now(), invariant, step.Fault.Group, err.Error())
+}
+
+// lastLine returns the last line of s that is not empty.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // firstLine returns the first line of s.

@@ -3,6 +3,7 @@ package drill
 import (
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -328,4 +329,21 @@ func TestEveryReportFieldIsDocumented(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Report{}))
+}
+
+func TestLeftoversNameWhatRemains(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "gone")
+	if left := leftovers([]string{"hl0000-nothere"}, gone, nil); len(left) != 0 {
+		t.Errorf("a lab that left nothing: %v", left)
+	}
+	dir := t.TempDir()
+	self, err := inode("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := leftovers(nil, dir, map[uint64]string{self: "hl0000-ctl"})
+	if !slices.ContainsFunc(left, func(s string) bool { return strings.Contains(s, dir+" is still there") }) ||
+		!slices.ContainsFunc(left, func(s string) bool { return strings.Contains(s, "still runs in network namespace hl0000-ctl") }) {
+		t.Errorf("leftovers of a lab whose directory and processes remain: %v", left)
+	}
 }

@@ -34,6 +34,11 @@
 //     sees every member alive, every VIP answers from one holder, and the
 //     holders have not changed for two seconds.
 //
+// A node the cluster fences between steps, once settled, is a false death
+// (a member silent past deadtime on a busy machine): no invariant forbids
+// it, the report lists it apart, and the cluster settles again before the
+// next fault.
+//
 // The kinds of fault: cut (a pulled cable: one of a node's links, or all),
 // cut-port (a dead switch port, carrier up), partition (the nodes split in
 // two sides), loss (10 to 40% of a node's packets dropped each way), kill

@@ -226,7 +226,7 @@ func (r *run) drill(ctx context.Context) error {
 			r.report.Stopped = "interrupted"
 			break
 		}
-		if !r.step(ctx, sched.next()) {
+		if !r.quiet(ctx) || !r.step(ctx, sched.next()) {
 			break
 		}
 	}
@@ -298,6 +298,32 @@ func (r *run) judgeBetween(t time.Time) {
 	r.judged = t
 }
 
+// quiet makes sure no node was fenced since the last step settled: with
+// no fault applied, that is a false death (a member silent past deadtime
+// on a busy machine). The report lists it, and the cluster settles again
+// before the next fault, so that the fault starts from a settled cluster.
+// It reports whether the drill may go on.
+func (r *run) quiet(ctx context.Context) bool {
+	var fenced []string
+	for _, e := range r.fenceLog() {
+		if e.OK && e.At.After(r.judged) {
+			fenced = append(fenced, e.Node)
+			r.report.Unprovoked = append(r.report.Unprovoked, Unprovoked{At: e.At, Node: e.Node, AfterStep: len(r.report.Steps)})
+		}
+	}
+	if len(fenced) == 0 {
+		return true
+	}
+	r.logf("%s the cluster fenced %s with no fault applied; settling again", r.since(), strings.Join(fenced, ", "))
+	if err := r.settle(ctx); err != nil {
+		r.violate(len(r.report.Steps), time.Now(), "settles", "", err.Error())
+		r.report.Stopped = "the cluster did not settle after fencing a node between faults"
+		return false
+	}
+	r.judgeBetween(time.Now())
+	return true
+}
+
 // step applies one fault, heals it, waits for the cluster to settle and
 // judges what happened. It reports whether the drill may go on.
 func (r *run) step(ctx context.Context, f Fault) bool {
@@ -310,7 +336,7 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 		before[p.g.Name] = r.holderAt(p.vip, t0)
 	}
 	if err := r.inject(ctx, f); err != nil {
-		r.commandFailed(&step, "fault applied", err)
+		r.commandFailed(ctx, &step, "fault applied", err)
 	}
 	sleep(ctx, f.Hold)
 	tEnd := time.Now()
@@ -320,7 +346,7 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 	}
 	tHeal := time.Now()
 	if err := r.heal(ctx, f); err != nil {
-		r.commandFailed(&step, "fault healed", err)
+		r.commandFailed(ctx, &step, "fault healed", err)
 	}
 	settleErr := r.settle(ctx)
 	tSettled := time.Now()
@@ -334,6 +360,10 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 		}
 	}
 	r.judged = tSettled
+	if ctx.Err() != nil {
+		r.report.Stopped = "interrupted"
+		return false
+	}
 	if settleErr != nil {
 		r.violate(index, tSettled, "settles", "", settleErr.Error())
 		r.report.Stopped = fmt.Sprintf("step %d: the cluster did not settle", index)
@@ -366,7 +396,10 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 // restart, the lab's own) must work on a settled cluster, unless the
 // cluster fenced a node while it ran: a command on or through that node
 // then fails, rightly, and the step says so.
-func (r *run) commandFailed(step *Step, invariant string, err error) {
+func (r *run) commandFailed(ctx context.Context, step *Step, invariant string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	for _, e := range r.fenceLog() {
 		if e.OK && !e.At.Before(step.Start) {
 			note := fmt.Sprintf("%s was fenced while the fault's command ran, which failed: %v", e.Node, firstLine(err.Error()))

@@ -28,6 +28,16 @@ type Report struct {
 	Events []string `json:"events,omitempty"`
 	// Stopped says why the drill stopped before its duration was spent.
 	Stopped string `json:"stopped,omitempty"`
+	// Unprovoked are the fencings between faults, once the cluster had
+	// settled: false deaths.
+	Unprovoked []Unprovoked `json:"unprovoked_fencings,omitempty"`
+}
+
+// Unprovoked is a node the cluster fenced with no fault applied.
+type Unprovoked struct {
+	At        time.Time `json:"at"`
+	Node      string    `json:"node"`
+	AfterStep int       `json:"after_step"`
 }
 
 // Step is one fault and what the client saw of it.
@@ -164,6 +174,13 @@ func (r *Report) Write(w io.Writer) error {
 		fmt.Fprintf(bw, "%-14s %6d %8d %9s %9s %9s %7d %9d\n", s.Kind, s.Faults, s.Outages, secs(s.Median), secs(s.Max), secs(s.HealMax), s.Fenced, s.Unchecked)
 	}
 	fmt.Fprintln(bw, "\n(outages: the group outcomes where the client went unanswered during the fault, median and max over those;\n fenced: the nodes the cluster powered off through the lab's power switch)")
+	if len(r.Unprovoked) > 0 {
+		var at []string
+		for _, u := range r.Unprovoked {
+			at = append(at, fmt.Sprintf("%s at %s (after step %d)", u.Node, u.At.Format("15:04:05.000"), u.AfterStep))
+		}
+		fmt.Fprintf(bw, "\nFencings with no fault applied (false deaths: a member silent past deadtime): %s.\n", strings.Join(at, ", "))
+	}
 	if r.Stopped != "" {
 		fmt.Fprintf(bw, "\nThe drill stopped early: %s.\n", r.Stopped)
 	}

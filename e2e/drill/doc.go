@@ -31,8 +31,11 @@
 //     ended, the node thawed or powered on, a move cleared), then every
 //     node that is off or down (fenced) powered on;
 //  3. the settle: the drill waits until every node is up, every agent
-//     sees every member alive, every VIP answers from one holder, and the
-//     holders have not changed for two seconds.
+//     sees every member alive and able to serve (a node fit again waits
+//     out a hold before a failback) and no group waiting to start or stop,
+//     every VIP answers from one holder, and the holders have not changed
+//     for two seconds. (A group's failback_delay is not seen: the drill
+//     suits clusters without one, as the examples are.)
 //
 // A node the cluster fences between steps, once settled, is a false death
 // (a member silent past deadtime on a busy machine): no invariant forbids

@@ -734,6 +734,16 @@ func (r *run) settled(ctx context.Context) (string, error) {
 			if !m.Alive {
 				return "", fmt.Errorf("%s sees %s dead", n, m.Name)
 			}
+			// A member fit again (a cable plugged back) waits out a hold
+			// before it counts as able to serve: a failback is pending.
+			if len(m.CannotServe) > 0 {
+				return "", fmt.Errorf("%s sees %s unable to serve %s yet", n, m.Name, strings.Join(m.CannotServe, ", "))
+			}
+		}
+		for _, g := range as.Heartbeat.Groups {
+			if g.Waiting != "" {
+				return "", fmt.Errorf("%s: group %s waits: %s", n, g.Name, g.Waiting)
+			}
 		}
 	}
 	var sig []string

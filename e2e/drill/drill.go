@@ -56,6 +56,7 @@ const (
 	arpPeriod     = 150 * time.Millisecond
 	arpWait       = 100 * time.Millisecond
 	commandLimit  = 5 * time.Minute
+	fenceLogWait  = 3 * time.Second
 )
 
 // probed is a group the client asks through its first VIP.
@@ -400,12 +401,19 @@ func (r *run) commandFailed(ctx context.Context, step *Step, invariant string, e
 	if ctx.Err() != nil {
 		return
 	}
-	for _, e := range r.fenceLog() {
-		if e.OK && !e.At.Before(step.Start) {
-			note := fmt.Sprintf("%s was fenced while the fault's command ran, which failed: %v", e.Node, firstLine(err.Error()))
-			step.Note = strings.TrimPrefix(step.Note+"; "+note, "; ")
-			r.logf("%s #%d note: %s", r.since(), step.Index, note)
-			return
+	// The power switch logs a fencing once the node is off, after the
+	// command running on it was killed: give the line time to come.
+	for deadline := time.Now().Add(fenceLogWait); ; sleep(ctx, 100*time.Millisecond) {
+		for _, e := range r.fenceLog() {
+			if e.OK && !e.At.Before(step.Start) {
+				note := fmt.Sprintf("%s was fenced while the fault's command ran, which failed: %v", e.Node, firstLine(err.Error()))
+				step.Note = strings.TrimPrefix(step.Note+"; "+note, "; ")
+				r.logf("%s #%d note: %s", r.since(), step.Index, note)
+				return
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
 		}
 	}
 	r.violate(step.Index, time.Now(), invariant, step.Fault.Group, err.Error())

@@ -89,6 +89,7 @@ func takeovers(samples []holderSample, first string) []takeover {
 // fenceEntry is one request to the lab's power switch, from its log.
 type fenceEntry struct {
 	At     time.Time
+	By     string // the member that asked, as the switch names it
 	Action string // off or reboot
 	Node   string
 	OK     bool
@@ -96,7 +97,7 @@ type fenceEntry struct {
 
 // pduLine matches a request line of the power switch's log:
 // "2026/12/02 01:14:05.123456 c2g (192.168.0.17): POST /off/h2g: 200 OK".
-var pduLine = regexp.MustCompile(`^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6}) .*: POST /(off|reboot)/([^:/\s]+): (\d{3})`)
+var pduLine = regexp.MustCompile(`^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6}) (\S+).*: POST /(off|reboot)/([^:/\s]+): (\d{3})`)
 
 // parsePDULog reads the power switch's log; its times are local.
 func parsePDULog(text string, loc *time.Location) []fenceEntry {
@@ -111,8 +112,8 @@ func parsePDULog(text string, loc *time.Location) []fenceEntry {
 		if err != nil {
 			continue
 		}
-		code, _ := strconv.Atoi(m[4])
-		out = append(out, fenceEntry{At: at, Action: m[2], Node: m[3], OK: code == 200})
+		code, _ := strconv.Atoi(m[5])
+		out = append(out, fenceEntry{At: at, By: strings.TrimSuffix(m[2], ":"), Action: m[3], Node: m[4], OK: code == 200})
 	}
 	return out
 }

@@ -91,6 +91,10 @@
 //     first seen holding it (the log line is written as the switch
 //     answers, so it may trail Y by up to 250ms), or the fault was the
 //     drill powering X off itself.
+//   - Only a quorate side fences. With three members or more (and a
+//     quorum policy other than ignore), a fencing asked during a fault
+//     (the power switch's log names who asked) comes from a quorate set:
+//     a member cut off alone must not power off the majority.
 //   - Settles. After the heal the cluster settles within two minutes;
 //     otherwise the drill stops there.
 //   - Commands work. The command a fault runs (hactl apply or failover,

@@ -357,7 +357,7 @@ func (r *run) step(ctx context.Context, f Fault) bool {
 	r.judge(&step, before, end, t0, tEnd, tHeal, tSettled)
 	for _, e := range r.fenceLog() {
 		if e.OK && !e.At.Before(t0) && !e.At.After(tSettled) {
-			step.Fenced = append(step.Fenced, e.Node)
+			step.Fenced = append(step.Fenced, e.Node+" by "+e.By)
 		}
 	}
 	r.judged = tSettled
@@ -436,6 +436,21 @@ func (r *run) judge(step *Step, before map[string]string, end *world, t0, tEnd, 
 	f := step.Fault
 	during := duringFault(r.topo, f)
 	fences := r.fenceLog()
+	// With three members or more, only a side with a majority may fence:
+	// a member cut off alone must not power off the majority.
+	if comps := during.components(); len(during.members) > 2 && (r.topo.Quorum == nil || r.topo.Quorum.Policy != topology.QuorumIgnore) {
+		for _, e := range fences {
+			if !e.OK || e.At.Before(t0) || !e.At.Before(tHeal) {
+				continue
+			}
+			for _, c := range comps {
+				if slices.Contains(c, e.By) && !during.quorate(c, comps) {
+					r.violate(step.Index, e.At, "only a quorate side fences", "",
+						fmt.Sprintf("%s, on a side without a majority (%s of %d members), powered %s off", e.By, strings.Join(c, ", "), len(during.members), e.Node))
+				}
+			}
+		}
+	}
 	for _, p := range r.groups {
 		g := p.g
 		probes := p.prober.Since(t0.Add(-time.Second))

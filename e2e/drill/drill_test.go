@@ -174,8 +174,8 @@ func TestPDULogTellsWhoWasFencedWhen(t *testing.T) {
 `
 	entries := parsePDULog(log, time.UTC)
 	want := []fenceEntry{
-		{At: time.Date(2026, 12, 2, 1, 27, 4, 327649000, time.UTC), Action: "off", Node: "h2g", OK: true},
-		{At: time.Date(2026, 12, 2, 1, 27, 5, 1000, time.UTC), Action: "reboot", Node: "c2g", OK: false},
+		{At: time.Date(2026, 12, 2, 1, 27, 4, 327649000, time.UTC), By: "c2g", Action: "off", Node: "h2g", OK: true},
+		{At: time.Date(2026, 12, 2, 1, 27, 5, 1000, time.UTC), By: "192.168.0.250", Action: "reboot", Node: "c2g", OK: false},
 	}
 	if !slices.Equal(entries, want) {
 		t.Fatalf("entries %v, want %v", entries, want)

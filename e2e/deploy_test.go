@@ -40,6 +40,14 @@ var secretFileAttr = regexp.MustCompile(`(?m)^\s*(key|cert|password|community|au
 func startCluster(t *testing.T, example string) *cluster {
 	t.Helper()
 	needRoot(t)
+	return labCluster(t, example, copyExample(t, example), lab.Options{Name: "e2e", Replace: true})
+}
+
+// copyExample copies the .hcl files of examples/NAME (or testdata/NAME)
+// to a temporary directory, with throwaway secret files for those it
+// names, and returns the directory.
+func copyExample(t *testing.T, example string) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "examples", example)
 	if _, err := os.Stat(src); err != nil {
@@ -60,15 +68,15 @@ func startCluster(t *testing.T, example string) *cluster {
 			}
 		}
 	}
-	return labCluster(t, example, dir, lab.Options{Name: "e2e", Replace: true})
+	throwawaySecrets(t, dir)
+	return dir
 }
 
-// labCluster starts a lab for the configuration in dir, named what in
-// errors, with throwaway files for the secrets it names.
-func labCluster(t *testing.T, what, dir string, opts lab.Options) *cluster {
+// throwawaySecrets writes the secret files the configuration in dir names
+// and that are not committed (the cluster key, SNMP passphrases, TLS
+// keys), with random contents.
+func throwawaySecrets(t *testing.T, dir string) {
 	t.Helper()
-	// The examples name secret files that are not committed (the cluster
-	// key, SNMP passphrases, TLS keys): make throwaway ones.
 	hcl, err := os.ReadFile(filepath.Join(dir, "cluster.hcl"))
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +94,12 @@ func labCluster(t *testing.T, what, dir string, opts lab.Options) *cluster {
 			t.Fatal(err)
 		}
 	}
+}
+
+// labCluster starts a lab for the configuration in dir (its secrets
+// written), named what in errors.
+func labCluster(t *testing.T, what, dir string, opts lab.Options) *cluster {
+	t.Helper()
 	res, diags := config.Load(dir, config.Options{})
 	if diags.HasErrors() {
 		t.Fatalf("loading %s: %s", what, diags.Error())

@@ -40,6 +40,7 @@ func TestSixteenNodesFiftyGroups(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cluster.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	throwawaySecrets(t, dir)
 	start := time.Now()
 	c := labCluster(t, "the 16-node cluster", dir, lab.Options{Name: "e2e", Replace: true, BootTimeout: 2 * time.Minute})
 	t.Logf("lab up in %s", time.Since(start).Round(time.Second))

@@ -48,7 +48,7 @@ switch, which the "lab" fence type asks to fence a node). Needs root.`,
 	}
 	cmd.PersistentFlags().StringVarP(&flags.name, "name", "n", "", "the lab to act on (default: the only lab that is up; for up: the cluster's name)")
 	cmd.AddCommand(newLabUpCommand(&flags), newLabDownCommand(&flags), newLabStatusCommand(&flags),
-		newLabExecCommand(&flags), newLabShellCommand(&flags), newLabProbeCommand(&flags))
+		newLabExecCommand(&flags), newLabShellCommand(&flags), newLabProbeCommand(&flags), newLabDrillCommand(&flags))
 	cmd.AddCommand(newLabFaultCommands(&flags)...)
 	return cmd
 }

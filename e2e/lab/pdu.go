@@ -262,3 +262,7 @@ func pduLog(dir string, lines int) []string {
 	}
 	return all[max(0, len(all)-lines):]
 }
+
+// PDULogFile is the power switch's log: one line per request, "who: POST
+// /off/NODE: 200 OK", stamped to the microsecond in local time.
+func (l *Lab) PDULogFile() string { return filepath.Join(l.dir, pduLogFile) }

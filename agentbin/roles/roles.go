@@ -7,9 +7,11 @@ package roles
 import (
 	"github.com/hactl/hactl/agentbin/heartbeat"
 	"github.com/hactl/hactl/agentbin/role"
+	"github.com/hactl/hactl/agentbin/sync"
 )
 
 // All are the roles this agent runs, in spec.Sections order.
 var All = []role.Kind{
 	heartbeat.Kind{},
+	sync.Kind{},
 }

@@ -68,7 +68,7 @@ func everyPart() *Spec {
 			MonitorIntervalMS: 1000, MonitorTimeoutMS: 1000, GARPRefreshMS: 1000}}}},
 		VirtualServices: []VirtualService{{Name: "vs", PersistenceMS: 1000, HealthCheck: hc}},
 		Proxies:         []Proxy{{Name: "px", ClientTimeoutMS: 1000, BackendTimeoutMS: 1000, Services: []ProxyService{{Name: "s", SessionTTLMS: 1000, HealthCheck: hc}}}},
-		Syncs:           []Sync{{Name: "sy", IntervalMS: 1000}},
+		Syncs:           []Sync{{Name: "sy", Path: "/srv/", IntervalMS: 1000, DelayMS: 200}},
 		Monitor:         &Monitor{IntervalMS: 1000, RetentionMS: 1000, Devices: []SNMPDevice{{Name: "d", IntervalMS: 1000}}},
 		Notifies:        []Notify{{Name: "n", TimeoutMS: 1000}},
 	}

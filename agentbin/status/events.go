@@ -35,6 +35,12 @@ const (
 // restart, within max_restarts): the group stays where it is.
 const ResourceRestarted EventKind = "resource_restarted"
 
+// The sync role's events.
+const (
+	SyncFailed    EventKind = "sync_failed"
+	SyncRecovered EventKind = "sync_recovered"
+)
+
 // The agent's own events.
 const (
 	// RoleFailure: a role stopped by itself or could not start; the agent
@@ -73,6 +79,8 @@ var EventKinds = []struct {
 	{CanServe, "a member can serve a group again (its VIPs' interfaces and ping targets were fit for 5s)"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
+	{SyncFailed, "a sync run to a target failed (or stopped at the delete guard); it is retried with backoff, the changes kept pending"},
+	{SyncRecovered, "a target of a sync that failed received a complete run again"},
 }
 
 // EventKindNames returns every event kind's name, in declaration order.

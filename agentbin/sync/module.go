@@ -19,7 +19,7 @@ import (
 
 // Retry backoff after a failed run.
 const (
-	firstBackoff = time.Second
+	firstBackoff = 250 * time.Millisecond
 	maxBackoff   = 30 * time.Second
 	// fallbackPeriod is how often full comparisons run while the tree
 	// cannot be watched.
@@ -53,6 +53,28 @@ type target struct {
 	failing bool
 	// confirmed lets the next run past the delete guard.
 	confirmed bool
+	// deletes are the deletions of recent runs, for the guard.
+	deletes []deletion
+}
+
+type deletion struct {
+	at time.Time
+	n  int64
+}
+
+// recentDeletes sums the deletions within the guard's window, forgetting
+// older ones.
+func (t *target) recentDeletes(now time.Time) int64 {
+	var sum int64
+	keep := t.deletes[:0]
+	for _, d := range t.deletes {
+		if now.Sub(d.at) < guardWindow {
+			keep = append(keep, d)
+			sum += d.n
+		}
+	}
+	t.deletes = keep
+	return sum
 }
 
 func newModule(s *spec.Sync, stateDir string, logger *log.Logger, emit func(status.Event)) *module {
@@ -147,6 +169,7 @@ func (m *module) run(ctx context.Context) error {
 			if m.w != nil {
 				m.w.Close()
 			}
+			m.closeConnections()
 			return nil
 		case <-m.confirm:
 		case <-tick.C:
@@ -161,6 +184,17 @@ func (m *module) run(ctx context.Context) error {
 		for _, t := range m.targets {
 			m.maybeRun(ctx, t)
 		}
+	}
+}
+
+// closeConnections ends the shared SSH connections to the targets, which
+// would otherwise outlive the role by ControlPersist.
+func (m *module) closeConnections() {
+	for _, t := range m.targets {
+		args := append(sshOptions(m.s, t.t, m.knownHosts), "-O", "exit", strings.TrimSuffix(destination(t.t), ":"))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = exec.CommandContext(ctx, "ssh", args...).Run()
+		cancel()
 	}
 }
 
@@ -199,16 +233,27 @@ func (m *module) maybeRun(ctx context.Context, t *target) {
 		m.finish(t, tr, upTo, runStats{}, fmt.Errorf("the source directory %s: %w", m.s.Path, errors.Unwrap(err)))
 		return
 	}
-	if m.s.Delete && m.s.MaxDeletePercent > 0 && !confirmed {
-		dry, err := m.rsync(ctx, t.t, tr, true)
+	guarded := m.s.Delete && m.s.MaxDeletePercent > 0 && !confirmed
+	if guarded {
+		tr.maxDelete = 0
+	}
+	if guarded && (tr.full || tr.vanished) {
+		// The whole tree, not only this batch: the share is of the
+		// target's files, and deletions still pending in other batches
+		// count too.
+		dry, err := m.rsync(ctx, t.t, transfer{full: true}, true)
 		if err != nil {
 			m.finish(t, tr, upTo, runStats{}, err)
 			return
 		}
-		if why := deleteGuard(dry, m.s.MaxDeletePercent); why != "" {
+		m.mu.Lock()
+		recent := t.recentDeletes(now)
+		m.mu.Unlock()
+		if why := deleteGuard(dry, recent, m.s.MaxDeletePercent); why != "" {
 			m.block(t, strings.Replace(why, "NAME", m.s.Name, 1))
 			return
 		}
+		tr.maxDelete = int(dry.deleted)
 	}
 	st, err := m.rsync(ctx, t.t, tr, false)
 	if ctx.Err() != nil {
@@ -220,8 +265,9 @@ func (m *module) maybeRun(ctx context.Context, t *target) {
 // rsync runs the transfer's rsync commands, adding their figures.
 func (m *module) rsync(ctx context.Context, t spec.SyncTarget, tr transfer, dryRun bool) (runStats, error) {
 	var total runStats
-	for _, args := range rsyncArgs(m.s, t, m.knownHosts, tr, dryRun) {
-		cmd := exec.CommandContext(ctx, "rsync", args...)
+	for _, run := range rsyncRuns(m.s, t, m.knownHosts, tr, dryRun) {
+		cmd := exec.CommandContext(ctx, "rsync", run.args...)
+		cmd.Stdin = strings.NewReader(run.stdin)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
@@ -246,14 +292,19 @@ func (m *module) rsync(ctx context.Context, t spec.SyncTarget, tr transfer, dryR
 	return total, nil
 }
 
+// lastLine is what rsync's stderr says, without its generic last line
+// ("rsync error: … (code N)"), which the exit policy says better.
 func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "rsync error:") {
-			return l
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "rsync error:") {
+			keep = append(keep, l)
 		}
 	}
-	return strings.TrimSpace(s)
+	if len(keep) > 3 {
+		keep = keep[len(keep)-3:]
+	}
+	return strings.Join(keep, "; ")
 }
 
 func (m *module) block(t *target, why string) {
@@ -284,6 +335,12 @@ func (m *module) finish(t *target, tr transfer, upTo uint64, st runStats, err er
 		t.retryAt = now.Add(t.backoff)
 	} else {
 		t.pending.done(tr.full, upTo)
+		if st.deleted > 0 && !t.confirmed {
+			t.deletes = append(t.deletes, deletion{now, st.deleted})
+		}
+		if t.confirmed {
+			t.deletes = nil
+		}
 		if tr.full {
 			t.st.LastFull = now
 		}

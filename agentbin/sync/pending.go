@@ -12,6 +12,9 @@ import (
 // full comparison is cheaper than a long argument list.
 const maxChangeDirs = 500
 
+// maxChangeFiles is the most files a change run names one by one.
+const maxChangeFiles = 20000
+
 // change is a path (relative to the module's root) not yet on a target.
 type change struct {
 	first time.Time // when it first changed: the lag
@@ -90,12 +93,19 @@ func (p *pending) due(now, lastEvent time.Time, delay time.Duration) bool {
 // gone with its parents is sent through its nearest existing ancestor.
 func (p *pending) plan(root string) transfer {
 	if p.full {
-		return transfer{full: true}
+		return transfer{full: true, maxDelete: -1}
 	}
-	shallow, deep := map[string]bool{}, map[string]bool{}
+	shallow, deep, files := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	vanished := false
 	for rel := range p.paths {
-		if fi, err := os.Lstat(filepath.Join(root, rel)); err == nil && fi.IsDir() {
+		fi, err := os.Lstat(filepath.Join(root, rel))
+		switch {
+		case err != nil:
+			vanished = true
+		case fi.IsDir():
 			deep[rel] = true
+		case rel != "":
+			files[rel] = true
 		}
 		dir := parent(rel)
 		for dir != "" {
@@ -118,10 +128,10 @@ func (p *pending) plan(root string) transfer {
 			}
 		}
 	}
-	if len(shallow)+len(deep) > maxChangeDirs {
-		return transfer{full: true}
+	if len(shallow)+len(deep) > maxChangeDirs || len(files) > maxChangeFiles {
+		return transfer{full: true, maxDelete: -1}
 	}
-	return transfer{shallow: sortedKeys(shallow), deep: sortedKeys(deep)}
+	return transfer{shallow: sortedKeys(shallow), deep: sortedKeys(deep), files: sortedKeys(files), vanished: vanished, maxDelete: -1}
 }
 
 // parent is rel's directory, "" for the root.

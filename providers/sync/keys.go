@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -42,18 +43,51 @@ func deriveKey(clusterKey []byte, module string) (*keyPair, error) {
 	m := hmac.New(sha256.New, clusterKey)
 	m.Write([]byte(syncKeyLabel + module))
 	priv := ed25519.NewKeyFromSeed(m.Sum(nil))
-	block, err := ssh.MarshalPrivateKey(priv, "hactl-sync-"+module)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the key: %w", err)
-	}
 	pub, err := ssh.NewPublicKey(priv.Public())
 	if err != nil {
 		return nil, fmt.Errorf("encoding the public key: %w", err)
 	}
 	return &keyPair{
-		private: pem.EncodeToMemory(block),
+		private: marshalEd25519(priv, "hactl-sync-"+module),
 		public:  strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))),
 	}, nil
+}
+
+// marshalEd25519 writes priv in OpenSSH's private key format, as
+// ssh.MarshalPrivateKey does but with the format's check number derived
+// from the key instead of random: the same key always makes the same
+// file, so its digest in the spec changes only when the key does.
+func marshalEd25519(priv ed25519.PrivateKey, comment string) []byte {
+	str := func(b *bytes.Buffer, s []byte) {
+		_ = binary.Write(b, binary.BigEndian, uint32(len(s)))
+		b.Write(s)
+	}
+	pubKey := priv.Public().(ed25519.PublicKey)
+	var pubBlob bytes.Buffer
+	str(&pubBlob, []byte(ssh.KeyAlgoED25519))
+	str(&pubBlob, pubKey)
+
+	check := sha256.Sum256(priv)
+	var body bytes.Buffer
+	body.Write(check[:4])
+	body.Write(check[:4])
+	str(&body, []byte(ssh.KeyAlgoED25519))
+	str(&body, pubKey)
+	str(&body, priv)
+	str(&body, []byte(comment))
+	for i := byte(1); body.Len()%8 != 0; i++ {
+		body.WriteByte(i)
+	}
+
+	var out bytes.Buffer
+	out.WriteString("openssh-key-v1\x00")
+	str(&out, []byte("none"))
+	str(&out, []byte("none"))
+	str(&out, nil)
+	_ = binary.Write(&out, binary.BigEndian, uint32(1))
+	str(&out, pubBlob.Bytes())
+	str(&out, body.Bytes())
+	return pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: out.Bytes()})
 }
 
 // hostKeysOf returns n's SSH host keys as the known_hosts file hactl

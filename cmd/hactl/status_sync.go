@@ -42,7 +42,7 @@ func (r *statusReport) writeSyncs(w io.Writer) {
 					pending = "full run"
 				}
 				rows = append(rows, fmt.Sprintf("  %s\t%s → %s:%s\t%s\t%s\t%s\t%d/%d\t%s sent, %s saved\t%s",
-					s.Name, n.Node, t.Node, t.Path, t.State, pending, (time.Duration(t.LagMS) * time.Millisecond).String(),
+					s.Name, n.Node, t.Node, t.Path, t.State, pending, (time.Duration(t.LagMS)*time.Millisecond).String(),
 					t.Failures, t.Runs, byteSize(t.BytesSent), byteSize(t.BytesSaved), mode))
 			}
 		}

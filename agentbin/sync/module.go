@@ -121,15 +121,15 @@ func (m *module) lost(why string) {
 	}
 	m.watch = why
 	for _, t := range m.targets {
-		t.pending.askFull(time.Now())
+		t.pending.askFull(time.Now(), true)
 	}
 }
 
-func (m *module) askFull() {
+func (m *module) askFull(missed bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, t := range m.targets {
-		t.pending.askFull(time.Now())
+		t.pending.askFull(time.Now(), missed)
 	}
 }
 
@@ -155,7 +155,7 @@ func (m *module) run(ctx context.Context) error {
 	if err := m.writeKnownHosts(); err != nil {
 		return err
 	}
-	m.askFull()
+	m.askFull(true)
 	if m.s.Trigger != "interval" {
 		m.startWatching(ctx)
 	}
@@ -178,7 +178,7 @@ func (m *module) run(ctx context.Context) error {
 		fallback := m.watch != "" && m.s.Trigger != "interval"
 		m.mu.Unlock()
 		if time.Since(lastFull) >= period || (fallback && time.Since(lastFull) >= fallbackPeriod) {
-			m.askFull()
+			m.askFull(false)
 			lastFull = time.Now()
 		}
 		for _, t := range m.targets {

@@ -25,7 +25,9 @@ type change struct {
 type pending struct {
 	paths map[string]change
 	// full asks for a full comparison (start, interval, lost events).
-	full      bool
+	full bool
+	// fullSince is when changes may have been missed (start, lost
+	// events), zero for a routine comparison: the lag counts from it.
 	fullSince time.Time
 }
 
@@ -41,18 +43,19 @@ func (p *pending) add(rel string, now time.Time, seq uint64) {
 	p.paths[rel] = c
 }
 
-func (p *pending) askFull(now time.Time) {
-	if !p.full {
-		p.full, p.fullSince = true, now
+// askFull asks for a full comparison; missed says whether changes may
+// have been missed since now (at start, after lost events), which the lag
+// then counts, rather than a routine comparison.
+func (p *pending) askFull(now time.Time, missed bool) {
+	p.full = true
+	if missed && p.fullSince.IsZero() {
+		p.fullSince = now
 	}
 }
 
 // oldest is when the oldest pending change happened, zero when none.
 func (p *pending) oldest() time.Time {
-	var o time.Time
-	if p.full {
-		o = p.fullSince
-	}
+	o := p.fullSince
 	for _, c := range p.paths {
 		if o.IsZero() || c.first.Before(o) {
 			o = c.first
@@ -64,7 +67,7 @@ func (p *pending) oldest() time.Time {
 // done clears what a successful run that started at seq upTo sent.
 func (p *pending) done(full bool, upTo uint64) {
 	if full {
-		p.full = false
+		p.full, p.fullSince = false, time.Time{}
 	}
 	for rel, c := range p.paths {
 		if c.seq <= upTo {

@@ -102,7 +102,7 @@ func TestBatching(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var p pending
 			if tt.full {
-				p.askFull(t0)
+				p.askFull(t0, true)
 			}
 			var last time.Time
 			for i, e := range tt.events {

@@ -411,6 +411,17 @@ func (s *Spec) Validate() error {
 		if !syncPathOK(sy.Path) {
 			bad("sync %q: path %q must be absolute, without quotes, backslashes or control characters", sy.Name, sy.Path)
 		}
+		// Host keys become lines of the module's known_hosts.
+		for _, t := range sy.Targets {
+			if strings.ContainsAny(t.Address, " \t\n\r\x00,") || t.Address == "" {
+				bad("sync %q: target %q: address %q is not a host address", sy.Name, t.Node, t.Address)
+			}
+			for _, k := range t.HostKeys {
+				if !oneKey(k) {
+					bad("sync %q: target %q: host key %q is not one \"type base64\" pair", sy.Name, t.Node, k)
+				}
+			}
+		}
 	}
 	// A receive becomes a line of root's authorized_keys, its path part of
 	// a forced command: anything that could end the line or the quoted
@@ -420,7 +431,7 @@ func (s *Spec) Validate() error {
 			bad("sync %q: target path %q must be absolute, without quotes, backslashes or control characters", r.Name, r.Path)
 		}
 		for _, k := range r.PublicKeys {
-			if strings.ContainsAny(k, "\"\\\n\r\x00") || len(strings.Fields(k)) != 2 {
+			if !oneKey(k) {
 				bad("sync %q: public key %q is not one \"type base64\" pair", r.Name, k)
 			}
 		}
@@ -431,6 +442,12 @@ func (s *Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// oneKey says whether k is one public key, "type base64", that cannot
+// end an authorized_keys or known_hosts line nor a quoted option.
+func oneKey(k string) bool {
+	return !strings.ContainsAny(k, "\"\\\n\r\x00") && len(strings.Fields(k)) == 2
 }
 
 // syncPathOK says whether p can be a sync directory: absolute, and safe

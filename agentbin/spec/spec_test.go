@@ -196,7 +196,7 @@ func TestSyncValuesThatWouldEscapeTheirLinesAreRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &Spec{FormatVersion: FormatVersion, Cluster: "c", Node: "f400",
-				Syncs: []Sync{{Name: "d", Path: "/srv/", IntervalMS: 1000, Targets: []SyncTarget{{Node: "dgx", Address: "192.168.0.27", Path: "/srv/", HostKeys: []string{key}}}}},
+				Syncs:        []Sync{{Name: "d", Path: "/srv/", IntervalMS: 1000, Targets: []SyncTarget{{Node: "dgx", Address: "192.168.0.27", Path: "/srv/", HostKeys: []string{key}}}}},
 				SyncReceives: []SyncReceive{{Name: "e", Source: "dgx", Path: "/srv/", PublicKeys: []string{key}}}}
 			tt.edit(s)
 			err := s.Validate()

@@ -26,15 +26,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
-	"github.com/hactl/hactl/plan/apply"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
 )
@@ -114,15 +113,8 @@ func run(files int, rate float64) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
 	}
-	for _, pkg := range []string{"rsync", "lsyncd"} {
-		if _, err := exec.LookPath(pkg); err != nil {
-			fmt.Printf("installing %s…\n", pkg)
-			cmd := exec.Command("apt-get", "install", "-y", "-qq", pkg)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("installing %s: %v\n%s", pkg, err, out)
-			}
-		}
+	if err := benchenv.Install("rsync", "lsyncd"); err != nil {
+		return err
 	}
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "hactl-bench-sync-")
@@ -130,14 +122,9 @@ func run(files int, rate float64) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	hactl := filepath.Join(work, "hactl")
-	agent := filepath.Join(work, apply.AgentFileName(runtime.GOARCH))
-	for _, args := range [][]string{{"-o", hactl, "./cmd/hactl"}, {"-o", agent, "./agentbin"}} {
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v\n%s", args[len(args)-1], err, out)
-		}
+	hactl, err := benchenv.Build(work)
+	if err != nil {
+		return err
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

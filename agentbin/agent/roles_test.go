@@ -161,7 +161,7 @@ func TestOnlyTheRoleWhoseSectionChangedIsReloadedOrRestarted(t *testing.T) {
 
 	s := baseSpec()
 	s.Proxies = []spec.Proxy{{Name: "p1"}}
-	s.Syncs = []spec.Sync{{Name: "s1"}}
+	s.Syncs = []spec.Sync{{Name: "s1", Path: "/srv"}}
 	h := writeSpec(t, specPath, s)
 	st := waitStatus(t, statusPath, "both roles running", func(st *status.Status) bool {
 		return st.SpecHash == h && roleState(st, "proxy").State == status.RoleRunning && roleState(st, "sync").State == status.RoleRunning
@@ -180,7 +180,7 @@ func TestOnlyTheRoleWhoseSectionChangedIsReloadedOrRestarted(t *testing.T) {
 		t.Errorf("after a proxy change the sync role was built %d times, want 1 (untouched)", n)
 	}
 
-	s.Syncs[0].Path = "/srv"
+	s.Syncs[0].Path = "/srv2"
 	h = writeSpec(t, specPath, s)
 	waitStatus(t, statusPath, "the sync change taken", func(st *status.Status) bool { return st.SpecHash == h })
 	built := sync.roles()
@@ -215,7 +215,7 @@ func TestAFailedRoleIsReportedAndStartedAgainAndItsEventsReachNotify(t *testing.
 		t.Fatal(err)
 	}
 	s := baseSpec()
-	s.Syncs = []spec.Sync{{Name: "s1"}}
+	s.Syncs = []spec.Sync{{Name: "s1", Path: "/srv"}}
 	s.Notifies = []spec.Notify{{Name: "log", Command: script, Events: []string{"role_failed", "role_recovered"}}}
 	writeSpec(t, specPath, s)
 

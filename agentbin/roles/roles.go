@@ -11,10 +11,12 @@ import (
 	_ "github.com/hactl/hactl/agentbin/lvs/ipvs"
 	_ "github.com/hactl/hactl/agentbin/lvs/nft"
 	"github.com/hactl/hactl/agentbin/role"
+	"github.com/hactl/hactl/agentbin/sync"
 )
 
 // All are the roles this agent runs, in spec.Sections order.
 var All = []role.Kind{
 	heartbeat.Kind{},
 	lvs.Kind{},
+	sync.Kind{},
 }

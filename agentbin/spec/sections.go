@@ -43,7 +43,15 @@ var Sections = []Section{
 	}},
 	{Role: "lvs", Blocks: "lvs", Runs: true, parts: func(s *Spec) any { return nilIfEmpty(s.VirtualServices) }},
 	{Role: "proxy", Blocks: "proxy", parts: func(s *Spec) any { return nilIfEmpty(s.Proxies) }},
-	{Role: "sync", Blocks: "sync", parts: func(s *Spec) any { return nilIfEmpty(s.Syncs) }},
+	{Role: "sync", Blocks: "sync", Runs: true, parts: func(s *Spec) any {
+		if len(s.Syncs) == 0 && len(s.SyncReceives) == 0 {
+			return nil
+		}
+		return struct {
+			S []Sync
+			R []SyncReceive
+		}{s.Syncs, s.SyncReceives}
+	}},
 	{Role: "monitor", Blocks: "monitor", parts: func(s *Spec) any {
 		if s.Monitor == nil {
 			return nil

@@ -40,8 +40,11 @@ type Spec struct {
 	VirtualServices []VirtualService `json:"virtual_services,omitempty"`
 	Proxies         []Proxy          `json:"proxies,omitempty"`
 	Syncs           []Sync           `json:"syncs,omitempty"`
-	Monitor         *Monitor         `json:"monitor,omitempty"`
-	Notifies        []Notify         `json:"notifies,omitempty"`
+	// SyncReceives are the syncs this node is a target of: the keys
+	// their sources log in with, each restricted to its target path.
+	SyncReceives []SyncReceive `json:"sync_receives,omitempty"`
+	Monitor      *Monitor      `json:"monitor,omitempty"`
+	Notifies     []Notify      `json:"notifies,omitempty"`
 }
 
 // Secret is a file with secret content on the node.
@@ -239,6 +242,17 @@ type Sync struct {
 	IntervalMS int          `json:"interval_ms"`
 	BWLimitKBs int          `json:"bwlimit_kbs,omitempty"`
 	Checksum   bool         `json:"checksum,omitempty"`
+	// KeyPath is the secret file holding the sync's SSH private key
+	// (OpenSSH format), which its targets accept for this transfer only.
+	KeyPath string `json:"key_path,omitempty"`
+	// DelayMS is how long changes are gathered before a run sends them.
+	DelayMS int `json:"delay_ms,omitempty"`
+	// Atomic asks for rsync's --delay-updates: changed files appear on a
+	// target together at the end of a run.
+	Atomic bool `json:"atomic,omitempty"`
+	// MaxDeletePercent stops a run that would delete more than this share
+	// of a target's files, until the operator confirms (0: no limit).
+	MaxDeletePercent int `json:"max_delete_percent,omitempty"`
 }
 
 // SyncTarget is a destination of a sync.
@@ -246,6 +260,22 @@ type SyncTarget struct {
 	Node    string `json:"node"`
 	Address string `json:"address"`
 	Path    string `json:"path"`
+	// Port is the target's SSH port.
+	Port int `json:"port,omitempty"`
+	// HostKeys are the target's SSH host public keys ("ssh-ed25519
+	// AAAA…"), the only ones the source accepts from it.
+	HostKeys []string `json:"host_keys,omitempty"`
+}
+
+// SyncReceive is a sync this node is a target of.
+type SyncReceive struct {
+	Name string `json:"name"`
+	// Source is the node that pushes.
+	Source string `json:"source"`
+	Path   string `json:"path"`
+	// PublicKeys are the keys the source may log in with (the current
+	// one and, during a cluster key rotation, the previous one).
+	PublicKeys []string `json:"public_keys"`
 }
 
 // Monitor is this node's monitoring.
@@ -375,12 +405,64 @@ func (s *Spec) Validate() error {
 			}
 		}
 	}
+	for _, sy := range s.Syncs {
+		if sy.KeyPath != "" && (!InSecretsDir(sy.KeyPath) || !secretListed(s.Secrets, sy.KeyPath)) {
+			bad("sync %q: key_path must name a secret file of the spec", sy.Name)
+		}
+		if !syncPathOK(sy.Path) {
+			bad("sync %q: path %q must be absolute, without quotes, backslashes or control characters", sy.Name, sy.Path)
+		}
+		// Host keys become lines of the module's known_hosts.
+		for _, t := range sy.Targets {
+			if strings.ContainsAny(t.Address, " \t\n\r\x00,") || t.Address == "" {
+				bad("sync %q: target %q: address %q is not a host address", sy.Name, t.Node, t.Address)
+			}
+			for _, k := range t.HostKeys {
+				if !oneKey(k) {
+					bad("sync %q: target %q: host key %q is not one \"type base64\" pair", sy.Name, t.Node, k)
+				}
+			}
+		}
+	}
+	// A receive becomes a line of root's authorized_keys, its path part of
+	// a forced command: anything that could end the line or the quoted
+	// command would grant more than the transfer.
+	for _, r := range s.SyncReceives {
+		if !syncPathOK(r.Path) {
+			bad("sync %q: target path %q must be absolute, without quotes, backslashes or control characters", r.Name, r.Path)
+		}
+		for _, k := range r.PublicKeys {
+			if !oneKey(k) {
+				bad("sync %q: public key %q is not one \"type base64\" pair", r.Name, k)
+			}
+		}
+	}
 	for _, sec := range s.Secrets {
 		if !InSecretsDir(sec.Path) || len(sec.Digest) != 64 {
 			bad("secret %q: path must be a file directly in %s and the digest 64 hex digits", sec.Name, layout.SecretsDir)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// oneKey says whether k is one public key, "type base64", that cannot
+// end an authorized_keys or known_hosts line nor a quoted option.
+func oneKey(k string) bool {
+	return !strings.ContainsAny(k, "\"\\\n\r\x00") && len(strings.Fields(k)) == 2
+}
+
+// syncPathOK says whether p can be a sync directory: absolute, and safe
+// inside a quoted forced command.
+func syncPathOK(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func secretListed(secrets []Secret, path string) bool {
@@ -458,6 +540,7 @@ func (s *Spec) durations() []durationField {
 	}
 	for _, sy := range s.Syncs {
 		add(fmt.Sprintf("sync %q: interval_ms", sy.Name), int64(sy.IntervalMS), 0, 30*day)
+		add(fmt.Sprintf("sync %q: delay_ms", sy.Name), int64(sy.DelayMS), 0, hour)
 	}
 	if m := s.Monitor; m != nil {
 		add("monitor: interval_ms", int64(m.IntervalMS), 1, day)

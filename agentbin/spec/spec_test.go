@@ -68,7 +68,7 @@ func everyPart() *Spec {
 			MonitorIntervalMS: 1000, MonitorTimeoutMS: 1000, GARPRefreshMS: 1000}}}},
 		VirtualServices: []VirtualService{{Name: "vs", PersistenceMS: 1000, HealthCheck: hc}},
 		Proxies:         []Proxy{{Name: "px", ClientTimeoutMS: 1000, BackendTimeoutMS: 1000, Services: []ProxyService{{Name: "s", SessionTTLMS: 1000, HealthCheck: hc}}}},
-		Syncs:           []Sync{{Name: "sy", IntervalMS: 1000}},
+		Syncs:           []Sync{{Name: "sy", Path: "/srv/", IntervalMS: 1000, DelayMS: 200}},
 		Monitor:         &Monitor{IntervalMS: 1000, RetentionMS: 1000, Devices: []SNMPDevice{{Name: "d", IntervalMS: 1000}}},
 		Notifies:        []Notify{{Name: "n", TimeoutMS: 1000}},
 	}
@@ -174,5 +174,38 @@ func TestSecretDigestIsKeyed(t *testing.T) {
 	}
 	if a != SecretDigest(DigestKey([]byte("key one")), sum) {
 		t.Error("the digest is not a function of key and content")
+	}
+}
+
+func TestSyncValuesThatWouldEscapeTheirLinesAreRefused(t *testing.T) {
+	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3kZvmEvSuZ91Pt1dYO"
+	tests := []struct {
+		name   string
+		edit   func(s *Spec)
+		refuse string
+	}{
+		{"sound", func(*Spec) {}, ""},
+		{"relative path", func(s *Spec) { s.Syncs[0].Path = "srv/" }, "must be absolute"},
+		{"quote in a target path ends the forced command", func(s *Spec) { s.SyncReceives[0].Path = `/srv" ,no-restrict` }, "target path"},
+		{"newline in a public key adds an authorized_keys line", func(s *Spec) { s.SyncReceives[0].PublicKeys = []string{key + "\nssh-rsa AAAA"} }, "public key"},
+		{"options before a public key", func(s *Spec) { s.SyncReceives[0].PublicKeys = []string{`command="sh" ` + key} }, "public key"},
+		{"newline in a host key adds a known_hosts line", func(s *Spec) { s.Syncs[0].Targets[0].HostKeys = []string{key + "\n* " + key} }, "host key"},
+		{"address with a pattern", func(s *Spec) { s.Syncs[0].Targets[0].Address = "a,*" }, "address"},
+		{"key outside the secrets", func(s *Spec) { s.Syncs[0].KeyPath = "/tmp/k" }, "key_path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Spec{FormatVersion: FormatVersion, Cluster: "c", Node: "f400",
+				Syncs:        []Sync{{Name: "d", Path: "/srv/", IntervalMS: 1000, Targets: []SyncTarget{{Node: "dgx", Address: "192.168.0.27", Path: "/srv/", HostKeys: []string{key}}}}},
+				SyncReceives: []SyncReceive{{Name: "e", Source: "dgx", Path: "/srv/", PublicKeys: []string{key}}}}
+			tt.edit(s)
+			err := s.Validate()
+			switch {
+			case tt.refuse == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.refuse != "" && (err == nil || !strings.Contains(err.Error(), tt.refuse)):
+				t.Errorf("got %v, want a refusal naming %q", err, tt.refuse)
+			}
+		})
 	}
 }

@@ -44,6 +44,12 @@ const (
 	LVSRestored EventKind = "lvs_rules_restored"
 )
 
+// The sync role's events.
+const (
+	SyncFailed    EventKind = "sync_failed"
+	SyncRecovered EventKind = "sync_recovered"
+)
+
 // The agent's own events.
 const (
 	// RoleFailure: a role stopped by itself or could not start; the agent
@@ -85,6 +91,8 @@ var EventKinds = []struct {
 	{LVSRestored, "the lvs role found its kernel rules (IPVS or nftables) changed by hand and wrote them back"},
 	{RoleFailure, "an agent role stopped by itself or could not start; the agent retries it"},
 	{RoleRecovery, "a failed agent role runs again"},
+	{SyncFailed, "a sync run to a target failed (or stopped at the delete guard); it is retried with backoff, the changes kept pending"},
+	{SyncRecovered, "a target of a sync that failed received a complete run again"},
 }
 
 // EventKindNames returns every event kind's name, in declaration order.

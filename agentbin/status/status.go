@@ -39,6 +39,8 @@ type Status struct {
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
 	// LVS is the lvs role's view: the virtual services of this node.
 	LVS *LVS `json:"lvs,omitempty"`
+	// Syncs are the sync role's modules this node pushes, on sources.
+	Syncs []Sync `json:"syncs,omitempty"`
 }
 
 // LVS is the lvs role's section of the status.
@@ -260,4 +262,41 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// Sync is one sync module as its source sees it.
+type Sync struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Mode is how changes are found: "change" (watching the tree),
+	// "interval", or "full runs" when watching failed (Watch says why).
+	Mode string `json:"mode"`
+	// Watches is the number of directories watched.
+	Watches int `json:"watches"`
+	// Watch says why the tree is not watched (no more inotify watches, an
+	// event queue overflow): every run is then a full comparison.
+	Watch   string       `json:"watch,omitempty"`
+	Targets []SyncTarget `json:"targets"`
+}
+
+// SyncTarget is one target of a sync module.
+type SyncTarget struct {
+	Node string `json:"node"`
+	Path string `json:"path"`
+	// State is "in_sync", "pending", "failing" or "blocked" (a run would
+	// delete more than the guard allows, until the operator confirms).
+	State string `json:"state"`
+	// Pending is the number of changed paths not yet on the target; -1
+	// when a full comparison is pending.
+	Pending int `json:"pending"`
+	// LagMS is the age of the oldest change not yet on the target.
+	LagMS      int64     `json:"lag_ms"`
+	Runs       uint64    `json:"runs"`
+	Failures   uint64    `json:"failures"`
+	BytesSent  int64     `json:"bytes_sent"`
+	BytesSaved int64     `json:"bytes_saved"`
+	LastRun    time.Time `json:"last_run,omitzero"`
+	LastFull   time.Time `json:"last_full,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
+	Blocked    string    `json:"blocked,omitempty"`
 }

@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -31,8 +30,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
-	"github.com/hactl/hactl/plan/apply"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
 )
@@ -110,13 +109,8 @@ func run(runs int, soak time.Duration) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
 	}
-	if _, err := exec.LookPath("keepalived"); err != nil {
-		fmt.Println("installing keepalived…")
-		cmd := exec.Command("apt-get", "install", "-y", "-qq", "keepalived")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("installing keepalived: %v\n%s", err, out)
-		}
+	if err := benchenv.Install("keepalived"); err != nil {
+		return err
 	}
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "hactl-bench-")
@@ -124,15 +118,9 @@ func run(runs int, soak time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	hactl := filepath.Join(dir, "hactl")
-	// hactl takes the agent from beside its executable.
-	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))
-	for _, args := range [][]string{{"-o", hactl, "./cmd/hactl"}, {"-o", agent, "./agentbin"}} {
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v\n%s", args[len(args)-1], err, out)
-		}
+	hactl, err := benchenv.Build(dir)
+	if err != nil {
+		return err
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

@@ -53,6 +53,8 @@ type NodeStatus struct {
 	// Failures are the node's failed groups and resources, as it reports
 	// them; any makes the node unhealthy.
 	Failures []string `json:"failures,omitempty"`
+	// Syncs are the sync modules the node pushes, with their targets.
+	Syncs []status.Sync `json:"syncs,omitempty"`
 }
 
 func newStatusCommand() *cobra.Command {
@@ -199,6 +201,8 @@ func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed
 				row.Standby, row.Maintenance = hb.Standby, hb.Maintenance
 				row.Failures = groupFailures(hb.Groups)
 			}
+			row.Syncs = st.Syncs
+			row.Failures = append(row.Failures, syncFailures(st.Syncs)...)
 			if len(row.Failures) > 0 {
 				row.Healthy = false
 				if row.LastError == "" {
@@ -323,6 +327,7 @@ func (r *statusReport) writeText(w io.Writer) error {
 		return err
 	}
 	r.writeFailures(w)
+	r.writeSyncs(w)
 	return nil
 }
 

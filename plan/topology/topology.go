@@ -379,7 +379,15 @@ type SyncModule struct {
 	Interval   time.Duration
 	BWLimitKBs int
 	Checksum   bool
-	Range      Range
+	// Delay is how long changes are gathered before they are sent.
+	Delay time.Duration
+	// Atomic makes changed files appear on a target together (rsync
+	// --delay-updates).
+	Atomic bool
+	// MaxDeletePercent stops a run that would delete more than this share
+	// of a target's files until the operator confirms; 0 is no limit.
+	MaxDeletePercent int
+	Range            Range
 }
 
 // SyncEndpoint is a path on a node.

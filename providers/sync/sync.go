@@ -47,6 +47,9 @@ func (Provider) Schema() *providers.Block {
 			{Name: "interval", Type: providers.Duration, Default: `"5m"`, Doc: "Period for trigger = \"interval\"; with trigger = \"change\", a full pass also runs this often to catch what events missed."},
 			{Name: "bwlimit", Type: providers.Size, Doc: "Bandwidth limit per second (rsync --bwlimit), like \"10M\".", Example: `"10M"`},
 			{Name: "checksum", Type: providers.Bool, Default: `false`, Doc: "Compare files by checksum instead of size and time (rsync --checksum): slower, catches same-size edits."},
+			{Name: "delay", Type: providers.Duration, Default: `"200ms"`, Doc: "With trigger = \"change\", how long changes are gathered before a run sends them: a burst of writes travels in one run."},
+			{Name: "atomic", Type: providers.Bool, Default: `false`, Doc: "Changed files appear on a target together at the end of a run, never half-updated (rsync --delay-updates)."},
+			{Name: "max_delete", Type: providers.Number, Default: `50`, Doc: "With delete = true, a run that would delete more than this percentage of a target's files stops and says so in hactl status, until the operator confirms with `hactl sync confirm NAME`. 0 turns the guard off."},
 		},
 		Blocks: []*providers.Block{
 			endpointBlock("source", "The directory that is the truth.", true),
@@ -79,7 +82,13 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		Interval:   interval,
 		BWLimitKBs: int(c.Size("bwlimit") / 1024),
 		Checksum:   c.Bool("checksum"),
+		Delay:      c.Duration("delay"),
+		Atomic:     c.Bool("atomic"),
 		Range:      c.BlockRange(),
+	}
+	m.MaxDeletePercent = c.Int("max_delete")
+	if m.MaxDeletePercent < 0 || m.MaxDeletePercent > 100 {
+		d.Error(c.Range("max_delete"), "Bad max_delete", fmt.Sprintf("max_delete is %d: it is a percentage, from 0 (no guard) to 100.", m.MaxDeletePercent))
 	}
 	if !d.Declare("sync", m.Name, c.DefRange) {
 		return

@@ -1,0 +1,410 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
+)
+
+// Retry backoff after a failed run.
+const (
+	firstBackoff = 250 * time.Millisecond
+	maxBackoff   = 30 * time.Second
+	// fallbackPeriod is how often full comparisons run while the tree
+	// cannot be watched.
+	fallbackPeriod = 10 * time.Second
+	defaultDelay   = 200 * time.Millisecond
+)
+
+// module is one sync this node pushes.
+type module struct {
+	s          *spec.Sync
+	knownHosts string
+	logger     *log.Logger
+	emit       func(status.Event)
+
+	mu        sync.Mutex
+	seq       uint64
+	lastEvent time.Time
+	watch     string // why the tree is not watched, "" when it is
+	w         *watcher
+	targets   []*target
+	confirm   chan struct{}
+}
+
+// target is one target's state; its fields are guarded by module.mu.
+type target struct {
+	t       spec.SyncTarget
+	pending pending
+	st      status.SyncTarget
+	retryAt time.Time
+	backoff time.Duration
+	failing bool
+	// confirmed lets the next run past the delete guard.
+	confirmed bool
+	// deletes are the deletions of recent runs, for the guard.
+	deletes []deletion
+}
+
+type deletion struct {
+	at time.Time
+	n  int64
+}
+
+// recentDeletes sums the deletions within the guard's window, forgetting
+// older ones.
+func (t *target) recentDeletes(now time.Time) int64 {
+	var sum int64
+	keep := t.deletes[:0]
+	for _, d := range t.deletes {
+		if now.Sub(d.at) < guardWindow {
+			keep = append(keep, d)
+			sum += d.n
+		}
+	}
+	t.deletes = keep
+	return sum
+}
+
+func newModule(s *spec.Sync, stateDir string, logger *log.Logger, emit func(status.Event)) *module {
+	m := &module{s: s, logger: logger, emit: emit, confirm: make(chan struct{}, 1),
+		knownHosts: filepath.Join(stateDir, "sync", s.Name+".known_hosts")}
+	for _, t := range s.Targets {
+		m.targets = append(m.targets, &target{t: t, st: status.SyncTarget{Node: t.Node, Path: t.Path}})
+	}
+	return m
+}
+
+func (m *module) delay() time.Duration {
+	if m.s.DelayMS > 0 {
+		return time.Duration(m.s.DelayMS) * time.Millisecond
+	}
+	return defaultDelay
+}
+
+func (m *module) interval() time.Duration {
+	if m.s.IntervalMS > 0 {
+		return time.Duration(m.s.IntervalMS) * time.Millisecond
+	}
+	return 5 * time.Minute
+}
+
+// changed records a changed path for every target.
+func (m *module) changed(rel string) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	m.lastEvent = now
+	for _, t := range m.targets {
+		t.pending.add(rel, now, m.seq)
+	}
+}
+
+// lost falls back to full comparisons: events may have been missed.
+func (m *module) lost(why string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.watch == "" {
+		m.logger.Printf("sync %s: %s: falling back to full comparisons every %s", m.s.Name, why, fallbackPeriod)
+	}
+	m.watch = why
+	for _, t := range m.targets {
+		t.pending.askFull(time.Now(), true)
+	}
+}
+
+func (m *module) askFull(missed bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range m.targets {
+		t.pending.askFull(time.Now(), missed)
+	}
+}
+
+func (m *module) writeKnownHosts() error {
+	var b strings.Builder
+	for _, t := range m.s.Targets {
+		for _, k := range t.HostKeys {
+			b.WriteString(knownHostsLine(t, k) + "\n")
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(m.knownHosts), 0o700); err != nil {
+		return fmt.Errorf("sync %s: %w", m.s.Name, err)
+	}
+	tmp := m.knownHosts + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("sync %s: writing known_hosts: %w", m.s.Name, err)
+	}
+	return os.Rename(tmp, m.knownHosts)
+}
+
+// run keeps the targets identical to the source until ctx ends.
+func (m *module) run(ctx context.Context) error {
+	if err := m.writeKnownHosts(); err != nil {
+		return err
+	}
+	m.askFull(true)
+	if m.s.Trigger != "interval" {
+		m.startWatching(ctx)
+	}
+	period := m.interval()
+	lastFull := time.Now()
+	tick := time.NewTicker(min(m.delay()/2+time.Millisecond, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if m.w != nil {
+				m.w.Close()
+			}
+			m.closeConnections()
+			return nil
+		case <-m.confirm:
+		case <-tick.C:
+		}
+		m.mu.Lock()
+		fallback := m.watch != "" && m.s.Trigger != "interval"
+		m.mu.Unlock()
+		if time.Since(lastFull) >= period || (fallback && time.Since(lastFull) >= fallbackPeriod) {
+			m.askFull(false)
+			lastFull = time.Now()
+		}
+		for _, t := range m.targets {
+			m.maybeRun(ctx, t)
+		}
+	}
+}
+
+// closeConnections ends the shared SSH connections to the targets, which
+// would otherwise outlive the role by ControlPersist.
+func (m *module) closeConnections() {
+	for _, t := range m.targets {
+		args := append(sshOptions(m.s, t.t, m.knownHosts), "-O", "exit", strings.TrimSuffix(destination(t.t), ":"))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = exec.CommandContext(ctx, "ssh", args...).Run()
+		cancel()
+	}
+}
+
+// startWatching watches the tree; when it cannot, the module says why and
+// runs full comparisons instead.
+func (m *module) startWatching(ctx context.Context) {
+	w, err := newWatcher(m.s.Path, m.changed, m.lost)
+	if err != nil {
+		m.lost("cannot watch: " + err.Error())
+		return
+	}
+	if err := w.addTree(strings.TrimRight(m.s.Path, "/"), false); err != nil {
+		w.Close()
+		m.lost("cannot watch the tree: " + err.Error())
+		return
+	}
+	m.mu.Lock()
+	m.w = w
+	m.mu.Unlock()
+	go w.run(ctx.Done())
+}
+
+func (m *module) maybeRun(ctx context.Context, t *target) {
+	now := time.Now()
+	m.mu.Lock()
+	if now.Before(t.retryAt) || !t.pending.due(now, m.lastEvent, m.delay()) {
+		m.mu.Unlock()
+		return
+	}
+	tr := t.pending.plan(m.s.Path)
+	upTo := m.seq
+	confirmed := t.confirmed
+	m.mu.Unlock()
+
+	if _, err := os.Stat(m.s.Path); err != nil {
+		m.finish(t, tr, upTo, runStats{}, fmt.Errorf("the source directory %s: %w", m.s.Path, errors.Unwrap(err)))
+		return
+	}
+	guarded := m.s.Delete && m.s.MaxDeletePercent > 0 && !confirmed
+	if guarded {
+		tr.maxDelete = 0
+	}
+	if guarded && (tr.full || tr.vanished) {
+		// The whole tree, not only this batch: the share is of the
+		// target's files, and deletions still pending in other batches
+		// count too.
+		dry, err := m.rsync(ctx, t.t, transfer{full: true}, true)
+		if err != nil {
+			m.finish(t, tr, upTo, runStats{}, err)
+			return
+		}
+		m.mu.Lock()
+		recent := t.recentDeletes(now)
+		m.mu.Unlock()
+		if why := deleteGuard(dry, recent, m.s.MaxDeletePercent); why != "" {
+			m.block(t, strings.Replace(why, "NAME", m.s.Name, 1))
+			return
+		}
+		tr.maxDelete = int(dry.deleted)
+	}
+	st, err := m.rsync(ctx, t.t, tr, false)
+	if ctx.Err() != nil {
+		return
+	}
+	m.finish(t, tr, upTo, st, err)
+}
+
+// rsync runs the transfer's rsync commands, adding their figures.
+func (m *module) rsync(ctx context.Context, t spec.SyncTarget, tr transfer, dryRun bool) (runStats, error) {
+	var total runStats
+	for _, run := range rsyncRuns(m.s, t, m.knownHosts, tr, dryRun) {
+		cmd := exec.CommandContext(ctx, "rsync", run.args...)
+		cmd.Stdin = strings.NewReader(run.stdin)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		st := parseStats(out.String())
+		total.files += st.files
+		total.created += st.created
+		total.deleted += st.deleted
+		total.sent += st.sent
+		total.matched += st.matched
+		if err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				return total, fmt.Errorf("running rsync: %w", err)
+			}
+			_, why := exitPolicy(ee.ExitCode())
+			if msg := lastLine(errb.String()); msg != "" {
+				why += ": " + msg
+			}
+			return total, errors.New(why)
+		}
+	}
+	return total, nil
+}
+
+// lastLine is what rsync's stderr says, without its generic last line
+// ("rsync error: … (code N)"), which the exit policy says better.
+func lastLine(s string) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "rsync error:") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) > 3 {
+		keep = keep[len(keep)-3:]
+	}
+	return strings.Join(keep, "; ")
+}
+
+func (m *module) block(t *target, why string) {
+	m.mu.Lock()
+	first := t.st.Blocked == ""
+	t.st.Blocked = why
+	t.retryAt = time.Now().Add(m.interval())
+	m.mu.Unlock()
+	if first {
+		m.logger.Printf("sync %s → %s: %s", m.s.Name, t.t.Node, why)
+		m.emit(status.Event{Time: time.Now(), Kind: status.SyncFailed, Node: t.t.Node, Detail: fmt.Sprintf("sync %s: %s", m.s.Name, why)})
+	}
+}
+
+func (m *module) finish(t *target, tr transfer, upTo uint64, st runStats, err error) {
+	now := time.Now()
+	m.mu.Lock()
+	t.st.Runs++
+	t.st.LastRun = now
+	t.st.BytesSent += st.sent
+	t.st.BytesSaved += st.matched
+	wasFailing := t.failing
+	if err != nil {
+		t.st.Failures++
+		t.st.LastError = err.Error()
+		t.failing = true
+		t.backoff = min(max(2*t.backoff, firstBackoff), maxBackoff)
+		t.retryAt = now.Add(t.backoff)
+	} else {
+		t.pending.done(tr.full, upTo)
+		if st.deleted > 0 && !t.confirmed {
+			t.deletes = append(t.deletes, deletion{now, st.deleted})
+		}
+		if t.confirmed {
+			t.deletes = nil
+		}
+		if tr.full {
+			t.st.LastFull = now
+		}
+		t.failing, t.backoff, t.retryAt = false, 0, time.Time{}
+		t.st.LastError, t.st.Blocked, t.confirmed = "", "", false
+	}
+	m.mu.Unlock()
+	switch {
+	case err != nil && !wasFailing:
+		m.logger.Printf("sync %s → %s: %v (retrying)", m.s.Name, t.t.Node, err)
+		m.emit(status.Event{Time: now, Kind: status.SyncFailed, Node: t.t.Node, Detail: fmt.Sprintf("sync %s: %v", m.s.Name, err)})
+	case err == nil && wasFailing:
+		m.logger.Printf("sync %s → %s: recovered", m.s.Name, t.t.Node)
+		m.emit(status.Event{Time: now, Kind: status.SyncRecovered, Node: t.t.Node, Detail: "sync " + m.s.Name})
+	}
+}
+
+// confirmDeletes lets the next run of every blocked target delete.
+func (m *module) confirmDeletes() bool {
+	m.mu.Lock()
+	any := false
+	for _, t := range m.targets {
+		if t.st.Blocked != "" {
+			t.confirmed, t.retryAt, any = true, time.Time{}, true
+		}
+	}
+	m.mu.Unlock()
+	select {
+	case m.confirm <- struct{}{}:
+	default:
+	}
+	return any
+}
+
+func (m *module) report(now time.Time) status.Sync {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := status.Sync{Name: m.s.Name, Path: m.s.Path, Mode: m.s.Trigger, Watch: m.watch}
+	if m.w != nil {
+		out.Watches = m.w.count()
+	}
+	if m.watch != "" && m.s.Trigger != "interval" {
+		out.Mode = "full runs"
+	}
+	for _, t := range m.targets {
+		st := t.st
+		st.Pending = len(t.pending.paths)
+		if t.pending.full {
+			st.Pending = -1
+		}
+		if o := t.pending.oldest(); !o.IsZero() {
+			st.LagMS = now.Sub(o).Milliseconds()
+		}
+		switch {
+		case st.Blocked != "":
+			st.State = "blocked"
+		case t.failing:
+			st.State = "failing"
+		case st.Pending != 0:
+			st.State = "pending"
+		default:
+			st.State = "in_sync"
+		}
+		out.Targets = append(out.Targets, st)
+	}
+	return out
+}

@@ -1,0 +1,290 @@
+package sync
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hactl/hactl/agentbin/spec"
+)
+
+func TestExitPolicyRetriesEveryNonZeroExit(t *testing.T) {
+	tests := []struct {
+		code int
+		ok   bool
+		says string
+	}{
+		{0, true, ""},
+		{23, false, "partial transfer"},
+		{24, false, "vanished"},
+		{25, false, "delete guard"},
+		{255, false, "cannot reach the target"},
+		{12, false, "refused or broke off"},
+		{30, false, "timeout"},
+		{1, false, "rsync exit 1"},
+	}
+	for _, tt := range tests {
+		ok, why := exitPolicy(tt.code)
+		if ok != tt.ok || !strings.Contains(why, tt.says) {
+			t.Errorf("exit %d: ok=%v %q, want ok=%v and %q", tt.code, ok, why, tt.ok, tt.says)
+		}
+	}
+}
+
+func TestDeleteGuard(t *testing.T) {
+	tests := []struct {
+		name    string
+		st      runStats
+		recent  int64
+		max     int
+		blocked bool
+	}{
+		{"nothing deleted", runStats{files: 100}, 0, 50, false},
+		{"a few files of a small tree is an edit", runStats{files: 1, deleted: 5}, 0, 50, false},
+		{"most of the target", runStats{files: 1, deleted: 40}, 0, 50, true},
+		{"under the share", runStats{files: 100, deleted: 20}, 0, 50, false},
+		{"just over the share", runStats{files: 49, deleted: 51}, 0, 50, true},
+		{"new files on the source do not count as on the target", runStats{files: 60, created: 50, deleted: 15}, 0, 50, true},
+		{"guard off", runStats{files: 1, deleted: 1000}, 0, 0, false},
+		{"a wipe spread over small runs", runStats{files: 5, deleted: 5}, 40, 50, true},
+		{"recent deletions alone do not stop a run that deletes nothing", runStats{files: 5}, 40, 50, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			why := deleteGuard(tt.st, tt.recent, tt.max)
+			if (why != "") != tt.blocked {
+				t.Errorf("guard says %q, want blocked=%v", why, tt.blocked)
+			}
+			if why != "" && !strings.Contains(why, "hactl sync confirm") {
+				t.Errorf("guard does not say how to go on: %q", why)
+			}
+		})
+	}
+}
+
+func TestParseStats(t *testing.T) {
+	out := `
+Number of files: 1,234 (reg: 1,000, dir: 234)
+Number of created files: 12 (reg: 12)
+Number of deleted files: 3 (reg: 3)
+Matched data: 199,310 bytes
+Total bytes sent: 4,567
+`
+	got := parseStats(out)
+	want := runStats{files: 1234, created: 12, deleted: 3, sent: 4567, matched: 199310}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestBatching(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	delay := 200 * time.Millisecond
+	tests := []struct {
+		name      string
+		events    []time.Duration // after t0
+		now       time.Duration
+		full      bool
+		due       bool
+		lagAtNow  time.Duration
+		remaining int // after a run that saw the first len(events)-1 events
+	}{
+		{"nothing pending", nil, time.Second, false, false, 0, 0},
+		{"still within the delay", []time.Duration{0, 100 * time.Millisecond}, 250 * time.Millisecond, false, false, 250 * time.Millisecond, 1},
+		{"quiet for the delay", []time.Duration{0, 100 * time.Millisecond}, 300 * time.Millisecond, false, true, 300 * time.Millisecond, 1},
+		{"a steady stream does not postpone forever", []time.Duration{0, 700 * time.Millisecond, 790 * time.Millisecond}, 800 * time.Millisecond, false, true, 800 * time.Millisecond, 1},
+		{"a full comparison is due at once", nil, 0, true, true, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p pending
+			if tt.full {
+				p.askFull(t0, true)
+			}
+			var last time.Time
+			for i, e := range tt.events {
+				last = t0.Add(e)
+				p.add("f"+string(rune('a'+i)), last, uint64(i+1))
+			}
+			now := t0.Add(tt.now)
+			if got := p.due(now, last, delay); got != tt.due {
+				t.Errorf("due = %v, want %v", got, tt.due)
+			}
+			if o := p.oldest(); !o.IsZero() && now.Sub(o) != tt.lagAtNow {
+				t.Errorf("lag %s, want %s", now.Sub(o), tt.lagAtNow)
+			}
+			p.done(tt.full, uint64(max(len(tt.events)-1, 0)))
+			if len(p.paths) != tt.remaining || p.full {
+				t.Errorf("after the run: %d pending (full %v), want %d: a change made during a run must stay pending", len(p.paths), p.full, tt.remaining)
+			}
+		})
+	}
+}
+
+func TestPlanSendsTheDirectoriesOfChanges(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"a/b", "new/x/y"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "a/b/f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var p pending
+	for i, rel := range []string{"a/b/f", "a/gone", "gone/deeper/file", "new", "new/x", "new/x/y"} {
+		p.add(rel, time.Now(), uint64(i))
+	}
+	tr := p.plan(root)
+	if tr.full || !tr.vanished {
+		t.Errorf("full=%v vanished=%v, want a change run that knows paths vanished", tr.full, tr.vanished)
+	}
+	if want := []string{"", "a", "a/b", "new", "new/x"}; !slices.Equal(tr.shallow, want) {
+		t.Errorf("shallow %q, want %q", tr.shallow, want)
+	}
+	if want := []string{"new"}; !slices.Equal(tr.deep, want) {
+		t.Errorf("deep %q, want %q (a directory sent whole covers those under it)", tr.deep, want)
+	}
+	if want := []string{"a/b/f"}; !slices.Equal(tr.files, want) {
+		t.Errorf("files %q, want %q", tr.files, want)
+	}
+}
+
+func TestRsyncRuns(t *testing.T) {
+	s := &spec.Sync{Name: "docroot", Path: "/var/www/html/", Delete: true, Atomic: true, Excludes: []string{"*.tmp"}, KeyPath: "/etc/hactl/secrets/sync-docroot.key"}
+	tg := spec.SyncTarget{Node: "dgx", Address: "192.168.0.27", Path: "/var/www/html/", Port: 22}
+	full := rsyncRuns(s, tg, "/var/lib/hactl/sync/docroot.known_hosts", transfer{full: true, maxDelete: 7}, false)
+	if len(full) != 1 {
+		t.Fatalf("full: %d runs", len(full))
+	}
+	args := strings.Join(full[0].args, " ")
+	for _, want := range []string{"--delete --max-delete=7", "--delay-updates", "--exclude=*.tmp", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/var/lib/hactl/sync/docroot.known_hosts", "-- /var/www/html/ root@192.168.0.27:"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("full run %q lacks %q", args, want)
+		}
+	}
+	if strings.Contains(args, "StrictHostKeyChecking=no") {
+		t.Error("host keys not checked")
+	}
+	change := rsyncRuns(s, tg, "kh", transfer{files: []string{"a/f"}, shallow: []string{"", "a"}, deep: []string{"n"}, maxDelete: -1}, false)
+	if len(change) != 3 {
+		t.Fatalf("change: %d runs, want files, shallow, deep", len(change))
+	}
+	if a := strings.Join(change[0].args, " "); !strings.Contains(a, "--ignore-times --from0 --files-from=-") || change[0].stdin != "a/f\x00" || strings.Contains(a, "--delete") {
+		t.Errorf("files run %q stdin %q", a, change[0].stdin)
+	}
+	if a := strings.Join(change[1].args, " "); !strings.Contains(a, "-d -R -- /var/www/html/./ /var/www/html/./a/ root@") || !strings.Contains(a, "--delete") {
+		t.Errorf("shallow run %q", a)
+	}
+	if a := strings.Join(change[2].args, " "); !strings.Contains(a, "-r -R -- /var/www/html/./n/ root@") {
+		t.Errorf("deep run %q", a)
+	}
+	dry := rsyncRuns(s, tg, "kh", transfer{full: true, maxDelete: 0}, true)
+	if a := strings.Join(dry[0].args, " "); !strings.Contains(a, "--dry-run") || strings.Contains(a, "--max-delete") || strings.Contains(a, "--delay-updates") {
+		t.Errorf("dry run %q", a)
+	}
+}
+
+func TestAuthorizedKeysKeepTheOperatorsLines(t *testing.T) {
+	file := filepath.Join(t.TempDir(), ".ssh", "authorized_keys")
+	operator := "ssh-ed25519 AAAAoperator admin@laptop\n"
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(operator), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recv := []spec.SyncReceive{{Name: "docroot", Source: "f400", Path: "/var/www/html/", PublicKeys: []string{"ssh-ed25519 AAAAnew", "ssh-ed25519 AAAAold"}}}
+	if err := installAuthorized(file, authorizedLines("/usr/bin/rrsync", recv)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(file)
+	want := operator +
+		`restrict,command="/usr/bin/rrsync -wo /var/www/html" ssh-ed25519 AAAAnew hactl-sync:docroot` + "\n" +
+		`restrict,command="/usr/bin/rrsync -wo /var/www/html" ssh-ed25519 AAAAold hactl-sync:docroot` + "\n"
+	if string(got) != want {
+		t.Errorf("authorized_keys:\n%s\nwant:\n%s", got, want)
+	}
+	// The rotation ends: the old key goes, the operator's line stays.
+	recv[0].PublicKeys = recv[0].PublicKeys[:1]
+	if err := installAuthorized(file, authorizedLines("/usr/bin/rrsync", recv)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(file); strings.Contains(string(got), "AAAAold") || !strings.HasPrefix(string(got), operator) {
+		t.Errorf("after rotation:\n%s", got)
+	}
+	if err := installAuthorized(file, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != operator {
+		t.Errorf("after the sync is gone:\n%s", got)
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestWatcherFollowsDirectoriesAsTheyComeAndGo(t *testing.T) {
+	root := t.TempDir()
+	changed := make(chan string, 1000)
+	w, err := newWatcher(root, func(rel string) { changed <- rel }, func(why string) { t.Errorf("lost: %s", why) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.addTree(root, false); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go w.run(done)
+	waitFor := func(rel string) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case got := <-changed:
+				if got == rel {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no event for %s", rel)
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "a/b/c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a")
+	// A directory made before its parent's watch was added is found by
+	// the walk of the new parent, and then watched itself.
+	deadline := time.Now().Add(5 * time.Second)
+	for w.count() < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if w.count() != 4 {
+		t.Fatalf("watching %d directories, want 4", w.count())
+	}
+	if err := os.WriteFile(filepath.Join(root, "a/b/c/f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a/b/c/f")
+	if err := os.Rename(filepath.Join(root, "a/b"), filepath.Join(root, "a/moved")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a/moved")
+	if err := os.RemoveAll(filepath.Join(root, "a")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a")
+	deadline = time.Now().Add(5 * time.Second)
+	for w.count() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if w.count() != 1 {
+		t.Errorf("watching %d directories after the tree went, want the root only", w.count())
+	}
+}

@@ -56,6 +56,7 @@ func main() {
 	step := flag.Duration("step", 10*time.Second, "how long each rate is sent")
 	window := flag.Duration("cpu-window", 30*time.Second, "how long agents' CPU time is measured")
 	sizes := flag.String("nodes", "8,16", "the larger clusters whose CPU time is measured, after the two-node one")
+	cpuOnly := flag.Bool("cpu-only", false, "only measure the agents' CPU time; send no forged heartbeats")
 	flag.Parse()
 	var rs []int
 	for _, s := range strings.Split(*rates, ",") {
@@ -65,6 +66,9 @@ func main() {
 			os.Exit(2)
 		}
 		rs = append(rs, r)
+	}
+	if *cpuOnly {
+		rs = nil
 	}
 	var ns []int
 	for _, s := range strings.Split(*sizes, ",") {

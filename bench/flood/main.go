@@ -11,7 +11,8 @@
 // failover: a member declared dead, a group started or stopped, quorum
 // lost, or the VIP answering from another node. The absorbed rate is the
 // highest rate with none. Last, it builds clusters of 8 and 16 nodes and
-// reads their agents' CPU time the same way.
+// reads their agents' CPU time the same way. With -cpu-only it sends no
+// forged heartbeats and measures only the CPU time.
 //
 // It prints a line per step and ends with one line "result: key=value …".
 // The machine is shared: the figures are noisy, the CPU ones most.

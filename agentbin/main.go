@@ -66,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "hactl-agent %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	case "run":
+		smallProcs()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		reload := make(chan struct{}, 1)
@@ -151,4 +152,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, usage)
 	return 2
+}
+
+// smallProcs runs the agent on one P unless GOMAXPROCS says otherwise. The
+// agent mostly sleeps and wakes fifty times a second per link to send and
+// receive heartbeats; with idle Ps to spare, every goroutine it readies
+// (a link's reader handing a packet to the engine) also wakes another
+// thread to spin looking for work, which finds none: on a two-node,
+// two-link cluster that was most of the agent's CPU time. One P runs the
+// reader and then the engine on the same thread. The cost is latency under
+// load: a busy goroutine holds the P until it blocks or is preempted
+// (10 ms), well inside the shortest deadtime.
+func smallProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }

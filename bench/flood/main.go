@@ -11,7 +11,8 @@
 // failover: a member declared dead, a group started or stopped, quorum
 // lost, or the VIP answering from another node. The absorbed rate is the
 // highest rate with none. Last, it builds clusters of 8 and 16 nodes and
-// reads their agents' CPU time the same way.
+// reads their agents' CPU time the same way. With -cpu-only it sends no
+// forged heartbeats and measures only the CPU time.
 //
 // It prints a line per step and ends with one line "result: key=value …".
 // The machine is shared: the figures are noisy, the CPU ones most.
@@ -56,6 +57,7 @@ func main() {
 	step := flag.Duration("step", 10*time.Second, "how long each rate is sent")
 	window := flag.Duration("cpu-window", 30*time.Second, "how long agents' CPU time is measured")
 	sizes := flag.String("nodes", "8,16", "the larger clusters whose CPU time is measured, after the two-node one")
+	cpuOnly := flag.Bool("cpu-only", false, "only measure the agents' CPU time; send no forged heartbeats")
 	flag.Parse()
 	var rs []int
 	for _, s := range strings.Split(*rates, ",") {
@@ -65,6 +67,9 @@ func main() {
 			os.Exit(2)
 		}
 		rs = append(rs, r)
+	}
+	if *cpuOnly {
+		rs = nil
 	}
 	var ns []int
 	for _, s := range strings.Split(*sizes, ",") {

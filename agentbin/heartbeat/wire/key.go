@@ -59,9 +59,8 @@ func (k Keys) verify(body, mac []byte, hint byte) (byte, error) {
 		if len(key) == 0 {
 			continue
 		}
-		m := hmac.New(sha256.New, key)
-		m.Write(body)
-		if hmac.Equal(m.Sum(nil), mac) {
+		var sum [sha256.Size]byte
+		if hmac.Equal(appendMAC(sum[:0], body, key), mac) {
 			return id, nil
 		}
 	}

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -291,9 +290,7 @@ func appendName(b []byte, s string) []byte {
 }
 
 func sign(body, key []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(body)
-	return m.Sum(body)
+	return appendMAC(body, body, key)
 }
 
 // reader takes header fields off b; short records that b ran out.

@@ -6,10 +6,12 @@ package roles
 
 import (
 	"github.com/hactl/hactl/agentbin/heartbeat"
+	"github.com/hactl/hactl/agentbin/proxy"
 	"github.com/hactl/hactl/agentbin/role"
 )
 
 // All are the roles this agent runs, in spec.Sections order.
 var All = []role.Kind{
 	heartbeat.Kind{},
+	proxy.Kind{},
 }

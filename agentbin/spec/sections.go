@@ -42,7 +42,7 @@ var Sections = []Section{
 		}{s.Heartbeat, s.Quorum, s.Groups}
 	}},
 	{Role: "lvs", Blocks: "lvs", parts: func(s *Spec) any { return nilIfEmpty(s.VirtualServices) }},
-	{Role: "proxy", Blocks: "proxy", parts: func(s *Spec) any { return nilIfEmpty(s.Proxies) }},
+	{Role: "proxy", Blocks: "proxy", Runs: true, parts: func(s *Spec) any { return nilIfEmpty(s.Proxies) }},
 	{Role: "sync", Blocks: "sync", parts: func(s *Spec) any { return nilIfEmpty(s.Syncs) }},
 	{Role: "monitor", Blocks: "monitor", parts: func(s *Spec) any {
 		if s.Monitor == nil {

@@ -37,6 +37,8 @@ type Status struct {
 
 	// Heartbeat is the heartbeat role's view, on members.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
+	// Proxies are the proxy role's proxies.
+	Proxies []Proxy `json:"proxies,omitempty"`
 }
 
 // RoleState is where a role of the agent stands.

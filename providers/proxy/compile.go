@@ -26,7 +26,7 @@ func (Provider) Compile(c *providers.CompileContext) {
 			ClientTimeoutMS: providers.MS(p.ClientTimeout), BackendTimeoutMS: providers.MS(p.BackendTimeout),
 		}
 		if p.VIP != nil {
-			sp.VIP = p.VIP.Name
+			sp.VIP, sp.Group = p.VIP.Name, p.VIP.Group.Name
 		}
 		for _, l := range p.Listeners {
 			addr := l.Address

@@ -78,16 +78,21 @@ func openListener(l spec.Listener, p spec.Proxy, h http.Handler, errLog *log.Log
 		MaxHeaderBytes:    maxHeader,
 		ErrorLog:          errLog,
 	}
-	go func() {
-		var err error
-		if l.Protocol == "https" {
-			lr.srv.TLSConfig = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-				return lr.tls.Load(), nil
-			}}
-			err = lr.srv.ServeTLS(ln, "", "")
-		} else {
-			err = lr.srv.Serve(ln)
+	lr.srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if sc, ok := c.(*sniffConn); ok {
+			return context.WithValue(ctx, sniffKey{}, sc)
 		}
+		return ctx
+	}
+	limit := maxHeader + 64<<10
+	var serveOn net.Listener = &sniffListener{Listener: ln, limit: limit}
+	if l.Protocol == "https" {
+		serveOn = newTLSListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return lr.tls.Load(), nil
+		}}, clientTimeout, limit)
+	}
+	go func() {
+		err := lr.srv.Serve(serveOn)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -97,6 +102,90 @@ func openListener(l spec.Listener, p spec.Proxy, h http.Handler, errLog *log.Log
 	}()
 	return lr, nil
 }
+
+// sniffListener hands out its connections as sniffConns.
+type sniffListener struct {
+	net.Listener
+	limit int
+}
+
+func (l *sniffListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &sniffConn{Conn: c, limit: l.limit}, nil
+}
+
+// tlsListener does the TLS handshakes itself, so that the HTTP/1
+// connections can be sniffed above TLS: those it hands out as sniffConns,
+// those that chose HTTP/2 as the *tls.Conn itself, which Go's server
+// serves with its own HTTP/2 (it checks for a *tls.Conn).
+type tlsListener struct {
+	raw     net.Listener
+	cfg     *tls.Config
+	timeout time.Duration
+	limit   int
+	conns   chan net.Conn
+	done    chan struct{}
+	once    sync.Once
+}
+
+func newTLSListener(raw net.Listener, cfg *tls.Config, timeout time.Duration, limit int) *tlsListener {
+	l := &tlsListener{raw: raw, cfg: cfg, timeout: timeout, limit: limit, conns: make(chan net.Conn), done: make(chan struct{})}
+	go l.acceptLoop()
+	return l
+}
+
+func (l *tlsListener) acceptLoop() {
+	for {
+		c, err := l.raw.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			_ = l.Close()
+			return
+		}
+		go l.handshake(c)
+	}
+}
+
+func (l *tlsListener) handshake(c net.Conn) {
+	tc := tls.Server(c, l.cfg)
+	_ = tc.SetDeadline(time.Now().Add(l.timeout))
+	if err := tc.Handshake(); err != nil {
+		_ = c.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	var out net.Conn = tc
+	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+		out = &sniffConn{Conn: tc, limit: l.limit}
+	}
+	select {
+	case l.conns <- out:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+func (l *tlsListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *tlsListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.raw.Close()
+}
+
+func (l *tlsListener) Addr() net.Addr { return l.raw.Addr() }
 
 // stop closes the listener and lets requests in flight finish for grace.
 func (lr *listenerRun) stop(grace time.Duration) {

@@ -8,11 +8,11 @@ import (
 // validate refuses what Go's server lets through but a backend behind a
 // proxy must not see, with the status to answer (0: the request is fine).
 // Go's server has already refused (400, or 501 for an unknown transfer
-// coding) malformed and conflicting Content-Length, obsolete line folding,
-// control characters in header names and values, a missing or repeated
-// Host, and bad percent-encoding in the path; the tests in
-// validate_test.go send each of those raw and check it never reaches a
-// backend.
+// coding) malformed and conflicting Content-Length, control characters in
+// header names and values, a missing or repeated Host, and bad
+// percent-encoding in the path; checkHead refuses what it accepted
+// leniently. The tests in validate_test.go send each case raw and check
+// that it never reaches a backend.
 func validate(r *http.Request, t *table) (int, string) {
 	if !t.methods[r.Method] {
 		return http.StatusMethodNotAllowed, "method not allowed here"
@@ -20,18 +20,8 @@ func validate(r *http.Request, t *table) (int, string) {
 	if len(r.RequestURI) > t.maxURI {
 		return http.StatusRequestURITooLong, "request URI too long"
 	}
-	if r.ProtoMajor == 1 {
-		// Go drops Content-Length when the request is chunked; one both
-		// carry is a smuggling attempt whichever a backend believes.
-		if len(r.TransferEncoding) > 0 && (r.ContentLength > 0 || len(r.Header.Values("Content-Length")) > 0) {
-			return http.StatusBadRequest, "Content-Length with Transfer-Encoding"
-		}
-		if len(r.Header.Values("Content-Length")) > 1 {
-			return http.StatusBadRequest, "repeated Content-Length"
-		}
-		if r.ProtoMinor == 0 && len(r.TransferEncoding) > 0 {
-			return http.StatusBadRequest, "Transfer-Encoding in an HTTP/1.0 request"
-		}
+	if code, why := checkHead(r); code != 0 {
+		return code, why
 	}
 	if !validEscapes(r.URL.RawQuery) || !validEscapes(r.URL.RawPath) {
 		return http.StatusBadRequest, "invalid percent-encoding in the URL"

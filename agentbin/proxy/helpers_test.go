@@ -169,3 +169,9 @@ func backendStatus(t *testing.T, r *Role, svc, name string) status.ProxyBackend 
 	t.Fatalf("no backend %s in service %s", name, svc)
 	return status.ProxyBackend{}
 }
+
+func time0() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+
+func netListen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }

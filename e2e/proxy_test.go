@@ -106,8 +106,10 @@ func (c *cluster) proxyStatus(node string) *status.Proxy {
 	return nil
 }
 
-// backendRequests sums the requests the proxy on node relayed, by backend.
+// backendRequests sums the requests the proxy on node relayed, by backend,
+// as its status shows them once the agent rewrote it (every second).
 func (c *cluster) backendRequests(node string) map[string]uint64 {
+	time.Sleep(1500 * time.Millisecond)
 	out := map[string]uint64{}
 	if p := c.proxyStatus(node); p != nil {
 		for _, s := range p.Services {
@@ -161,7 +163,7 @@ func (c *cluster) front(method, path string, edit func(*http.Request)) (int, str
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
 func TestProxyPoundExample(t *testing.T) {
@@ -291,15 +293,16 @@ func TestProxyPoundExample(t *testing.T) {
 
 	t.Run("emergency and 503", func(t *testing.T) {
 		c.onNode("h2g", "mkdir -p /tmp/sorry && echo maintenance > /tmp/sorry/index.html && busybox httpd -p 127.0.0.1:8081 -h /tmp/sorry")
+		c.startNginx("dgx")
 		c.onNode("f400", "kill $(cat /run/nginx-lab.pid)")
-		c.onNode("dgx", "kill $(cat /run/nginx-lab.pid)")
+		c.onNode("dgx", "sleep 1; kill $(cat /run/nginx-lab.pid)")
 		defer c.startNginx("f400")
 		defer c.startNginx("dgx")
 		deadline := time.Now().Add(30 * time.Second)
 		var code int
 		var body string
 		for time.Now().Before(deadline) {
-			if code, body = c.front("GET", "/c", nil); code == 200 && strings.TrimSpace(body) == "maintenance" {
+			if code, body = c.front("GET", "/", nil); code == 200 && strings.TrimSpace(body) == "maintenance" {
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -309,6 +312,10 @@ func TestProxyPoundExample(t *testing.T) {
 		}
 		if code, body := c.front("GET", "/images/e", nil); code != 503 || body == "" {
 			t.Errorf("with no backend and no emergency: %d %q, want 503 with a body", code, body)
+		}
+		if out, _ := c.hactl("drift"); !strings.Contains(out, "service images has no live backend") {
+			t.Errorf("drift does not report the dead service:
+%s", out)
 		}
 	})
 
@@ -370,7 +377,7 @@ func TestProxyPoundExample(t *testing.T) {
 // startNginx starts the lab's nginx on node again.
 func (c *cluster) startNginx(node string) {
 	c.t.Helper()
-	c.onNode(node, "pgrep -f hactl-lab.conf >/dev/null || (nginx -e stderr -c /etc/nginx/hactl-lab.conf >/dev/null 2>&1 &)")
+	c.onNode(node, "kill -0 $(cat /run/nginx-lab.pid 2>/dev/null) 2>/dev/null || (setsid nginx -e stderr -c /etc/nginx/hactl-lab.conf </dev/null >/dev/null 2>&1 &)")
 }
 
 // waitBackendsUp waits until the proxy on h2g sees every regular backend up.

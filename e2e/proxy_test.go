@@ -314,8 +314,7 @@ func TestProxyPoundExample(t *testing.T) {
 			t.Errorf("with no backend and no emergency: %d %q, want 503 with a body", code, body)
 		}
 		if out, _ := c.hactl("drift"); !strings.Contains(out, "service images has no live backend") {
-			t.Errorf("drift does not report the dead service:
-%s", out)
+			t.Errorf("drift does not report the dead service:\n%s", out)
 		}
 	})
 

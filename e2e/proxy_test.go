@@ -335,6 +335,9 @@ func TestProxyPoundExample(t *testing.T) {
 		c.editHCL(func(s string) string {
 			return strings.Replace(s, "    backend \"dgx\" {\n      node = node.dgx\n      port = 80\n", "    backend \"dgx\" {\n      node = node.dgx\n      port = 80\n      weight = 9\n", 1)
 		})
+		if plan, _ := c.hactl("plan"); !strings.Contains(plan, "backend dgx") || !strings.Contains(plan, "weight 5 → 9") {
+			t.Errorf("plan does not describe the new weight:\n%s", plan)
+		}
 		c.mustHactl(0, "apply", "--auto-approve")
 		out := <-outc
 		t.Logf("wrk:\n%s", out)

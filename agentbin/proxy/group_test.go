@@ -22,7 +22,7 @@ func TestAProxyFollowsItsGroupAndReportsDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.access = nil
+	r.logSink = func(string) {}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

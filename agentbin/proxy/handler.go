@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -34,10 +36,9 @@ func newInstance(name string, access func(string), markDown func(*service, *back
 		Transport:      retrier{in},
 		ModifyResponse: in.modifyResponse,
 		ErrorHandler:   in.errorHandler,
-		// Streamed responses (server-sent events, long polls) reach the
-		// client as they come.
-		FlushInterval: -1,
-		ErrorLog:      nil,
+		// FlushInterval 0: a response of unknown length or a
+		// text/event-stream is flushed as it comes (ReverseProxy's own
+		// rule); others go out in as few writes as they fit.
 	}
 	return in
 }
@@ -99,8 +100,16 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if t.p.MaxRequestBody > 0 && r.Body != nil {
+	if t.p.MaxRequestBody > 0 && r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(rec, r.Body, t.p.MaxRequestBody)
+		if r.ContentLength < 0 {
+			if code := bufferChunked(r); code != 0 {
+				h.in.rejected[code].Add(1)
+				w.Header().Set("Connection", "close")
+				http.Error(rec, http.StatusText(code), code)
+				return
+			}
+		}
 	}
 	ps.svc = t.match(r)
 	if ps.svc == nil {
@@ -125,6 +134,34 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ps.tried = map[*backend]bool{}
 	h.in.served.Add(1)
 	h.in.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), pickKey{}, ps)))
+}
+
+// chunkedBuffer is how much of a chunked body is read before a backend is
+// chosen: a body that ends within it is sent with its length, and one too
+// large for max_request_body is refused before any backend sees it.
+// Longer bodies are streamed, cut at the limit.
+const chunkedBuffer = 64 << 10
+
+// bufferChunked reads the start of r's chunked body. It returns the status
+// to refuse r with: 413 when the body is larger than the limit within
+// that start, 400 when it is malformed; 0 when r may go on.
+func bufferChunked(r *http.Request) int {
+	head, err := io.ReadAll(io.LimitReader(r.Body, chunkedBuffer))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	case err != nil:
+		return http.StatusBadRequest
+	case len(head) < chunkedBuffer:
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(head)), int64(len(head))
+		return 0
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+	return 0
 }
 
 func (in *instance) unavailable(w http.ResponseWriter, t *table) {

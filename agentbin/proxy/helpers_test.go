@@ -75,11 +75,21 @@ func httpProxy(t *testing.T, services ...spec.ProxyService) spec.Proxy {
 // its first listener answers and every backend's state is known.
 func runRole(t *testing.T, proxies ...spec.Proxy) *Role {
 	t.Helper()
-	r, err := New(proxies, role.Env{Logger: log.New(io.Discard, "", 0)})
+	r, err := New(proxies, roleEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.access = nil
+	r.logSink = func(string) {}
+	startRole(t, r, len(proxies))
+	return r
+}
+
+func roleEnv() role.Env { return role.Env{Logger: log.New(io.Discard, "", 0)} }
+
+// startRole runs r until the test ends, and waits until its listeners
+// answer and every backend's state is known.
+func startRole(t *testing.T, r *Role, proxies int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -106,9 +116,8 @@ func runRole(t *testing.T, proxies ...spec.Proxy) *Role {
 				}
 			}
 		}
-		return len(st.Proxies) == len(proxies)
+		return len(st.Proxies) == proxies
 	})
-	return r
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

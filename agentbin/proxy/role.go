@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/health"
@@ -43,6 +44,12 @@ const drainTime = 10 * time.Second
 type Role struct {
 	env    role.Env
 	access func(string)
+	// logLines carries access lines to the writer Run starts, so that no
+	// request waits for syslog or a log file; a line that finds it full
+	// is dropped and counted.
+	logLines chan string
+	logSink  func(string)
+	dropped  atomic.Uint64
 
 	mu         sync.Mutex
 	specs      []spec.Proxy
@@ -89,22 +96,47 @@ func New(proxies []spec.Proxy, env role.Env) (*Role, error) {
 			}
 		}
 	}
-	return &Role{env: env, specs: proxies, runs: map[string]*proxyRun{}, groupsHere: map[string]bool{},
-		wake: make(chan struct{}, 1), access: accessLogger(env.Logger)}, nil
+	r := &Role{env: env, specs: proxies, runs: map[string]*proxyRun{}, groupsHere: map[string]bool{},
+		wake: make(chan struct{}, 1), logLines: make(chan string, logBuffer)}
+	r.access = func(line string) {
+		select {
+		case r.logLines <- line:
+		default:
+			r.dropped.Add(1)
+		}
+	}
+	return r, nil
 }
 
-// accessLogger writes access lines to syslog, or to the agent's log when
-// the host has none.
-func accessLogger(fallback *log.Logger) func(string) {
-	w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "hactl-proxy")
-	if err != nil {
-		return func(line string) { fallback.Print(line) }
+// logBuffer is how many access lines may wait for the writer.
+const logBuffer = 8192
+
+// writeLog writes access lines until ctx ends: to syslog (/dev/log), or to
+// the agent's log (its stderr: the journal under systemd) when the host
+// has no syslog.
+func (r *Role) writeLog(ctx context.Context) {
+	sink := r.logSink
+	if sink == nil {
+		if w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "hactl-proxy"); err == nil {
+			defer w.Close()
+			sink = func(line string) { _ = w.Info(line) }
+		} else {
+			sink = func(line string) { r.env.Logger.Print(line) }
+		}
 	}
-	return func(line string) { _ = w.Info(line) }
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case line := <-r.logLines:
+			sink(line)
+		}
+	}
 }
 
 // Run implements role.Role.
 func (r *Role) Run(ctx context.Context) error {
+	go r.writeLog(ctx)
 	r.mu.Lock()
 	r.ctx = ctx
 	err := r.applyLocked(r.specs)
@@ -421,7 +453,7 @@ func (r *Role) Report(st *status.Status) {
 
 func (r *Role) reportLocked(pr *proxyRun) status.Proxy {
 	t := pr.in.tbl.Load()
-	out := status.Proxy{Name: pr.p.Name, Group: pr.p.Group, Serving: r.serves(pr.p), Requests: pr.in.served.Load()}
+	out := status.Proxy{Name: pr.p.Name, Group: pr.p.Group, Serving: r.serves(pr.p), Requests: pr.in.served.Load(), LogLinesDropped: r.dropped.Load()}
 	for _, l := range pr.p.Listeners {
 		ls := status.ProxyListener{Name: l.Name, Protocol: l.Protocol, Address: listenAddr(l)}
 		if lr := pr.listeners[listenerKey(l)]; lr != nil {

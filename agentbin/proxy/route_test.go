@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hactl/hactl/agentbin/spec"
 )
@@ -204,5 +205,38 @@ func TestBackendRedirectsAreRewrittenToTheListener(t *testing.T) {
 	resp.Body.Close()
 	if loc := resp.Header.Get("Location"); loc != "http://www.example.com/login" {
 		t.Errorf("Location %q, want the backend's address replaced by the listener's host", loc)
+	}
+}
+
+func TestEachRequestIsOneAccessLine(t *testing.T) {
+	w := newWeb(t, "w")
+	p := httpProxy(t, spec.ProxyService{Name: "pics", Path: "^/p/", HealthCheck: fastCheck, Backends: []spec.Backend{w.backend(5)}})
+	lines := make(chan string, 16)
+	r, err := New([]spec.Proxy{p}, roleEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.logSink = func(l string) { lines <- l }
+	startRole(t, r, 1)
+	req := mustReq(t, "GET", proxyURL(p)+"/p/x?y=1")
+	req.Host = "site"
+	get(t, req)
+	get(t, mustReq(t, "DELETE", proxyURL(p)+"/p/x"))
+	for _, want := range []string{
+		`proxy=front listener=http client=127.0.0.1 method=GET host="site" uri="/p/x?y=1" status=200 bytes=1 ms=`,
+		`proxy=front listener=http client=127.0.0.1 method=DELETE host="` + listenAddr(p.Listeners[0]) + `" uri="/p/x" status=405 bytes=`,
+	} {
+		select {
+		case got := <-lines:
+			if !strings.HasPrefix(got, want) {
+				t.Errorf("access line\n%s\nwant it to start\n%s", got, want)
+			}
+			if strings.Contains(want, "GET") && !strings.HasSuffix(got, " service=pics backend=w") ||
+				strings.Contains(want, "DELETE") && !strings.HasSuffix(got, " service=- backend=-") {
+				t.Errorf("access line %q names the wrong service or backend", got)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("no access line")
+		}
 	}
 }

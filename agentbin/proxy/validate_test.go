@@ -51,6 +51,7 @@ func TestMalformedRequestsAreRefusedBeforeAnyBackend(t *testing.T) {
 		{"headers too large", "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 10000) + "\r\n\r\n", 431},
 		{"body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890", 413},
 		{"chunked body too large", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n01234567890\r\n0\r\n\r\n", 413},
+		{"malformed chunk", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", 400},
 		{"invalid header name", "GET / HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n", 400},
 		{"bad version", "GET / HTTP/1.7x\r\nHost: x\r\n\r\n", 400},
 		{"bare LF line ends", "GET / HTTP/1.1\nHost: x\n\n", 400},

@@ -14,6 +14,9 @@ type Proxy struct {
 	Requests uint64 `json:"requests"`
 	// Rejected counts the requests refused before routing, by status.
 	Rejected map[string]uint64 `json:"rejected,omitempty"`
+	// LogLinesDropped counts access lines dropped because the log writer
+	// fell behind (the role's, for all its proxies).
+	LogLinesDropped uint64 `json:"log_lines_dropped,omitempty"`
 }
 
 // ProxyListener is a proxy's listener.

@@ -369,6 +369,7 @@ func (r *Role) reconcileListenersLocked() {
 				want[listenerKey(l)] = l
 			}
 		}
+		clear(pr.openErr)
 		for key, lr := range pr.listeners {
 			l, ok := want[key]
 			if ok && lr.failure() == nil {
@@ -378,7 +379,6 @@ func (r *Role) reconcileListenersLocked() {
 			delete(pr.listeners, key)
 			go lr.stop(drainTime)
 		}
-		clear(pr.openErr)
 		for key, l := range want {
 			if pr.listeners[key] != nil {
 				continue

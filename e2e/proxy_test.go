@@ -313,7 +313,14 @@ func TestProxyPoundExample(t *testing.T) {
 		if code, body := c.front("GET", "/images/e", nil); code != 503 || body == "" {
 			t.Errorf("with no backend and no emergency: %d %q, want 503 with a body", code, body)
 		}
-		if out, _ := c.hactl("drift"); !strings.Contains(out, "service images has no live backend") {
+		// The agent's drift follows its status, rewritten every second.
+		out := ""
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			if out, _ = c.hactl("drift"); strings.Contains(out, "service images has no live backend") {
+				break
+			}
+		}
+		if !strings.Contains(out, "service images has no live backend") {
 			t.Errorf("drift does not report the dead service:\n%s", out)
 		}
 	})
@@ -335,7 +342,7 @@ func TestProxyPoundExample(t *testing.T) {
 		c.editHCL(func(s string) string {
 			return strings.Replace(s, "    backend \"dgx\" {\n      node = node.dgx\n      port = 80\n", "    backend \"dgx\" {\n      node = node.dgx\n      port = 80\n      weight = 9\n", 1)
 		})
-		if plan, _ := c.hactl("plan"); !strings.Contains(plan, "backend dgx") || !strings.Contains(plan, "weight 5 → 9") {
+		if plan, _ := c.hactl("plan"); !strings.Contains(plan, "proxy pound / service images / regular dgx: weight 5 → 9") {
 			t.Errorf("plan does not describe the new weight:\n%s", plan)
 		}
 		c.mustHactl(0, "apply", "--auto-approve")

@@ -10,6 +10,7 @@ import (
 	// The lvs role's datapaths register themselves.
 	_ "github.com/hactl/hactl/agentbin/lvs/ipvs"
 	_ "github.com/hactl/hactl/agentbin/lvs/nft"
+	"github.com/hactl/hactl/agentbin/proxy"
 	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/sync"
 )
@@ -18,5 +19,6 @@ import (
 var All = []role.Kind{
 	heartbeat.Kind{},
 	lvs.Kind{},
+	proxy.Kind{},
 	sync.Kind{},
 }

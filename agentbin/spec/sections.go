@@ -42,7 +42,7 @@ var Sections = []Section{
 		}{s.Heartbeat, s.Quorum, s.Groups}
 	}},
 	{Role: "lvs", Blocks: "lvs", Runs: true, parts: func(s *Spec) any { return nilIfEmpty(s.VirtualServices) }},
-	{Role: "proxy", Blocks: "proxy", parts: func(s *Spec) any { return nilIfEmpty(s.Proxies) }},
+	{Role: "proxy", Blocks: "proxy", Runs: true, parts: func(s *Spec) any { return nilIfEmpty(s.Proxies) }},
 	{Role: "sync", Blocks: "sync", Runs: true, parts: func(s *Spec) any {
 		if len(s.Syncs) == 0 && len(s.SyncReceives) == 0 {
 			return nil

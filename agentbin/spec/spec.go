@@ -188,14 +188,28 @@ type RealServer struct {
 
 // Proxy is an HTTP proxy this node runs.
 type Proxy struct {
-	Name             string         `json:"name"`
-	VIP              string         `json:"vip,omitempty"` // run only while holding it
+	Name string `json:"name"`
+	VIP  string `json:"vip,omitempty"` // run only while holding it
+	// Group is the VIP's group: the proxy serves where it runs.
+	Group            string         `json:"group,omitempty"`
 	Listeners        []Listener     `json:"listeners"`
 	Services         []ProxyService `json:"services"`
 	AllowedMethods   []string       `json:"allowed_methods"`
 	MaxRequestBody   int64          `json:"max_request_body"`
 	ClientTimeoutMS  int            `json:"client_timeout_ms"`
 	BackendTimeoutMS int            `json:"backend_timeout_ms"`
+	// MaxURI and MaxHeader bound the request target (414) and the
+	// request's header section (431), in bytes; 0 takes the role's default.
+	MaxURI    int `json:"max_uri,omitempty"`
+	MaxHeader int `json:"max_header,omitempty"`
+	// TrustedProxies are the prefixes whose X-Forwarded-* and Forwarded
+	// headers are kept and appended to; from anyone else they are replaced.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// Body503 is the body of the 503 answered when no backend can serve.
+	Body503 string `json:"body_503,omitempty"`
+	// RewriteLocation rewrites a backend's redirects to itself into the
+	// listener's scheme and host (Pound's RewriteLocation).
+	RewriteLocation bool `json:"rewrite_location,omitempty"`
 }
 
 // Listener is a proxy listener.
@@ -206,19 +220,39 @@ type Listener struct {
 	Port     int    `json:"port"`
 	CertPath string `json:"cert_path,omitempty"`
 	KeyPath  string `json:"key_path,omitempty"`
+	// Certs are further certificates, chosen by SNI.
+	Certs []CertPair `json:"certs,omitempty"`
+	// TLSMinVersion is "1.2" or "1.3" ("" for 1.2).
+	TLSMinVersion string `json:"tls_min_version,omitempty"`
+	// ClientCAPath, when set, requires client certificates signed by it.
+	ClientCAPath string `json:"client_ca_path,omitempty"`
+}
+
+// CertPair is a certificate chain and its key, as secret files.
+type CertPair struct {
+	CertPath string `json:"cert_path"`
+	KeyPath  string `json:"key_path"`
 }
 
 // ProxyService is a proxy's routing rule and its backends.
 type ProxyService struct {
-	Name         string            `json:"name"`
-	Host         string            `json:"host,omitempty"`
-	Path         string            `json:"path,omitempty"`
-	Headers      map[string]string `json:"headers,omitempty"`
-	SessionType  string            `json:"session_type,omitempty"`
-	SessionName  string            `json:"session_name,omitempty"`
-	SessionTTLMS int               `json:"session_ttl_ms,omitempty"`
-	HealthCheck  *HealthCheck      `json:"health_check,omitempty"`
-	Backends     []Backend         `json:"backends"`
+	Name    string            `json:"name"`
+	Host    string            `json:"host,omitempty"`
+	Path    string            `json:"path,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// DenyHeaders are headers that must not match (Pound's HeadDeny).
+	DenyHeaders map[string]string `json:"deny_headers,omitempty"`
+	// Methods, when set, are the only methods the service takes.
+	Methods []string `json:"methods,omitempty"`
+	// RedirectAppend appends the request's path to a redirect backend's URL.
+	RedirectAppend bool `json:"redirect_append,omitempty"`
+	// RedirectCode is the redirects' status (301, 302, 303, 307, 308).
+	RedirectCode int          `json:"redirect_code,omitempty"`
+	SessionType  string       `json:"session_type,omitempty"`
+	SessionName  string       `json:"session_name,omitempty"`
+	SessionTTLMS int          `json:"session_ttl_ms,omitempty"`
+	HealthCheck  *HealthCheck `json:"health_check,omitempty"`
+	Backends     []Backend    `json:"backends"`
 }
 
 // Backend is a proxy backend.

@@ -41,6 +41,8 @@ type Status struct {
 	LVS *LVS `json:"lvs,omitempty"`
 	// Syncs are the sync role's modules this node pushes, on sources.
 	Syncs []Sync `json:"syncs,omitempty"`
+	// Proxies are the proxy role's proxies.
+	Proxies []Proxy `json:"proxies,omitempty"`
 }
 
 // LVS is the lvs role's section of the status.

@@ -55,6 +55,9 @@ type NodeStatus struct {
 	Failures []string `json:"failures,omitempty"`
 	// Syncs are the sync modules the node pushes, with their targets.
 	Syncs []status.Sync `json:"syncs,omitempty"`
+	// Proxies are the node's proxy role's proxies, with their backends'
+	// health and counters.
+	Proxies []status.Proxy `json:"proxies,omitempty"`
 }
 
 func newStatusCommand() *cobra.Command {
@@ -197,6 +200,7 @@ func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed
 					}
 				}
 			}
+			row.Proxies = st.Proxies
 			if hb := st.Heartbeat; hb != nil {
 				row.Standby, row.Maintenance = hb.Standby, hb.Maintenance
 				row.Failures = groupFailures(hb.Groups)
@@ -328,7 +332,25 @@ func (r *statusReport) writeText(w io.Writer) error {
 	}
 	r.writeFailures(w)
 	r.writeSyncs(w)
+	r.writeProxies(w)
 	return nil
+}
+
+// writeProxies shows each proxy where it serves, a line per backend.
+func (r *statusReport) writeProxies(w io.Writer) {
+	for _, n := range r.Nodes {
+		for _, p := range n.Proxies {
+			if !p.Serving {
+				continue
+			}
+			fmt.Fprintf(w, "\nProxy %s on %s (%d requests relayed):\n", p.Name, n.Node, p.Requests)
+			for _, s := range p.Services {
+				for _, b := range s.Backends {
+					fmt.Fprintf(w, "  %s / %s (%s %s): %s, %d requests, %d errors, %.1fms mean\n", s.Name, b.Name, b.Kind, b.Address, b.State, b.Requests, b.Errors, b.MeanLatencyMS)
+				}
+			}
+		}
+	}
 }
 
 // writeVirtualServices shows each virtual service where it runs, with its

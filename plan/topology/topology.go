@@ -323,7 +323,13 @@ type Proxy struct {
 	MaxRequestBody int64
 	ClientTimeout  time.Duration
 	BackendTimeout time.Duration
-	Range          Range
+	MaxURI         int64
+	MaxHeader      int64
+	TrustedProxies []string
+	Error503       string
+	// RewriteLocation rewrites backends' redirects to themselves.
+	RewriteLocation bool
+	Range           Range
 }
 
 // Listener is an address the proxy accepts connections on.
@@ -334,19 +340,35 @@ type Listener struct {
 	Port     int
 	CertFile string
 	KeyFile  string
+	// Certificates are further certificates chosen by SNI.
+	Certificates  []*Certificate
+	TLSMinVersion string
+	ClientCAFile  string
+	Range         Range
+}
+
+// Certificate is a certificate chain and key file of an https listener.
+type Certificate struct {
+	Name     string
+	CertFile string
+	KeyFile  string
 	Range    Range
 }
 
 // ProxyService routes matching requests to its backends.
 type ProxyService struct {
-	Name        string
-	Host        string // regular expression on the Host header
-	Path        string // regular expression on the URL path
-	Headers     map[string]string
-	Session     *Session
-	HealthCheck *HealthCheck
-	Backends    []*Backend
-	Range       Range
+	Name           string
+	Host           string // regular expression on the Host header
+	Path           string // regular expression on the URL path
+	Headers        map[string]string
+	DenyHeaders    map[string]string // headers that must not match
+	Methods        []string          // the methods the service takes; all when empty
+	RedirectCode   int
+	RedirectAppend bool
+	Session        *Session
+	HealthCheck    *HealthCheck
+	Backends       []*Backend
+	Range          Range
 }
 
 // Session is session stickiness for a proxy service.

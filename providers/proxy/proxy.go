@@ -6,7 +6,9 @@ package proxy
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hactl/hactl/plan/topology"
@@ -36,10 +38,15 @@ func (Provider) Schema() *providers.Block {
 		Attrs: []*providers.Attr{
 			{Name: "vip", Type: providers.Ref, RefKind: "vip", Doc: "Run on whichever node holds this VIP and listen there. Give vip or nodes.", Example: "vip.front"},
 			{Name: "nodes", Type: providers.RefList, RefKind: "node", Doc: "Run on these nodes (each listens on its own addresses).", Example: "[node.lb1, node.lb2]"},
-			{Name: "allowed_methods", Type: providers.StringList, Default: `["GET", "HEAD", "POST"]`, Doc: "HTTP methods accepted; others get 405 (Pound's xHTTP)."},
+			{Name: "allowed_methods", Type: providers.StringList, Default: `["GET", "HEAD", "POST"]`, Doc: "HTTP methods accepted; others get 405. Besides method names, Pound's xHTTP levels as named sets: \"xhttp0\" (GET, HEAD, POST), \"xhttp1\" (and PUT, PATCH, DELETE), \"xhttp2\" (and WebDAV's LOCK, UNLOCK, PROPFIND, PROPPATCH, SEARCH, MKCOL, MOVE, COPY, OPTIONS, TRACE, MKACTIVITY, CHECKOUT, MERGE, REPORT), \"xhttp3\" (and Microsoft's SUBSCRIBE, UNSUBSCRIBE, NOTIFY, BPROPFIND, BPROPPATCH, POLL, BMOVE, BCOPY, BDELETE, CONNECT).", Example: `["xhttp1", "OPTIONS"]`},
 			{Name: "max_request_body", Type: providers.Size, Default: `"10M"`, Doc: "Largest request body accepted; larger ones get 413."},
 			{Name: "client_timeout", Type: providers.Duration, Default: `"10s"`, Doc: "How long to wait for a client's request."},
 			{Name: "backend_timeout", Type: providers.Duration, Default: `"15s"`, Doc: "How long to wait for a backend's response."},
+			{Name: "max_uri", Type: providers.Size, Default: `"8K"`, Doc: "Longest request target (path and query) accepted; longer ones get 414."},
+			{Name: "max_header_size", Type: providers.Size, Default: `"32K"`, Doc: "Largest request header section accepted; larger ones get 431."},
+			{Name: "trusted_proxies", Type: providers.StringList, Doc: "Addresses or prefixes of proxies in front of this one: their X-Forwarded-For, -Proto, -Host and Forwarded headers are kept and appended to. From any other client they are replaced.", Example: `["10.0.0.0/8"]`},
+			{Name: "error_503", Type: providers.String, Doc: "The body of the 503 answered when no service matches or no backend can serve (Pound's Err503).", Example: `"Down for maintenance, back soon.\n"`},
+			{Name: "rewrite_location", Type: providers.Bool, Default: `true`, Doc: "Rewrite a backend's redirect to its own address into the listener's scheme and the request's host (Pound's RewriteLocation)."},
 		},
 		Blocks: []*providers.Block{
 			{
@@ -53,7 +60,18 @@ func (Provider) Schema() *providers.Block {
 					{Name: "port", Type: providers.Port, Required: true, Doc: "Port.", Example: "443"},
 					{Name: "cert_file", Type: providers.String, Doc: "PEM certificate chain, for https.", Example: `"tls/www.pem"`},
 					{Name: "key_file", Type: providers.String, Doc: "PEM private key, for https; uploaded with mode 0600.", Example: `"tls/www.key"`},
+					{Name: "tls_min_version", Type: providers.String, Default: `"1.2"`, Enum: []string{"1.2", "1.3"}, Doc: "Oldest TLS version accepted; Go's default cipher suites, which are forward-secret AEADs for TLS 1.2."},
+					{Name: "client_ca_file", Type: providers.String, Doc: "PEM CA certificates: when set, clients must present a certificate signed by one of them.", Example: `"tls/clients-ca.pem"`},
 				},
+				Blocks: []*providers.Block{{
+					Type:   "certificate",
+					Labels: []string{"name"},
+					Doc:    "A further certificate of an https listener: the one whose names fit the client's SNI is shown, cert_file when none does.",
+					Attrs: []*providers.Attr{
+						{Name: "cert_file", Type: providers.String, Required: true, Doc: "PEM certificate chain.", Example: `"tls/api.pem"`},
+						{Name: "key_file", Type: providers.String, Required: true, Doc: "PEM private key; uploaded with mode 0600.", Example: `"tls/api.key"`},
+					},
+				}},
 			},
 			{
 				Type:     "service",
@@ -63,7 +81,11 @@ func (Provider) Schema() *providers.Block {
 				Attrs: []*providers.Attr{
 					{Name: "host", Type: providers.String, Doc: "Regular expression the Host header must match.", Example: `"^www\\.example\\.com$"`},
 					{Name: "path", Type: providers.String, Doc: "Regular expression the URL path must match.", Example: `"^/images/"`},
-					{Name: "headers", Type: providers.StringMap, Doc: "Headers that must be present, each matching its regular expression.", Example: `{ "X-Tenant" = "^blue$" }`},
+					{Name: "headers", Type: providers.StringMap, Doc: "Headers that must be present, each matching its regular expression (Pound's HeadRequire).", Example: `{ "X-Tenant" = "^blue$" }`},
+					{Name: "deny_headers", Type: providers.StringMap, Doc: "Headers that must not match their regular expression (Pound's HeadDeny).", Example: `{ "User-Agent" = "(?i)badbot" }`},
+					{Name: "methods", Type: providers.StringList, Doc: "Methods the service takes; all the proxy allows when not set.", Example: `["PUT", "DELETE"]`},
+					{Name: "redirect_code", Type: providers.Number, Default: `302`, Doc: "Status of the answers of redirect backends: 301, 302, 303, 307 or 308."},
+					{Name: "redirect_append", Type: providers.Bool, Default: `false`, Doc: "Append the request's path and query to a redirect backend's URL."},
 				},
 				Blocks: []*providers.Block{
 					{
@@ -117,19 +139,27 @@ func (Provider) Schema() *providers.Block {
 // Decode implements providers.Provider.
 func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 	p := &topology.Proxy{
-		Name:           c.Label(0),
-		AllowedMethods: c.Strings("allowed_methods"),
-		MaxRequestBody: c.Size("max_request_body"),
-		ClientTimeout:  c.Duration("client_timeout"),
-		BackendTimeout: c.Duration("backend_timeout"),
-		Range:          c.BlockRange(),
+		Name:            c.Label(0),
+		AllowedMethods:  c.Strings("allowed_methods"),
+		MaxRequestBody:  c.Size("max_request_body"),
+		ClientTimeout:   c.Duration("client_timeout"),
+		BackendTimeout:  c.Duration("backend_timeout"),
+		MaxURI:          c.Size("max_uri"),
+		MaxHeader:       c.Size("max_header_size"),
+		TrustedProxies:  c.Strings("trusted_proxies"),
+		Error503:        c.String("error_503"),
+		RewriteLocation: c.Bool("rewrite_location"),
+		Range:           c.BlockRange(),
 	}
 	if !d.Declare("proxy", p.Name, c.DefRange) {
 		return
 	}
 	d.Topology.Proxies = append(d.Topology.Proxies, p)
-	for i, m := range p.AllowedMethods {
-		p.AllowedMethods[i] = strings.ToUpper(m)
+	p.AllowedMethods = expandMethods(p.AllowedMethods)
+	for _, tp := range p.TrustedProxies {
+		if !validPrefix(tp) {
+			d.Error(c.Range("trusted_proxies"), "Invalid trusted proxy", fmt.Sprintf("%q is neither an address nor a prefix; write \"10.0.0.5\" or \"10.0.0.0/8\".", tp))
+		}
 	}
 	if c.Has("vip") == c.Has("nodes") {
 		d.Error(c.DefRange, "Proxy needs vip or nodes",
@@ -149,13 +179,18 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 	})
 	for _, lc := range c.Blocks("listener") {
 		l := &topology.Listener{
-			Name:     lc.Label(0),
-			Protocol: lc.String("protocol"),
-			Address:  lc.String("address"),
-			Port:     lc.Port("port"),
-			CertFile: lc.String("cert_file"),
-			KeyFile:  lc.String("key_file"),
-			Range:    lc.BlockRange(),
+			Name:          lc.Label(0),
+			Protocol:      lc.String("protocol"),
+			Address:       lc.String("address"),
+			Port:          lc.Port("port"),
+			CertFile:      lc.String("cert_file"),
+			KeyFile:       lc.String("key_file"),
+			TLSMinVersion: lc.String("tls_min_version"),
+			ClientCAFile:  lc.String("client_ca_file"),
+			Range:         lc.BlockRange(),
+		}
+		for _, cc := range lc.Blocks("certificate") {
+			l.Certificates = append(l.Certificates, &topology.Certificate{Name: cc.Label(0), CertFile: cc.String("cert_file"), KeyFile: cc.String("key_file"), Range: cc.BlockRange()})
 		}
 		if !d.DeclareIn(fmt.Sprintf("proxy %q", p.Name), "listener", l.Name, lc.DefRange) {
 			continue
@@ -165,8 +200,8 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		switch {
 		case l.Protocol == "https" && (l.CertFile == "" || l.KeyFile == ""):
 			d.Error(lc.DefRange, "HTTPS listener without certificate", "An https listener needs both cert_file and key_file.")
-		case l.Protocol == "http" && tls:
-			d.Error(lc.DefRange, "Certificate on an http listener", `cert_file and key_file only apply to protocol = "https".`)
+		case l.Protocol == "http" && (tls || len(l.Certificates) > 0 || l.ClientCAFile != ""):
+			d.Error(lc.DefRange, "Certificate on an http listener", `cert_file, key_file, certificate blocks and client_ca_file only apply to protocol = "https".`)
 		}
 	}
 	for _, sc := range c.Blocks("service") {
@@ -176,12 +211,16 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 
 func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content) *topology.ProxyService {
 	s := &topology.ProxyService{
-		Name:        c.Label(0),
-		Host:        c.String("host"),
-		Path:        c.String("path"),
-		Headers:     c.StringMap("headers"),
-		HealthCheck: check.Decode(d, c.Block("health_check")),
-		Range:       c.BlockRange(),
+		Name:           c.Label(0),
+		Host:           c.String("host"),
+		Path:           c.String("path"),
+		Headers:        c.StringMap("headers"),
+		DenyHeaders:    c.StringMap("deny_headers"),
+		Methods:        expandMethods(c.Strings("methods")),
+		RedirectCode:   c.Int("redirect_code"),
+		RedirectAppend: c.Bool("redirect_append"),
+		HealthCheck:    check.Decode(d, c.Block("health_check")),
+		Range:          c.BlockRange(),
 	}
 	d.DeclareIn(fmt.Sprintf("proxy %q", p.Name), "service", s.Name, c.DefRange)
 	for _, attr := range []string{"host", "path"} {
@@ -189,6 +228,14 @@ func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content
 	}
 	for _, re := range s.Headers {
 		checkRegex(d, c, "headers", re)
+	}
+	for _, re := range s.DenyHeaders {
+		checkRegex(d, c, "deny_headers", re)
+	}
+	switch s.RedirectCode {
+	case 301, 302, 303, 307, 308:
+	default:
+		d.Error(c.Range("redirect_code"), "Invalid redirect code", fmt.Sprintf("redirect_code must be 301, 302, 303, 307 or 308, not %d.", s.RedirectCode))
 	}
 	if sc := c.Block("session"); sc != nil {
 		s.Session = &topology.Session{Type: sc.String("type"), Name: sc.String("name"), TTL: sc.Duration("ttl")}
@@ -232,6 +279,49 @@ func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content
 		d.Warn(c.DefRange, "Service with only an emergency backend", fmt.Sprintf("Service %q has no regular backend, so the emergency backend answers every request.", s.Name))
 	}
 	return s
+}
+
+// methodSets are Pound's xHTTP levels, each adding to the one before.
+var methodSets = [][]string{
+	{"GET", "HEAD", "POST"},
+	{"PUT", "PATCH", "DELETE"},
+	{"LOCK", "UNLOCK", "PROPFIND", "PROPPATCH", "SEARCH", "MKCOL", "MOVE", "COPY", "OPTIONS", "TRACE", "MKACTIVITY", "CHECKOUT", "MERGE", "REPORT"},
+	{"SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY", "BPROPFIND", "BPROPPATCH", "POLL", "BMOVE", "BCOPY", "BDELETE", "CONNECT"},
+}
+
+// expandMethods upper-cases method names and replaces the xhttpN sets by
+// their methods, without repeats.
+func expandMethods(in []string) []string {
+	var out []string
+	add := func(m string) {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	for _, m := range in {
+		level := -1
+		if n, ok := strings.CutPrefix(strings.ToLower(m), "xhttp"); ok && len(n) == 1 && n[0] >= '0' && n[0] <= '3' {
+			level = int(n[0] - '0')
+		}
+		if level < 0 {
+			add(strings.ToUpper(m))
+			continue
+		}
+		for _, set := range methodSets[:level+1] {
+			for _, sm := range set {
+				add(sm)
+			}
+		}
+	}
+	return out
+}
+
+func validPrefix(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
 }
 
 func checkRegex(d *providers.Decoder, c *providers.Content, attr, re string) {

@@ -1,0 +1,110 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// sessions remembers which backend each session of a service goes to.
+type sessions struct {
+	kind, name string // type and the cookie, header or parameter name
+	ttl        time.Duration
+
+	mu sync.Mutex
+	m  map[string]sessionEntry
+}
+
+type sessionEntry struct {
+	backend string
+	expires time.Time
+}
+
+const defaultSessionTTL = 5 * time.Minute
+
+func newSessions(kind, name string, ttl time.Duration) *sessions {
+	if ttl <= 0 {
+		ttl = defaultSessionTTL
+	}
+	return &sessions{kind: kind, name: name, ttl: ttl, m: map[string]sessionEntry{}}
+}
+
+// key is r's session id, "" when r carries none.
+func (s *sessions) key(r *http.Request) string {
+	switch s.kind {
+	case "ip":
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
+	case "cookie":
+		if c, err := r.Cookie(s.name); err == nil {
+			return c.Value
+		}
+	case "header":
+		return r.Header.Get(s.name)
+	case "url":
+		return r.URL.Query().Get(s.name)
+	case "basic":
+		if u, _, ok := r.BasicAuth(); ok {
+			return u
+		}
+	}
+	return ""
+}
+
+// learn is the session id a backend's response gives a client that had
+// none: its Set-Cookie of the session cookie, or its session header.
+func (s *sessions) learn(resp *http.Response) string {
+	switch s.kind {
+	case "cookie":
+		for _, c := range resp.Cookies() {
+			if c.Name == s.name && c.Value != "" {
+				return c.Value
+			}
+		}
+	case "header":
+		return resp.Header.Get(s.name)
+	}
+	return ""
+}
+
+// get returns the backend of session id, if it is remembered and alive.
+func (s *sessions) get(id string, now time.Time) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[id]
+	if !ok || now.After(e.expires) {
+		delete(s.m, id)
+		return "", false
+	}
+	e.expires = now.Add(s.ttl)
+	s.m[id] = e
+	return e.backend, true
+}
+
+// set ties session id to a backend for ttl from now.
+func (s *sessions) set(id, backend string, now time.Time) {
+	s.mu.Lock()
+	s.m[id] = sessionEntry{backend: backend, expires: now.Add(s.ttl)}
+	s.mu.Unlock()
+}
+
+// expire forgets the sessions idle for longer than the TTL.
+func (s *sessions) expire(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, e := range s.m {
+		if now.After(e.expires) {
+			delete(s.m, id)
+		}
+	}
+}
+
+func (s *sessions) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}

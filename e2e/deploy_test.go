@@ -40,7 +40,21 @@ var secretFileAttr = regexp.MustCompile(`(?m)^\s*(key|cert|password|community|au
 func startCluster(t *testing.T, example string) *cluster {
 	t.Helper()
 	needRoot(t)
-	return labCluster(t, example, copyExample(t, example), lab.Options{Name: "e2e", Replace: true})
+	c := labCluster(t, example, copyExample(t, example), lab.Options{Name: "e2e", Replace: true})
+	for node, script := range exampleHosts[example] {
+		c.onNode(node, script)
+	}
+	return c
+}
+
+// exampleHosts is, per example, what its hosts hold before hactl comes,
+// as the guide's do and the lab's fresh nodes do not: the trees its syncs
+// copy (a missing source is a sync failing, which drift reports).
+var exampleHosts = map[string]map[string]string{
+	"rsync-docroot": {
+		"f400": "mkdir -p /var/www/html /var/ftp/pub",
+		"dgx":  "mkdir -p /var/www/html /var/ftp/pub",
+	},
 }
 
 // copyExample copies the .hcl files of examples/NAME (or testdata/NAME)
@@ -94,7 +108,15 @@ func throwawaySecrets(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
+	// A proxy loads its certificates: tls/NAME.pem with tls/NAME.key must
+	// be a real pair.
+	for _, m := range tlsCertAttr.FindAllStringSubmatch(string(hcl), -1) {
+		writeCert(t, dir, m[1], m[1]+".example.com")
+	}
 }
+
+// tlsCertAttr matches the certificates the examples name, tls/NAME.pem.
+var tlsCertAttr = regexp.MustCompile(`(?m)^\s*cert_file\s*=\s*"tls/([A-Za-z0-9_-]+)\.pem"`)
 
 // labCluster starts a lab for the configuration in dir (its secrets
 // written), named what in errors.
@@ -218,11 +240,11 @@ func TestApplyPlanDriftDestroy(t *testing.T) {
 	}
 	c.mustHactl(0, "apply", "--auto-approve")
 	c.mustHactl(0, "drift")
-	// f400 pushes the sync modules, and this agent has no sync role yet:
-	// status says so and does not call that part healthy (exit 2).
-	out = c.mustHactl(2, "status")
-	if !regexp.MustCompile(`f400 +yes +dev +yes +yes +sync \(not run\) +no +this agent \(dev\) has no sync role`).MatchString(out) ||
-		!regexp.MustCompile(`dgx +yes +dev +yes +yes +- +yes`).MatchString(out) {
+	// f400 pushes the sync modules and dgx receives them: both run the
+	// sync role, healthy once repaired.
+	out = c.mustHactl(0, "status")
+	if !regexp.MustCompile(`f400 +yes +dev +yes +yes +sync +yes +-`).MatchString(out) ||
+		!regexp.MustCompile(`dgx +yes +dev +yes +yes +sync +yes +-`).MatchString(out) {
 		t.Errorf("status after repair:\n%s", out)
 	}
 

@@ -318,7 +318,7 @@ func TestOCFIPaddr2GroupFailsOver(t *testing.T) {
 }
 
 func TestThreeNodesMinorityStopsMajorityServes(t *testing.T) {
-	c := startCluster(t, "three-node")
+	c := startCluster(t, "three-node-minority")
 	c.mustHactl(0, "apply", "--auto-approve")
 	p := startProbe(t, c.lab)
 	p.waitFor(t, "n1")

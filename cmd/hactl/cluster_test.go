@@ -84,7 +84,7 @@ func TestControlFailureIsTheAgentsAnswer(t *testing.T) {
 // standby says what becomes of the node's groups: they move only where
 // another of their nodes is alive and not in standby.
 func TestStandbyOutcome(t *testing.T) {
-	res, diags := config.Load("../../e2e/testdata/three-node/cluster.hcl", config.Options{Environ: []string{}})
+	res, diags := config.Load("../../e2e/testdata/three-node-minority/cluster.hcl", config.Options{Environ: []string{}})
 	if res.Topology == nil || len(res.Topology.Nodes) != 3 {
 		t.Fatalf("three-node configuration: %v", diags)
 	}

@@ -109,12 +109,19 @@ func parse(t *testing.T, body io.Reader) map[string]*dto.MetricFamily {
 }
 
 func TestMetricsParseAndCarryNodeAndClusterFigures(t *testing.T) {
-	m := &spec.Monitor{Listen: freeAddr(t), IntervalMS: 50, Collectors: []string{"load", "memory", "network", "heartbeat"}}
+	m := &spec.Monitor{Listen: freeAddr(t), IntervalMS: 50, Collectors: []string{"load", "memory", "network", "heartbeat"},
+		Thresholds: []spec.Threshold{{Name: "load", Metric: "node_load1", Above: new(2.0)}, {Name: "rx", Metric: `node_network_receive_bytes_total{device="eth0"}`, Above: new(1.0)}}}
 	st := &status.Status{Healthy: true, Heartbeat: &status.Heartbeat{Quorate: true,
 		Members: []status.Member{{Name: "h2g", Self: true, Alive: true}, {Name: "c2g", Alive: true, Links: []status.Link{{Name: "lan", Up: true, RTTMS: 0.25}}}},
 		Groups:  []status.Group{{Name: "web", RunningOn: []string{"h2g"}}}}}
-	env := role.Env{Status: func() (*status.Status, error) { return st, nil }}
+	var evs events
+	env := role.Env{Status: func() (*status.Status, error) { return st, nil }, Emit: evs.emit}
 	r := start(t, m, env, http.DefaultClient, "http")
+	// The fixtures' counters do not move: their rate is 0, under rx's
+	// limit; the load is over its limit from the first collection.
+	if got := evs.kinds(); len(got) != 1 || got[0] != status.ThresholdExceeded {
+		t.Errorf("events %v, want one threshold_exceeded (load)", got)
+	}
 
 	resp, err := http.Get("http://" + m.Listen + "/metrics")
 	if err != nil {
@@ -143,7 +150,8 @@ func TestMetricsParseAndCarryNodeAndClusterFigures(t *testing.T) {
 
 	var got status.Status
 	r.Report(&got)
-	if s := got.Monitor; s == nil || s.Load1 != 2.52 || s.MemoryAvailableBytes != 23966880*1024 || s.Series == 0 || s.Listen != m.Listen || s.Error != "" {
+	if s := got.Monitor; s == nil || s.Load1 != 2.52 || s.MemoryAvailableBytes != 23966880*1024 || s.Series == 0 || s.Listen != m.Listen || s.Error != "" ||
+		len(s.Exceeded) != 1 || s.Exceeded[0] != "load node_load1" {
 		t.Errorf("status %+v", got.Monitor)
 	}
 

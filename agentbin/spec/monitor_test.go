@@ -30,12 +30,16 @@ func TestMonitorValidate(t *testing.T) {
 			m.Thresholds = []Threshold{{Name: "rx", Metric: `node_network_receive_bytes_total{device="eth0"}`, Above: new(1e6), ForMS: 30000}}
 		}, ""},
 		{"threshold without limit", func(m *Monitor) { m.Thresholds = []Threshold{{Name: "x", Metric: "node_load1"}} }, "needs above or below"},
-		{"threshold NaN", func(m *Monitor) { m.Thresholds = []Threshold{{Name: "x", Metric: "node_load1", Below: new(math.NaN())}} }, "finite"},
+		{"threshold NaN", func(m *Monitor) {
+			m.Thresholds = []Threshold{{Name: "x", Metric: "node_load1", Below: new(math.NaN())}}
+		}, "finite"},
 		{"threshold bad selector", func(m *Monitor) { m.Thresholds = []Threshold{{Name: "x", Metric: "node load", Above: new(1.0)}} }, "metric name"},
 		{"threshold twice", func(m *Monitor) {
 			m.Thresholds = []Threshold{{Name: "x", Metric: "a", Above: new(1.0)}, {Name: "x", Metric: "b", Above: new(1.0)}}
 		}, "unique"},
-		{"threshold for too long", func(m *Monitor) { m.Thresholds = []Threshold{{Name: "x", Metric: "a", Above: new(1.0), ForMS: 365 * day}} }, "for_ms"},
+		{"threshold for too long", func(m *Monitor) {
+			m.Thresholds = []Threshold{{Name: "x", Metric: "a", Above: new(1.0), ForMS: 365 * day}}
+		}, "for_ms"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := base()

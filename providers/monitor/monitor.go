@@ -223,7 +223,7 @@ var _ providers.Validator = Provider{}
 // node needs an address there.
 func (Provider) Validate(d *providers.Decoder) {
 	m := d.Topology.Monitor
-	if m == nil || m.Network == nil {
+	if m == nil || m.Network == nil || m.Listen != "" {
 		return
 	}
 	for _, n := range Monitored(d.Topology) {

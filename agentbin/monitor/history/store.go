@@ -3,10 +3,11 @@ package history
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -226,12 +227,7 @@ func (sr *series) read(span Span, start int64) (record, error) {
 func (s *Store) Series() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.series))
-	for k := range s.series {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(s.series))
 }
 
 // Fetch returns the span's archive for the series as of now, oldest

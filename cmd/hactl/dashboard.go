@@ -110,6 +110,7 @@ type dashboard struct {
 
 	mu       sync.Mutex
 	view     dashView
+	polled   bool // view comes from a poll, not from the configuration alone
 	timeline timeline
 	// errs is each node's last error, so that it is logged once, not at
 	// every poll.
@@ -214,9 +215,11 @@ func (d *dashboard) poll(parent context.Context) {
 		}
 	}
 	d.timeline.add(agentEvents(reads)...)
-	d.timeline.add(changes(d.view, next)...)
+	if d.polled {
+		d.timeline.add(changes(d.view, next)...)
+	}
 	next.Events = d.timeline.newestFirst()
-	d.view = next
+	d.view, d.polled = next, true
 }
 
 // maxAPIAnswer bounds what the dashboard reads of one answer of a node's

@@ -64,21 +64,25 @@
       pos.set(node.name, n === 1 ? [cx, cy] : [cx + r * Math.cos(a), cy + r * Math.sin(a)]);
     });
     const parts = [];
-    const pairCount = new Map();
+    const perPair = new Map();
+    for (const l of v.links) perPair.set(l.from + ' ' + l.to, (perPair.get(l.from + ' ' + l.to) || 0) + 1);
+    const seen = new Map();
     for (const l of v.links) {
       const a = pos.get(l.from), b = pos.get(l.to);
       if (!a || !b) continue;
       const pair = l.from + ' ' + l.to;
-      const k = pairCount.get(pair) || 0;
-      pairCount.set(pair, k + 1);
-      // Several links between the same pair are drawn side by side.
+      const k = seen.get(pair) || 0, m = perPair.get(pair);
+      seen.set(pair, k + 1);
+      // Several links between the same pair are drawn side by side, each
+      // labelled at its own point along the way.
       const dx = b[0] - a[0], dy = b[1] - a[1], len = Math.hypot(dx, dy) || 1;
-      const off = (k % 2 ? -1 : 1) * Math.ceil(k / 2) * 8;
+      const off = (k - (m - 1) / 2) * 8;
       const ox = (-dy / len) * off, oy = (dx / len) * off;
       const line = svg('line', { x1: a[0] + ox, y1: a[1] + oy, x2: b[0] + ox, y2: b[1] + oy, class: 'link' + (l.up ? '' : ' down') });
       line.append(svg('title', {}, `${l.from} – ${l.to} on ${l.link}: ${l.up ? 'up' : 'DOWN'}`));
       parts.push(line);
-      parts.push(svg('text', { x: (a[0] + b[0]) / 2 + ox, y: (a[1] + b[1]) / 2 + oy - 3, class: 'linklabel' }, `${l.link} ${l.up ? 'up' : 'DOWN'}`));
+      const f = 0.3 + (0.4 * (k + 1)) / (m + 1);
+      parts.push(svg('text', { x: a[0] + dx * f + ox + 4, y: a[1] + dy * f + oy, class: 'linklabel' }, `${l.link} ${l.up ? 'up' : 'DOWN'}`));
     }
     for (const node of v.nodes) {
       const [x, y] = pos.get(node.name);

@@ -67,12 +67,16 @@ func (e *events) kinds() []status.EventKind {
 // and waits until /metrics answers.
 func start(t *testing.T, m *spec.Monitor, env role.Env, client *http.Client, scheme string) *Role {
 	t.Helper()
+	if env.StateDir == "" {
+		env.StateDir = t.TempDir()
+	}
 	inst, err := Kind{}.New(&spec.Spec{Node: "h2g", Monitor: m}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := inst.(*Role)
 	r.procRoot, r.sysRoot = "collect/testdata/proc", "collect/testdata/sys"
+	r.apiSocket = filepath.Join(t.TempDir(), "monitor.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

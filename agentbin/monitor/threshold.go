@@ -19,18 +19,13 @@ type threshold struct {
 }
 
 // watched is one series of a threshold: since when it has been beyond
-// the limit (zero: it is not), whether that was reported, and the
-// collection it was last seen in.
+// the limit (zero: it is not), whether that was reported, and when it
+// last had a value.
 type watched struct {
 	since    time.Time
 	exceeded bool
-	gen      uint64
+	seen     time.Time
 }
-
-// forgetAfter is how many collections a series may miss before its
-// threshold forgets it (a counter has no rate for one collection after a
-// reset; that alone must not clear it).
-const forgetAfter = 3
 
 func newThresholds(ts []spec.Threshold) ([]*threshold, error) {
 	var out []*threshold
@@ -56,13 +51,13 @@ func (t *threshold) beyond(v float64) (string, bool) {
 }
 
 // observe takes one series' value (a gauge's, a counter's rate) at now.
-func (t *threshold) observe(series string, v float64, now time.Time, gen uint64, node string, emit func(status.Event)) {
+func (t *threshold) observe(series string, v float64, now time.Time, node string, emit func(status.Event)) {
 	w := t.series[series]
 	if w == nil {
 		w = &watched{}
 		t.series[series] = w
 	}
-	w.gen = gen
+	w.seen = now
 	limit, out := t.beyond(v)
 	switch {
 	case out && w.since.IsZero():
@@ -81,11 +76,11 @@ func (t *threshold) observe(series string, v float64, now time.Time, gen uint64,
 	}
 }
 
-// sweep forgets the series not seen for forgetAfter collections; one
+// sweep forgets the series without a value for longer than maxAge; one
 // that was exceeded is reported cleared.
-func (t *threshold) sweep(now time.Time, gen uint64, node string, emit func(status.Event)) {
+func (t *threshold) sweep(now time.Time, maxAge time.Duration, node string, emit func(status.Event)) {
 	for series, w := range t.series {
-		if gen-w.gen < forgetAfter {
+		if now.Sub(w.seen) <= maxAge {
 			continue
 		}
 		if w.exceeded {

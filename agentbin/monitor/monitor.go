@@ -231,8 +231,6 @@ func (r *Role) collect(now time.Time) {
 	text, err := encode(samples)
 	if err != nil {
 		errs = append(errs, err.Error())
-	} else {
-		r.latest.Store(&exposition{text: text})
 	}
 
 	sum := status.Monitor{Listen: r.m.Listen, Collected: now.UTC(), Series: len(samples)}
@@ -259,6 +257,11 @@ func (r *Role) collect(now time.Time) {
 	r.mu.Lock()
 	r.summary, r.samples = sum, samples
 	r.mu.Unlock()
+	// Last: a scrape that sees this collection finds its thresholds
+	// checked and its summary reported.
+	if text != nil {
+		r.latest.Store(&exposition{text: text})
+	}
 }
 
 // forgetAge is how long a threshold keeps a series it no longer sees: a

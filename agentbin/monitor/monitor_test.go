@@ -86,12 +86,14 @@ func start(t *testing.T, m *spec.Monitor, env role.Env, client *http.Client, sch
 			t.Errorf("Run: %v", err)
 		}
 	})
+	// Ready when the first collection is made and the port answers (with
+	// basic auth, a 401).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		resp, err := client.Get(scheme + "://" + m.Listen + "/metrics")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusServiceUnavailable {
+			if r.latest.Load() != nil {
 				return r
 			}
 		}

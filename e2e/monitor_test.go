@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -44,11 +45,10 @@ notify "record" {
 
 // scrape reads a node's /metrics from ctl, where listen defaults to: its
 // SSH address, port 9694.
-func (c *cluster) scrape(node string) map[string]*dto.MetricFamily {
-	c.t.Helper()
+func (c *cluster) scrape(node string) (map[string]*dto.MetricFamily, error) {
 	ssh, err := c.lab.SSHAddress(node)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	host, _, _ := net.SplitHostPort(ssh)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -56,16 +56,25 @@ func (c *cluster) scrape(node string) map[string]*dto.MetricFamily {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, "9694")+"/metrics", nil)
 	resp, err := c.lab.HTTPClient(lab.Ctl).Do(req)
 	if err != nil {
-		c.t.Fatalf("scraping %s: %v", node, err)
+		return nil, fmt.Errorf("scraping %s: %w", node, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("scraping %s: %s", node, resp.Status)
+		return nil, fmt.Errorf("scraping %s: %s", node, resp.Status)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		c.t.Fatalf("%s's /metrics does not parse: %v", node, err)
+	}
+	return fams, nil
+}
+
+func (c *cluster) mustScrape(node string) map[string]*dto.MetricFamily {
+	c.t.Helper()
+	fams, err := c.scrape(node)
+	if err != nil {
+		c.t.Fatal(err)
 	}
 	return fams
 }
@@ -125,12 +134,14 @@ func (c *cluster) waitMetric(node, series string, want func(float64) bool, what 
 	c.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		v, ok := value(c.scrape(node), series)
+		// Until the first collection is made, /metrics answers 503.
+		fams, err := c.scrape(node)
+		v, ok := value(fams, series)
 		if ok && want(v) {
 			return v
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("%s: %s = %v (given: %v), want %s", node, series, v, ok, what)
+			c.t.Fatalf("%s: %s = %v (given: %v; scrape error: %v), want %s", node, series, v, ok, err, what)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -150,7 +161,7 @@ func TestMetricsMatchProcAndShowAFailover(t *testing.T) {
 		// /proc before and after a collection: the scrape's is between.
 		before := c.procNumber(n, "/proc/net/dev", "eth0:", 0)
 		time.Sleep(1500 * time.Millisecond)
-		fams := c.scrape(n)
+		fams := c.mustScrape(n)
 		after := c.procNumber(n, "/proc/net/dev", "eth0:", 0)
 		if rx, ok := value(fams, `node_network_receive_bytes_total{device="eth0"}`); !ok || rx < before || rx > after {
 			t.Errorf("%s: eth0 received %v bytes (given: %v); /proc/net/dev said %v before and %v after", n, rx, ok, before, after)

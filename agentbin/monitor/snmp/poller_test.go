@@ -243,11 +243,11 @@ func TestNewPollerRefusesBadSpecs(t *testing.T) {
 
 func TestNumberChecksTypes(t *testing.T) {
 	for _, c := range []struct {
-		name    string
-		pdu     gosnmp.SnmpPDU
-		want    kind
-		value   float64
-		err     string
+		name  string
+		pdu   gosnmp.SnmpPDU
+		want  kind
+		value float64
+		err   string
 	}{
 		{"Counter64", gosnmp.SnmpPDU{Type: gosnmp.Counter64, Value: uint64(1) << 63}, counter, 1 << 63, ""},
 		{"Counter32", gosnmp.SnmpPDU{Type: gosnmp.Counter32, Value: uint(42)}, counter, 42, ""},

@@ -37,6 +37,9 @@ const (
 	StatusPath = RunDir + "/status.json"
 	// ControlPath is the agent's control socket.
 	ControlPath = RunDir + "/agent.sock"
+	// MonitorSocket is the monitor role's API (agentbin/monitor/api),
+	// root's alone, which hactl dashboard reaches over SSH.
+	MonitorSocket = RunDir + "/monitor.sock"
 	// PidFile is the supervisor's, on hosts without systemd.
 	PidFile = RunDir + "/supervisor.pid"
 	// LockPath is the per-host apply lock (a directory created

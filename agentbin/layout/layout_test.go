@@ -12,7 +12,7 @@ import (
 var shellSafe = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
 
 func TestPathsAreCleanAbsoluteAndShellSafe(t *testing.T) {
-	paths := append(Owned(), SpecPath, SecretsDir, AppliedPath, StatusPath, ControlPath, PidFile, LockPath,
+	paths := append(Owned(), SpecPath, SecretsDir, AppliedPath, StatusPath, ControlPath, MonitorSocket, PidFile, LockPath,
 		AgentDir, AgentLink, LabDir, LabBootDir, LabPDUPath)
 	for _, p := range paths {
 		if !shellSafe.MatchString(p) || path.Clean(p) != p {

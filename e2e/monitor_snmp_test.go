@@ -22,13 +22,27 @@ import (
 )
 
 // The guide's chapter 6.1: c2g runs Net-SNMP's snmpd, and the manager
-// polls its interface traffic over the LAN — here from the lab's ctl,
-// with v2c and with v3 authPriv, into the monitor's history.
+// polls its interface traffic over the LAN: the poller from the lab's
+// ctl, with v2c and with v3 authPriv, into the monitor's history; and
+// h2g's agent, which the HCL makes c2g's SNMP manager, into its /metrics.
 func TestSNMPDeviceInALabNodeGivesItsInterfaceTraffic(t *testing.T) {
 	if _, err := exec.LookPath("snmpd"); err != nil {
 		t.Skip("snmpd is not installed (apt-get install snmpd): the test needs a real Net-SNMP agent")
 	}
-	c := startCluster(t, "two-node-web")
+	c := webCluster(t, func(hcl string) string {
+		return hcl + `
+monitor {
+  nodes    = [node.h2g]
+  interval = "1s"
+  snmp_device "c2g" {
+    address    = cidrhost(local.lan, 17)
+    community  = "` + snmptest.Community + `"
+    interfaces = ["eth0"]
+    interval   = "2s"
+  }
+}
+`
+	})
 	const node, dir = "c2g", "/tmp/hactl-snmptest"
 	ssh, err := c.lab.SSHAddress(node)
 	if err != nil {
@@ -148,6 +162,29 @@ func TestSNMPDeviceInALabNodeGivesItsInterfaceTraffic(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("agent", func(t *testing.T) {
+		// h2g's agent polls c2g every 2 s: its /metrics shows what
+		// c2g's kernel counted into eth0.
+		rx := c.rxBytes(node, "eth0")
+		series := `hactl_snmp_if_in_octets_total{device="c2g",interface="eth0"}`
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			fams := c.scrape("h2g")
+			got, ok := value(fams, series)
+			up, _ := value(fams, `hactl_snmp_up{device="c2g"}`)
+			if ok && up == 1 && got >= rx {
+				if now := c.rxBytes(node, "eth0"); got > now {
+					t.Fatalf("h2g says c2g's eth0 received %v bytes, c2g's /sys %v", got, now)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("h2g's /metrics: %s = %v (present %v), hactl_snmp_up %v; c2g's /sys had %v", series, got, ok, up, rx)
+			}
+			time.Sleep(time.Second)
+		}
+	})
 }
 
 // rxBytes is what the node's kernel counted into iface.

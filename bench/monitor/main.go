@@ -307,11 +307,12 @@ func (b *bench) scrape(url string) (float64, error) {
 	return float64(time.Since(start).Microseconds()) / 1000, nil
 }
 
-// pid is the node's one process whose name matches re.
-func (b *bench) pid(re string) (int, error) {
+// pid is the node's processes whose names match re (the agent is two:
+// its supervisor and the agent proper).
+func (b *bench) pid(re string) ([]int, error) {
 	out, err := b.out("ps -eo pid=,comm=")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var pids []int
 	for _, line := range strings.Split(out, "\n") {
@@ -321,43 +322,54 @@ func (b *bench) pid(re string) (int, error) {
 			pids = append(pids, p)
 		}
 	}
-	if len(pids) != 1 {
-		return 0, fmt.Errorf("%d processes match %s on %s, want 1:\n%s", len(pids), re, node, out)
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("no process matches %s on %s:\n%s", re, node, out)
 	}
-	return pids[0], nil
+	return pids, nil
 }
 
-// cpu is a process's user and system time so far, in seconds.
-func (b *bench) cpu(pid int) (float64, error) {
-	out, err := b.out(fmt.Sprintf("cat /proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
+// cpu is the processes' user and system time so far, in seconds.
+func (b *bench) cpu(pids []int) (float64, error) {
+	var total float64
+	for _, pid := range pids {
+		out, err := b.out(fmt.Sprintf("cat /proc/%d/stat", pid))
+		if err != nil {
+			return 0, err
+		}
+		// The fields after the command name, which may hold spaces.
+		f := strings.Fields(out[strings.LastIndexByte(out, ')')+1:])
+		if len(f) < 13 {
+			return 0, fmt.Errorf("odd /proc/%d/stat: %q", pid, out)
+		}
+		utime, err1 := strconv.ParseFloat(f[11], 64)
+		stime, err2 := strconv.ParseFloat(f[12], 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return 0, err
+		}
+		total += (utime + stime) / clockTicks
 	}
-	// The fields after the command name, which may hold spaces.
-	f := strings.Fields(out[strings.LastIndexByte(out, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("odd /proc/%d/stat: %q", pid, out)
-	}
-	utime, err1 := strconv.ParseFloat(f[11], 64)
-	stime, err2 := strconv.ParseFloat(f[12], 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return (utime + stime) / clockTicks, nil
+	return total, nil
 }
 
-// rss is a process's resident memory in MiB.
-func (b *bench) rss(pid int) (float64, error) {
-	out, err := b.out(fmt.Sprintf("grep VmRSS /proc/%d/status", pid))
-	if err != nil {
-		return 0, err
+// rss is the processes' resident memory in MiB.
+func (b *bench) rss(pids []int) (float64, error) {
+	var total float64
+	for _, pid := range pids {
+		out, err := b.out(fmt.Sprintf("grep VmRSS /proc/%d/status", pid))
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(out)
+		if len(f) < 2 {
+			return 0, fmt.Errorf("odd VmRSS line %q", out)
+		}
+		kib, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return 0, err
+		}
+		total += kib / 1024
 	}
-	f := strings.Fields(out)
-	if len(f) < 2 {
-		return 0, fmt.Errorf("odd VmRSS line %q", out)
-	}
-	kib, err := strconv.ParseFloat(f[1], 64)
-	return kib / 1024, err
+	return total, nil
 }
 
 // historyBytes is the size of the agent's history files.

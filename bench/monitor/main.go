@@ -75,26 +75,29 @@ monitor {
 }
 `
 
-// mrtgCfg polls what an MRTG setup of the guide draws: eth0's traffic and
-// errors, CPU (UCD ssCpuRaw*), load (laLoadInt), real memory and swap.
-var mrtgCfg = `WorkDir: ` + mrtgDir + `/www
-Options[_]: growright
-Target[eth0]: #eth0:` + snmptest.Community + `@` + nodeAddr + `
-MaxBytes[eth0]: 125000000
-Target[eth0err]: 1.3.6.1.2.1.2.2.1.14.2&1.3.6.1.2.1.2.2.1.20.2:` + snmptest.Community + `@` + nodeAddr + `
-MaxBytes[eth0err]: 1000000
-Target[cpu]: 1.3.6.1.4.1.2021.11.50.0&1.3.6.1.4.1.2021.11.52.0:` + snmptest.Community + `@` + nodeAddr + `
-MaxBytes[cpu]: 100000
-Target[load]: 1.3.6.1.4.1.2021.10.1.5.1&1.3.6.1.4.1.2021.10.1.5.2:` + snmptest.Community + `@` + nodeAddr + `
-MaxBytes[load]: 10000
-Options[load]: gauge, growright
-Target[mem]: 1.3.6.1.4.1.2021.4.6.0&1.3.6.1.4.1.2021.4.5.0:` + snmptest.Community + `@` + nodeAddr + `
-MaxBytes[mem]: 100000000000
-Options[mem]: gauge, growright
-Target[swap]: 1.3.6.1.4.1.2021.4.4.0&1.3.6.1.4.1.2021.4.3.0:` + snmptest.Community + `@` + nodeAddr + `
-MaxBytes[swap]: 100000000000
-Options[swap]: gauge, growright
-`
+// mrtgTargets are what an MRTG setup of the guide draws: eth0's traffic
+// (found by its ifDescr) and errors, CPU (UCD ssCpuRaw*), load
+// (laLoadInt), real memory and swap.
+var mrtgTargets = []struct{ name, oids, maxBytes, options string }{
+	{"eth0", "#eth0", "125000000", ""},
+	{"eth0err", "1.3.6.1.2.1.2.2.1.14.2&1.3.6.1.2.1.2.2.1.20.2", "1000000", ""},
+	{"cpu", "1.3.6.1.4.1.2021.11.50.0&1.3.6.1.4.1.2021.11.52.0", "100000", ""},
+	{"load", "1.3.6.1.4.1.2021.10.1.5.1&1.3.6.1.4.1.2021.10.1.5.2", "10000", "gauge, "},
+	{"mem", "1.3.6.1.4.1.2021.4.6.0&1.3.6.1.4.1.2021.4.5.0", "100000000000", "gauge, "},
+	{"swap", "1.3.6.1.4.1.2021.4.4.0&1.3.6.1.4.1.2021.4.3.0", "100000000000", "gauge, "},
+}
+
+// mrtgCfg is mrtg.cfg for the targets: MRTG refuses a target without a
+// title and a page top.
+func mrtgCfg() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "WorkDir: %s/www\n", mrtgDir)
+	for _, t := range mrtgTargets {
+		fmt.Fprintf(&b, "Target[%s]: %s:%s@%s\nMaxBytes[%s]: %s\nTitle[%s]: %s\nPageTop[%s]: <h1>%s</h1>\nOptions[%s]: %sgrowright\n",
+			t.name, t.oids, snmptest.Community, nodeAddr, t.name, t.maxBytes, t.name, t.name, t.name, t.name, t.name, t.options)
+	}
+	return b.String()
+}
 
 func main() {
 	window := flag.Duration("d", 60*time.Second, "measurement window")
@@ -148,7 +151,7 @@ func run(window time.Duration) error {
 		return err
 	}
 	if err := b.sh(fmt.Sprintf("mkdir -p %s %s/www && cat > %s/snmpd.conf <<'EOF'\n%sEOF\ncat > %s/mrtg.cfg <<'EOF'\n%sEOF\nsetsid %s </dev/null >%s/log 2>&1 &",
-		snmpDir, mrtgDir, snmpDir, snmptest.Config("udp:"+nodeAddr+":161"), mrtgDir, mrtgCfg, strings.Join(snmptest.Command(snmpDir), " "), snmpDir)); err != nil {
+		snmpDir, mrtgDir, snmpDir, snmptest.Config("udp:"+nodeAddr+":161"), mrtgDir, mrtgCfg(), strings.Join(snmptest.Command(snmpDir), " "), snmpDir)); err != nil {
 		return err
 	}
 	for _, u := range []string{agentURL, neURL} {

@@ -66,17 +66,29 @@ func interfaceOIDs(i int) []string {
 // noSuchInstance, endOfMibView, or left out of its reply).
 var errAbsent = errors.New("the device does not have it")
 
-// number reads a numeric value. counter asks for a Counter32 or
-// Counter64 and nothing else: a counter of another type would be turned
-// into a rate that means nothing.
-func number(v gosnmp.SnmpPDU, counter bool) (float64, error) {
+// kind is the type a MIB gives a value.
+type kind int
+
+const (
+	// counter is a Counter32 or Counter64 and nothing else: a counter
+	// of another type would be turned into a rate that means nothing.
+	counter kind = iota
+	// integer is any numeric type.
+	integer
+	// text is a numeric type or a string holding a number, as UCD
+	// gives loads ("0.15") and as an OID the HCL names may be.
+	text
+)
+
+// number reads a value of the kind the MIB gives it.
+func number(v gosnmp.SnmpPDU, want kind) (float64, error) {
 	switch v.Type {
 	case gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView, gosnmp.Null:
 		return 0, errAbsent
 	case gosnmp.Counter32, gosnmp.Counter64:
 		return bigFloat(v)
 	}
-	if counter {
+	if want == counter {
 		return 0, fmt.Errorf("it is %v, not a counter", v.Type)
 	}
 	switch v.Type {
@@ -91,8 +103,7 @@ func number(v gosnmp.SnmpPDU, counter bool) (float64, error) {
 			return f, nil
 		}
 	case gosnmp.OctetString:
-		// UCD gives loads as strings ("0.15").
-		if b, ok := v.Value.([]byte); ok {
+		if b, ok := v.Value.([]byte); ok && want == text {
 			f, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 				return 0, fmt.Errorf("it is the string %.40q, not a number", b)
@@ -145,26 +156,23 @@ func (c *collection) gauge(name, help string, v float64, labels ...metric.Label)
 
 // read is the value of oid in got; absent values are an error only when
 // required.
-func (c *collection) read(got map[string]gosnmp.SnmpPDU, oid, what string, counter, required bool) (float64, bool) {
+func (c *collection) read(got map[string]gosnmp.SnmpPDU, oid, what string, want kind, required bool) (float64, bool) {
 	v, ok := got[oid]
 	if !ok {
 		v.Type = gosnmp.NoSuchInstance
 	}
-	f, err := number(v, counter)
+	f, err := number(v, want)
 	if err != nil && (required || !errors.Is(err, errAbsent)) {
 		c.errs = append(c.errs, fmt.Errorf("SNMP device %s: %s (%s): %w", c.dev.Name, what, oid, err))
 	}
 	return f, err == nil
 }
 
-var ifSeries = []struct {
-	col, name, help string
-	counter         bool
-}{
-	{oidIfHCInOctets, "hactl_snmp_if_in_octets_total", "Bytes the SNMP device's interface received (ifHCInOctets).", true},
-	{oidIfHCOutOctets, "hactl_snmp_if_out_octets_total", "Bytes the SNMP device's interface sent (ifHCOutOctets).", true},
-	{oidIfInErrors, "hactl_snmp_if_in_errors_total", "Inbound packets with errors on the SNMP device's interface (ifInErrors).", true},
-	{oidIfOutErrors, "hactl_snmp_if_out_errors_total", "Outbound packets not sent for errors on the SNMP device's interface (ifOutErrors).", true},
+var ifSeries = []struct{ col, name, help string }{
+	{oidIfHCInOctets, "hactl_snmp_if_in_octets_total", "Bytes the SNMP device's interface received (ifHCInOctets)."},
+	{oidIfHCOutOctets, "hactl_snmp_if_out_octets_total", "Bytes the SNMP device's interface sent (ifHCOutOctets)."},
+	{oidIfInErrors, "hactl_snmp_if_in_errors_total", "Inbound packets with errors on the SNMP device's interface (ifInErrors)."},
+	{oidIfOutErrors, "hactl_snmp_if_out_errors_total", "Outbound packets not sent for errors on the SNMP device's interface (ifOutErrors)."},
 }
 
 func (c *collection) interfaces(names []string, idx map[string]int, got map[string]gosnmp.SnmpPDU) {
@@ -175,11 +183,11 @@ func (c *collection) interfaces(names []string, idx map[string]int, got map[stri
 		}
 		label := metric.Label{Name: "interface", Value: name}
 		for _, s := range ifSeries {
-			if v, ok := c.read(got, s.col+"."+strconv.Itoa(i), "interface "+name, s.counter, true); ok {
+			if v, ok := c.read(got, s.col+"."+strconv.Itoa(i), "interface "+name, counter, true); ok {
 				c.add(s.name, s.help, metric.Counter, v, label)
 			}
 		}
-		if v, ok := c.read(got, oidIfOperStatus+"."+strconv.Itoa(i), "interface "+name+" status", false, true); ok {
+		if v, ok := c.read(got, oidIfOperStatus+"."+strconv.Itoa(i), "interface "+name+" status", integer, true); ok {
 			up := 0.0
 			if v == 1 {
 				up = 1
@@ -193,12 +201,12 @@ func (c *collection) interfaces(names []string, idx map[string]int, got map[stri
 // has none of them.
 func (c *collection) ucd(got map[string]gosnmp.SnmpPDU) bool {
 	none := true
-	if v, ok := c.read(got, oidLaLoad1, "laLoad.1", false, false); ok {
+	if v, ok := c.read(got, oidLaLoad1, "laLoad.1", text, false); ok {
 		c.gauge("hactl_snmp_load1", "1-minute load average of the SNMP device (UCD laLoad.1).", v)
 		none = false
 	}
 	for _, m := range ucdMemory {
-		if v, ok := c.read(got, m.oid, m.name, false, false); ok {
+		if v, ok := c.read(got, m.oid, m.name, integer, false); ok {
 			c.gauge(m.name, m.help, v*1024)
 			none = false
 		}
@@ -219,9 +227,9 @@ func (c *collection) hostResources(walk func(root string) (map[string]gosnmp.Snm
 		if oid, isOID := typ.Value.(string); !ok || !isOID || strings.TrimPrefix(oid, ".") != oidHrStorageRAM {
 			continue
 		}
-		units, ok1 := c.read(storage, "4."+row, "hrStorageAllocationUnits", false, true)
-		size, ok2 := c.read(storage, "5."+row, "hrStorageSize", false, true)
-		used, ok3 := c.read(storage, "6."+row, "hrStorageUsed", false, true)
+		units, ok1 := c.read(storage, "4."+row, "hrStorageAllocationUnits", integer, true)
+		size, ok2 := c.read(storage, "5."+row, "hrStorageSize", integer, true)
+		used, ok3 := c.read(storage, "6."+row, "hrStorageUsed", integer, true)
 		if ok1 && ok2 && ok3 {
 			c.gauge("hactl_snmp_memory_total_bytes", "Real memory of the SNMP device.", size*units)
 			c.gauge("hactl_snmp_memory_used_bytes", "Used real memory of the SNMP device (HOST-RESOURCES).", used*units)
@@ -236,7 +244,7 @@ func (c *collection) hostResources(walk func(root string) (map[string]gosnmp.Snm
 	var sum float64
 	n := 0
 	for suffix := range loads {
-		if v, ok := c.read(loads, suffix, "hrProcessorLoad", false, true); ok {
+		if v, ok := c.read(loads, suffix, "hrProcessorLoad", integer, true); ok {
 			sum += v
 			n++
 		}
@@ -250,7 +258,7 @@ func (c *collection) hostResources(walk func(root string) (map[string]gosnmp.Snm
 func (c *collection) extra(oids []string, got map[string]gosnmp.SnmpPDU) {
 	for _, oid := range oids {
 		oid = strings.TrimPrefix(oid, ".")
-		v, ok := c.read(got, oid, "OID", false, true)
+		v, ok := c.read(got, oid, "OID", text, true)
 		if !ok {
 			continue
 		}

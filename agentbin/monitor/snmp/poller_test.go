@@ -243,38 +243,40 @@ func TestNewPollerRefusesBadSpecs(t *testing.T) {
 
 func TestNumberChecksTypes(t *testing.T) {
 	for _, c := range []struct {
-		name    string
-		pdu     gosnmp.SnmpPDU
-		counter bool
-		want    float64
-		err     string
+		name  string
+		pdu   gosnmp.SnmpPDU
+		want  kind
+		value float64
+		err   string
 	}{
-		{"Counter64", gosnmp.SnmpPDU{Type: gosnmp.Counter64, Value: uint64(1) << 63}, true, 1 << 63, ""},
-		{"Counter32", gosnmp.SnmpPDU{Type: gosnmp.Counter32, Value: uint(42)}, true, 42, ""},
-		{"Gauge32 where a counter is due", gosnmp.SnmpPDU{Type: gosnmp.Gauge32, Value: uint(42)}, true, 0, "not a counter"},
-		{"string where a counter is due", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("12")}, true, 0, "not a counter"},
-		{"Integer", gosnmp.SnmpPDU{Type: gosnmp.Integer, Value: -3}, false, -3, ""},
-		{"TimeTicks", gosnmp.SnmpPDU{Type: gosnmp.TimeTicks, Value: uint32(100)}, false, 100, ""},
-		{"UCD load string", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("0.15 ")}, false, 0.15, ""},
-		{"non-numeric string", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("up")}, false, 0, "not a number"},
-		{"NaN string", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("NaN")}, false, 0, "not a number"},
-		{"OID value", gosnmp.SnmpPDU{Type: gosnmp.ObjectIdentifier, Value: ".1.3"}, false, 0, "not a number"},
-		{"IP address", gosnmp.SnmpPDU{Type: gosnmp.IPAddress, Value: "10.0.0.1"}, false, 0, "not a number"},
-		{"typed Counter64 carrying a string", gosnmp.SnmpPDU{Type: gosnmp.Counter64, Value: "huge"}, true, 0, "value is a string"},
-		{"noSuchInstance", gosnmp.SnmpPDU{Type: gosnmp.NoSuchInstance}, true, 0, "does not have it"},
-		{"endOfMibView", gosnmp.SnmpPDU{Type: gosnmp.EndOfMibView}, false, 0, "does not have it"},
-		{"float", gosnmp.SnmpPDU{Type: gosnmp.OpaqueFloat, Value: float32(1.5)}, false, 1.5, ""},
+		{"Counter64", gosnmp.SnmpPDU{Type: gosnmp.Counter64, Value: uint64(1) << 63}, counter, 1 << 63, ""},
+		{"Counter32", gosnmp.SnmpPDU{Type: gosnmp.Counter32, Value: uint(42)}, counter, 42, ""},
+		{"Gauge32 where a counter is due", gosnmp.SnmpPDU{Type: gosnmp.Gauge32, Value: uint(42)}, counter, 0, "not a counter"},
+		{"string where a counter is due", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("12")}, counter, 0, "not a counter"},
+		{"Integer", gosnmp.SnmpPDU{Type: gosnmp.Integer, Value: -3}, text, -3, ""},
+		{"TimeTicks", gosnmp.SnmpPDU{Type: gosnmp.TimeTicks, Value: uint32(100)}, text, 100, ""},
+		{"UCD load string", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("0.15 ")}, text, 0.15, ""},
+		{"non-numeric string", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("up")}, text, 0, "not a number"},
+		{"NaN string", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("NaN")}, text, 0, "not a number"},
+		{"OID value", gosnmp.SnmpPDU{Type: gosnmp.ObjectIdentifier, Value: ".1.3"}, text, 0, "not a number"},
+		{"IP address", gosnmp.SnmpPDU{Type: gosnmp.IPAddress, Value: "10.0.0.1"}, text, 0, "not a number"},
+		{"typed Counter64 carrying a string", gosnmp.SnmpPDU{Type: gosnmp.Counter64, Value: "huge"}, counter, 0, "value is a string"},
+		{"noSuchInstance", gosnmp.SnmpPDU{Type: gosnmp.NoSuchInstance}, counter, 0, "does not have it"},
+		{"endOfMibView", gosnmp.SnmpPDU{Type: gosnmp.EndOfMibView}, text, 0, "does not have it"},
+		{"float", gosnmp.SnmpPDU{Type: gosnmp.OpaqueFloat, Value: float32(1.5)}, text, 1.5, ""},
+		{"numeric string where an integer is due", gosnmp.SnmpPDU{Type: gosnmp.OctetString, Value: []byte("12")}, integer, 0, "not a number"},
+		{"Gauge32 integer", gosnmp.SnmpPDU{Type: gosnmp.Gauge32, Value: uint(7)}, integer, 7, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := number(c.pdu, c.counter)
+			got, err := number(c.pdu, c.want)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Errorf("error %v, want %q", err, c.err)
 				}
 				return
 			}
-			if err != nil || got != c.want {
-				t.Errorf("got %v, %v, want %v", got, err, c.want)
+			if err != nil || got != c.value {
+				t.Errorf("got %v, %v, want %v", got, err, c.value)
 			}
 		})
 	}

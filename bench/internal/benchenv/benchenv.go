@@ -5,6 +5,8 @@
 package benchenv
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -43,4 +45,30 @@ func Build(dir string) (string, error) {
 		}
 	}
 	return hactl, nil
+}
+
+// Prepare makes a working directory holding hactl and its agent built
+// from the working tree, a random cluster key (cluster.key) and the
+// configuration clusterHCL (cluster.hcl). It returns the directory and
+// hactl's path; the caller removes the directory.
+func Prepare(clusterHCL string) (dir, hactl string, err error) {
+	if dir, err = os.MkdirTemp("", "hactl-bench-"); err != nil {
+		return "", "", err
+	}
+	if hactl, err = Build(dir); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	for name, data := range map[string]string{"cluster.key": base64.StdEncoding.EncodeToString(key), "cluster.hcl": clusterHCL} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			os.RemoveAll(dir)
+			return "", "", err
+		}
+	}
+	return dir, hactl, nil
 }

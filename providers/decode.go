@@ -315,6 +315,16 @@ func (c *Content) Int(name string) int {
 	return int(i)
 }
 
+// Float returns a Real attribute, nil when absent.
+func (c *Content) Float(name string) *float64 {
+	v, ok := c.value(name, cty.Number)
+	if !ok {
+		return nil
+	}
+	f, _ := v.AsBigFloat().Float64()
+	return &f
+}
+
 // Bool returns a boolean attribute.
 func (c *Content) Bool(name string) bool {
 	v, ok := c.value(name, cty.Bool)

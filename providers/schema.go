@@ -22,6 +22,7 @@ const (
 	Size            // "10M", "512K", "1G" or a number of bytes
 	Ref             // a reference to another block: node.h2g
 	RefList         // a list of references: [node.h2g, node.c2g]
+	Real            // a number, not necessarily whole: 0.8, 90, 1e6
 )
 
 // Name is how the type is written in the language reference.
@@ -53,6 +54,8 @@ func (t Type) Name() string {
 		return "reference"
 	case RefList:
 		return "list(reference)"
+	case Real:
+		return "number"
 	}
 	return "unknown"
 }
@@ -87,6 +90,8 @@ func (t Type) Expect() string {
 		return "a reference to a block, like node.h2g"
 	case RefList:
 		return "a list of references, like [node.h2g, node.c2g]"
+	case Real:
+		return "a number, like 0.8 or 1e6"
 	}
 	return "a value"
 }

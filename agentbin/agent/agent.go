@@ -172,7 +172,8 @@ func (a *Agent) report(now time.Time) *status.Status {
 }
 
 func (a *Agent) roleEnv() role.Env {
-	return role.Env{Logger: a.cfg.Logger, StateDir: a.cfg.StateDir, Emit: a.emit}
+	return role.Env{Logger: a.cfg.Logger, StateDir: a.cfg.StateDir, Emit: a.emit,
+		Status: func() (*status.Status, error) { return status.Read(a.cfg.StatusPath) }}
 }
 
 // emit queues a role's event for the loop; it never blocks the role.

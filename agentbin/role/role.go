@@ -55,6 +55,10 @@ type Env struct {
 	// runs the notify commands that want it and passes group events to
 	// the roles that follow them, in its own goroutine.
 	Emit func(status.Event)
+	// Status reads the agent's latest status, with every role's section
+	// (the monitor role collects the others' figures from it). Nil where
+	// no agent writes one (tests).
+	Status func() (*status.Status, error)
 }
 
 // Request is an operator's request to a role (hactl failover, standby,

@@ -10,6 +10,7 @@ import (
 	// The lvs role's datapaths register themselves.
 	_ "github.com/hactl/hactl/agentbin/lvs/ipvs"
 	_ "github.com/hactl/hactl/agentbin/lvs/nft"
+	"github.com/hactl/hactl/agentbin/monitor"
 	"github.com/hactl/hactl/agentbin/proxy"
 	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/sync"
@@ -21,4 +22,5 @@ var All = []role.Kind{
 	lvs.Kind{},
 	proxy.Kind{},
 	sync.Kind{},
+	monitor.Kind{},
 }

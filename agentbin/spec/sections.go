@@ -52,7 +52,7 @@ var Sections = []Section{
 			R []SyncReceive
 		}{s.Syncs, s.SyncReceives}
 	}},
-	{Role: "monitor", Blocks: "monitor", parts: func(s *Spec) any {
+	{Role: "monitor", Blocks: "monitor", Runs: true, parts: func(s *Spec) any {
 		if s.Monitor == nil {
 			return nil
 		}

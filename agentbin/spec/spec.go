@@ -314,11 +314,37 @@ type SyncReceive struct {
 
 // Monitor is this node's monitoring.
 type Monitor struct {
-	Listen      string       `json:"listen"`
+	// Listen is the host:port /metrics is served on: the node's
+	// management address unless the configuration says otherwise.
+	Listen string `json:"listen"`
+	// BasicAuth, when set, is asked of every scrape.
+	BasicAuth *BasicAuth `json:"basic_auth,omitempty"`
+	// TLS, when set, serves /metrics over HTTPS with this certificate.
+	TLS         *CertPair    `json:"tls,omitempty"`
 	Collectors  []string     `json:"collectors"`
 	IntervalMS  int          `json:"interval_ms"`
 	RetentionMS int64        `json:"retention_ms"`
 	Devices     []SNMPDevice `json:"snmp_devices,omitempty"`
+	Thresholds  []Threshold  `json:"thresholds,omitempty"`
+}
+
+// BasicAuth is a user and the secret file holding its password.
+type BasicAuth struct {
+	User         string `json:"user"`
+	PasswordPath string `json:"password_path"`
+}
+
+// Threshold watches the series a metric selector picks: a gauge's value,
+// a counter's per-second rate. One that stays above Above or below Below
+// for ForMS emits a threshold event, and another when it is back.
+type Threshold struct {
+	Name string `json:"name"`
+	// Metric is a selector: a metric name and, in braces, labels that
+	// must match (node_network_receive_bytes_total{device="eth0"}).
+	Metric string   `json:"metric"`
+	Above  *float64 `json:"above,omitempty"`
+	Below  *float64 `json:"below,omitempty"`
+	ForMS  int64    `json:"for_ms"`
 }
 
 // SNMPDevice is a device this node polls.
@@ -471,6 +497,9 @@ func (s *Spec) Validate() error {
 			}
 		}
 	}
+	if m := s.Monitor; m != nil {
+		errs = append(errs, m.validate(s.Secrets)...)
+	}
 	for _, sec := range s.Secrets {
 		if !InSecretsDir(sec.Path) || len(sec.Digest) != 64 {
 			bad("secret %q: path must be a file directly in %s and the digest 64 hex digits", sec.Name, layout.SecretsDir)
@@ -581,6 +610,9 @@ func (s *Spec) durations() []durationField {
 		add("monitor: retention_ms", m.RetentionMS, 0, 20*year)
 		for _, d := range m.Devices {
 			add(fmt.Sprintf("monitor: snmp_device %q: interval_ms", d.Name), int64(d.IntervalMS), 0, day)
+		}
+		for _, t := range m.Thresholds {
+			add(fmt.Sprintf("monitor: threshold %q: for_ms", t.Name), t.ForMS, 0, 30*day)
 		}
 	}
 	for _, n := range s.Notifies {

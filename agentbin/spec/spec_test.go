@@ -69,8 +69,9 @@ func everyPart() *Spec {
 		VirtualServices: []VirtualService{{Name: "vs", PersistenceMS: 1000, HealthCheck: hc}},
 		Proxies:         []Proxy{{Name: "px", ClientTimeoutMS: 1000, BackendTimeoutMS: 1000, Services: []ProxyService{{Name: "s", SessionTTLMS: 1000, HealthCheck: hc}}}},
 		Syncs:           []Sync{{Name: "sy", Path: "/srv/", IntervalMS: 1000, DelayMS: 200}},
-		Monitor:         &Monitor{IntervalMS: 1000, RetentionMS: 1000, Devices: []SNMPDevice{{Name: "d", IntervalMS: 1000}}},
-		Notifies:        []Notify{{Name: "n", TimeoutMS: 1000}},
+		Monitor: &Monitor{Listen: "10.0.0.1:9694", IntervalMS: 1000, RetentionMS: 1000, Devices: []SNMPDevice{{Name: "d", IntervalMS: 1000}},
+			Thresholds: []Threshold{{Name: "load", Metric: "node_load1", Above: new(1.5), ForMS: 1000}}},
+		Notifies: []Notify{{Name: "n", TimeoutMS: 1000}},
 	}
 }
 

@@ -50,6 +50,15 @@ const (
 	SyncRecovered EventKind = "sync_recovered"
 )
 
+// The monitor role's events.
+const (
+	// ThresholdExceeded: a monitored series stayed beyond a threshold's
+	// limit for its duration.
+	ThresholdExceeded EventKind = "threshold_exceeded"
+	// ThresholdCleared: it is back within the limit.
+	ThresholdCleared EventKind = "threshold_cleared"
+)
+
 // The agent's own events.
 const (
 	// RoleFailure: a role stopped by itself or could not start; the agent
@@ -93,6 +102,8 @@ var EventKinds = []struct {
 	{RoleRecovery, "a failed agent role runs again"},
 	{SyncFailed, "a sync run to a target failed (or stopped at the delete guard); it is retried with backoff, the changes kept pending"},
 	{SyncRecovered, "a target of a sync that failed received a complete run again"},
+	{ThresholdExceeded, "a series a monitor threshold watches stayed beyond its limit for the threshold's duration (detail: threshold, series, value)"},
+	{ThresholdCleared, "a series that exceeded a monitor threshold is back within the limit"},
 }
 
 // EventKindNames returns every event kind's name, in declaration order.

@@ -43,6 +43,8 @@ type Status struct {
 	Syncs []Sync `json:"syncs,omitempty"`
 	// Proxies are the proxy role's proxies.
 	Proxies []Proxy `json:"proxies,omitempty"`
+	// Monitor is the monitor role's view, on monitored nodes.
+	Monitor *Monitor `json:"monitor,omitempty"`
 }
 
 // LVS is the lvs role's section of the status.

@@ -101,7 +101,7 @@ func TestValidate(t *testing.T) {
 			stderr: []string{"Error: Reference to undeclared network", "on " + badFile + " line 11, in node \"h2g\":",
 				"  11:     network = network.lna", "Did you mean network.lan?", "1 error, 0 warnings."}},
 		{name: "warnings are not errors", args: []string{"validate", goldenDir + "warn_secret_inline.hcl"}, code: exitOK,
-			stdout: []string{"Success!", "3 warnings above."}, stderr: []string{"Warning: Secret written inline", "Warning: monitor blocks are not run by this version"}},
+			stdout: []string{"Success!", "2 warnings above."}, stderr: []string{"Warning: Secret written inline"}},
 		{name: "empty file", args: []string{"validate", goldenDir + "empty.hcl"}, code: exitError,
 			stderr: []string{"Error: Missing cluster block", "empty.hcl has none"}},
 		{name: "binary file", args: []string{"validate", goldenDir + "binary.hcl"}, code: exitError,
@@ -206,7 +206,7 @@ func TestValidateJSON(t *testing.T) {
 	t.Run("valid with warnings", func(t *testing.T) {
 		code, stdout, _ := hactl(t, "validate", "--json", goldenDir+"warn_secret_inline.hcl")
 		d := decode(t, stdout)
-		if code != exitOK || !d.Valid || d.ErrorCount != 0 || d.WarningCount != 3 || d.Diagnostics[0].Severity != "warning" {
+		if code != exitOK || !d.Valid || d.ErrorCount != 0 || d.WarningCount != 2 || d.Diagnostics[0].Severity != "warning" {
 			t.Errorf("exit %d, document %+v", code, d)
 		}
 	})

@@ -58,6 +58,8 @@ type NodeStatus struct {
 	// Proxies are the node's proxy role's proxies, with their backends'
 	// health and counters.
 	Proxies []status.Proxy `json:"proxies,omitempty"`
+	// Metrics sums up the node's latest monitor collection.
+	Metrics *status.Monitor `json:"metrics,omitempty"`
 }
 
 func newStatusCommand() *cobra.Command {
@@ -201,6 +203,7 @@ func newStatusReport(desired []*plan.Desired, observed map[string]*plan.Observed
 				}
 			}
 			row.Proxies = st.Proxies
+			row.Metrics = st.Monitor
 			if hb := st.Heartbeat; hb != nil {
 				row.Standby, row.Maintenance = hb.Standby, hb.Maintenance
 				row.Failures = groupFailures(hb.Groups)
@@ -333,6 +336,7 @@ func (r *statusReport) writeText(w io.Writer) error {
 	r.writeFailures(w)
 	r.writeSyncs(w)
 	r.writeProxies(w)
+	r.writeMetrics(w)
 	return nil
 }
 

@@ -1,8 +1,9 @@
 # The guide's chapter 6.1 (Net-SNMP + MRTG / RRDtool / Cacti): h2g is the
 # SNMP manager that draws graphs, c2g runs snmpd. With hactl every node's
-# agent collects its own CPU, load, memory, disk and interface traffic, and
-# serves graphs on :9694; SNMP is kept for what cannot run an agent: the
-# network devices.
+# agent collects its own CPU, load, memory, disk and interface traffic and
+# the cluster's state, keeps their history, and serves them to Prometheus on
+# its lan address; `hactl dashboard` draws the graphs. SNMP is kept for what
+# cannot run an agent: the network devices.
 #
 # The nodes are those of the guide: the h2g/c2g web pair of chapter 1 and
 # the real servers f400 and dgx of chapter 4.
@@ -90,16 +91,31 @@ monitor {
   nodes = [node.h2g, node.c2g, node.f400, node.dgx]
 
   # mrtg.cfg's Target[] lines, for every node at once, plus the cluster's
-  # own state (heartbeat links and latencies).
-  collectors = ["cpu", "load", "memory", "disk", "network", "heartbeat"]
+  # own state (heartbeat links and latencies, failovers).
+  collectors = ["cpu", "load", "memory", "disk", "filesystem", "network", "processes", "heartbeat"]
 
   # MRTG polls every 5 minutes (cron */5) and keeps about two years of
   # averaged data; 10 seconds shows a failover, 400 days a trend.
   interval  = "10s"
   retention = "400d"
 
-  # The dashboard and Prometheus endpoint (MRTG's WorkDir served by httpd).
-  listen = ":9694"
+  # /metrics for Prometheus (MRTG's WorkDir served by httpd), on each
+  # node's lan address, port 9694: the management network, not every
+  # address the node has.
+  network = network.lan
+
+  # MRTG's MaxBytes / ThreshMaxI: tell the operator (notify below) when a
+  # node stays loaded, or its lan traffic stays near the link's capacity.
+  threshold "load" {
+    metric = "node_load1"
+    above  = 4
+    for    = "5m"
+  }
+  threshold "lan_in" {
+    metric = "node_network_receive_bytes_total{device=\"eth0\"}"
+    above  = 1e8 # bytes per second: 80% of a gigabit
+    for    = "2m"
+  }
 
   # An SNMPv2c switch (snmpd.conf: rocommunity / mrtg.cfg: community@host).
   # The community is read from a file, never written here. The address is
@@ -140,6 +156,6 @@ monitor {
 # What mon / Heartbeat's MailTo resource did: tell the operator.
 notify "admin" {
   command = "/usr/local/bin/mail-admin root@example.com"
-  events  = ["node_dead", "node_alive", "link_down", "group_started", "group_failed", "split_brain", "fence_failed"]
+  events  = ["node_dead", "node_alive", "link_down", "group_started", "group_failed", "split_brain", "fence_failed", "threshold_exceeded", "threshold_cleared"]
   timeout = "30s"
 }

@@ -421,13 +421,44 @@ type SyncEndpoint struct {
 
 // Monitor is resource monitoring and its dashboard.
 type Monitor struct {
+	// Listen is the address /metrics is served on, as written; empty:
+	// each node's address on Network, or its SSH address, and Port.
 	Listen     string
+	Network    *Network
+	Port       int
+	BasicAuth  *BasicAuth
+	TLS        *MonitorTLS
 	Nodes      []*Node // empty: every node
 	Collectors []string
 	Interval   time.Duration
 	Retention  time.Duration
 	Devices    []*SNMPDevice
+	Thresholds []*Threshold
 	Range      Range
+}
+
+// BasicAuth is the user and password a scraper of /metrics must give.
+type BasicAuth struct {
+	User         string
+	Password     string // inline; it reaches the node only as a secret file
+	PasswordFile string
+	Range        Range
+}
+
+// MonitorTLS is the certificate /metrics is served with over HTTPS.
+type MonitorTLS struct {
+	CertFile, KeyFile string
+	Range             Range
+}
+
+// Threshold emits an event when a metric stays beyond a limit.
+type Threshold struct {
+	Name   string
+	Metric string
+	Above  *float64
+	Below  *float64
+	For    time.Duration
+	Range  Range
 }
 
 // SNMPDevice is a network device polled over SNMP.

@@ -2,9 +2,12 @@ package monitor
 
 import (
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/plan/topology"
 	"github.com/hactl/hactl/providers"
 )
 
@@ -17,14 +20,20 @@ func (Provider) Compile(c *providers.CompileContext) {
 	if m == nil {
 		return
 	}
-	nodes := m.Nodes
-	if len(nodes) == 0 {
-		nodes = c.Topology.Nodes
-	}
+	nodes := Monitored(c.Topology)
 	if !slices.Contains(nodes, c.Node) {
 		return
 	}
-	sm := &spec.Monitor{Listen: m.Listen, Collectors: m.Collectors, IntervalMS: providers.MS(m.Interval), RetentionMS: m.Retention.Milliseconds()}
+	sm := &spec.Monitor{Listen: listenAddress(m, c.Node), Collectors: m.Collectors, IntervalMS: providers.MS(m.Interval), RetentionMS: m.Retention.Milliseconds()}
+	if a := m.BasicAuth; a != nil {
+		sm.BasicAuth = &spec.BasicAuth{User: a.User, PasswordPath: c.SecretFrom("monitor-password", a.Password, a.PasswordFile, a.Range)}
+	}
+	if t := m.TLS; t != nil {
+		sm.TLS = &spec.CertPair{CertPath: c.Secret("monitor.crt", t.CertFile, t.Range), KeyPath: c.Secret("monitor.key", t.KeyFile, t.Range)}
+	}
+	for _, t := range m.Thresholds {
+		sm.Thresholds = append(sm.Thresholds, spec.Threshold{Name: t.Name, Metric: t.Metric, Above: t.Above, Below: t.Below, ForMS: t.For.Milliseconds()})
+	}
 	if nodes[0] == c.Node {
 		for _, d := range m.Devices {
 			sd := spec.SNMPDevice{
@@ -41,4 +50,22 @@ func (Provider) Compile(c *providers.CompileContext) {
 		}
 	}
 	c.Spec.Monitor = sm
+}
+
+// listenAddress is where the node serves /metrics: listen as written;
+// else its address on the management network; else the address hactl
+// reaches it on over SSH. Metrics tell an attacker what runs where and
+// when it fails over, so they are not served on every address (a public
+// or client-facing one) unless the operator asks for that.
+func listenAddress(m *topology.Monitor, n *topology.Node) string {
+	if m.Listen != "" {
+		return m.Listen
+	}
+	host := n.Address
+	if m.Network != nil {
+		if i := n.InterfaceOn(m.Network); i != nil {
+			host = i.Address.Addr().String()
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(m.Port))
 }

@@ -5,6 +5,7 @@
 package metric
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,4 +61,86 @@ func (s Sample) Series() string {
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// Selector picks series: by name, and by the labels it gives (others may
+// have any value). Thresholds and the dashboard name series by selectors.
+type Selector struct {
+	Name   string
+	Labels []Label
+}
+
+// ParseSelector reads a selector written as Prometheus writes a series:
+// node_load1, or node_network_receive_bytes_total{device="eth0"}.
+func ParseSelector(s string) (Selector, error) {
+	name, rest, braces := strings.Cut(s, "{")
+	sel := Selector{Name: strings.TrimSpace(name)}
+	if !validName(sel.Name) {
+		return Selector{}, fmt.Errorf("metric %q: a metric name has letters, digits, _ and :, and no digit first", s)
+	}
+	if !braces {
+		return sel, nil
+	}
+	rest = strings.TrimSpace(rest)
+	if !strings.HasSuffix(rest, "}") {
+		return Selector{}, fmt.Errorf("metric %q: labels must end with }", s)
+	}
+	rest = strings.TrimSpace(strings.TrimSuffix(rest, "}"))
+	for rest != "" {
+		key, after, ok := strings.Cut(rest, "=")
+		key = strings.TrimSpace(key)
+		after = strings.TrimSpace(after)
+		if !ok || !validName(key) || strings.Contains(key, ":") || !strings.HasPrefix(after, `"`) {
+			return Selector{}, fmt.Errorf(`metric %q: labels are written name="value", separated by commas`, s)
+		}
+		quoted, err := strconv.QuotedPrefix(after)
+		if err != nil {
+			return Selector{}, fmt.Errorf("metric %q: label %s: the value must be a quoted string", s, key)
+		}
+		value, _ := strconv.Unquote(quoted)
+		sel.Labels = append(sel.Labels, Label{Name: key, Value: value})
+		rest = strings.TrimSpace(after[len(quoted):])
+		if rest != "" {
+			if rest[0] != ',' {
+				return Selector{}, fmt.Errorf("metric %q: labels must be separated by commas", s)
+			}
+			rest = strings.TrimSpace(rest[1:])
+		}
+	}
+	return sel, nil
+}
+
+// Matches says whether the sample is one of the selector's series.
+func (sel Selector) Matches(s *Sample) bool {
+	if s.Name != sel.Name {
+		return false
+	}
+	for _, want := range sel.Labels {
+		found := false
+		for _, l := range s.Labels {
+			if l.Name == want.Name {
+				found = l.Value == want.Value
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -16,3 +16,35 @@ func TestSeriesSortsLabelsAndQuotesValues(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSelectorAndMatch(t *testing.T) {
+	eth0 := Sample{Name: "rx_total", Labels: []Label{{"device", "eth0"}, {"x", "1"}}}
+	for _, c := range []struct {
+		in      string
+		err     bool
+		matches bool // eth0
+	}{
+		{in: "rx_total", matches: true},
+		{in: `rx_total{device="eth0"}`, matches: true},
+		{in: ` rx_total { device = "eth0" , x="1" } `, matches: true},
+		{in: `rx_total{device="eth1"}`},
+		{in: `rx_total{other="eth0"}`},
+		{in: "node_load1"},
+		{in: "", err: true},
+		{in: "1abc", err: true},
+		{in: "rx total", err: true},
+		{in: `rx_total{device=eth0}`, err: true},
+		{in: `rx_total{device="eth0"`, err: true},
+		{in: `rx_total{device="eth0" x="1"}`, err: true},
+		{in: `rx_total{de:v="a"}`, err: true},
+	} {
+		sel, err := ParseSelector(c.in)
+		if (err != nil) != c.err {
+			t.Errorf("ParseSelector(%q) error %v, want error %v", c.in, err, c.err)
+			continue
+		}
+		if err == nil && sel.Matches(&eth0) != c.matches {
+			t.Errorf("%q matches %v: %v, want %v", c.in, eth0, !c.matches, c.matches)
+		}
+	}
+}

@@ -2,7 +2,9 @@
 // nodes) and, for the graphs, each node's monitor API through
 // /api/node/NODE/... . Text from the cluster is only ever set as text,
 // never parsed as HTML. Graphs load when they scroll into view, the day
-// span first; other spans only when chosen.
+// span first; other spans only when chosen. The marks hactl-cluster and
+// hactl-graph (the Performance API) say when the cluster and the first
+// graph were drawn.
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -144,6 +146,7 @@
     if (!v.events.length) events.replaceChildren(el('li', {}, 'no events yet'));
 
     renderSources(v);
+    if (!document.body.dataset.ready) performance.mark('hactl-cluster');
     document.body.dataset.ready = '1';
   }
 
@@ -256,6 +259,7 @@
       ],
       axes: [{}, { size: 60 }],
     }, data, c.box);
+    if (!performance.getEntriesByName('hactl-graph').length) performance.mark('hactl-graph');
   }
 
   function refreshVisibleCharts() {

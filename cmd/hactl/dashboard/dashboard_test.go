@@ -1,4 +1,4 @@
-package main
+package dashboard
 
 import (
 	"bytes"
@@ -203,14 +203,14 @@ func TestDashboardServesThePageAndTheNodesAPIsToTheTokenOnly(t *testing.T) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, node+".sock"))
 	}
 	var log bytes.Buffer
-	d := newDashboard(dashTopology(), dial, time.Second, &log)
+	d := New(dashTopology(), dial, time.Second, &log)
 	web, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- d.serve(ctx, web) }()
+	go func() { done <- d.Serve(ctx, web) }()
 	t.Cleanup(func() { cancel(); <-done })
 	base := "http://" + web.Addr().String()
 
@@ -236,7 +236,7 @@ func TestDashboardServesThePageAndTheNodesAPIsToTheTokenOnly(t *testing.T) {
 			t.Errorf("%s without the token: %d, want 403", tc.path, code)
 		}
 	}
-	code, body := get(strings.TrimPrefix(d.url(web.Addr()), base), "")
+	code, body := get(strings.TrimPrefix(d.URL(web.Addr()), base), "")
 	if code != 200 || !strings.Contains(body, "<title>hactl dashboard</title>") {
 		t.Fatalf("page with the token: %d %.200s", code, body)
 	}
@@ -290,11 +290,11 @@ func TestDashboardServesThePageAndTheNodesAPIsToTheTokenOnly(t *testing.T) {
 // script, style, font or image from another origin.
 func TestDashboardPageLoadsNothingFromElsewhere(t *testing.T) {
 	remoteRef := regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import|fetch\(\s*["'](https?:)?//`)
-	err := fs.WalkDir(dashboardAssets, ".", func(path string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(assets, ".", func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		data, err := dashboardAssets.ReadFile(path)
+		data, err := assets.ReadFile(path)
 		if err != nil {
 			return err
 		}
@@ -306,7 +306,7 @@ func TestDashboardPageLoadsNothingFromElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dashboardAssets.ReadFile("dashboard_assets/uPlot.LICENSE"); err != nil {
+	if _, err := assets.ReadFile("assets/uPlot.LICENSE"); err != nil {
 		t.Errorf("the chart library's licence is not kept: %v", err)
 	}
 }

@@ -45,7 +45,7 @@ notify "record" {
 
 // scrape reads a node's /metrics from ctl, where listen defaults to: its
 // SSH address, port 9694.
-func (c *cluster) scrape(node string) (map[string]*dto.MetricFamily, error) {
+func (c *cluster) tryScrape(node string) (map[string]*dto.MetricFamily, error) {
 	ssh, err := c.lab.SSHAddress(node)
 	if err != nil {
 		return nil, err
@@ -70,9 +70,10 @@ func (c *cluster) scrape(node string) (map[string]*dto.MetricFamily, error) {
 	return fams, nil
 }
 
-func (c *cluster) mustScrape(node string) map[string]*dto.MetricFamily {
+// scrape is tryScrape that fails the test on an error.
+func (c *cluster) scrape(node string) map[string]*dto.MetricFamily {
 	c.t.Helper()
-	fams, err := c.scrape(node)
+	fams, err := c.tryScrape(node)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func (c *cluster) waitMetric(node, series string, want func(float64) bool, what 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		// Until the first collection is made, /metrics answers 503.
-		fams, err := c.scrape(node)
+		fams, err := c.tryScrape(node)
 		v, ok := value(fams, series)
 		if ok && want(v) {
 			return v
@@ -161,7 +162,7 @@ func TestMetricsMatchProcAndShowAFailover(t *testing.T) {
 		// /proc before and after a collection: the scrape's is between.
 		before := c.procNumber(n, "/proc/net/dev", "eth0:", 0)
 		time.Sleep(1500 * time.Millisecond)
-		fams := c.mustScrape(n)
+		fams := c.scrape(n)
 		after := c.procNumber(n, "/proc/net/dev", "eth0:", 0)
 		if rx, ok := value(fams, `node_network_receive_bytes_total{device="eth0"}`); !ok || rx < before || rx > after {
 			t.Errorf("%s: eth0 received %v bytes (given: %v); /proc/net/dev said %v before and %v after", n, rx, ok, before, after)

@@ -119,7 +119,7 @@ func (c *Cluster) heartbeat(o *out, hb *status.Heartbeat, now time.Time) {
 		}
 		o.add("hactl_failovers_total", "Times the group moved to another node, as this node saw it.", metric.Counter, float64(c.failovers[g.Name]), lbl("group", g.Name))
 		if d, ok := c.duration[g.Name]; ok {
-			o.add("hactl_failover_duration_seconds", "Length of the group's last move: from its holder's failure (or stop) to its start on the next.", metric.Gauge, d, lbl("group", g.Name))
+			o.add("hactl_failover_duration_seconds", "Length of the group's last move, as this node saw it: from the event that began it (the old holder found dead; the group stopped, failed or moved) to its start on the new holder.", metric.Gauge, d, lbl("group", g.Name))
 		}
 	}
 }

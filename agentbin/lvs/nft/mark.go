@@ -19,7 +19,7 @@ import (
 // its firewall-mark services (the IPVS datapath has its own).
 const MarkTable = "hactl_lvs_mark"
 
-const markChain = "mark"
+const markChain = "marking"
 
 // Marker marks the packets of firewall-mark services, as operators do with
 // iptables -t mangle, in a table of hactl's own that nothing else

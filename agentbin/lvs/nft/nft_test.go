@@ -316,3 +316,58 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("rs0 back: sweep %v, want nothing", got)
 	}
 }
+
+// TestSyncFirewallMark programs a firewall-mark service: its packets are
+// marked in table hactl_lvs_mark and its dispatch rule matches the mark;
+// its real servers keep each packet's port. A marking rule deleted by
+// hand is reported and restored, and the table goes with the service.
+func TestSyncFirewallMark(t *testing.T) {
+	d, nft := netns(t)
+	web := service("web", 0, "rr", time.Minute, 1, 1)
+	web.FWMark = 7
+	web.Mark = &datapath.Mark{Addresses: []netip.Addr{netip.MustParseAddr("192.168.3.181")}, Ports: []uint16{80, 443}}
+	for i := range web.Backends {
+		web.Backends[i].Port = 0
+	}
+	svcs := []datapath.Service{web}
+	if n, err := d.Sync(svcs); err != nil || n != 1 {
+		t.Fatalf("first Sync = %d, %v; want 1 service written", n, err)
+	}
+	marks := nft("list", "table", "inet", MarkTable)
+	for _, want := range []string{"type filter hook prerouting priority mangle", "ip daddr 192.168.3.181 tcp dport 80 meta mark set 0x00000007", "ip daddr 192.168.3.181 tcp dport 443 meta mark set 0x00000007"} {
+		if !strings.Contains(marks, want) {
+			t.Errorf("marking table lacks %q:\n%s", want, marks)
+		}
+	}
+	lb := nft("list", "table", "inet", TableName)
+	for _, want := range []string{"meta mark 0x00000007 fib daddr type local goto svc-web", "dnat ip to 192.168.0.3 comment"} {
+		if !strings.Contains(lb, want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, lb)
+		}
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift right after Sync: %q", drift)
+	}
+	writes := d.Writes()
+	if n, err := d.Sync(svcs); err != nil || n != 0 || d.Writes() != writes {
+		t.Fatalf("unchanged Sync = %d, %v, %d writes; want nothing written", n, err, d.Writes()-writes)
+	}
+
+	nft("flush", "chain", "inet", MarkTable, "marking")
+	if drift := d.Drift(svcs); !slices.ContainsFunc(drift, func(s string) bool { return strings.Contains(s, `"web": rules marking its packets are missing`) }) {
+		t.Errorf("flushed marking rules are not reported: %q", drift)
+	}
+	if n, err := d.Sync(svcs); err != nil || n != 1 {
+		t.Fatalf("restoring Sync = %d, %v; want 1", n, err)
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift after restoring: %q", drift)
+	}
+
+	if n, err := d.Sync(nil); err != nil || n != 1 {
+		t.Fatalf("removing the service: %d, %v", n, err)
+	}
+	if got := nft("list", "tables"); strings.Contains(got, MarkTable) {
+		t.Errorf("the marking table outlived its service: %s", got)
+	}
+}

@@ -22,16 +22,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
-	"github.com/hactl/hactl/plan/apply"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
 )
@@ -161,30 +159,11 @@ func main() {
 	}
 }
 
-func install(pkgs ...string) error {
-	var missing []string
-	for _, p := range pkgs {
-		if _, err := exec.LookPath(p); err != nil {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	fmt.Println("installing", strings.Join(missing, " "), "…")
-	cmd := exec.Command("apt-get", append([]string{"install", "-y", "-qq"}, missing...)...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("installing %s: %v\n%s", strings.Join(missing, " "), err, out)
-	}
-	return nil
-}
-
 func run(d time.Duration, conns int, only string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
 	}
-	if err := install("wrk", "haproxy"); err != nil {
+	if err := benchenv.Install("wrk", "haproxy"); err != nil {
 		return err
 	}
 	cost, err := syncCost(1000)
@@ -269,15 +248,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // starts HAProxy on h2g and waits until the VIP answers from both real
 // servers.
 func deploy(ctx context.Context, dir string) (*lab.Lab, error) {
-	hactl := filepath.Join(dir, "hactl")
-	// hactl takes the agent from beside its executable.
-	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))
-	for _, args := range [][]string{{"-o", hactl, "./cmd/hactl"}, {"-o", agent, "./agentbin"}} {
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("building %s: %v\n%s", args[len(args)-1], err, out)
-		}
+	hactl, err := benchenv.Build(dir)
+	if err != nil {
+		return nil, err
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

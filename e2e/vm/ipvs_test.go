@@ -12,11 +12,12 @@ import (
 
 // guestModules are what the guest tests load: IPVS with every scheduler
 // (the kernel would load them on demand, but the guest has no modprobe),
-// veth and bridge for the namespaces' networks, ipip for the tunnel.
+// veth and bridge for the namespaces' networks, ipip for the tunnel,
+// nf_tables for the marks of firewall-mark services.
 var guestModules = []string{
 	"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_lblc", "ip_vs_lblcr",
 	"ip_vs_dh", "ip_vs_sh", "ip_vs_sed", "ip_vs_nq", "ip_vs_mh",
-	"veth", "bridge", "ipip",
+	"veth", "bridge", "ipip", "nf_tables",
 }
 
 const installHint = "apt-get install --no-install-recommends qemu-system-x86 linux-image-amd64 xz-utils"

@@ -1,0 +1,117 @@
+package guest
+
+import (
+	"context"
+	"log"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/hactl/hactl/agentbin/lvs"
+	"github.com/hactl/hactl/agentbin/role"
+	"github.com/hactl/hactl/agentbin/spec"
+)
+
+// directorSpec is what hactl compiles for a director of the guide's
+// LVS-NAT pair: the http service on IPVS, in group "directors", with the
+// sync interface on the real servers' network.
+func directorSpec(node string) *spec.Spec {
+	return &spec.Spec{
+		Node:   node,
+		Groups: []spec.Group{{Name: "directors", Resources: []spec.Resource{{Kind: "vip", Name: "outside"}}}},
+		VirtualServices: []spec.VirtualService{{
+			Name: "http", VIP: "outside", Address: "192.168.3.181", Protocol: "tcp", Port: 80,
+			Scheduler: "rr", Forwarding: "nat", Datapath: "ipvs", SyncInterface: "eth0",
+			RealServers: []spec.RealServer{{Name: "f400", Address: "192.168.0.3", Port: 80, Weight: 1}, {Name: "dgx", Address: "192.168.0.27", Port: 80, Weight: 1}},
+		}},
+	}
+}
+
+// runRole runs the agent's lvs role for a director, in its namespace, as
+// the agent there would, until the test ends.
+func runRole(t *testing.T, h *host) *lvs.Role {
+	t.Helper()
+	state := "/run/" + h.name + "-state"
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := lvs.Kind{}.New(directorSpec(h.name), role.Env{Logger: log.New(os.Stderr, h.name+": ", log.Lmicroseconds), StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Go(func() {
+		// The thread stays in the namespace: the role opens its
+		// datapath (netlink sockets) there. It is dropped when the
+		// goroutine ends, locked.
+		runtime.LockOSThread()
+		if err := netns.Set(h.ns); err != nil {
+			t.Errorf("%s: entering the namespace: %v", h.name, err)
+			return
+		}
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("%s: the lvs role: %v", h.name, err)
+		}
+	})
+	return r.(*lvs.Role)
+}
+
+// hasService says whether the host's IPVS has the service on the VIP's
+// port 80.
+func hasService(t *testing.T, h *host) bool {
+	t.Helper()
+	var data []byte
+	if err := inNS(h.ns, func() (err error) { data, err = os.ReadFile("/proc/thread-self/net/ip_vs"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(data), "C0A803B5:0050")
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestFirstFailoverKeepsConnections runs the lvs role on both directors,
+// as the agents do: the standby, which never held the VIP, runs the
+// backup sync daemon from the start, so a connection established through
+// the first active director survives the first failover.
+func TestFirstFailoverKeepsConnections(t *testing.T) {
+	needGuest(t)
+	n := newLVSNAT(t)
+	n.takeVIPs(t, nil, n.h2g)
+	active, standby := runRole(t, n.h2g), runRole(t, n.c2g)
+	active.GroupChanged(role.GroupChange{Group: "directors", Here: true})
+	standby.GroupChanged(role.GroupChange{Group: "directors", Here: false})
+	waitFor(t, "h2g's IPVS service", func() bool { return hasService(t, n.h2g) })
+
+	k := keep(t, n.client)
+	first := k.first
+	waitFor(t, "the standby's IPVS to receive the connection from its backup sync daemon", func() bool { return hasConn(t, n.c2g, "192.168.3.10") })
+
+	n.takeVIPs(t, n.h2g, n.c2g)
+	standby.GroupChanged(role.GroupChange{Group: "directors", Here: true})
+	active.GroupChanged(role.GroupChange{Group: "directors", Here: false})
+	waitFor(t, "c2g's IPVS service", func() bool { return hasService(t, n.c2g) })
+	if again := k.ask(t); again != first {
+		t.Fatalf("after the first failover the connection went to %s, before to %s", again, first)
+	}
+	if a := get(t, n.client); a != "f400" && a != "dgx" {
+		t.Fatalf("a new connection after the failover: %q", a)
+	}
+	waitFor(t, "h2g's IPVS service to go", func() bool { return !hasService(t, n.h2g) })
+	t.Logf("first failover: the connection to %s survived", first)
+}

@@ -13,11 +13,12 @@ import (
 // guestModules are what the guest tests load: IPVS with every scheduler
 // (the kernel would load them on demand, but the guest has no modprobe),
 // veth and bridge for the namespaces' networks, ipip for the tunnel,
-// nf_tables for the marks of firewall-mark services.
+// nf_tables for the marks of firewall-mark services, 9p over virtio for
+// the host's file system (keepalived).
 var guestModules = []string{
 	"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_lblc", "ip_vs_lblcr",
 	"ip_vs_dh", "ip_vs_sh", "ip_vs_sed", "ip_vs_nq", "ip_vs_mh",
-	"veth", "bridge", "ipip", "nf_tables",
+	"veth", "bridge", "ipip", "nf_tables", "virtio_pci", "9pnet_virtio", "9p",
 }
 
 const installHint = "apt-get install --no-install-recommends qemu-system-x86 linux-image-amd64 xz-utils"
@@ -72,6 +73,8 @@ func TestIPVSInVM(t *testing.T) {
 		Kernel: image, Initrd: initrd,
 		Args:    []string{"-test.v", "-test.timeout=8m"},
 		Console: func(line string) { t.Log("vm: " + line) },
+		// The guest runs keepalived from here, read-only.
+		HostShare: "/",
 	})
 	t.Logf("kernel %s (%s); prepared in %s; VM boot to init %s, VM total %s, whole test %s",
 		kernel.Version, image, prepared.Round(time.Millisecond), res.Boot.Round(time.Millisecond),

@@ -157,13 +157,17 @@ func Open(opts Options) (*Datapath, error) {
 	}
 	// Lasting: the socket stays in this thread's network namespace,
 	// as the IPVS ones do.
-	if nc, err := nftables.New(nftables.AsLasting()); err != nil {
+	nc, err := nftables.New(nftables.AsLasting())
+	if err != nil {
 		d.marksErr = fmt.Errorf("connecting to nftables: %w", err)
 	} else {
 		d.marks = nft.NewMarker(nc, MarkTable)
 	}
 	d.closer = func() error {
 		h.Close()
+		if nc != nil {
+			_ = nc.CloseLasting()
+		}
 		if c, ok := client.(io.Closer); ok {
 			c.Close()
 		}
@@ -309,13 +313,22 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 // syncMarks writes the rules that mark the firewall-mark services'
 // packets, when they differ.
 func (d *Datapath) syncMarks(services []datapath.Service) (bool, error) {
-	if d.marks == nil {
-		if d.marksErr != nil && slices.ContainsFunc(services, func(s datapath.Service) bool { return s.Mark != nil }) {
-			return false, fmt.Errorf("marking the packets of the firewall-mark services: %w", d.marksErr)
-		}
-		return false, nil
+	if ok, err := d.syncMarksPossible(services); !ok {
+		return false, err
 	}
 	return d.marks.Sync(services)
+}
+
+// syncMarksPossible says whether the marks can be written, and why not
+// when some service wants them.
+func (d *Datapath) syncMarksPossible(services []datapath.Service) (bool, error) {
+	if d.marks != nil {
+		return true, nil
+	}
+	if d.marksErr != nil && slices.ContainsFunc(services, func(s datapath.Service) bool { return s.Mark != nil }) {
+		return false, fmt.Errorf("the packets of the firewall-mark services cannot be marked: %w", d.marksErr)
+	}
+	return false, nil
 }
 
 // remember records which services are ours now: the wanted ones, less the
@@ -405,6 +418,8 @@ func (d *Datapath) Drift(services []datapath.Service) []string {
 	}
 	if d.marks != nil {
 		out = append(out, d.marks.Drift(services)...)
+	} else if _, err := d.syncMarksPossible(services); err != nil {
+		out = append(out, err.Error())
 	}
 	d.mu.Lock()
 	if d.pending != nil {

@@ -364,6 +364,19 @@ func TestSyncFirewallMark(t *testing.T) {
 		t.Errorf("drift after restoring: %q", drift)
 	}
 
+	for _, edit := range [][]string{{"delete", "chain", "inet", MarkTable, "marking"}, {"delete", "table", "inet", MarkTable}} {
+		nft(edit...)
+		if drift := d.Drift(svcs); len(drift) == 0 {
+			t.Errorf("after nft %s: no drift", strings.Join(edit, " "))
+		}
+		if n, err := d.Sync(svcs); err != nil || n != 1 {
+			t.Fatalf("restoring Sync after nft %s = %d, %v; want 1", strings.Join(edit, " "), n, err)
+		}
+		if drift := d.Drift(svcs); len(drift) != 0 {
+			t.Errorf("drift after restoring: %q", drift)
+		}
+	}
+
 	if n, err := d.Sync(nil); err != nil || n != 1 {
 		t.Fatalf("removing the service: %d, %v", n, err)
 	}

@@ -8,8 +8,12 @@
 // namespace of its own). It prints the figures and ratios and ends with one
 // line "result: key=value …".
 //
+// With -vm it compares instead, in a QEMU guest on Debian's kernel (which
+// has IPVS, unlike the lab's), hactl's IPVS datapath with keepalived's
+// virtual server (see vm.go).
+//
 // Run as root from the repository root: go run ./bench/lb. It installs wrk
-// and haproxy (Debian packages) when missing.
+// and haproxy (with -vm: wrk and keepalived; Debian packages) when missing.
 package main
 
 import (
@@ -152,7 +156,12 @@ func main() {
 	duration := flag.Duration("d", 8*time.Second, "each wrk run")
 	conns := flag.Int("c", 32, "wrk connections")
 	only := flag.String("only", "", "run only these wrk targets (comma-separated: hactl, haproxy, direct; none for the other measures only), and skip the real server's failure")
+	inVM := flag.Bool("vm", false, "instead of the lab: in a QEMU guest on Debian's kernel, which has IPVS, compare hactl's IPVS datapath with keepalived's virtual server (e2e/vm)")
 	flag.Parse()
+	run := run
+	if *inVM {
+		run = func(d time.Duration, _ int, _ string) error { return runVM(d) }
+	}
 	if err := run(*duration, *conns, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -343,6 +352,11 @@ func wrk(ctx context.Context, l *lab.Lab, url string, short bool, d time.Duratio
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("%v\n%s", err, out)
 	}
+	return parseWrk(out)
+}
+
+// parseWrk reads wrk's figures from its output.
+func parseWrk(out []byte) (wrkResult, error) {
 	var r wrkResult
 	m, p := rpsRE.FindSubmatch(out), p99RE.FindSubmatch(out)
 	if m == nil || p == nil {

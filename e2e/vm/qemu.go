@@ -18,6 +18,11 @@ const (
 	BootMarker = "HACTL-VM-BOOTED"
 	// ExitMarker is followed by the guest tests' exit code.
 	ExitMarker = "HACTL-VM-EXIT"
+	// BenchMarker starts a benchmark's raw output on the console:
+	// "HACTL-LB-BENCH target mode", then the tool's lines, then
+	// BenchEndMarker.
+	BenchMarker    = "HACTL-LB-BENCH"
+	BenchEndMarker = "HACTL-LB-BENCH-END"
 	// GuestEnv is set in the guest's init environment (from the kernel
 	// command line): the guest tests run only where it is.
 	GuestEnv = "HACTL_VM_GUEST"

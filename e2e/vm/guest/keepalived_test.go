@@ -48,14 +48,32 @@ func mountHost(t *testing.T) {
 func TestKeepalivedInTheGuest(t *testing.T) {
 	needGuest(t)
 	mountHost(t)
-	const keepalived = "/usr/sbin/keepalived"
 	if _, err := os.Stat(hostRoot + keepalived); err != nil {
 		t.Skipf("the host has no keepalived (apt-get install keepalived): %v", err)
 	}
 	n := newLVSNAT(t)
 	n.takeVIPs(t, nil, n.h2g)
+	stop := startKeepalived(t, n.h2g)
+	defer stop()
+	waitFor(t, "keepalived's virtual server in h2g's IPVS", func() bool { return hasService(t, n.h2g) })
+	a := gets(t, n.client, 6)
+	for i := 1; i < len(a); i++ {
+		if a[i] == a[i-1] || (a[i] != "f400" && a[i] != "dgx") {
+			t.Fatalf("answers %q do not alternate between f400 and dgx", a)
+		}
+	}
+}
+
+const keepalived = "/usr/sbin/keepalived"
+
+// startKeepalived runs the host's keepalived, chrooted in the host's file
+// system, as the director h (it must hold the VIPs): one virtual_server,
+// the guide's http service, round robin over f400 and dgx by NAT. Stop
+// ends it and logs what it printed.
+func startKeepalived(t *testing.T, h *host) (stop func()) {
+	t.Helper()
 	conf := `global_defs {
-  router_id h2g
+  router_id ` + h.name + `
 }
 virtual_server 192.168.3.181 80 {
   delay_loop 1
@@ -79,20 +97,13 @@ virtual_server 192.168.3.181 80 {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: hostRoot}
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = &log, &log
-	// Started from a thread in h2g's namespace, keepalived runs there.
-	if err := inNS(n.h2g.ns, cmd.Start); err != nil {
+	// Started from a thread in h's namespace, keepalived runs there.
+	if err := inNS(h.ns, cmd.Start); err != nil {
 		t.Fatalf("starting keepalived: %v", err)
 	}
-	defer func() {
+	return func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 		t.Logf("keepalived's log:\n%s", log.String())
-	}()
-	waitFor(t, "keepalived's virtual server in h2g's IPVS", func() bool { return hasService(t, n.h2g) })
-	a := gets(t, n.client, 6)
-	for i := 1; i < len(a); i++ {
-		if a[i] == a[i-1] || (a[i] != "f400" && a[i] != "dgx") {
-			t.Fatalf("answers %q do not alternate between f400 and dgx", a)
-		}
 	}
 }

@@ -300,20 +300,23 @@ func TestLVSNAT(t *testing.T) {
 		if again := k.ask(t); again != first {
 			t.Fatalf("the long-lived connection went to %s, then %s", first, again)
 		}
-		st, err := dp.Stats()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("stats: %+v", st)
-		found := false
-		for _, s := range st {
-			for _, b := range s.Backends {
-				if b.Name == first {
-					found = b.ActiveConns >= 1 && b.Bytes > 0 && b.Conns >= 1
+		// IPVS sums its counters every 2 s (the rate estimator).
+		var st []datapath.ServiceStats
+		shows := func() bool {
+			var err error
+			if st, err = dp.Stats(); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range st {
+				for _, b := range s.Backends {
+					if b.Name == first {
+						return b.ActiveConns >= 1 && b.Bytes > 0 && b.Conns >= 1
+					}
 				}
 			}
+			return false
 		}
-		if !found {
+		if !eventually(shows) {
 			t.Errorf("stats %+v do not show %s's open connection and bytes", st, first)
 		}
 	})

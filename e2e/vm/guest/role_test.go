@@ -2,6 +2,9 @@ package guest
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
+	"syscall"
 	"log"
 	"os"
 	"runtime"
@@ -76,13 +79,37 @@ func hasService(t *testing.T, h *host) bool {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	if !eventually(cond) {
+		t.Fatalf("waited 30s for %s", what)
+	}
+}
+
+// eventually says whether cond becomes true within 30 s.
+func eventually(cond func() bool) bool {
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited 30s for %s", what)
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return true
+}
+
+// ipvsadm runs the host's ipvsadm in h's namespace, chrooted in the
+// host's file system, and returns what it printed (for diagnostics).
+func ipvsadm(t *testing.T, h *host, args ...string) string {
+	t.Helper()
+	mountHost(t)
+	cmd := exec.Command("/usr/sbin/ipvsadm", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: hostRoot}
+	cmd.Dir = "/"
+	var out []byte
+	err := inNS(h.ns, func() (err error) { out, err = cmd.CombinedOutput(); return err })
+	if err != nil {
+		return fmt.Sprintf("ipvsadm %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // TestFirstFailoverKeepsConnections runs the lvs role on both directors,
@@ -100,7 +127,13 @@ func TestFirstFailoverKeepsConnections(t *testing.T) {
 
 	k := keep(t, n.client)
 	first := k.first
-	waitFor(t, "the standby's IPVS to receive the connection from its backup sync daemon", func() bool { return hasConn(t, n.c2g, "192.168.3.10") })
+	if !eventually(func() bool { return hasConn(t, n.c2g, "192.168.3.10") }) {
+		for _, d := range []*host{n.h2g, n.c2g} {
+			t.Logf("%s: ipvsadm -L -n -c --daemon:\n%s", d.name, ipvsadm(t, d, "-L", "-n", "-c"))
+			t.Logf("%s: %s", d.name, ipvsadm(t, d, "-L", "--daemon"))
+		}
+		t.Fatalf("the standby's IPVS never received the connection from its backup sync daemon; drift: h2g %q, c2g %q", active.Drift(time.Now()), standby.Drift(time.Now()))
+	}
 
 	n.takeVIPs(t, n.h2g, n.c2g)
 	standby.GroupChanged(role.GroupChange{Group: "directors", Here: true})

@@ -3,13 +3,13 @@ package guest
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"syscall"
 	"log"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 

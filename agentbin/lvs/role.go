@@ -502,16 +502,20 @@ func (r *Role) sync() error {
 			errs = append(errs, err)
 			continue
 		}
+		// The sync daemon switches first: the kernel's master sends a
+		// connection when it is established, so it must run before the
+		// services go live, or their first connections would reach the
+		// other directors only after fifty packets more.
+		if cs, ok := d.(datapath.ConnSyncer); ok {
+			if err := cs.SetMaster(len(services) > 0); err != nil {
+				errs = append(errs, fmt.Errorf("%s datapath: connection sync: %w", name, err))
+			}
+		}
 		r.restoreNotice(name, d, services)
 		if n, err := d.Sync(services); err != nil {
 			errs = append(errs, fmt.Errorf("%s datapath: %w", name, err))
 		} else if n > 0 {
 			r.env.Logger.Printf("lvs: %s datapath: %d virtual service(s) written", name, n)
-		}
-		if cs, ok := d.(datapath.ConnSyncer); ok {
-			if err := cs.SetMaster(len(services) > 0); err != nil {
-				errs = append(errs, fmt.Errorf("%s datapath: connection sync: %w", name, err))
-			}
 		}
 	}
 	return errors.Join(errs...)

@@ -74,16 +74,31 @@ func TestConnStats(t *testing.T) {
 	withBytes.CountersOrig = conntrack.Counter{Packets: 3, Bytes: 180}
 	withBytes.CountersReply = conntrack.Counter{Packets: 2, Bytes: 120}
 	flows := []conntrack.Flow{withBytes, flow(40001, "192.168.0.3", 7), flow(40002, "192.168.0.4", 3)}
+	// The same service by firewall mark, its real servers on each
+	// connection's own port; and one marking another port.
+	marked := svc
+	marked.Port, marked.FWMark = 0, 1
+	marked.Mark = &datapath.Mark{Addresses: []netip.Addr{svc.Address}, Ports: []uint16{80}}
+	marked.Backends = slices.Clone(svc.Backends)
+	for i := range marked.Backends {
+		marked.Backends[i].Port = 0
+	}
+	other := marked
+	other.Mark = &datapath.Mark{Addresses: []netip.Addr{svc.Address}, Ports: []uint16{443}}
 	for _, tc := range []struct {
+		svc                   datapath.Service
 		backend               int
 		active, bytes, packet int64
 	}{
-		{0, 1, 300, 5},
-		{1, 1, -1, -1},
+		{svc, 0, 1, 300, 5},
+		{svc, 1, 1, -1, -1},
+		{marked, 0, 1, 300, 5},
+		{marked, 1, 1, -1, -1},
+		{other, 0, 0, -1, -1},
 	} {
-		got := connStats(svc, svc.Backends[tc.backend], flows)
+		got := connStats(tc.svc, tc.svc.Backends[tc.backend], flows)
 		if got.ActiveConns != tc.active || got.Bytes != tc.bytes || got.Packets != tc.packet {
-			t.Errorf("%s: %+v, want active %d bytes %d packets %d", svc.Backends[tc.backend].Name, got, tc.active, tc.bytes, tc.packet)
+			t.Errorf("%s (%s): %+v, want active %d bytes %d packets %d", tc.svc.Backends[tc.backend].Name, tc.svc.Key(), got, tc.active, tc.bytes, tc.packet)
 		}
 	}
 }

@@ -346,3 +346,34 @@ func (k *keptConn) ask(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(body))
 }
+
+// TestLVSFirewallMarkAndRestoredHandEdits runs the http service as a
+// firewall-mark service on the nftables datapath: hactl marks the
+// packets to the VIP's port 80 itself, and the marked connections are
+// spread over both real servers. A marking rule flushed by hand is
+// written back, and hactl drift says so for a while afterwards, though
+// the rules match again.
+func TestLVSFirewallMarkAndRestoredHandEdits(t *testing.T) {
+	c := lvsCluster(t, func(hcl string) string {
+		return strings.Replace(hcl, "  port       = 80\n", "  fwmark     = 80\n  mark {\n    ports = [80]\n  }\n", 1)
+	})
+	c.directorHolds(lvsVIP, "h2g")
+	p := lvsProbe(t, c)
+	waitServing(t, p)
+	got := shares(t, p, 2*time.Second)
+	t.Logf("round robin by mark over 2s: %v", got)
+	if got["f400"] == 0 || got["dgx"] == 0 || abs(got["f400"]-got["dgx"]) > (got["f400"]+got["dgx"])/5 {
+		t.Fatalf("the marked connections went %v, want both real servers about evenly", got)
+	}
+	if rs := c.ruleset("h2g"); !strings.Contains(rs, "meta mark 0x00000050 fib daddr type local goto svc-http") {
+		t.Errorf("the service does not match the mark:\n%s", rs)
+	}
+	c.statusShows("http fwmark 80 (192.168.3.181)")
+
+	c.onNode("h2g", "nft flush chain inet hactl_lvs_mark marking")
+	c.waitLog("h2g", regexp.MustCompile(`event lvs_rules_restored .*rules marking its packets are missing`))
+	waitServing(t, p)
+	if out := c.mustHactl(2, "drift"); !strings.Contains(out, "rules changed by hand were restored") || !strings.Contains(out, "rules marking its packets are missing") {
+		t.Errorf("drift does not tell of the restored hand edit:\n%s", out)
+	}
+}

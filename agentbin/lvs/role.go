@@ -70,7 +70,7 @@ func (Kind) ReleaseLeftovers(_ context.Context, env role.Env) error {
 		if k.Available() != nil {
 			continue
 		}
-		d, err := k.Open()
+		d, err := k.Open(datapath.OpenEnv{StateDir: env.StateDir})
 		if err == nil {
 			err = d.Close()
 		}
@@ -161,6 +161,22 @@ type Role struct {
 	stats map[string]map[string]datapath.BackendStats
 	// synced is what each datapath was last given.
 	synced map[string][]datapath.Service
+	// restores are the hand edits written back within restoredWindow,
+	// oldest first.
+	restores []restore
+}
+
+// restoredWindow is how long drift keeps saying that a rule changed by
+// hand was written back: the role restores within resyncEvery, so drift
+// would hardly ever see the edit itself, and an operator must learn that
+// someone edits hactl's rules by hand.
+const restoredWindow = 10 * time.Minute
+
+// restore is one write-back of rules changed by hand.
+type restore struct {
+	at       time.Time
+	datapath string
+	what     []string
 }
 
 // service is one virtual service and its real servers' checker.
@@ -181,10 +197,23 @@ func newService(vs spec.VirtualService, group string) (*service, error) {
 		return nil, fmt.Errorf("virtual service %q: address %q: %w", vs.Name, vs.Address, err)
 	}
 	svc := &service{spec: vs, group: group, base: datapath.Service{
-		Name: vs.Name, Protocol: vs.Protocol, Address: addr, Port: uint16(vs.Port),
+		Name: vs.Name, Protocol: vs.Protocol, Address: addr, Port: uint16(vs.Port), FWMark: vs.FWMark,
 		Scheduler: vs.Scheduler, Forwarding: vs.Forwarding,
 		Persistence: time.Duration(vs.PersistenceMS) * time.Millisecond, PersistMask: maskBits(vs.PersistMask, addr.Is4()),
 	}}
+	if m := vs.Mark; m != nil {
+		svc.base.Mark = &datapath.Mark{}
+		for _, a := range m.Addresses {
+			ma, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("virtual service %q: mark address %q: %w", vs.Name, a, err)
+			}
+			svc.base.Mark.Addresses = append(svc.base.Mark.Addresses, ma)
+		}
+		for _, p := range m.Ports {
+			svc.base.Mark.Ports = append(svc.base.Mark.Ports, uint16(p))
+		}
+	}
 	for _, rs := range vs.RealServers {
 		a, err := netip.ParseAddr(rs.Address)
 		if err != nil {
@@ -209,10 +238,17 @@ func newService(vs spec.VirtualService, group string) (*service, error) {
 	return svc, nil
 }
 
+// targets are the real servers to check. A firewall-mark service's real
+// server without a port takes each packet on its own port: it is checked
+// on the first marked one.
 func targets(vs spec.VirtualService) []health.Target {
 	var out []health.Target
 	for _, rs := range vs.RealServers {
-		out = append(out, health.Target{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight})
+		port := rs.Port
+		if port == 0 && vs.Mark != nil && len(vs.Mark.Ports) > 0 {
+			port = vs.Mark.Ports[0]
+		}
+		out = append(out, health.Target{Name: rs.Name, Address: rs.Address, Port: port, Weight: rs.Weight})
 	}
 	return out
 }
@@ -432,13 +468,23 @@ func (r *Role) desired() map[string][]datapath.Service {
 	return out
 }
 
+// datapath returns the open datapath of a kind, opening it the first time.
+// Its sync interface is the first one a service of the kind names, as the
+// spec was then: the kernel's sync daemons carry every service's
+// connections on one interface.
 func (r *Role) datapath(kind datapath.Kind) (datapath.Datapath, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d, ok := r.paths[kind.Name]; ok {
 		return d, nil
 	}
-	d, err := kind.Open()
+	env := datapath.OpenEnv{StateDir: r.env.StateDir}
+	for _, svc := range r.services {
+		if svc.kind.Name == kind.Name && env.SyncInterface == "" {
+			env.SyncInterface = svc.spec.SyncInterface
+		}
+	}
+	d, err := kind.Open(env)
 	if err != nil {
 		return nil, fmt.Errorf("opening the %s datapath: %w", kind.Name, err)
 	}
@@ -456,16 +502,20 @@ func (r *Role) sync() error {
 			errs = append(errs, err)
 			continue
 		}
+		// The sync daemon switches first: the kernel's master sends a
+		// connection when it is established, so it must run before the
+		// services go live, or their first connections would reach the
+		// other directors only after fifty packets more.
+		if cs, ok := d.(datapath.ConnSyncer); ok {
+			if err := cs.SetMaster(len(services) > 0); err != nil {
+				errs = append(errs, fmt.Errorf("%s datapath: connection sync: %w", name, err))
+			}
+		}
 		r.restoreNotice(name, d, services)
 		if n, err := d.Sync(services); err != nil {
 			errs = append(errs, fmt.Errorf("%s datapath: %w", name, err))
 		} else if n > 0 {
 			r.env.Logger.Printf("lvs: %s datapath: %d virtual service(s) written", name, n)
-		}
-		if cs, ok := d.(datapath.ConnSyncer); ok {
-			if err := cs.SetMaster(len(services) > 0); err != nil {
-				errs = append(errs, fmt.Errorf("%s datapath: connection sync: %w", name, err))
-			}
 		}
 	}
 	return errors.Join(errs...)
@@ -529,14 +579,40 @@ func (r *Role) restoreNotice(name string, d datapath.Datapath, services []datapa
 	if len(drift) == 0 {
 		return
 	}
+	now := time.Now()
 	r.env.Logger.Printf("lvs: %s datapath: restoring rules changed by hand: %s", name, strings.Join(drift, "; "))
+	r.mu.Lock()
+	r.restores = append(recent(r.restores, now), restore{at: now, datapath: name, what: drift})
+	r.mu.Unlock()
 	if r.env.Emit != nil {
-		r.env.Emit(status.Event{Time: time.Now(), Kind: status.LVSRestored, Node: r.node, Detail: name + ": " + strings.Join(drift, "; ")})
+		r.env.Emit(status.Event{Time: now, Kind: status.LVSRestored, Node: r.node, Detail: name + ": " + strings.Join(drift, "; ")})
 	}
 }
 
-// Drift implements role.DriftReporter.
-func (r *Role) Drift(time.Time) []string {
+// recent drops the restores older than restoredWindow.
+func recent(rs []restore, now time.Time) []restore {
+	i := 0
+	for i < len(rs) && now.Sub(rs[i].at) > restoredWindow {
+		i++
+	}
+	return slices.Clone(rs[i:])
+}
+
+// restoredSentences tell drift about the recent write-backs, newest
+// first: the edit itself is gone, but that someone makes it is news.
+func restoredSentences(rs []restore, now time.Time) []string {
+	var out []string
+	for _, rs := range slices.Backward(rs) {
+		ago := now.Sub(rs.at).Round(time.Second)
+		out = append(out, fmt.Sprintf("lvs (%s): rules changed by hand were restored %s ago (%s): %s",
+			rs.datapath, ago, rs.at.UTC().Format(time.TimeOnly+" MST"), strings.Join(rs.what, "; ")))
+	}
+	return out
+}
+
+// Drift implements role.DriftReporter: what differs now, and the hand
+// edits restored within restoredWindow.
+func (r *Role) Drift(now time.Time) []string {
 	var out []string
 	for name, services := range r.desired() {
 		r.mu.Lock()
@@ -550,7 +626,11 @@ func (r *Role) Drift(time.Time) []string {
 		}
 	}
 	slices.Sort(out)
-	return out
+	r.mu.Lock()
+	r.restores = recent(r.restores, now)
+	restored := restoredSentences(r.restores, now)
+	r.mu.Unlock()
+	return append(out, restored...)
 }
 
 // Report implements role.Role.
@@ -564,7 +644,7 @@ func (r *Role) Report(st *status.Status) {
 	for _, svc := range services {
 		live := here[svc.group]
 		want := svc.want()
-		vs := status.VirtualService{Name: svc.spec.Name, Protocol: svc.spec.Protocol, Address: svc.spec.Address, Port: svc.spec.Port,
+		vs := status.VirtualService{Name: svc.spec.Name, Protocol: svc.spec.Protocol, Address: svc.spec.Address, Port: svc.spec.Port, FWMark: svc.spec.FWMark,
 			Scheduler: svc.spec.Scheduler, Datapath: svc.kind.Name, DatapathReason: svc.datapathReason, Live: live,
 			Sorry: len(want.Backends) == 1 && want.Backends[0].Name == datapath.SorryName}
 		for _, rs := range svc.spec.RealServers {

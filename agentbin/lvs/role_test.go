@@ -152,3 +152,50 @@ func TestResolve(t *testing.T) {
 }
 
 func roleEnv() role.Env { return role.Env{Logger: log.New(io.Discard, "", 0)} }
+
+// TestRestoresInDrift: the hand edits restored within restoredWindow stay
+// in the drift report, newest first, with when; older ones drop out.
+func TestRestoresInDrift(t *testing.T) {
+	now := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
+	old := restore{at: now.Add(-restoredWindow - time.Second), datapath: "nftables", what: []string{"chain svc-web is missing"}}
+	a := restore{at: now.Add(-5 * time.Minute), datapath: "nftables", what: []string{`virtual service "web": the rules of chain svc-web were changed`}}
+	b := restore{at: now.Add(-3 * time.Second), datapath: "ipvs", what: []string{"real server f400 has weight 5 in IPVS, the spec says 1", "x"}}
+	for _, tc := range []struct {
+		name string
+		rs   []restore
+		want []string
+	}{
+		{"none", nil, nil},
+		{"an old one is forgotten", []restore{old}, nil},
+		{"recent ones, newest first", []restore{old, a, b}, []string{
+			"lvs (ipvs): rules changed by hand were restored 3s ago (04:59:57 UTC): real server f400 has weight 5 in IPVS, the spec says 1; x",
+			`lvs (nftables): rules changed by hand were restored 5m0s ago (04:55:00 UTC): virtual service "web": the rules of chain svc-web were changed`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := restoredSentences(recent(tc.rs, now), now)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestFirewallMarkService: a firewall-mark service's mark reaches the
+// datapath, and its real servers without a port are checked on the first
+// marked port.
+func TestFirewallMarkService(t *testing.T) {
+	vs := spec.VirtualService{Name: "web", Address: "192.168.3.181", Protocol: "tcp", FWMark: 3, Scheduler: "rr", Forwarding: "nat", Datapath: "nftables",
+		Mark:        &spec.Mark{Addresses: []string{"192.168.3.181"}, Ports: []int{80, 443}},
+		RealServers: []spec.RealServer{{Name: "a", Address: "192.168.0.3", Weight: 1}}}
+	svc, err := newService(vs, "directors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.base.FWMark != 3 || svc.base.Key() != "fwmark 3" || svc.base.Mark == nil || len(svc.base.Mark.Ports) != 2 || svc.base.Mark.Addresses[0].String() != "192.168.3.181" {
+		t.Errorf("datapath service = %+v (mark %+v)", svc.base, svc.base.Mark)
+	}
+	if got := targets(vs); len(got) != 1 || got[0].Port != 80 {
+		t.Errorf("targets = %+v, want the real server checked on port 80", got)
+	}
+}

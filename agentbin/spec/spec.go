@@ -147,20 +147,35 @@ type Resource struct {
 
 // VirtualService is an L4 service this node runs when it holds the VIP.
 type VirtualService struct {
-	Name          string       `json:"name"`
-	VIP           string       `json:"vip"` // VIP resource name
-	Address       string       `json:"address"`
-	Protocol      string       `json:"protocol"`
-	Port          int          `json:"port"`
-	Scheduler     string       `json:"scheduler"`
-	Forwarding    string       `json:"forwarding"`
-	Datapath      string       `json:"datapath"`
+	Name     string `json:"name"`
+	VIP      string `json:"vip"` // VIP resource name
+	Address  string `json:"address"`
+	Protocol string `json:"protocol"`
+	Port     int    `json:"port"`
+	// FWMark makes a firewall-mark service (Port 0); Mark, when set,
+	// says which packets the datapath marks itself.
+	FWMark     uint32 `json:"fwmark,omitempty"`
+	Mark       *Mark  `json:"mark,omitempty"`
+	Scheduler  string `json:"scheduler"`
+	Forwarding string `json:"forwarding"`
+	Datapath   string `json:"datapath"`
+	// SyncInterface is this director's interface for the IPVS
+	// connection-sync daemon: the one on the network it shares with the
+	// real servers (and the other directors).
+	SyncInterface string       `json:"sync_interface,omitempty"`
 	PersistenceMS int          `json:"persistence_ms,omitempty"`
 	PersistMask   string       `json:"persistence_netmask,omitempty"`
 	Quiescent     bool         `json:"quiescent,omitempty"`
 	SorryServer   string       `json:"sorry_server,omitempty"`
 	HealthCheck   *HealthCheck `json:"health_check,omitempty"`
 	RealServers   []RealServer `json:"real_servers"`
+}
+
+// Mark is which packets a firewall-mark service's datapath marks: those
+// of the service's protocol to one of Addresses and one of Ports.
+type Mark struct {
+	Addresses []string `json:"addresses"`
+	Ports     []int    `json:"ports"`
 }
 
 // HealthCheck is how backends are probed.

@@ -54,10 +54,13 @@ type LVS struct {
 
 // VirtualService is a virtual service as the lvs role runs it.
 type VirtualService struct {
-	Name      string `json:"name"`
-	Protocol  string `json:"protocol"`
-	Address   string `json:"address"`
-	Port      int    `json:"port"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Address  string `json:"address"`
+	Port     int    `json:"port"`
+	// FWMark is the firewall mark of a firewall-mark service (its Port
+	// is 0).
+	FWMark    uint32 `json:"fwmark,omitempty"`
 	Scheduler string `json:"scheduler"`
 	// Datapath is "ipvs" or "nftables"; DatapathReason says why (for
 	// datapath = "auto").

@@ -8,8 +8,12 @@
 // namespace of its own). It prints the figures and ratios and ends with one
 // line "result: key=value …".
 //
+// With -vm it compares instead, in a QEMU guest on Debian's kernel (which
+// has IPVS, unlike the lab's), hactl's IPVS datapath with keepalived's
+// virtual server (see vm.go).
+//
 // Run as root from the repository root: go run ./bench/lb. It installs wrk
-// and haproxy (Debian packages) when missing.
+// and haproxy (with -vm: wrk and keepalived; Debian packages) when missing.
 package main
 
 import (
@@ -22,16 +26,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
-	"github.com/hactl/hactl/plan/apply"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
 )
@@ -154,37 +156,23 @@ func main() {
 	duration := flag.Duration("d", 8*time.Second, "each wrk run")
 	conns := flag.Int("c", 32, "wrk connections")
 	only := flag.String("only", "", "run only these wrk targets (comma-separated: hactl, haproxy, direct; none for the other measures only), and skip the real server's failure")
+	inVM := flag.Bool("vm", false, "instead of the lab: in a QEMU guest on Debian's kernel, which has IPVS, compare hactl's IPVS datapath with keepalived's virtual server (e2e/vm)")
 	flag.Parse()
+	run := run
+	if *inVM {
+		run = func(d time.Duration, _ int, _ string) error { return runVM(d) }
+	}
 	if err := run(*duration, *conns, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func install(pkgs ...string) error {
-	var missing []string
-	for _, p := range pkgs {
-		if _, err := exec.LookPath(p); err != nil {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	fmt.Println("installing", strings.Join(missing, " "), "…")
-	cmd := exec.Command("apt-get", append([]string{"install", "-y", "-qq"}, missing...)...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("installing %s: %v\n%s", strings.Join(missing, " "), err, out)
-	}
-	return nil
-}
-
 func run(d time.Duration, conns int, only string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
 	}
-	if err := install("wrk", "haproxy"); err != nil {
+	if err := benchenv.Install("wrk", "haproxy"); err != nil {
 		return err
 	}
 	cost, err := syncCost(1000)
@@ -269,15 +257,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // starts HAProxy on h2g and waits until the VIP answers from both real
 // servers.
 func deploy(ctx context.Context, dir string) (*lab.Lab, error) {
-	hactl := filepath.Join(dir, "hactl")
-	// hactl takes the agent from beside its executable.
-	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))
-	for _, args := range [][]string{{"-o", hactl, "./cmd/hactl"}, {"-o", agent, "./agentbin"}} {
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("building %s: %v\n%s", args[len(args)-1], err, out)
-		}
+	hactl, err := benchenv.Build(dir)
+	if err != nil {
+		return nil, err
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -370,6 +352,11 @@ func wrk(ctx context.Context, l *lab.Lab, url string, short bool, d time.Duratio
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("%v\n%s", err, out)
 	}
+	return parseWrk(out)
+}
+
+// parseWrk reads wrk's figures from its output.
+func parseWrk(out []byte) (wrkResult, error) {
 	var r wrkResult
 	m, p := rpsRE.FindSubmatch(out), p99RE.FindSubmatch(out)
 	if m == nil || p == nil {

@@ -375,6 +375,9 @@ func (r *statusReport) writeVirtualServices(w io.Writer) error {
 			where += ", to the sorry server"
 		}
 		head := fmt.Sprintf("  %s %s %s:%d\t%s\t%s\t%s", vs.Name, vs.Protocol, vs.Address, vs.Port, where, vs.Datapath, vs.Scheduler)
+		if vs.FWMark != 0 {
+			head = fmt.Sprintf("  %s fwmark %d (%s)\t%s\t%s\t%s", vs.Name, vs.FWMark, vs.Address, where, vs.Datapath, vs.Scheduler)
+		}
 		blank := "  \t\t\t"
 		for i, rs := range vs.RealServers {
 			lead := blank

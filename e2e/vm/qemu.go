@@ -18,6 +18,11 @@ const (
 	BootMarker = "HACTL-VM-BOOTED"
 	// ExitMarker is followed by the guest tests' exit code.
 	ExitMarker = "HACTL-VM-EXIT"
+	// BenchMarker starts a benchmark's raw output on the console:
+	// "HACTL-LB-BENCH target mode", then the tool's lines, then
+	// BenchEndMarker.
+	BenchMarker    = "HACTL-LB-BENCH"
+	BenchEndMarker = "HACTL-LB-BENCH-END"
 	// GuestEnv is set in the guest's init environment (from the kernel
 	// command line): the guest tests run only where it is.
 	GuestEnv = "HACTL_VM_GUEST"
@@ -37,7 +42,15 @@ type Config struct {
 	MemoryMB int
 	// Console receives every line the guest prints, as it comes.
 	Console func(line string)
+	// HostShare, when set, is a host directory the guest may mount
+	// read-only over virtio-9p, tag HostShareTag (modules 9p,
+	// 9pnet_virtio and virtio_pci): the guest runs peers such as
+	// keepalived from the host's file system, chrooted there.
+	HostShare string
 }
+
+// HostShareTag is the 9p mount tag of Config.HostShare.
+const HostShareTag = "host"
 
 // Result is what a boot yielded.
 type Result struct {
@@ -53,7 +66,8 @@ type Result struct {
 var ErrNoExit = errors.New("the guest did not print its exit line")
 
 // Run boots the guest under QEMU's software emulation and waits, until ctx
-// ends, for it to power off. The VM has no network device.
+// ends, for it to power off. The VM has no network device; its only link
+// with the host is the console and, when set, the read-only HostShare.
 func Run(ctx context.Context, c Config) (Result, error) {
 	mem := c.MemoryMB
 	if mem == 0 {
@@ -73,6 +87,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		"-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-monitor", "none",
 		"-nic", "none", "-no-reboot",
 		"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", cmdline,
+	}
+	if c.HostShare != "" {
+		args = append(args, "-virtfs", "local,path="+c.HostShare+",mount_tag="+HostShareTag+",security_model=none,readonly=on")
 	}
 	cmd := exec.CommandContext(ctx, QEMU, args...)
 	out, err := cmd.StdoutPipe()

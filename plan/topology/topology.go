@@ -266,19 +266,25 @@ type OCF struct {
 
 // VirtualService is an L4 load-balanced service (LVS).
 type VirtualService struct {
-	Name        string
-	VIP         *VIP
-	Protocol    string // tcp, udp, sctp
-	Port        int
-	Scheduler   string
-	Forwarding  string // nat, dr, tunnel
-	Datapath    string // auto, ipvs, nftables
-	Persistence *Persistence
-	HealthCheck *HealthCheck
-	Quiescent   bool   // keep a failed server with weight 0 instead of removing it
-	SorryServer string // host:port used when no real server is alive
-	RealServers []*RealServer
-	Range       Range
+	Name     string
+	VIP      *VIP
+	Protocol string // tcp, udp, sctp
+	Port     int
+	// FWMark makes a firewall-mark service (Port 0): it takes the
+	// packets with the mark; hactl marks those to MarkAddresses (the
+	// VIP's when empty) on MarkPorts, and none when MarkPorts is empty.
+	FWMark        uint32
+	MarkAddresses []netip.Addr
+	MarkPorts     []int
+	Scheduler     string
+	Forwarding    string // nat, dr, tunnel
+	Datapath      string // auto, ipvs, nftables
+	Persistence   *Persistence
+	HealthCheck   *HealthCheck
+	Quiescent     bool   // keep a failed server with weight 0 instead of removing it
+	SorryServer   string // host:port used when no real server is alive
+	RealServers   []*RealServer
+	Range         Range
 }
 
 // Persistence makes a client stick to one real server.

@@ -7,6 +7,7 @@ package lvs
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -44,7 +45,8 @@ func (Provider) Schema() *providers.Block {
 		Attrs: []*providers.Attr{
 			{Name: "vip", Type: providers.Ref, RefKind: "vip", Required: true, Doc: "The virtual IP clients connect to.", Example: "vip.outside"},
 			{Name: "protocol", Type: providers.String, Default: `"tcp"`, Enum: []string{"tcp", "udp", "sctp"}, Doc: "Transport protocol."},
-			{Name: "port", Type: providers.Port, Required: true, Doc: "Port on the VIP.", Example: "80"},
+			{Name: "port", Type: providers.Port, Doc: "Port on the VIP. Give port or fwmark.", Example: "80"},
+			{Name: "fwmark", Type: providers.Number, Doc: "Make a firewall-mark service (ipvsadm -f): it takes the packets that carry this mark (1 to 4294967295) instead of those to one port, so that several ports (http and https) share its real servers and persistence. The mark block says which packets hactl marks; without it they must be marked otherwise. Give port or fwmark.", Example: "1"},
 			{Name: "scheduler", Type: providers.String, Default: `"wlc"`, Enum: Schedulers, Doc: "How connections are spread: round robin, weighted round robin, least connections, weighted least connections, locality-based, destination/source hashing, shortest expected delay, never queue, Maglev hashing (ipvsadm -s)."},
 			{Name: "forwarding", Type: providers.String, Default: `"nat"`, Enum: Forwardings, Doc: "How packets reach the real servers: NAT (the director is their gateway), direct routing (same L2 network, VIP on their loopback) or IP-in-IP tunnel."},
 			{Name: "datapath", Type: providers.String, Default: `"auto"`, Enum: []string{"auto", "ipvs", "nftables"}, Doc: "The kernel machinery: IPVS, nftables, or auto (IPVS when the kernel has it, nftables otherwise). The plan says which one each node will use."},
@@ -61,6 +63,15 @@ func (Provider) Schema() *providers.Block {
 					{Name: "netmask", Type: providers.IPAddress, Default: `"255.255.255.255"`, Doc: "Clients in the same masked network count as one client."},
 				},
 			},
+			{
+				Type:   "mark",
+				Single: true,
+				Doc:    "For a firewall-mark service: the packets hactl marks with its fwmark, by an nftables rule in a table of its own (as operators do with iptables -t mangle): those of the service's protocol to one of addresses and one of ports.",
+				Attrs: []*providers.Attr{
+					{Name: "ports", Type: providers.NumberList, Required: true, Doc: "Destination ports of the marked packets.", Example: "[80, 443]"},
+					{Name: "addresses", Type: providers.StringList, Doc: "Destination addresses of the marked packets. Default: the VIP's.", Example: `["192.168.3.181"]`},
+				},
+			},
 			check.Block(),
 			{
 				Type:     "real_server",
@@ -70,7 +81,7 @@ func (Provider) Schema() *providers.Block {
 				Attrs: []*providers.Attr{
 					{Name: "node", Type: providers.Ref, RefKind: "node", Doc: "The node; its address is the one on the network shared with the VIP's holders. Give node or address.", Example: "node.f400"},
 					{Name: "address", Type: providers.IPAddress, Doc: "The server's address, when it is not a node of the cluster.", Example: `"192.168.0.3"`},
-					{Name: "port", Type: providers.Port, Doc: "Port on the real server. Default: the virtual service's port (required by NAT to differ only when it must).", Example: "8080"},
+					{Name: "port", Type: providers.Port, Doc: "Port on the real server. Default: the virtual service's port (required by NAT to differ only when it must); for a firewall-mark service, the port each packet was sent to.", Example: "8080"},
 					{Name: "weight", Type: providers.Number, Default: `1`, Doc: "Relative share for weighted schedulers; 0 takes the server out without removing it."},
 				},
 			},
@@ -101,6 +112,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		Name:        c.Label(0),
 		Protocol:    c.String("protocol"),
 		Port:        c.Port("port"),
+		FWMark:      fwmark(d, c),
 		Scheduler:   c.String("scheduler"),
 		Forwarding:  c.String("forwarding"),
 		Datapath:    c.String("datapath"),
@@ -115,6 +127,27 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 	d.Topology.VirtualServices = append(d.Topology.VirtualServices, vs)
 	if vs.SorryServer != "" {
 		CheckHostPort(d, c, "sorry_server")
+	}
+	if vs.FWMark == 0 && vs.Port == 0 && !c.Has("port") {
+		d.Error(c.DefRange, "Virtual service needs port or fwmark",
+			fmt.Sprintf("Virtual service %q takes the connections to a port (port = 80) or the packets with a firewall mark (fwmark = 1); give one of them.", vs.Name))
+	}
+	if vs.FWMark != 0 && c.Has("port") {
+		d.Error(c.Range("port"), "Port and fwmark together",
+			fmt.Sprintf("Virtual service %q is a firewall-mark service: the mark, not the port, says which packets it takes. Remove port, and list the ports in the mark block.", vs.Name))
+	}
+	if mc := c.Block("mark"); mc != nil {
+		if vs.FWMark == 0 {
+			d.Error(mc.DefRange, "Mark without fwmark", fmt.Sprintf("Virtual service %q has a mark block but no fwmark = N to mark the packets with.", vs.Name))
+		}
+		vs.MarkAddresses = mc.Addrs("addresses")
+		for _, p := range mc.Ints("ports") {
+			if p < 1 || p > 65535 {
+				d.Error(mc.Range("ports"), "Invalid port", fmt.Sprintf("ports must be between 1 and 65535, not %d.", p))
+				continue
+			}
+			vs.MarkPorts = append(vs.MarkPorts, p)
+		}
 	}
 	if pc := c.Block("persistence"); pc != nil {
 		vs.Persistence = &topology.Persistence{Timeout: pc.Duration("timeout"), Netmask: pc.Addr("netmask")}
@@ -135,7 +168,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			continue
 		}
 		if rs.Port == 0 {
-			rs.Port = vs.Port
+			rs.Port = vs.Port // 0 on a firewall-mark service: each packet's own port
 		}
 		if rs.Weight < 0 {
 			d.Error(rc.Range("weight"), "Negative weight", "weight must be 0 or more.")
@@ -152,6 +185,19 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			d.Later(func() { rs.Node, _ = providers.Lookup(d, "node", name, rng, node.ByName(d.Topology)) })
 		}
 	}
+}
+
+// fwmark reads the fwmark attribute: 0 when absent.
+func fwmark(d *providers.Decoder, c *providers.Content) uint32 {
+	if !c.Has("fwmark") {
+		return 0
+	}
+	n := c.Int("fwmark")
+	if n < 1 || n > math.MaxUint32 {
+		d.Error(c.Range("fwmark"), "Invalid firewall mark", fmt.Sprintf("fwmark must be between 1 and %d, not %d.", uint32(math.MaxUint32), n))
+		return 0
+	}
+	return uint32(n)
 }
 
 // CheckHostPort reports an attribute that is not host:port.
@@ -171,11 +217,15 @@ func (Provider) Validate(d *providers.Decoder) {
 			continue
 		}
 		key := fmt.Sprintf("%s %s:%d", vs.Protocol, vs.VIP.Address.Addr(), vs.Port)
-		if other, dup := taken[key]; dup && vs.Port != 0 { // port 0: an invalid port, already reported
+		if vs.FWMark != 0 {
+			key = fmt.Sprintf("fwmark %d", vs.FWMark)
+		}
+		if other, dup := taken[key]; dup && (vs.Port != 0 || vs.FWMark != 0) { // port 0: an invalid port, already reported
 			d.Error(providers.FromTopo(vs.Range), "Two virtual services on one address",
-				fmt.Sprintf("Virtual service %q uses %s, like %q. Merge them or use another port.", vs.Name, key, other.Name))
+				fmt.Sprintf("Virtual service %q uses %s, like %q. Merge them or use another port or mark.", vs.Name, key, other.Name))
 		}
 		taken[key] = vs
+		validateMark(d, vs)
 		if hc := vs.HealthCheck; hc != nil && vs.Protocol != "tcp" && (hc.Type == "http" || hc.Type == "https" || hc.Type == "tcp") {
 			d.Error(providers.FromTopo(hc.Range), "Health check does not fit the protocol",
 				fmt.Sprintf("A %s check cannot probe a %s service; use type = \"command\" with a program that speaks the service's protocol.", hc.Type, vs.Protocol))
@@ -197,6 +247,30 @@ func (Provider) Validate(d *providers.Decoder) {
 				d.Error(providers.FromTopo(rs.Range), "Real server unreachable from the directors",
 					fmt.Sprintf("Node %q shares no network with the nodes that hold vip %q, so they cannot forward to it. Attach it to one of their networks, or give the real server an address.", rs.Node.Name, vs.VIP.Name))
 			}
+		}
+	}
+}
+
+// validateMark checks a firewall-mark service: its marked addresses are of
+// the VIP's family (IPVS keeps one family per service), and its real
+// servers can be checked on a port.
+func validateMark(d *providers.Decoder, vs *topology.VirtualService) {
+	if vs.FWMark == 0 {
+		return
+	}
+	for _, a := range vs.MarkAddresses {
+		if a.Is4() != vs.VIP.Address.Addr().Is4() {
+			d.Error(providers.FromTopo(vs.Range), "Marked address of another family",
+				fmt.Sprintf("Virtual service %q marks packets to %s, but its VIP %s is of the other IP family; a firewall-mark service forwards one family.", vs.Name, a, vs.VIP.Address.Addr()))
+		}
+	}
+	if vs.HealthCheck == nil || len(vs.MarkPorts) > 0 {
+		return
+	}
+	for _, rs := range vs.RealServers {
+		if rs.Port == 0 {
+			d.Error(providers.FromTopo(rs.Range), "Real server has no port to check",
+				fmt.Sprintf("Real server %q of firewall-mark service %q has no port, and the service marks no ports itself, so its health check has no port to probe. Give the real server a port, or a mark block with ports.", rs.Name, vs.Name))
 		}
 	}
 }

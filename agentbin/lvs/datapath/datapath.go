@@ -28,8 +28,20 @@ type Service struct {
 	// Protocol is "tcp", "udp" or "sctp".
 	Protocol string
 	// Address and Port are the virtual IP and port clients connect to.
+	// A firewall-mark service (FWMark set) has no port: Address is its
+	// VIP, which tells the address family, and the mark alone says which
+	// packets are the service's.
 	Address netip.Addr
 	Port    uint16
+	// FWMark, when not zero, makes this a firewall-mark service
+	// (ipvsadm -f): it takes the packets that carry the mark, whatever
+	// their address and port, so that several ports (http and https)
+	// share one service and its persistence.
+	FWMark uint32
+	// Mark says which packets the datapath marks with FWMark itself, in
+	// an nftables table of hactl's (as operators do with iptables -t
+	// mangle). Nil: the packets are marked otherwise.
+	Mark *Mark
 	// Scheduler is an ipvsadm scheduler name: rr wrr lc wlc lblc lblcr dh
 	// sh sed nq mh. A datapath refuses one it cannot do (Capable).
 	Scheduler string
@@ -50,6 +62,13 @@ type Service struct {
 	Backends []Backend
 }
 
+// Mark selects the packets a firewall-mark service takes: those to one
+// of Addresses, of the service's protocol, to one of Ports.
+type Mark struct {
+	Addresses []netip.Addr
+	Ports     []uint16
+}
+
 // SorryName is the Backend.Name of the sorry server.
 const SorryName = "sorry_server"
 
@@ -66,8 +85,12 @@ type Backend struct {
 // them without importing the datapath itself (Linux only).
 var NFTablesSchedulers = []string{"rr", "wrr", "sh", "dh"}
 
-// Key is the service's identity in the kernel: protocol, address, port.
+// Key is the service's identity in the kernel: protocol, address, port;
+// or its firewall mark.
 func (s Service) Key() string {
+	if s.FWMark != 0 {
+		return fmt.Sprintf("fwmark %d", s.FWMark)
+	}
 	return fmt.Sprintf("%s %s", s.Protocol, netip.AddrPortFrom(s.Address, s.Port))
 }
 
@@ -137,7 +160,7 @@ type Kind struct {
 	// \"ipvs\""). The role refuses such a service instead of approximating.
 	Capable func(Service) error
 	// Open returns the datapath, ready for Sync.
-	Open func() (Datapath, error)
+	Open func(OpenEnv) (Datapath, error)
 	// LocalOnly is true when the datapath's rules act only on packets
 	// addressed to an address this node holds at that moment (nftables:
 	// fib daddr type local). The role then gives it the services of
@@ -145,6 +168,19 @@ type Kind struct {
 	// a service is live the instant its VIP comes up, without waiting
 	// for the group's event, and nowhere else.
 	LocalOnly bool
+}
+
+// OpenEnv is what the role tells a datapath it opens.
+type OpenEnv struct {
+	// StateDir is the agent's state directory (role.Env.StateDir): a
+	// datapath keeps there what it must remember across agent restarts.
+	// Empty: the datapath's default.
+	StateDir string
+	// SyncInterface is the interface on which the directors replicate
+	// their connections (ConnSyncer), from the spec: the one on the
+	// network they share with the real servers. Empty: the datapath
+	// chooses.
+	SyncInterface string
 }
 
 var (
@@ -186,9 +222,10 @@ func Names() []string {
 // directors so that established connections survive a failover (the IPVS
 // sync daemon). The role calls SetMaster on every change of the groups it
 // follows: master while this node holds a VIP of a service of this
-// datapath, backup otherwise. The datapath chooses the sync interface
-// itself (the one that holds the services' VIPs' network, or the one
-// routed towards the peers).
+// datapath, backup otherwise — from the start, so that a standby that
+// never held the VIP already has the connections of the first failover.
+// The interface is OpenEnv.SyncInterface (when the spec names none, the
+// datapath chooses).
 type ConnSyncer interface {
 	SetMaster(master bool) error
 }

@@ -44,7 +44,7 @@ func toVirtual(s datapath.Service) (virtual, error) {
 		return virtual{}, fmt.Errorf("virtual service %s: "+format, append([]any{s.Name}, args...)...)
 	}
 	proto, ok := protocols[s.Protocol]
-	if !ok {
+	if !ok && s.FWMark == 0 {
 		return fail("protocol %q is none of tcp, udp, sctp", s.Protocol)
 	}
 	if !s.Address.IsValid() {
@@ -61,6 +61,11 @@ func toVirtual(s datapath.Service) (virtual, error) {
 	svc := ipvs.Service{
 		Address: addr, Port: s.Port, Protocol: proto, Family: family(addr),
 		Scheduler: s.Scheduler,
+	}
+	if s.FWMark != 0 {
+		// The mark alone identifies the service; the address gives
+		// its family.
+		svc = ipvs.Service{FWMark: s.FWMark, Family: family(addr), Scheduler: s.Scheduler}
 	}
 	bits := addr.BitLen()
 	mask := s.PersistMask
@@ -102,6 +107,9 @@ func toVirtual(s datapath.Service) (virtual, error) {
 			// Direct routing and tunnels deliver the packet unchanged:
 			// the real server gets the virtual port.
 			if port != 0 && port != s.Port {
+				if s.FWMark != 0 {
+					return fail("real server %s listens on port %d, but %s forwarding delivers each packet on the port it was sent to (give no port, or use nat)", b.Name, port, s.Forwarding)
+				}
 				return fail("real server %s listens on port %d, but %s forwarding cannot change the port %d (use nat)", b.Name, port, s.Forwarding, s.Port)
 			}
 			port = s.Port

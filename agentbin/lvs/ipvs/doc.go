@@ -10,8 +10,13 @@
 // those. A weight change is an edit of the destination in place, so no
 // connection is dropped; a service is never flushed or rebuilt. IPVS
 // objects carry no name, so the datapath remembers which services it made
-// (a small file under /run, gone with the IPVS table on reboot): it removes
-// those that leave the spec and never touches a service someone else made.
+// (a small file in the agent's state directory): it removes those that
+// leave the spec and never touches a service someone else made.
+//
+// Firewall-mark services are IPVS's own (ipvsadm -f); the packets they take
+// are marked, when the spec says which, by rules in an nftables table of
+// hactl's (hactl_ipvs_mark, through package nft's Marker), as operators do
+// with iptables -t mangle.
 //
 // IPVS has no transaction across several netlink commands; "atomic per
 // service" is approached by the order of operations: a service's new and
@@ -20,6 +25,7 @@
 // would refuse a connection.
 //
 // The connection-sync daemon (ConnSyncer) runs the kernel's master daemon
-// on the director holding the VIP and the backup daemon on the others, so
-// that connections established through one director survive its failover.
+// on the director holding the VIP and the backup daemon on the others —
+// from the start, on the interface the spec names, so that a standby that
+// never held the VIP has the connections when the first failover comes.
 package ipvs

@@ -10,16 +10,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/cloudflare/ipvs"
+	"github.com/google/nftables"
 	"github.com/mdlayher/genetlink"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/hactl/hactl/agentbin/lvs/datapath"
+	"github.com/hactl/hactl/agentbin/lvs/nft"
 )
 
 func init() {
@@ -27,15 +30,28 @@ func init() {
 		Name:      Name,
 		Available: available,
 		Capable:   capable,
-		Open:      func() (datapath.Datapath, error) { return Open(Options{}) },
+		Open: func(env datapath.OpenEnv) (datapath.Datapath, error) {
+			opts := Options{SyncInterface: env.SyncInterface}
+			if env.StateDir != "" {
+				opts.StatePath = filepath.Join(env.StateDir, stateFile)
+			}
+			return Open(opts)
+		},
 	})
 }
 
 // Name is the datapath's registered name.
 const Name = "ipvs"
 
-// DefaultStatePath is where the datapath remembers the services it made.
-const DefaultStatePath = "/run/hactl/ipvs-services.json"
+// DefaultStatePath is where the datapath remembers the services it made
+// when the agent gives it no state directory.
+const DefaultStatePath = "/run/hactl/" + stateFile
+
+const stateFile = "ipvs-services.json"
+
+// MarkTable is the nftables table where the datapath marks the packets of
+// its firewall-mark services.
+const MarkTable = "hactl_ipvs_mark"
 
 // available says whether the kernel has IPVS, loading the module if it
 // can.
@@ -88,6 +104,10 @@ type Datapath struct {
 	routes func(netip.Addr) (string, error)
 	opts   Options
 	closer func() error
+	// marks marks the packets of the firewall-mark services; nil when
+	// the kernel's nftables could not be reached (marksErr says why).
+	marks    *nft.Marker
+	marksErr error
 
 	mu sync.Mutex
 	// owned maps the keys of the services this datapath made to their
@@ -135,8 +155,19 @@ func Open(opts Options) (*Datapath, error) {
 		h.Close()
 		return nil, err
 	}
+	// Lasting: the socket stays in this thread's network namespace,
+	// as the IPVS ones do.
+	nc, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		d.marksErr = fmt.Errorf("connecting to nftables: %w", err)
+	} else {
+		d.marks = nft.NewMarker(nc, MarkTable)
+	}
 	d.closer = func() error {
 		h.Close()
+		if nc != nil {
+			_ = nc.CloseLasting()
+		}
 		if c, ok := client.(io.Closer); ok {
 			c.Close()
 		}
@@ -261,12 +292,43 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 	if err := d.saveOwned(); err != nil {
 		return len(touched), err
 	}
+	if marked, err := d.syncMarks(services); err != nil {
+		return len(touched), err
+	} else if marked {
+		// The marking chain is rewritten whole.
+		for i, s := range services {
+			if s.Mark != nil {
+				touched[serviceKey(want[i].svc)] = true
+			}
+		}
+	}
 	if _, err := d.syncIface(); d.pending != nil && err == nil {
 		if err := d.setMaster(*d.pending); err != nil {
 			return len(touched), err
 		}
 	}
 	return len(touched), nil
+}
+
+// syncMarks writes the rules that mark the firewall-mark services'
+// packets, when they differ.
+func (d *Datapath) syncMarks(services []datapath.Service) (bool, error) {
+	if ok, err := d.syncMarksPossible(services); !ok {
+		return false, err
+	}
+	return d.marks.Sync(services)
+}
+
+// syncMarksPossible says whether the marks can be written, and why not
+// when some service wants them.
+func (d *Datapath) syncMarksPossible(services []datapath.Service) (bool, error) {
+	if d.marks != nil {
+		return true, nil
+	}
+	if d.marksErr != nil && slices.ContainsFunc(services, func(s datapath.Service) bool { return s.Mark != nil }) {
+		return false, fmt.Errorf("the packets of the firewall-mark services cannot be marked: %w", d.marksErr)
+	}
+	return false, nil
 }
 
 // remember records which services are ours now: the wanted ones, less the
@@ -354,6 +416,11 @@ func (d *Datapath) Drift(services []datapath.Service) []string {
 	for _, o := range diff(want, cur, owned) {
 		out = append(out, o.why)
 	}
+	if d.marks != nil {
+		out = append(out, d.marks.Drift(services)...)
+	} else if _, err := d.syncMarksPossible(services); err != nil {
+		out = append(out, err.Error())
+	}
 	d.mu.Lock()
 	if d.pending != nil {
 		out = append(out, fmt.Sprintf("the IPVS %s sync daemon is not running: %v", stateName(daemonState(*d.pending)), errNoSyncIface))
@@ -427,6 +494,9 @@ func (d *Datapath) Close() error {
 		d.owned = map[string]string{}
 		d.last = map[string]virtual{}
 		errs = append(errs, d.saveOwned())
+	}
+	if d.marks != nil {
+		errs = append(errs, d.marks.Close())
 	}
 	d.pending = nil
 	if running, err := d.sd.daemons(); err != nil {

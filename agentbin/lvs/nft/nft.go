@@ -35,7 +35,7 @@ const preroutingChain = "prerouting"
 
 func init() {
 	datapath.Register(datapath.Kind{Name: Name, Available: Available, Capable: Capable, LocalOnly: true,
-		Open: func() (datapath.Datapath, error) { return Open(nil) }})
+		Open: func(datapath.OpenEnv) (datapath.Datapath, error) { return Open(nil) }})
 }
 
 // Available says whether the kernel has nftables' NAT.
@@ -79,6 +79,10 @@ type Datapath struct {
 	written *kernel
 	gen     uint32
 	reads   int
+	// marks marks the packets of the firewall-mark services.
+	marks *Marker
+	// counted are the services the last syncTable wrote.
+	counted map[string]bool
 	// gone are the real servers that stopped taking new connections
 	// lately, by service, with when: their closed connections' entries
 	// are swept at every Sync for a while (see forget).
@@ -211,7 +215,7 @@ func Open(netns *os.File) (*Datapath, error) {
 	// Per-connection byte counts for Stats; best effort (a kernel
 	// without conntrack accounting shows -1).
 	_ = os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_acct", []byte("1"), 0o644)
-	return &Datapath{conn: conn, netns: fd, table: &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}}, nil
+	return &Datapath{conn: conn, netns: fd, table: &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}, marks: NewMarker(conn, MarkTable)}, nil
 }
 
 // socketBuffer bounds one transaction (and the answers to it): a service
@@ -521,11 +525,12 @@ func (d *Datapath) Drift(services []datapath.Service) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	return compare(k, want).sentences
+	return append(compare(k, want).sentences, d.marks.Drift(services)...)
 }
 
 // Sync implements datapath.Datapath: one transaction that rewrites the
-// chains, sets and map slots that differ and nothing else.
+// chains, sets and map slots that differ and nothing else; then another
+// for the marking rules of the firewall-mark services, when they differ.
 func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 	want, err := specs(services)
 	if err != nil {
@@ -533,6 +538,30 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	changed, err := d.syncTable(services, want)
+	if err != nil {
+		return changed, err
+	}
+	marked, err := d.marks.Sync(services)
+	if err != nil {
+		return changed, err
+	}
+	if marked {
+		d.writes++
+		// The marking chain is rewritten whole.
+		for _, s := range services {
+			if s.Mark != nil && !d.counted[s.Name] {
+				changed++
+			}
+		}
+	}
+	return changed, nil
+}
+
+// syncTable brings table hactl_lvs in line; d.counted lists the services
+// it wrote.
+func (d *Datapath) syncTable(services []datapath.Service, want []serviceSpec) (int, error) {
+	d.counted = map[string]bool{}
 	k, err := d.current()
 	if err != nil {
 		return 0, err
@@ -571,6 +600,7 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 			continue
 		}
 		changed++
+		d.counted[sp.name] = true
 		if err := d.writeService(k, sp, dispatch[sp.name], pre); err != nil {
 			return 0, err
 		}
@@ -721,6 +751,9 @@ const elementsPerMessage = 512
 func (d *Datapath) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.marks.Close(); err != nil {
+		return err
+	}
 	k, err := d.read()
 	if err != nil || !k.exists {
 		return err

@@ -74,16 +74,31 @@ func TestConnStats(t *testing.T) {
 	withBytes.CountersOrig = conntrack.Counter{Packets: 3, Bytes: 180}
 	withBytes.CountersReply = conntrack.Counter{Packets: 2, Bytes: 120}
 	flows := []conntrack.Flow{withBytes, flow(40001, "192.168.0.3", 7), flow(40002, "192.168.0.4", 3)}
+	// The same service by firewall mark, its real servers on each
+	// connection's own port; and one marking another port.
+	marked := svc
+	marked.Port, marked.FWMark = 0, 1
+	marked.Mark = &datapath.Mark{Addresses: []netip.Addr{svc.Address}, Ports: []uint16{80}}
+	marked.Backends = slices.Clone(svc.Backends)
+	for i := range marked.Backends {
+		marked.Backends[i].Port = 0
+	}
+	other := marked
+	other.Mark = &datapath.Mark{Addresses: []netip.Addr{svc.Address}, Ports: []uint16{443}}
 	for _, tc := range []struct {
+		svc                   datapath.Service
 		backend               int
 		active, bytes, packet int64
 	}{
-		{0, 1, 300, 5},
-		{1, 1, -1, -1},
+		{svc, 0, 1, 300, 5},
+		{svc, 1, 1, -1, -1},
+		{marked, 0, 1, 300, 5},
+		{marked, 1, 1, -1, -1},
+		{other, 0, 0, -1, -1},
 	} {
-		got := connStats(svc, svc.Backends[tc.backend], flows)
+		got := connStats(tc.svc, tc.svc.Backends[tc.backend], flows)
 		if got.ActiveConns != tc.active || got.Bytes != tc.bytes || got.Packets != tc.packet {
-			t.Errorf("%s: %+v, want active %d bytes %d packets %d", svc.Backends[tc.backend].Name, got, tc.active, tc.bytes, tc.packet)
+			t.Errorf("%s (%s): %+v, want active %d bytes %d packets %d", tc.svc.Backends[tc.backend].Name, tc.svc.Key(), got, tc.active, tc.bytes, tc.packet)
 		}
 	}
 }
@@ -314,5 +329,73 @@ func TestSweep(t *testing.T) {
 	d.sweep([]datapath.Service{one}, now)
 	if got := d.sweep([]datapath.Service{both}, now.Add(time.Second)); len(got) != 0 {
 		t.Fatalf("rs0 back: sweep %v, want nothing", got)
+	}
+}
+
+// TestSyncFirewallMark programs a firewall-mark service: its packets are
+// marked in table hactl_lvs_mark and its dispatch rule matches the mark;
+// its real servers keep each packet's port. A marking rule deleted by
+// hand is reported and restored, and the table goes with the service.
+func TestSyncFirewallMark(t *testing.T) {
+	d, nft := netns(t)
+	web := service("web", 0, "rr", time.Minute, 1, 1)
+	web.FWMark = 7
+	web.Mark = &datapath.Mark{Addresses: []netip.Addr{netip.MustParseAddr("192.168.3.181")}, Ports: []uint16{80, 443}}
+	for i := range web.Backends {
+		web.Backends[i].Port = 0
+	}
+	svcs := []datapath.Service{web}
+	if n, err := d.Sync(svcs); err != nil || n != 1 {
+		t.Fatalf("first Sync = %d, %v; want 1 service written", n, err)
+	}
+	marks := nft("list", "table", "inet", MarkTable)
+	for _, want := range []string{"type filter hook prerouting priority mangle", "ip daddr 192.168.3.181 tcp dport 80 meta mark set 0x00000007", "ip daddr 192.168.3.181 tcp dport 443 meta mark set 0x00000007"} {
+		if !strings.Contains(marks, want) {
+			t.Errorf("marking table lacks %q:\n%s", want, marks)
+		}
+	}
+	lb := nft("list", "table", "inet", TableName)
+	for _, want := range []string{"meta mark 0x00000007 fib daddr type local goto svc-web", "dnat ip to 192.168.0.3 comment"} {
+		if !strings.Contains(lb, want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, lb)
+		}
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift right after Sync: %q", drift)
+	}
+	writes := d.Writes()
+	if n, err := d.Sync(svcs); err != nil || n != 0 || d.Writes() != writes {
+		t.Fatalf("unchanged Sync = %d, %v, %d writes; want nothing written", n, err, d.Writes()-writes)
+	}
+
+	nft("flush", "chain", "inet", MarkTable, "marking")
+	if drift := d.Drift(svcs); !slices.ContainsFunc(drift, func(s string) bool { return strings.Contains(s, `"web": rules marking its packets are missing`) }) {
+		t.Errorf("flushed marking rules are not reported: %q", drift)
+	}
+	if n, err := d.Sync(svcs); err != nil || n != 1 {
+		t.Fatalf("restoring Sync = %d, %v; want 1", n, err)
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift after restoring: %q", drift)
+	}
+
+	for _, edit := range [][]string{{"delete", "chain", "inet", MarkTable, "marking"}, {"delete", "table", "inet", MarkTable}} {
+		nft(edit...)
+		if drift := d.Drift(svcs); len(drift) == 0 {
+			t.Errorf("after nft %s: no drift", strings.Join(edit, " "))
+		}
+		if n, err := d.Sync(svcs); err != nil || n != 1 {
+			t.Fatalf("restoring Sync after nft %s = %d, %v; want 1", strings.Join(edit, " "), n, err)
+		}
+		if drift := d.Drift(svcs); len(drift) != 0 {
+			t.Errorf("drift after restoring: %q", drift)
+		}
+	}
+
+	if n, err := d.Sync(nil); err != nil || n != 1 {
+		t.Fatalf("removing the service: %d, %v", n, err)
+	}
+	if got := nft("list", "tables"); strings.Contains(got, MarkTable) {
+		t.Errorf("the marking table outlived its service: %s", got)
 	}
 }

@@ -117,11 +117,20 @@ func build(s datapath.Service) serviceSpec {
 			exprs = append(exprs, clientKey(v4, s.PersistMask)...)
 			exprs = append(exprs, &expr.Dynset{SrcRegKey: 1, SetName: persistSet(s.Name, b.Name), Operation: uint32(unix.NFT_DYNSET_OP_UPDATE)})
 		}
-		exprs = append(exprs,
-			&expr.Immediate{Register: 1, Data: b.Address.AsSlice()},
-			&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(b.Port)},
-			&expr.NAT{Type: expr.NATTypeDestNAT, Family: uint32(family(v4)), RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-		)
+		if b.Port == 0 {
+			// A firewall-mark service's real server without a port
+			// takes each connection on the port it was sent to.
+			exprs = append(exprs,
+				&expr.Immediate{Register: 1, Data: b.Address.AsSlice()},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: uint32(family(v4)), RegAddrMin: 1},
+			)
+		} else {
+			exprs = append(exprs,
+				&expr.Immediate{Register: 1, Data: b.Address.AsSlice()},
+				&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(b.Port)},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: uint32(family(v4)), RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+			)
+		}
 		sp.chains = append(sp.chains, chainSpec{name: backendChain(s.Name, b.Name), rules: []ruleSpec{rule(exprs...)}})
 		if persist && b.Weight > 0 {
 			// A quiescent server takes no new clients, returning ones
@@ -164,13 +173,19 @@ func build(s datapath.Service) serviceSpec {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{protoNumber(s.Protocol)}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(s.Port)},
+	}
+	if s.FWMark != 0 {
+		match = markMatch(s)
+	}
+	match = append(match,
 		// Live only where the VIP is: on a director that does not hold
 		// it the rule matches nothing, and it acts the instant the VIP
-		// comes up (datapath.Kind.LocalOnly).
+		// comes up (datapath.Kind.LocalOnly). A marked packet must be
+		// addressed to this node too.
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 		&expr.Verdict{Kind: expr.VerdictGoto, Chain: serviceChain(s.Name)},
-	}
+	)
 	sp.dispatch = ruleSpec{exprs: match, comment: dispatchComment(s.Name, digest(match))}
 	return sp
 }

@@ -3,6 +3,7 @@ package nft
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
@@ -63,9 +64,23 @@ func (d *Datapath) flows() ([]conntrack.Flow, error) {
 // forwarded to the real server.
 func forwardedTo(f conntrack.Flow, s datapath.Service, b datapath.Backend) bool {
 	o, r := f.TupleOrig, f.TupleReply
-	return o.Proto.Protocol == protoNumber(s.Protocol) &&
-		o.IP.DestinationAddress == s.Address && o.Proto.DestinationPort == s.Port &&
-		r.IP.SourceAddress == b.Address && r.Proto.SourcePort == b.Port
+	port := b.Port
+	if port == 0 {
+		// A firewall-mark service's real server without a port
+		// takes each connection on the port it was sent to.
+		port = o.Proto.DestinationPort
+	}
+	if o.Proto.Protocol != protoNumber(s.Protocol) || r.IP.SourceAddress != b.Address || r.Proto.SourcePort != port {
+		return false
+	}
+	switch {
+	case s.FWMark == 0:
+		return o.IP.DestinationAddress == s.Address && o.Proto.DestinationPort == s.Port
+	case s.Mark != nil:
+		return slices.Contains(s.Mark.Addresses, o.IP.DestinationAddress) && slices.Contains(s.Mark.Ports, o.Proto.DestinationPort)
+	}
+	// Marked otherwise: any connection forwarded to the real server.
+	return o.IP.DestinationAddress != r.IP.SourceAddress
 }
 
 func established(f conntrack.Flow) bool {

@@ -131,6 +131,38 @@ func request(t *testing.T, c net.Conn, r *bufio.Reader, closing bool) string {
 	return string(body)
 }
 
+// kept is a keep-alive connection to the VIP.
+type kept struct {
+	c     net.Conn
+	r     *bufio.Reader
+	first string // the real server that answered its first requests
+}
+
+// keep opens a connection to the VIP and asks on it four times, failing
+// when another real server answers than the first.
+func keep(t *testing.T, client *host) *kept {
+	t.Helper()
+	c, err := client.dial(vipPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	k := &kept{c: c, r: bufio.NewReader(c)}
+	k.first = k.ask(t)
+	for range 3 {
+		if again := k.ask(t); again != k.first {
+			t.Fatalf("answers %s then %s on one connection", k.first, again)
+		}
+	}
+	return k
+}
+
+// ask sends a request on the connection and returns who answered.
+func (k *kept) ask(t *testing.T) string {
+	t.Helper()
+	return request(t, k.c, k.r, false)
+}
+
 func gets(t *testing.T, client *host, n int) []string {
 	var out []string
 	for i := 0; i < n; i++ {
@@ -228,6 +260,26 @@ func TestLVSNAT(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a firewall-mark service takes the packets hactl marks", func(t *testing.T) {
+		s := web("rr", 1, 1)
+		s.Port, s.FWMark = 0, 3
+		s.Mark = &datapath.Mark{Addresses: []netip.Addr{s.Address}, Ports: []uint16{80}}
+		for i := range s.Backends {
+			s.Backends[i].Port = 0 // each connection on its own port
+		}
+		if c := mustSync(t, dp, s); c != 2 {
+			t.Errorf("changed = %d, want 2 (web on port 80 removed, web by mark made)", c)
+		}
+		a := gets(t, n.client, 6)
+		for i := 1; i < len(a); i++ {
+			if a[i] == a[i-1] || (a[i] != "f400" && a[i] != "dgx") {
+				t.Fatalf("answers %q do not alternate between f400 and dgx", a)
+			}
+		}
+		if c := mustSync(t, dp, s); c != 0 {
+			t.Errorf("a Sync with nothing changed: changed = %d, want 0", c)
+		}
+	})
 	t.Run("a failed real server is removed and gets nothing", func(t *testing.T) {
 		mustSync(t, dp, web("rr", 1, 1))
 		mustSync(t, dp, web("rr", -1, 1))
@@ -237,36 +289,34 @@ func TestLVSNAT(t *testing.T) {
 	})
 	t.Run("a weight change drops no connection", func(t *testing.T) {
 		mustSync(t, dp, web("wrr", 1, 1))
-		c, err := n.client.dial(vipPort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		r := bufio.NewReader(c)
-		first := request(t, c, r, false)
+		k := keep(t, n.client)
+		first := k.first
 		if c := mustSync(t, dp, web("wrr", 5, 2)); c != 1 {
 			t.Errorf("changed = %d, want 1", c)
 		}
 		if c := mustSync(t, dp, web("wrr", 5, 2)); c != 0 {
 			t.Errorf("a Sync with nothing changed: changed = %d, want 0", c)
 		}
-		if again := request(t, c, r, false); again != first {
+		if again := k.ask(t); again != first {
 			t.Fatalf("the long-lived connection went to %s, then %s", first, again)
 		}
-		st, err := dp.Stats()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("stats: %+v", st)
-		found := false
-		for _, s := range st {
-			for _, b := range s.Backends {
-				if b.Name == first {
-					found = b.ActiveConns >= 1 && b.Bytes > 0 && b.Conns >= 1
+		// IPVS sums its counters every 2 s (the rate estimator).
+		var st []datapath.ServiceStats
+		shows := func() bool {
+			var err error
+			if st, err = dp.Stats(); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range st {
+				for _, b := range s.Backends {
+					if b.Name == first {
+						return b.ActiveConns >= 1 && b.Bytes > 0 && b.Conns >= 1
+					}
 				}
 			}
+			return false
 		}
-		if !found {
+		if !eventually(shows) {
 			t.Errorf("stats %+v do not show %s's open connection and bytes", st, first)
 		}
 	})
@@ -285,18 +335,8 @@ func TestLVSNAT(t *testing.T) {
 		}
 		svc := web("rr", 1, 1)
 		mustSync(t, dp, svc)
-		c, err := n.client.dial(vipPort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		r := bufio.NewReader(c)
-		first := request(t, c, r, false)
-		for i := 0; i < 3; i++ {
-			if again := request(t, c, r, false); again != first {
-				t.Fatalf("answers %s then %s on one connection", first, again)
-			}
-		}
+		k := keep(t, n.client)
+		first := k.first
 		// The master sends a connection after a few packets; wait until
 		// the backup has it.
 		deadline := time.Now().Add(30 * time.Second)
@@ -311,7 +351,7 @@ func TestLVSNAT(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustSync(t, standby, svc)
-		if again := request(t, c, r, false); again != first {
+		if again := k.ask(t); again != first {
 			t.Fatalf("after the failover the connection went to %s, before to %s", again, first)
 		}
 		if a := get(t, n.client); a != "f400" && a != "dgx" {

@@ -127,11 +127,12 @@ func TestSyncRepairsAHandEditAndCatchesUpAfterACut(t *testing.T) {
 	if err := c.lab.Cut("dgx", "eth0"); err != nil {
 		t.Fatal(err)
 	}
+	cut := time.Now()
 	c.onNode("f400", "cd "+docroot+" && for i in $(seq 1 50); do echo $i > cut-$i; done && rm index.html")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, tg := c.docrootTarget(); tg.State == "failing" && tg.Pending != 0 && tg.LastError != "" {
-			t.Logf("while cut: %s, %d pending, lag %dms: %s", tg.State, tg.Pending, tg.LagMS, tg.LastError)
+			t.Logf("while cut: %s after %s, %d pending, lag %dms: %s", tg.State, time.Since(cut).Round(100*time.Millisecond), tg.Pending, tg.LagMS, tg.LastError)
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// A sync that follows the two-node example's group: whichever of h2g and
+// c2g runs group web pushes /var/lib/docs to the other.
+const docs = "/var/lib/docs"
+
+const groupSync = `
+sync "docs" {
+  delete   = true
+  interval = "3s"
+  source {
+    group = group.web
+    path  = "` + docs + `"
+  }
+}
+`
+
+// waitSource waits until node's agent pushes the docs sync, and the other
+// node's is standing by.
+func (c *cluster) waitSource(node, other string) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		src, stby := c.syncOn(node, "docs"), c.syncOn(other, "docs")
+		if src.Mode == "change" && stby.Mode == "standby" && len(src.Targets) == 1 && src.Targets[0].Node == other {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s is not the only source of docs: %s reports %+v, %s reports %+v", node, node, src, other, stby)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestSyncFollowsTheGroupOnFailover(t *testing.T) {
+	c := webCluster(t, func(hcl string) string { return hcl + groupSync })
+	for _, n := range []string{"h2g", "c2g"} {
+		c.onNode(n, "mkdir -p "+docs)
+	}
+	p := startProbe(t, c.lab)
+	p.waitFor(t, "h2g")
+	c.waitSource("h2g", "c2g")
+	c.onNode("h2g", "cd "+docs+" && echo one > one && mkdir -p sub && echo deep > sub/f")
+	c.waitTreesMatch("written on the group's node", "h2g", "c2g", docs, 30*time.Second)
+
+	start := time.Now()
+	c.mustHactl(0, "failover", "web", "--to", "c2g")
+	p.waitFor(t, "c2g")
+	c.waitSource("c2g", "h2g")
+	t.Logf("c2g pushes %s after the failover command", time.Since(start).Round(time.Millisecond))
+
+	c.onNode("c2g", "cd "+docs+" && echo two > two && echo changed > one && rm sub/f")
+	c.waitTreesMatch("written on the new holder", "c2g", "h2g", docs, 10*time.Second)
+
+	// h2g, passive now, pushes nothing; what is written there is a hand
+	// edit of a target, which c2g's next full comparison repairs.
+	c.onNode("h2g", "echo from-the-passive-node > "+docs+"/passive")
+	time.Sleep(2 * time.Second)
+	if out := c.onNode("c2g", "ls "+docs); strings.Contains(out, "passive") {
+		t.Errorf("a file written on the passive node reached the source: %s", out)
+	}
+	c.waitTreesMatch("the passive node's edit repaired", "c2g", "h2g", docs, 10*time.Second)
+	// The takeover found h2g as h2g had left it: nothing to keep.
+	if tg := c.syncOn("c2g", "docs").Targets[0]; tg.State != "in_sync" || tg.Kept != "" || tg.LastError != "" {
+		t.Errorf("c2g's sync to h2g: %+v, want in sync, nothing kept", tg)
+	}
+}

@@ -230,6 +230,9 @@ func (m *module) run(ctx context.Context) error {
 	for _, t := range m.targets {
 		t.takeover = m.s.Group != ""
 		t.checked = time.Now()
+		// A former stint as source decides nothing now: its backoff and
+		// guard are looked at again.
+		t.retryAt, t.backoff, t.st.Blocked = time.Time{}, 0, ""
 	}
 	m.mu.Unlock()
 	m.askFull(true)

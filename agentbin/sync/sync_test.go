@@ -1,9 +1,13 @@
 package sync
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"log"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 func TestExitPolicyRetriesEveryNonZeroExit(t *testing.T) {
@@ -430,5 +436,73 @@ func TestTakeoverRunKeepsWhatItReplaces(t *testing.T) {
 	st = localRun(t, s, transfer{full: true, maxDelete: -1}, false, dst)
 	if !maps.Equal(treeOf(t, dst), want) || st.deleted != 0 {
 		t.Errorf("a later full run touched the kept files: %v", treeOf(t, dst))
+	}
+}
+
+// A group's sync pushes only while the group runs here: standby before,
+// runs (failing here: nothing listens on the target's port) once the
+// group starts, and no run at all once it stops.
+func TestGroupSyncPushesOnlyWhileTheGroupRunsHere(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("ssh is not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // a closed port on loopback: every run fails at once
+	src := t.TempDir()
+	s := spec.Sync{Name: "docs", Path: src + "/", Trigger: "change", Group: "web", KeyPath: filepath.Join(t.TempDir(), "key"),
+		Targets: []spec.SyncTarget{{Node: "c2g", Address: "127.0.0.1", Port: port, Path: "/srv/docs/"}}}
+	r, err := Kind{}.New(&spec.Spec{Syncs: []spec.Sync{s}}, role.Env{StateDir: t.TempDir(), Logger: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := r.(*Role)
+	m := sr.modules[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.follow(ctx) }()
+	report := func() status.Sync { return m.report(time.Now()) }
+	waitFor := func(what string, ok func(status.Sync) bool) status.Sync {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st := report()
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %+v", what, st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := report(); st.Mode != "standby" || st.Group != "web" || len(st.Targets) != 0 {
+		t.Errorf("before the group runs here: %+v, want standby", st)
+	}
+	sr.GroupChanged(role.GroupChange{Group: "other", Here: true})
+	sr.GroupChanged(role.GroupChange{Group: "web", Here: true})
+	st := waitFor("the group runs here", func(st status.Sync) bool {
+		return st.Mode == "change" && len(st.Targets) == 1 && st.Targets[0].Runs > 0
+	})
+	if tg := st.Targets[0]; tg.State != "failing" || tg.Pending != -1 {
+		t.Errorf("target %+v, want failing with the first full comparison pending", tg)
+	}
+	sr.GroupChanged(role.GroupChange{Group: "web", Here: false})
+	waitFor("the group stopped here", func(st status.Sync) bool { return st.Mode == "standby" })
+	runs := m.targets[0].st.Runs
+	time.Sleep(time.Second) // the retries' backoff is 250 ms, then 500 ms
+	m.mu.Lock()
+	after := m.targets[0].st.Runs
+	m.mu.Unlock()
+	if after != runs {
+		t.Errorf("%d runs after the group stopped here, want none", after-runs)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("follow: %v", err)
 	}
 }

@@ -38,6 +38,11 @@ func (c *cluster) waitSource(node, other string) {
 	}
 }
 
+// blockSSHFromH2g, run on c2g, drops SSH from h2g's addresses: h2g's
+// pushes fail while the heartbeat (UDP) goes on.
+const blockSSHFromH2g = `nft add table inet synctest && nft add chain inet synctest in '{ type filter hook input priority 0; }' && ` +
+	`nft add rule inet synctest in ip saddr '{ 192.168.0.18, 192.168.1.18 }' tcp dport 22 drop`
+
 func TestSyncFollowsTheGroupOnFailover(t *testing.T) {
 	c := webCluster(t, func(hcl string) string { return hcl + groupSync })
 	for _, n := range []string{"h2g", "c2g"} {
@@ -49,11 +54,36 @@ func TestSyncFollowsTheGroupOnFailover(t *testing.T) {
 	c.onNode("h2g", "cd "+docs+" && echo one > one && mkdir -p sub && echo deep > sub/f")
 	c.waitTreesMatch("written on the group's node", "h2g", "c2g", docs, 30*time.Second)
 
+	// A change h2g cannot send before the group leaves it.
+	c.onNode("c2g", blockSSHFromH2g)
+	c.onNode("h2g", "echo written-before-the-failover > "+docs+"/unsent")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if tg := c.syncOn("h2g", "docs").Targets[0]; tg.State == "failing" && tg.Pending > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("h2g's push to c2g does not fail with SSH blocked: %+v", c.syncOn("h2g", "docs"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	start := time.Now()
 	c.mustHactl(0, "failover", "web", "--to", "c2g")
 	p.waitFor(t, "c2g")
 	c.waitSource("c2g", "h2g")
 	t.Logf("c2g pushes %s after the failover command", time.Since(start).Round(time.Millisecond))
+	c.onNode("c2g", "nft delete table inet synctest")
+
+	// c2g's first run made h2g identical to c2g, and kept what it
+	// replaced there: the change h2g never sent.
+	c.waitTreesMatch("the new source's first full comparison", "c2g", "h2g", docs, 10*time.Second)
+	if got := c.onNode("h2g", "cat "+docs+"/.hactl-sync-kept/*/unsent"); got != "written-before-the-failover\n" {
+		t.Errorf("the unsent change is not kept on h2g: %q", got)
+	}
+	if tg := c.syncOn("c2g", "docs").Targets[0]; !strings.Contains(tg.Kept, "replaced or deleted 1 of") || !strings.Contains(tg.Kept, docs+"/.hactl-sync-kept/") {
+		t.Errorf("c2g's status does not say what it kept on h2g: %+v", tg)
+	}
 
 	c.onNode("c2g", "cd "+docs+" && echo two > two && echo changed > one && rm sub/f")
 	c.waitTreesMatch("written on the new holder", "c2g", "h2g", docs, 10*time.Second)
@@ -66,8 +96,7 @@ func TestSyncFollowsTheGroupOnFailover(t *testing.T) {
 		t.Errorf("a file written on the passive node reached the source: %s", out)
 	}
 	c.waitTreesMatch("the passive node's edit repaired", "c2g", "h2g", docs, 10*time.Second)
-	// The takeover found h2g as h2g had left it: nothing to keep.
-	if tg := c.syncOn("c2g", "docs").Targets[0]; tg.State != "in_sync" || tg.Kept != "" || tg.LastError != "" {
-		t.Errorf("c2g's sync to h2g: %+v, want in sync, nothing kept", tg)
+	if tg := c.syncOn("c2g", "docs").Targets[0]; tg.State != "in_sync" || tg.LastError != "" {
+		t.Errorf("c2g's sync to h2g: %+v, want in sync", tg)
 	}
 }

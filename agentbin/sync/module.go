@@ -462,7 +462,7 @@ func (m *module) finish(t *target, tr transfer, upTo uint64, st runStats, err er
 		if tr.keep != "" {
 			t.takeover = false
 			if st.replaced > 0 {
-				t.st.Kept = fmt.Sprintf("%d files the target had, which this node, the new source, replaced or deleted (changes the former source may not have sent), are kept in %s on %s",
+				t.st.Kept = fmt.Sprintf("the first run from this node, the new source, replaced or deleted %d of the target's files (changes the former source may not have sent): they are kept in %s on %s",
 					st.replaced, strings.TrimRight(t.t.Path, "/")+"/"+tr.keep, t.t.Node)
 				m.logger.Printf("sync %s → %s: %s", m.s.Name, t.t.Node, t.st.Kept)
 			}

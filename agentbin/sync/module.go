@@ -259,8 +259,13 @@ func (m *module) run(ctx context.Context) error {
 		}
 		m.mu.Lock()
 		fallback := m.watch != "" && m.s.Trigger != "interval"
+		unwatched := fallback && m.w == nil
 		m.mu.Unlock()
 		if time.Since(lastFull) >= period || (fallback && time.Since(lastFull) >= fallbackPeriod) {
+			if unwatched {
+				// The tree may be there now, or watches freed.
+				m.startWatching(ctx)
+			}
 			m.askFull(false)
 			lastFull = time.Now()
 		}
@@ -308,8 +313,12 @@ func (m *module) closeConnections() {
 }
 
 // startWatching watches the tree; when it cannot, the module says why and
-// runs full comparisons instead.
+// runs full comparisons instead, until a later try succeeds.
 func (m *module) startWatching(ctx context.Context) {
+	if fi, err := os.Stat(m.s.Path); err != nil || !fi.IsDir() {
+		m.lost("cannot watch: the source directory " + m.s.Path + " is missing")
+		return
+	}
 	w, err := newWatcher(m.s.Path, m.changed, m.lost)
 	if err != nil {
 		m.lost("cannot watch: " + err.Error())
@@ -322,7 +331,13 @@ func (m *module) startWatching(ctx context.Context) {
 	}
 	m.mu.Lock()
 	m.w = w
+	again := m.watch != ""
+	m.watch = ""
 	m.mu.Unlock()
+	if again {
+		m.logger.Printf("sync %s: watching the tree again", m.s.Name)
+		m.askFull(true)
+	}
 	go w.run(ctx.Done())
 }
 

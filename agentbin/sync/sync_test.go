@@ -506,3 +506,30 @@ func TestGroupSyncPushesOnlyWhileTheGroupRunsHere(t *testing.T) {
 		t.Errorf("follow: %v", err)
 	}
 }
+
+// A source directory missing at start is not watched, and says so; once
+// it is there, the next try watches it (the run loop tries at every full
+// comparison of the fallback).
+func TestMissingSourceIsWatchedOnceItExists(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "docs")
+	s := &spec.Sync{Name: "docs", Path: root + "/", Trigger: "change", Targets: []spec.SyncTarget{{Node: "c2g", Address: "127.0.0.1", Path: "/srv/"}}}
+	m := newModule(s, t.TempDir(), log.New(io.Discard, "", 0), func(status.Event) {})
+	m.startWatching(t.Context())
+	if st := m.report(time.Now()); st.Mode != "full runs" || !strings.Contains(st.Watch, "missing") {
+		t.Fatalf("status %+v, want full runs saying the directory is missing", st)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	m.targets[0].pending = pending{}
+	m.mu.Unlock()
+	m.startWatching(t.Context())
+	st := m.report(time.Now())
+	if st.Mode != "change" || st.Watch != "" || st.Watches != 2 || st.Targets[0].Pending != -1 {
+		t.Errorf("status %+v, want the tree watched (2 directories) and a full comparison due", st)
+	}
+	m.mu.Lock()
+	m.w.Close()
+	m.mu.Unlock()
+}

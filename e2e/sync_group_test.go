@@ -83,8 +83,15 @@ func TestSyncFollowsTheGroupOnFailover(t *testing.T) {
 	if got := c.onNode("h2g", "cat "+docs+"/.hactl-sync-kept/*/unsent"); got != "written-before-the-failover\n" {
 		t.Errorf("the unsent change is not kept on h2g: %q", got)
 	}
-	if tg := c.syncOn("c2g", "docs").Targets[0]; !strings.Contains(tg.Kept, "replaced or deleted 1 of") || !strings.Contains(tg.Kept, docs+"/.hactl-sync-kept/") {
-		t.Errorf("c2g's status does not say what it kept on h2g: %+v", tg)
+	// The agent rewrites its status every second.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		tg := c.syncOn("c2g", "docs").Targets[0]
+		if strings.Contains(tg.Kept, "replaced or deleted 1 of") && strings.Contains(tg.Kept, docs+"/.hactl-sync-kept/") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c2g's status does not say what it kept on h2g: %+v", tg)
+		}
 	}
 
 	c.onNode("c2g", "cd "+docs+" && echo two > two && echo changed > one && rm sub/f")

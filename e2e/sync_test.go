@@ -17,10 +17,14 @@ import (
 
 const docroot = "/var/www/html"
 
-// treeDigest is the digest of a whole tree: every path, type, mode and
-// file content, so that a missing, extra or different entry shows.
-const treeDigest = `cd ` + docroot + ` && find . -mindepth 1 -printf '%y %m %p\n' | LC_ALL=C sort | sha256sum | cut -c1-16; ` +
-	`find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -c1-16`
+// treeDigest is the digest of the tree at dir: every path, type, mode and
+// file content, so that a missing, extra or different entry shows. The
+// directory where a new group source keeps what it replaced is left out.
+func treeDigest(dir string) string {
+	find := `find . -mindepth 1 -path ./.hactl-sync-kept -prune -o `
+	return `cd ` + dir + ` && ` + find + `-printf '%y %m %p\n' | LC_ALL=C sort | sha256sum | cut -c1-16; ` +
+		find + `-type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -c1-16`
+}
 
 func syncCluster(t *testing.T) *cluster {
 	t.Helper()
@@ -37,36 +41,54 @@ func syncCluster(t *testing.T) *cluster {
 // waitSame waits until dgx's docroot is f400's.
 func (c *cluster) waitSame(what string, within time.Duration) {
 	c.t.Helper()
+	c.waitTreesMatch(what, "f400", "dgx", docroot, within)
+}
+
+// waitTreesMatch waits until dir on to is the same as on from.
+func (c *cluster) waitTreesMatch(what, from, to, dir string, within time.Duration) {
+	c.t.Helper()
 	deadline := time.Now().Add(within)
 	var src, dst string
 	for time.Now().Before(deadline) {
-		src, dst = c.onNode("f400", treeDigest), c.onNode("dgx", treeDigest)
+		src, dst = c.onNode(from, treeDigest(dir)), c.onNode(to, treeDigest(dir))
 		if src == dst {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.t.Fatalf("%s: dgx's %s never matched f400's within %s (f400 %q, dgx %q)\nf400 status: %s", what, docroot, within, src, dst, c.syncStatus())
+	c.t.Fatalf("%s: %s's %s never matched %s's within %s (%s %q, %s %q)\n%s status: %s", what, to, dir, from, within, from, src, to, dst, from, c.statusOf(from))
 }
 
-func (c *cluster) syncStatus() string {
-	return c.onNode("f400", "cat "+layout.StatusPath)
+func (c *cluster) syncStatus() string { return c.statusOf("f400") }
+
+func (c *cluster) statusOf(node string) string {
+	return c.onNode(node, "cat "+layout.StatusPath)
+}
+
+// syncOn is node's agent's report of the sync named name.
+func (c *cluster) syncOn(node, name string) status.Sync {
+	c.t.Helper()
+	var st status.Status
+	if err := json.Unmarshal([]byte(c.statusOf(node)), &st); err != nil {
+		c.t.Fatal(err)
+	}
+	for _, s := range st.Syncs {
+		if s.Name == name {
+			return s
+		}
+	}
+	c.t.Fatalf("%s's status has no sync %s: %+v", node, name, st.Syncs)
+	return status.Sync{}
 }
 
 // docrootTarget is f400's view of its docroot target.
 func (c *cluster) docrootTarget() (status.Sync, status.SyncTarget) {
 	c.t.Helper()
-	var st status.Status
-	if err := json.Unmarshal([]byte(c.syncStatus()), &st); err != nil {
-		c.t.Fatal(err)
+	s := c.syncOn("f400", "docroot")
+	if len(s.Targets) != 1 {
+		c.t.Fatalf("f400's docroot sync has %d targets, want dgx: %+v", len(s.Targets), s)
 	}
-	for _, s := range st.Syncs {
-		if s.Name == "docroot" && len(s.Targets) == 1 {
-			return s, s.Targets[0]
-		}
-	}
-	c.t.Fatalf("f400's status has no docroot sync: %+v", st.Syncs)
-	return status.Sync{}, status.SyncTarget{}
+	return s, s.Targets[0]
 }
 
 // waitTargetState waits until f400 reports its docroot target in state.
@@ -127,11 +149,12 @@ func TestSyncRepairsAHandEditAndCatchesUpAfterACut(t *testing.T) {
 	if err := c.lab.Cut("dgx", "eth0"); err != nil {
 		t.Fatal(err)
 	}
+	cut := time.Now()
 	c.onNode("f400", "cd "+docroot+" && for i in $(seq 1 50); do echo $i > cut-$i; done && rm index.html")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, tg := c.docrootTarget(); tg.State == "failing" && tg.Pending != 0 && tg.LastError != "" {
-			t.Logf("while cut: %s, %d pending, lag %dms: %s", tg.State, tg.Pending, tg.LagMS, tg.LastError)
+			t.Logf("while cut: %s after %s, %d pending, lag %dms: %s", tg.State, time.Since(cut).Round(100*time.Millisecond), tg.Pending, tg.LagMS, tg.LastError)
 			break
 		}
 		if time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -108,8 +109,9 @@ type Facts struct {
 	Rsync    bool     `json:"rsync"`
 	SNMPD    bool     `json:"snmpd"`
 	Addrs    []string `json:"addresses,omitempty"` // "DEV PREFIX", then " secondary" when the kernel made it so
-	// Programs says, for each notify command's program, whether the host
-	// has it as an executable (observe.ScriptFor).
+	// Programs says, for each notify command's program and, with syncs,
+	// rsync and rrsync, whether the host has it as an executable
+	// (observe.ScriptFor).
 	Programs map[string]bool `json:"programs,omitempty"`
 }
 
@@ -246,6 +248,40 @@ func hostWarnings(d *Desired, o *Observed) []string {
 		if found, seen := o.Facts.Programs[prog]; seen && !found {
 			out = append(out, fmt.Sprintf("notify %q: %s is not an executable program on %s, so its events would go nowhere; install it there or fix command", n.Name, prog, d.Node))
 		}
+	}
+	return append(out, syncWarnings(d, o)...)
+}
+
+// The programs a sync runs: rsync on its source and targets, rrsync (the
+// forced command of the sync key) on its targets.
+const (
+	Rsync  = "rsync"
+	Rrsync = "rrsync"
+)
+
+// syncWarnings names the syncs that would fail on the host for want of
+// rsync or rrsync: the agent finds out only at the first run.
+func syncWarnings(d *Desired, o *Observed) []string {
+	missing := func(prog string) bool {
+		found, seen := o.Facts.Programs[prog]
+		return seen && !found
+	}
+	var pushes, receives []string
+	for _, s := range d.Spec.Syncs {
+		pushes = append(pushes, s.Name)
+	}
+	for _, r := range d.Spec.SyncReceives {
+		if !slices.Contains(receives, r.Name) {
+			receives = append(receives, r.Name)
+		}
+	}
+	var out []string
+	if all := append(slices.Clone(pushes), receives...); len(all) > 0 && missing(Rsync) {
+		slices.Sort(all)
+		out = append(out, fmt.Sprintf("sync %s: rsync is not installed on %s, so nothing is copied from or to it; install it there (Debian: apt-get install rsync)", strings.Join(slices.Compact(all), ", "), d.Node))
+	}
+	if len(receives) > 0 && missing(Rrsync) {
+		out = append(out, fmt.Sprintf("sync %s: rrsync is not installed on %s, so it refuses the sources' key and receives nothing; install it there (Debian: rsync from bookworm on ships it in /usr/bin)", strings.Join(receives, ", "), d.Node))
 	}
 	return out
 }

@@ -101,3 +101,35 @@ func TestComputeWarnsOfAMissingNotifyProgram(t *testing.T) {
 		})
 	}
 }
+
+// A node that pushes or receives a sync needs rsync; one that receives
+// needs rrsync too. Each missing one is a warning naming the node and the
+// syncs; programs not probed are none.
+func TestComputeWarnsOfMissingRsyncAndRrsync(t *testing.T) {
+	source := &spec.Spec{Node: "f400", Syncs: []spec.Sync{{Name: "docroot"}}}
+	target := &spec.Spec{Node: "dgx", SyncReceives: []spec.SyncReceive{{Name: "docroot"}, {Name: "ftp"}, {Name: "ftp"}}}
+	tests := []struct {
+		name     string
+		sp       *spec.Spec
+		programs map[string]bool
+		want     []string
+	}{
+		{"source has both", source, map[string]bool{Rsync: true, Rrsync: true}, nil},
+		{"source needs no rrsync", source, map[string]bool{Rsync: true, Rrsync: false}, nil},
+		{"source without rsync", source, map[string]bool{Rsync: false, Rrsync: false},
+			[]string{"sync docroot: rsync is not installed on f400, so nothing is copied from or to it; install it there (Debian: apt-get install rsync)"}},
+		{"target without rrsync", target, map[string]bool{Rsync: true, Rrsync: false},
+			[]string{"sync docroot, ftp: rrsync is not installed on dgx, so it refuses the sources' key and receives nothing; install it there (Debian: rsync from bookworm on ships it in /usr/bin)"}},
+		{"not probed", target, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &Desired{Node: tt.sp.Node, SpecHash: "s1", Spec: tt.sp}
+			o := &Observed{Node: tt.sp.Node, AgentInstalled: true, AgentRunning: true, SpecHash: "s1", Facts: Facts{Programs: tt.programs}}
+			p := Compute([]*Desired{d}, map[string]*Observed{tt.sp.Node: o})
+			if got := p.Hosts[0].Warnings; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("warnings %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -302,6 +302,10 @@ type Sync struct {
 	// MaxDeletePercent stops a run that would delete more than this share
 	// of a target's files, until the operator confirms (0: no limit).
 	MaxDeletePercent int `json:"max_delete_percent,omitempty"`
+	// Group, when set, makes this node the source only while the group
+	// runs here: every location of the group has the sync, and the others
+	// are its targets.
+	Group string `json:"group,omitempty"`
 }
 
 // SyncTarget is a destination of a sync.
@@ -319,7 +323,7 @@ type SyncTarget struct {
 // SyncReceive is a sync this node is a target of.
 type SyncReceive struct {
 	Name string `json:"name"`
-	// Source is the node that pushes.
+	// Source is the node that pushes, or the group whose node does.
 	Source string `json:"source"`
 	Path   string `json:"path"`
 	// PublicKeys are the keys the source may log in with (the current
@@ -486,6 +490,9 @@ func (s *Spec) Validate() error {
 		}
 		if !syncPathOK(sy.Path) {
 			bad("sync %q: path %q must be absolute, without quotes, backslashes or control characters", sy.Name, sy.Path)
+		}
+		if sy.Group != "" && !names[sy.Group] {
+			bad("sync %q: its source group %q is not one this node may run", sy.Name, sy.Group)
 		}
 		// Host keys become lines of the module's known_hosts.
 		for _, t := range sy.Targets {

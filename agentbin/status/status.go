@@ -282,7 +282,10 @@ type Sync struct {
 	Watches int `json:"watches"`
 	// Watch says why the tree is not watched (no more inotify watches, an
 	// event queue overflow): every run is then a full comparison.
-	Watch   string       `json:"watch,omitempty"`
+	Watch string `json:"watch,omitempty"`
+	// Group is the group whose node is the source; on the others, Mode
+	// is "standby" and nothing is pushed.
+	Group   string       `json:"group,omitempty"`
 	Targets []SyncTarget `json:"targets"`
 }
 
@@ -306,4 +309,12 @@ type SyncTarget struct {
 	LastFull   time.Time `json:"last_full,omitzero"`
 	LastError  string    `json:"last_error,omitempty"`
 	Blocked    string    `json:"blocked,omitempty"`
+	// Kept says where the first run after this node became the source
+	// (a group's failover) put the files it replaced or deleted on the
+	// target: changes the former source may not have sent.
+	Kept string `json:"kept,omitempty"`
+	// Differs lists what a read-only comparison (rsync --dry-run) last
+	// found different on the target while nothing was pending, at most
+	// a few paths and a count; empty when identical.
+	Differs []string `json:"differs,omitempty"`
 }

@@ -18,6 +18,16 @@
 // delete more than max_delete percent of a target's files stops before it
 // deletes anything, until the operator confirms (hactl sync confirm).
 //
+// A sync whose source is a group runs on every location of the group and
+// pushes only while the group runs here (the role is a GroupFollower): a
+// run in flight is killed when the group stops. The first full run after
+// the node became the source moves what it replaces or deletes on each
+// target aside (rsync --backup-dir into keptDir): the former source's
+// unsent changes are kept, not lost.
+//
+// Every driftPeriod, an idle target is compared read-only (rsync
+// --dry-run --itemize-changes) for hactl drift.
+//
 // On a target, the role puts the module's public key in root's
 // authorized_keys, restricted (restrict, command="rrsync -wo PATH") to
 // writing into the target path; the source checks the target's host key

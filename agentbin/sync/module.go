@@ -25,6 +25,10 @@ const (
 	// cannot be watched.
 	fallbackPeriod = 10 * time.Second
 	defaultDelay   = 200 * time.Millisecond
+	// driftPeriod is how often a target in sync is compared read-only
+	// (rsync --dry-run) for hactl drift: between full comparisons, which
+	// repair, it finds what was changed on the target by hand.
+	driftPeriod = 30 * time.Second
 )
 
 // module is one sync this node pushes.
@@ -41,6 +45,10 @@ type module struct {
 	w         *watcher
 	targets   []*target
 	confirm   chan struct{}
+	// active says whether this node pushes: always for a node source,
+	// while the group runs here for a group source (kick says it changed).
+	active bool
+	kick   chan struct{}
 }
 
 // target is one target's state; its fields are guarded by module.mu.
@@ -55,6 +63,12 @@ type target struct {
 	confirmed bool
 	// deletes are the deletions of recent runs, for the guard.
 	deletes []deletion
+	// takeover marks the first full run since this node became a group's
+	// source: what it replaces or deletes on the target may be changes
+	// the former source had not sent, so it keeps them (keptDir).
+	takeover bool
+	// checked is when the target was last compared read-only.
+	checked time.Time
 }
 
 type deletion struct {
@@ -78,8 +92,8 @@ func (t *target) recentDeletes(now time.Time) int64 {
 }
 
 func newModule(s *spec.Sync, stateDir string, logger *log.Logger, emit func(status.Event)) *module {
-	m := &module{s: s, logger: logger, emit: emit, confirm: make(chan struct{}, 1),
-		knownHosts: filepath.Join(stateDir, "sync", s.Name+".known_hosts")}
+	m := &module{s: s, logger: logger, emit: emit, confirm: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+		knownHosts: filepath.Join(stateDir, "sync", s.Name+".known_hosts"), active: s.Group == ""}
 	for _, t := range s.Targets {
 		m.targets = append(m.targets, &target{t: t, st: status.SyncTarget{Node: t.Node, Path: t.Path}})
 	}
@@ -150,11 +164,77 @@ func (m *module) writeKnownHosts() error {
 	return os.Rename(tmp, m.knownHosts)
 }
 
+// setActive says whether the module's group runs here.
+func (m *module) setActive(here bool) {
+	m.mu.Lock()
+	m.active = here
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (m *module) isActive() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.active
+}
+
+// follow runs the module while its group runs here, until ctx ends. A
+// run in flight when the group stops is killed at once: the node that
+// takes the group over pushes next, and two sources never push at once
+// as long as the group runs on one node at a time.
+func (m *module) follow(ctx context.Context) error {
+	for {
+		for !m.isActive() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-m.kick:
+			}
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- m.run(runCtx) }()
+		m.logger.Printf("sync %s: group %s runs here: pushing to the other nodes", m.s.Name, m.s.Group)
+		var err error
+	wait:
+		for {
+			select {
+			case err = <-done:
+				break wait
+			case <-m.kick:
+				if !m.isActive() {
+					cancel()
+					err = <-done
+					m.logger.Printf("sync %s: group %s stopped here: no longer pushing", m.s.Name, m.s.Group)
+					break wait
+				}
+			}
+		}
+		cancel()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
 // run keeps the targets identical to the source until ctx ends.
 func (m *module) run(ctx context.Context) error {
 	if err := m.writeKnownHosts(); err != nil {
 		return err
 	}
+	m.mu.Lock()
+	m.watch = ""
+	for _, t := range m.targets {
+		t.takeover = m.s.Group != ""
+		t.checked = time.Now()
+		// A former stint as source decides nothing now: its backoff and
+		// guard are looked at again.
+		t.retryAt, t.backoff, t.st.Blocked = time.Time{}, 0, ""
+	}
+	m.mu.Unlock()
 	m.askFull(true)
 	if m.s.Trigger != "interval" {
 		m.startWatching(ctx)
@@ -166,9 +246,12 @@ func (m *module) run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			m.mu.Lock()
 			if m.w != nil {
 				m.w.Close()
+				m.w = nil
 			}
+			m.mu.Unlock()
 			m.closeConnections()
 			return nil
 		case <-m.confirm:
@@ -176,14 +259,45 @@ func (m *module) run(ctx context.Context) error {
 		}
 		m.mu.Lock()
 		fallback := m.watch != "" && m.s.Trigger != "interval"
+		unwatched := fallback && m.w == nil
 		m.mu.Unlock()
 		if time.Since(lastFull) >= period || (fallback && time.Since(lastFull) >= fallbackPeriod) {
+			if unwatched {
+				// The tree may be there now, or watches freed.
+				m.startWatching(ctx)
+			}
 			m.askFull(false)
 			lastFull = time.Now()
 		}
 		for _, t := range m.targets {
 			m.maybeRun(ctx, t)
+			m.maybeCheck(ctx, t)
 		}
+	}
+}
+
+// maybeCheck compares an idle target with the source, read-only, every
+// driftPeriod. A result that raced a change is dropped: what differs
+// then is only what is in flight.
+func (m *module) maybeCheck(ctx context.Context, t *target) {
+	now := time.Now()
+	m.mu.Lock()
+	idle := len(t.pending.paths) == 0 && !t.pending.full && !t.failing && t.st.Blocked == ""
+	if !idle || now.Sub(t.checked) < driftPeriod {
+		m.mu.Unlock()
+		return
+	}
+	t.checked = now
+	seq := m.seq
+	m.mu.Unlock()
+	st, err := m.rsync(ctx, t.t, transfer{full: true}, true)
+	if err != nil || ctx.Err() != nil {
+		return // a failing target shows in its runs
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seq == seq && len(t.pending.paths) == 0 && !t.pending.full {
+		t.st.Differs = st.differs.list()
 	}
 }
 
@@ -199,8 +313,12 @@ func (m *module) closeConnections() {
 }
 
 // startWatching watches the tree; when it cannot, the module says why and
-// runs full comparisons instead.
+// runs full comparisons instead, until a later try succeeds.
 func (m *module) startWatching(ctx context.Context) {
+	if fi, err := os.Stat(m.s.Path); err != nil || !fi.IsDir() {
+		m.lost("cannot watch: the source directory " + m.s.Path + " is missing")
+		return
+	}
 	w, err := newWatcher(m.s.Path, m.changed, m.lost)
 	if err != nil {
 		m.lost("cannot watch: " + err.Error())
@@ -213,7 +331,13 @@ func (m *module) startWatching(ctx context.Context) {
 	}
 	m.mu.Lock()
 	m.w = w
+	again := m.watch != ""
+	m.watch = ""
 	m.mu.Unlock()
+	if again {
+		m.logger.Printf("sync %s: watching the tree again", m.s.Name)
+		m.askFull(true)
+	}
 	go w.run(ctx.Done())
 }
 
@@ -227,6 +351,9 @@ func (m *module) maybeRun(ctx context.Context, t *target) {
 	tr := t.pending.plan(m.s.Path)
 	upTo := m.seq
 	confirmed := t.confirmed
+	if t.takeover && tr.full {
+		tr.keep = keptDir + "/" + now.UTC().Format("20060102T150405Z")
+	}
 	m.mu.Unlock()
 
 	if _, err := os.Stat(m.s.Path); err != nil {
@@ -277,6 +404,8 @@ func (m *module) rsync(ctx context.Context, t spec.SyncTarget, tr transfer, dryR
 		total.deleted += st.deleted
 		total.sent += st.sent
 		total.matched += st.matched
+		total.replaced += st.replaced
+		total.differs.merge(st.differs)
 		if err != nil {
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
@@ -343,6 +472,15 @@ func (m *module) finish(t *target, tr transfer, upTo uint64, st runStats, err er
 		}
 		if tr.full {
 			t.st.LastFull = now
+			t.st.Differs = nil
+		}
+		if tr.keep != "" {
+			t.takeover = false
+			if st.replaced > 0 {
+				t.st.Kept = fmt.Sprintf("the first run from this node, the new source, replaced or deleted %d of the target's files (changes the former source may not have sent): they are kept in %s on %s",
+					st.replaced, strings.TrimRight(t.t.Path, "/")+"/"+tr.keep, t.t.Node)
+				m.logger.Printf("sync %s → %s: %s", m.s.Name, t.t.Node, t.st.Kept)
+			}
 		}
 		t.failing, t.backoff, t.retryAt = false, 0, time.Time{}
 		t.st.LastError, t.st.Blocked, t.confirmed = "", "", false
@@ -378,7 +516,11 @@ func (m *module) confirmDeletes() bool {
 func (m *module) report(now time.Time) status.Sync {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := status.Sync{Name: m.s.Name, Path: m.s.Path, Mode: m.s.Trigger, Watch: m.watch}
+	out := status.Sync{Name: m.s.Name, Path: m.s.Path, Mode: m.s.Trigger, Watch: m.watch, Group: m.s.Group}
+	if !m.active {
+		out.Mode, out.Watch = "standby", ""
+		return out
+	}
 	if m.w != nil {
 		out.Watches = m.w.count()
 	}

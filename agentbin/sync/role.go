@@ -7,6 +7,7 @@ import (
 	"log"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/role"
@@ -22,6 +23,7 @@ var (
 	_ role.Role          = (*Role)(nil)
 	_ role.Controller    = (*Role)(nil)
 	_ role.DriftReporter = (*Role)(nil)
+	_ role.GroupFollower = (*Role)(nil)
 )
 
 // Name implements role.Kind.
@@ -89,7 +91,11 @@ func (r *Role) Run(ctx context.Context) error {
 	}
 	errs := make(chan error, len(r.modules))
 	for _, m := range r.modules {
-		go func() { errs <- m.run(ctx) }()
+		if m.s.Group != "" {
+			go func() { errs <- m.follow(ctx) }()
+		} else {
+			go func() { errs <- m.run(ctx) }()
+		}
 	}
 	for range r.modules {
 		if err := <-errs; err != nil {
@@ -98,6 +104,16 @@ func (r *Role) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// GroupChanged implements role.GroupFollower: a sync whose source is the
+// group pushes from here while the group runs here.
+func (r *Role) GroupChanged(c role.GroupChange) {
+	for _, m := range r.modules {
+		if m.s.Group == c.Group {
+			m.setActive(c.Here)
+		}
+	}
 }
 
 // Report implements role.Role.
@@ -121,6 +137,9 @@ func (r *Role) HandleRequest(_ context.Context, req role.Request) error {
 	}
 	for _, m := range r.modules {
 		if m.s.Name == req.Args[0] {
+			if !m.isActive() {
+				return fmt.Errorf("sync %s: group %s does not run on this node, which is not the source now", m.s.Name, m.s.Group)
+			}
 			if !m.confirmDeletes() {
 				return fmt.Errorf("sync %s: no target is stopped by the delete guard; nothing to confirm", m.s.Name)
 			}
@@ -142,6 +161,10 @@ func (r *Role) Drift(now time.Time) []string {
 				out = append(out, fmt.Sprintf("sync %s: %s:%s differs from the source: %s", s.Name, t.Node, t.Path, t.Blocked))
 			case "failing":
 				out = append(out, fmt.Sprintf("sync %s: %s:%s differs from the source, %d changes pending: %s", s.Name, t.Node, t.Path, max(t.Pending, 0), t.LastError))
+			case "in_sync":
+				if len(t.Differs) > 0 {
+					out = append(out, fmt.Sprintf("sync %s: %s:%s differs from the source (read-only rsync comparison; the next full run repairs it): %s", s.Name, t.Node, t.Path, strings.Join(t.Differs, ", ")))
+				}
 			}
 		}
 	}

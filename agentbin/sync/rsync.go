@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,28 @@ type transfer struct {
 	// vanished says whether some changed path is gone from the source:
 	// only then may a change run delete on the target.
 	vanished bool
+	// keep, on a full run, is the directory (relative to the target's
+	// root) where what the run replaces or deletes is moved (rsync
+	// --backup-dir), and each item is listed to count them.
+	keep string
 }
+
+// keptDir holds, on a target of a group-sourced sync, what the first full
+// run of a new source replaced or deleted. It is never sent nor deleted:
+// every run of such a sync excludes it.
+const keptDir = ".hactl-sync-kept"
+
+// How soon a cut target is noticed. A run in flight finds out through
+// SSH's keepalives, answered within a round trip on a live link:
+// aliveIntervalS × aliveCountMax seconds of silence end it (before, 5 s ×
+// 2 took 10 to 20 s with a run's own timers). A keepalive is a few dozen
+// bytes a second, and only while a connection is open. A new connection
+// gives up after connectTimeoutS, which on a LAN is a thousand round trips.
+const (
+	connectTimeoutS = 3
+	aliveIntervalS  = 1
+	aliveCountMax   = 3
+)
 
 // sshCommand is rsync's -e: the module's key only, the target's host key
 // checked against the module's known_hosts only, never a prompt. Runs
@@ -56,8 +78,8 @@ func sshOptions(s *spec.Sync, t spec.SyncTarget, knownHosts string) []string {
 		"-o", "StrictHostKeyChecking=yes",
 		"-o", "UserKnownHostsFile=" + knownHosts,
 		"-o", "GlobalKnownHostsFile=/dev/null",
-		"-o", "ConnectTimeout=5",
-		"-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+		"-o", "ConnectTimeout=" + strconv.Itoa(connectTimeoutS),
+		"-o", "ServerAliveInterval=" + strconv.Itoa(aliveIntervalS), "-o", "ServerAliveCountMax=" + strconv.Itoa(aliveCountMax),
 		"-p", strconv.Itoa(port)}
 }
 
@@ -113,6 +135,12 @@ func rsyncRuns(s *spec.Sync, t spec.SyncTarget, knownHosts string, tr transfer, 
 	}
 	for _, e := range s.Excludes {
 		base = append(base, "--exclude="+e)
+	}
+	if s.Group != "" {
+		base = append(base, "--exclude=/"+keptDir+"/")
+	}
+	if tr.keep != "" && !dryRun {
+		base = append(base, "--backup", "--backup-dir="+tr.keep, "--itemize-changes")
 	}
 	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
 	del := []string{}
@@ -185,16 +213,69 @@ func exitPolicy(code int) (ok bool, why string) {
 	}
 }
 
-// runStats are the figures of rsync --stats.
+// runStats are the figures of rsync --stats, and with --itemize-changes
+// what differs.
 type runStats struct {
 	files, created, deleted int64
 	sent, matched           int64
+	// replaced counts the target's files the run changes or deletes.
+	replaced int64
+	differs  itemList
+}
+
+// itemRE is a line of --itemize-changes: "*deleting" or the change
+// flags (">f.st......", "cd+++++++++"), then the path.
+var itemRE = regexp.MustCompile(`^(\*deleting|[<>ch.][fdLDS][.+?a-zA-Z]{9}) +(.+)$`)
+
+// maxListed is the most paths a drift report names; the rest are counted.
+const maxListed = 5
+
+// itemList is a bounded list of paths: the first few, and how many.
+type itemList struct {
+	n     int
+	first []string
+}
+
+func (l *itemList) add(p string) {
+	l.n++
+	if len(l.first) < maxListed {
+		l.first = append(l.first, p)
+	}
+}
+
+func (l *itemList) merge(o itemList) {
+	l.n += o.n
+	l.first = append(l.first, o.first[:min(len(o.first), maxListed-len(l.first))]...)
+}
+
+func (l itemList) list() []string {
+	if l.n == 0 {
+		return nil
+	}
+	out := append([]string{}, l.first...)
+	if more := l.n - len(l.first); more > 0 {
+		out = append(out, fmt.Sprintf("and %d more", more))
+	}
+	return out
 }
 
 func parseStats(out string) runStats {
 	var st runStats
 	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
+		if m := itemRE.FindStringSubmatch(sc.Text()); m != nil {
+			flags := m[1]
+			// A directory's times alone (".d..t......") differ after
+			// any change inside it; the change itself is listed.
+			if !strings.HasPrefix(flags, ".d") {
+				st.differs.add(m[2])
+			}
+			if flags == "*deleting" || (flags[0] == '>' && flags[1] == 'f' && !strings.Contains(flags, "+")) {
+				st.replaced++
+			}
+			continue
+		}
 		key, val, ok := strings.Cut(sc.Text(), ": ")
 		if !ok {
 			continue

@@ -1,14 +1,25 @@
 package sync
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"maps"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/role"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 func TestExitPolicyRetriesEveryNonZeroExit(t *testing.T) {
@@ -75,7 +86,10 @@ Total bytes sent: 4,567
 `
 	got := parseStats(out)
 	want := runStats{files: 1234, created: 12, deleted: 3, sent: 4567, matched: 199310}
-	if got != want {
+	if got.differs.n != 0 || got.replaced != 0 {
+		t.Errorf("stats lines taken for items: %+v", got)
+	}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
@@ -287,4 +301,235 @@ func TestWatcherFollowsDirectoriesAsTheyComeAndGo(t *testing.T) {
 	if w.count() != 1 {
 		t.Errorf("watching %d directories after the tree went, want the root only", w.count())
 	}
+}
+
+// localRun is a run of rsyncRuns against a local directory instead of a
+// target over SSH: the same rsync options, the real rsync.
+func localRun(t *testing.T, s *spec.Sync, tr transfer, dryRun bool, dst string) runStats {
+	t.Helper()
+	runs := rsyncRuns(s, spec.SyncTarget{Node: "dgx", Address: "192.0.2.1"}, "kh", tr, dryRun)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs))
+	}
+	var args []string
+	for i := 0; i < len(runs[0].args); i++ {
+		if runs[0].args[i] == "-e" {
+			i++ // no SSH: the destination is local
+			continue
+		}
+		args = append(args, runs[0].args[i])
+	}
+	args[len(args)-1] = dst + "/"
+	out, err := exec.Command("rsync", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rsync %q: %v\n%s", args, err, out)
+	}
+	return parseStats(string(out))
+}
+
+// treeOf maps every path under dir to its content ("/" for directories).
+func treeOf(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			out[rel] = "/"
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		out[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The drift check (a dry run of the whole tree) lists what differs,
+// bounded, and changes nothing on the target.
+func TestDryRunListsWhatDiffersAndChangesNothing(t *testing.T) {
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync is not installed")
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	writeTree(t, src, map[string]string{"same": "1", "changed": "new content", "only-on-source": "x", "d/kept": "k"})
+	extra := map[string]string{"same": "1", "changed": "old", "d/kept": "k"}
+	for i := range 8 {
+		extra[fmt.Sprintf("d/stray-%d", i)] = "s"
+	}
+	writeTree(t, dst, extra)
+	// Same times, so that only content and presence differ.
+	for _, f := range []string{"same", "d/kept"} {
+		mt := time.Unix(1_700_000_000, 0)
+		for _, root := range []string{src, dst} {
+			if err := os.Chtimes(filepath.Join(root, f), mt, mt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := treeOf(t, dst)
+	s := &spec.Sync{Name: "docroot", Path: src, Delete: true}
+	st := localRun(t, s, transfer{full: true}, true, dst)
+	if !maps.Equal(treeOf(t, dst), before) {
+		t.Fatal("the dry run changed the target")
+	}
+	got := st.differs.list()
+	if st.differs.n != 10 || len(got) != maxListed+1 || got[maxListed] != "and 5 more" {
+		t.Errorf("differs %q (%d), want 10 paths: 5 named and \"and 5 more\"", got, st.differs.n)
+	}
+	for _, want := range []string{"changed", "only-on-source"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("differs %q does not name %q", got, want)
+		}
+	}
+	if slices.Contains(got, "same") || slices.Contains(got, "d/kept") {
+		t.Errorf("differs %q names an identical file", got)
+	}
+}
+
+// The first full run of a new group source makes the target identical
+// and keeps what it replaced or deleted there: changes the former source
+// may not have sent.
+func TestTakeoverRunKeepsWhatItReplaces(t *testing.T) {
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync is not installed")
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	writeTree(t, src, map[string]string{"a": "new", "b": "same"})
+	writeTree(t, dst, map[string]string{"a": "unsent edit", "b": "same", "c": "unsent file"})
+	mt := time.Unix(1_700_000_000, 0)
+	for _, root := range []string{src, dst} {
+		if err := os.Chtimes(filepath.Join(root, "b"), mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &spec.Sync{Name: "docroot", Path: src, Delete: true, Group: "web"}
+	keep := keptDir + "/20261202T050000Z"
+	st := localRun(t, s, transfer{full: true, keep: keep, maxDelete: -1}, false, dst)
+	if st.replaced != 2 {
+		t.Errorf("replaced %d, want 2 (a changed, c deleted)", st.replaced)
+	}
+	got := treeOf(t, dst)
+	want := map[string]string{"a": "new", "b": "same", keptDir: "/", keep: "/", keep + "/a": "unsent edit", keep + "/c": "unsent file"}
+	if !maps.Equal(got, want) {
+		t.Errorf("target %v, want %v", got, want)
+	}
+	// Later runs neither send nor delete the kept directory.
+	st = localRun(t, s, transfer{full: true, maxDelete: -1}, false, dst)
+	if !maps.Equal(treeOf(t, dst), want) || st.deleted != 0 {
+		t.Errorf("a later full run touched the kept files: %v", treeOf(t, dst))
+	}
+}
+
+// A group's sync pushes only while the group runs here: standby before,
+// runs (failing here: nothing listens on the target's port) once the
+// group starts, and no run at all once it stops.
+func TestGroupSyncPushesOnlyWhileTheGroupRunsHere(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("ssh is not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // a closed port on loopback: every run fails at once
+	src := t.TempDir()
+	s := spec.Sync{Name: "docs", Path: src + "/", Trigger: "change", Group: "web", KeyPath: filepath.Join(t.TempDir(), "key"),
+		Targets: []spec.SyncTarget{{Node: "c2g", Address: "127.0.0.1", Port: port, Path: "/srv/docs/"}}}
+	r, err := Kind{}.New(&spec.Spec{Syncs: []spec.Sync{s}}, role.Env{StateDir: t.TempDir(), Logger: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := r.(*Role)
+	m := sr.modules[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.follow(ctx) }()
+	report := func() status.Sync { return m.report(time.Now()) }
+	waitFor := func(what string, ok func(status.Sync) bool) status.Sync {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st := report()
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %+v", what, st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := report(); st.Mode != "standby" || st.Group != "web" || len(st.Targets) != 0 {
+		t.Errorf("before the group runs here: %+v, want standby", st)
+	}
+	sr.GroupChanged(role.GroupChange{Group: "other", Here: true})
+	sr.GroupChanged(role.GroupChange{Group: "web", Here: true})
+	st := waitFor("the group runs here", func(st status.Sync) bool {
+		return st.Mode == "change" && len(st.Targets) == 1 && st.Targets[0].Runs > 0
+	})
+	if tg := st.Targets[0]; tg.State != "failing" || tg.Pending != -1 {
+		t.Errorf("target %+v, want failing with the first full comparison pending", tg)
+	}
+	sr.GroupChanged(role.GroupChange{Group: "web", Here: false})
+	waitFor("the group stopped here", func(st status.Sync) bool { return st.Mode == "standby" })
+	runs := m.targets[0].st.Runs
+	time.Sleep(time.Second) // the retries' backoff is 250 ms, then 500 ms
+	m.mu.Lock()
+	after := m.targets[0].st.Runs
+	m.mu.Unlock()
+	if after != runs {
+		t.Errorf("%d runs after the group stopped here, want none", after-runs)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("follow: %v", err)
+	}
+}
+
+// A source directory missing at start is not watched, and says so; once
+// it is there, the next try watches it (the run loop tries at every full
+// comparison of the fallback).
+func TestMissingSourceIsWatchedOnceItExists(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "docs")
+	s := &spec.Sync{Name: "docs", Path: root + "/", Trigger: "change", Targets: []spec.SyncTarget{{Node: "c2g", Address: "127.0.0.1", Path: "/srv/"}}}
+	m := newModule(s, t.TempDir(), log.New(io.Discard, "", 0), func(status.Event) {})
+	m.startWatching(t.Context())
+	if st := m.report(time.Now()); st.Mode != "full runs" || !strings.Contains(st.Watch, "missing") {
+		t.Fatalf("status %+v, want full runs saying the directory is missing", st)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	m.targets[0].pending = pending{}
+	m.mu.Unlock()
+	m.startWatching(t.Context())
+	st := m.report(time.Now())
+	if st.Mode != "change" || st.Watch != "" || st.Watches != 2 || st.Targets[0].Pending != -1 {
+		t.Errorf("status %+v, want the tree watched (2 directories) and a full comparison due", st)
+	}
+	m.mu.Lock()
+	m.w.Close()
+	m.mu.Unlock()
 }

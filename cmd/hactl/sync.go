@@ -8,6 +8,7 @@ import (
 
 	"github.com/hactl/hactl/plan/config"
 	"github.com/hactl/hactl/plan/deploy"
+	syncprov "github.com/hactl/hactl/providers/sync"
 )
 
 func init() { subcommands = append(subcommands, newSyncCommand) }
@@ -30,9 +31,14 @@ target go ahead; it is checked again from then on.`,
 			name := args[0]
 			return flags.withSession(cmd.ErrOrStderr(), nil, func(ctx context.Context, s *deploy.Session, res *config.Result) error {
 				for _, m := range res.Topology.SyncModules {
-					if m.Name == name && m.Source.Node != nil {
+					// A group's sync is confirmed on whichever node runs it.
+					if sources := syncprov.Sources(m); m.Name == name && len(sources) > 0 {
+						var names []string
+						for _, n := range sources {
+							names = append(names, n.Name)
+						}
 						done := fmt.Sprintf("sync %s: the next run of each blocked target deletes what the source no longer has", name)
-						return controlWith(ctx, cmd.OutOrStdout(), s, []string{m.Source.Node.Name}, []string{"sync", "confirm", name}, done)
+						return controlWith(ctx, cmd.OutOrStdout(), s, names, []string{"sync", "confirm", name}, done)
 					}
 				}
 				return withExitCode(exitError, fmt.Errorf("no sync named %q in the configuration", name))

@@ -67,13 +67,22 @@ exit 0
 
 // ScriptFor is the probe for a node of t: Script, preceded by a check of
 // each notify command's program (plan warns about one that is missing,
-// which the agent would otherwise find only when an event comes).
+// which the agent would otherwise find only when an event comes), and
+// with sync blocks, of rsync and rrsync (plan.Rsync, plan.Rrsync), which a
+// sync's source and targets run.
 func ScriptFor(t *topology.Topology) string {
 	var progs, quoted []string
-	for _, n := range t.Notifies {
-		if p := plan.NotifyProgram(n.Command); p != "" && !slices.Contains(progs, p) {
+	add := func(p string) {
+		if p != "" && !slices.Contains(progs, p) {
 			progs, quoted = append(progs, p), append(quoted, remote.Quote(p))
 		}
+	}
+	for _, n := range t.Notifies {
+		add(plan.NotifyProgram(n.Command))
+	}
+	if len(t.SyncModules) > 0 {
+		add(plan.Rsync)
+		add(plan.Rrsync)
 	}
 	if len(progs) == 0 {
 		return Script

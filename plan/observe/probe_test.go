@@ -170,3 +170,30 @@ func TestProbeTakesHostileProgramNamesLiterally(t *testing.T) {
 		t.Error("a program name was run as a command")
 	}
 }
+
+// With sync blocks the probe says whether the host has rsync and rrsync,
+// looked up in PATH as the agent does: here a PATH holding rsync alone.
+func TestProbeFindsRsyncAndRrsyncForSyncs(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "rsync"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	topo := &topology.Topology{SyncModules: []*topology.SyncModule{{Name: "docroot"}}}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sh, "-c", ScriptFor(topo))
+	cmd.Env = []string{"PATH=" + bin}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("probe failed under sh: %v\n%s", err, out)
+	}
+	o, err := Parse("local", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]bool{"rsync": true, "rrsync": false}; !reflect.DeepEqual(o.Facts.Programs, want) {
+		t.Errorf("programs %v, want %v", o.Facts.Programs, want)
+	}
+}

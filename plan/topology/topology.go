@@ -418,9 +418,11 @@ type SyncModule struct {
 	Range            Range
 }
 
-// SyncEndpoint is a path on a node.
+// SyncEndpoint is a path on a node. A source may name a group instead:
+// whichever of its locations runs it pushes to the others.
 type SyncEndpoint struct {
 	Node  *Node
+	Group *Group
 	Path  string
 	Range Range
 }

@@ -3,6 +3,7 @@ package sync
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -16,21 +17,42 @@ var _ providers.Compiler = Provider{}
 
 // Compile implements providers.Compiler: the source node of a sync module
 // pushes it to the targets with the module's key, and each target accepts
-// that key for that transfer alone.
+// that key for that transfer alone. With a group as source, every
+// location of the group is both: it pushes while it runs the group, and
+// receives from whichever other location runs it.
 func (Provider) Compile(c *providers.CompileContext) {
 	for _, m := range c.Topology.SyncModules {
-		if m.Source.Node == c.Node {
-			compileSource(c, m)
+		sources := Sources(m)
+		if len(sources) == 0 {
+			continue
 		}
-		for _, t := range m.Targets {
-			if t.Node == c.Node && m.Source.Node != nil {
+		if slices.Contains(sources, c.Node) {
+			compileSource(c, m, targetsFrom(m, c.Node))
+		}
+		for _, t := range targetsFrom(m, nil) {
+			if t.Node == c.Node {
 				compileReceive(c, m, t)
 			}
 		}
 	}
 }
 
-func compileSource(c *providers.CompileContext, m *topology.SyncModule) {
+// targetsFrom are the endpoints that source pushes m to: the listed
+// targets and, with a group source, the group's other locations at the
+// source's path (nil source: all of them, the endpoints that receive).
+func targetsFrom(m *topology.SyncModule, source *topology.Node) []topology.SyncEndpoint {
+	var out []topology.SyncEndpoint
+	if m.Source.Group != nil {
+		for _, n := range Sources(m) {
+			if n != source {
+				out = append(out, topology.SyncEndpoint{Node: n, Path: m.Source.Path, Range: m.Source.Range})
+			}
+		}
+	}
+	return append(out, m.Targets...)
+}
+
+func compileSource(c *providers.CompileContext, m *topology.SyncModule, targets []topology.SyncEndpoint) {
 	keys, ok := moduleKeys(c, m)
 	if !ok {
 		return
@@ -41,7 +63,10 @@ func compileSource(c *providers.CompileContext, m *topology.SyncModule) {
 		DelayMS: providers.MS(m.Delay), Atomic: m.Atomic, MaxDeletePercent: m.MaxDeletePercent,
 		KeyPath: c.SecretFrom("sync-"+m.Name+".key", string(keys.current.private), "", m.Range),
 	}
-	for _, t := range m.Targets {
+	if m.Source.Group != nil {
+		s.Group = m.Source.Group.Name
+	}
+	for _, t := range targets {
 		if t.Node == nil {
 			continue
 		}
@@ -58,7 +83,7 @@ func compileSource(c *providers.CompileContext, m *topology.SyncModule) {
 		case len(hostKeys) == 0:
 			c.Diags = append(c.Diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Sync target's host key unknown",
 				Detail: fmt.Sprintf("sync %q: %s has no host key for node %s (%s): %s refuses to push to it until it has. Connect to %s once (hactl plan asks to accept its key), then apply again.",
-					m.Name, where, t.Node.Name, t.Node.Address, m.Source.Node.Name, t.Node.Name),
+					m.Name, where, t.Node.Name, t.Node.Address, c.Node.Name, t.Node.Name),
 				Subject: providers.FromTopo(t.Range).Ptr()})
 		}
 		s.Targets = append(s.Targets, spec.SyncTarget{
@@ -73,7 +98,13 @@ func compileReceive(c *providers.CompileContext, m *topology.SyncModule, t topol
 	if !ok {
 		return
 	}
-	r := spec.SyncReceive{Name: m.Name, Source: m.Source.Node.Name, Path: t.Path, PublicKeys: []string{keys.current.public}}
+	var source string
+	if m.Source.Group != nil {
+		source = "group " + m.Source.Group.Name
+	} else {
+		source = m.Source.Node.Name // Compile checked that the source is set
+	}
+	r := spec.SyncReceive{Name: m.Name, Source: source, Path: t.Path, PublicKeys: []string{keys.current.public}}
 	if keys.previous != nil {
 		r.PublicKeys = append(r.PublicKeys, keys.previous.public)
 	}

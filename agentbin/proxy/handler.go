@@ -77,6 +77,7 @@ type pickState struct {
 type handler struct {
 	in       *instance
 	listener string
+	key      string // listenerKey
 	scheme   string
 }
 
@@ -86,10 +87,12 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := h.in.tbl.Load()
 	ps := &pickState{t: t, listener: h.listener, scheme: h.scheme}
 	defer func() { h.in.log(r, ps, rec, start) }()
-	if code, why := validate(r, t); code != 0 {
+	methods := t.methods[h.key]
+	if code, why := validate(r, t, methods); code != 0 {
 		h.in.rejected[code].Add(1)
-		if code >= 400 {
-			w.Header().Set("Connection", "close")
+		w.Header().Set("Connection", "close")
+		if code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", methods.allow)
 		}
 		http.Error(rec, why, code)
 		return

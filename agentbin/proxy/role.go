@@ -383,7 +383,7 @@ func (r *Role) reconcileListenersLocked() {
 			if pr.listeners[key] != nil {
 				continue
 			}
-			lr, err := openListener(l, pr.p, handler{in: pr.in, listener: l.Name, scheme: l.Protocol}, r.env.Logger)
+			lr, err := openListener(l, pr.p, handler{in: pr.in, listener: l.Name, key: key, scheme: l.Protocol}, r.env.Logger)
 			if err != nil {
 				pr.openErr[l.Name] = err
 				r.env.Logger.Printf("proxy %s: %v", pr.p.Name, err)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,13 +30,29 @@ const (
 // table is one proxy's routing, compiled from its spec. It is never
 // changed once built: a reload builds a new one and swaps it in.
 type table struct {
-	p              spec.Proxy
-	methods        map[string]bool
+	p spec.Proxy
+	// methods are the methods each listener accepts, by listenerKey (a
+	// listener renamed on its address keeps its socket and handler).
+	methods        map[string]methodSet
 	trusted        []netip.Prefix
 	services       []*service
 	maxURI         int
 	body503        []byte
 	backendTimeout time.Duration
+}
+
+// methodSet is the methods a listener accepts, and its 405's Allow header.
+type methodSet struct {
+	ok    map[string]bool
+	allow string
+}
+
+func newMethodSet(ms []string) methodSet {
+	s := methodSet{ok: map[string]bool{}, allow: strings.Join(ms, ", ")}
+	for _, m := range ms {
+		s.ok[m] = true
+	}
+	return s
 }
 
 // service is a routing rule and its backends.
@@ -82,7 +99,7 @@ func (b *backend) usable(allowUnknown bool) bool {
 // counters of a backend (by service, name and address); hc returns the
 // health of a service's backends.
 func compile(p spec.Proxy, stats func(svc, name, hostPort string) *backendStats, hc func(svc string, s spec.ProxyService) (*svcHealth, error), sess func(svc string, s spec.ProxyService) *sessions) (*table, error) {
-	t := &table{p: p, methods: map[string]bool{}, maxURI: p.MaxURI, body503: []byte(p.Body503),
+	t := &table{p: p, methods: map[string]methodSet{}, maxURI: p.MaxURI, body503: []byte(p.Body503),
 		backendTimeout: msOr(p.BackendTimeoutMS, defaultBackendTimeout)}
 	if t.maxURI == 0 {
 		t.maxURI = defaultMaxURI
@@ -90,13 +107,16 @@ func compile(p spec.Proxy, stats func(svc, name, hostPort string) *backendStats,
 	if len(t.body503) == 0 {
 		t.body503 = []byte(defaultBody503)
 	}
-	for _, m := range p.AllowedMethods {
-		t.methods[m] = true
+	proxyMethods := p.AllowedMethods
+	if len(proxyMethods) == 0 {
+		proxyMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
 	}
-	if len(t.methods) == 0 {
-		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
-			t.methods[m] = true
+	for _, l := range p.Listeners {
+		ms := proxyMethods
+		if len(l.Methods) > 0 {
+			ms = l.Methods
 		}
+		t.methods[listenerKey(l)] = newMethodSet(ms)
 	}
 	for _, tp := range p.TrustedProxies {
 		pfx, err := parsePrefix(tp)

@@ -344,6 +344,7 @@ type Listener struct {
 	Certificates  []*Certificate
 	TLSMinVersion string
 	ClientCAFile  string
+	Methods       []string // the methods it accepts; the proxy's AllowedMethods when empty
 	Range         Range
 }
 

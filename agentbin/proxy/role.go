@@ -35,7 +35,14 @@ var (
 func (Kind) Name() string { return "proxy" }
 
 // New implements role.Kind.
-func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) { return New(s.Proxies, env) }
+func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) {
+	r, err := New(s.Proxies, env)
+	if err != nil {
+		return nil, err
+	}
+	r.node = s.Node
+	return r, nil
+}
 
 // drainTime is how long a closed listener's requests in flight may take.
 const drainTime = 10 * time.Second
@@ -43,6 +50,7 @@ const drainTime = 10 * time.Second
 // Role runs the spec's proxies.
 type Role struct {
 	env    role.Env
+	node   string // this node, in events
 	access func(string)
 	// logLines carries access lines to the writer Run starts, so that no
 	// request waits for syslog or a log file; a line that finds it full
@@ -69,6 +77,10 @@ type proxyRun struct {
 	stats     map[string]*backendStats
 	sessions  map[string]*sessions
 	timeout   time.Duration // the transport's
+	// eventGroup is the proxy's group while it serves here ("" for a
+	// proxy on nodes), nil while it does not: its events are reported
+	// only then.
+	eventGroup atomic.Pointer[string]
 }
 
 // New prepares the role for proxies: it compiles their routing (so that
@@ -274,13 +286,7 @@ func (r *Role) healthFor(pr *proxyRun, proxy string, s spec.ProxyService, stats 
 		}
 		h = &svcHealth{key: key, stats: map[string]*backendStats{}}
 		c, err := health.New(s.HealthCheck, health.Options{OnChange: func(tr health.Transition) {
-			h.mu.Lock()
-			st := h.stats[tr.Target.Name]
-			h.mu.Unlock()
-			if st != nil {
-				st.state.Store(int32(tr.To))
-			}
-			r.env.Logger.Printf("proxy %s: service %s: backend %s (%s:%d) is %s: %s", proxy, s.Name, tr.Target.Name, tr.Target.Address, tr.Target.Port, tr.To, tr.Reason)
+			r.transition(pr, h, proxy, s.Name, tr)
 		}})
 		if err != nil {
 			return nil, fmt.Errorf("health check: %w", err)
@@ -293,18 +299,20 @@ func (r *Role) healthFor(pr *proxyRun, proxy string, s spec.ProxyService, stats 
 	}
 	var targets []health.Target
 	byName := map[string]*backendStats{}
+	kinds := map[string]string{}
 	for _, b := range s.Backends {
 		if b.Kind == "redirect" {
 			continue
 		}
 		targets = append(targets, health.Target{Name: b.Name, Address: b.Address, Port: b.Port, Weight: b.Weight})
 		byName[b.Name] = stats(s.Name, b.Name, netJoin(b.Address, b.Port))
+		kinds[b.Name] = b.Kind
 	}
 	if err := h.checker.Update(targets); err != nil {
 		return nil, fmt.Errorf("health check: %w", err)
 	}
 	h.mu.Lock()
-	h.stats = byName
+	h.stats, h.kinds = byName, kinds
 	h.mu.Unlock()
 	for name, st := range byName {
 		if cur, ok := h.checker.Get(name); ok {
@@ -364,11 +372,15 @@ func (r *Role) reconcileListenersLocked() {
 	}
 	for _, pr := range r.runs {
 		want := map[string]spec.Listener{}
+		var group *string
 		if r.serves(pr.p) {
+			g := pr.p.Group
+			group = &g
 			for _, l := range pr.p.Listeners {
 				want[listenerKey(l)] = l
 			}
 		}
+		pr.eventGroup.Store(group)
 		clear(pr.openErr)
 		for key, lr := range pr.listeners {
 			l, ok := want[key]

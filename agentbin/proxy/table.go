@@ -314,4 +314,6 @@ type svcHealth struct {
 	cancel  func()
 	mu      sync.Mutex
 	stats   map[string]*backendStats // by backend name
+	kinds   map[string]string        // regular or emergency, by backend name
+	level   level                    // as the last transition left it
 }

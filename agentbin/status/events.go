@@ -50,6 +50,20 @@ const (
 	SyncRecovered EventKind = "sync_recovered"
 )
 
+// The proxy role's events, reported by the node where the proxy serves.
+const (
+	ProxyBackendDown EventKind = "proxy_backend_down"
+	ProxyBackendUp   EventKind = "proxy_backend_up"
+	// ProxyEmergency: every regular backend of a service is down and its
+	// emergency backend answers.
+	ProxyEmergency EventKind = "proxy_emergency"
+	// ProxyServiceDown: no backend of a service can serve; clients get 503.
+	ProxyServiceDown EventKind = "proxy_service_down"
+	// ProxyServiceRestored: a regular backend of a service that was down
+	// or on its emergency backend serves again.
+	ProxyServiceRestored EventKind = "proxy_service_restored"
+)
+
 // The agent's own events.
 const (
 	// RoleFailure: a role stopped by itself or could not start; the agent
@@ -93,6 +107,11 @@ var EventKinds = []struct {
 	{RoleRecovery, "a failed agent role runs again"},
 	{SyncFailed, "a sync run to a target failed (or stopped at the delete guard); it is retried with backoff, the changes kept pending"},
 	{SyncRecovered, "a target of a sync that failed received a complete run again"},
+	{ProxyBackendDown, "a proxy's backend failed its health checks (fall in a row) or a connection to it failed (passive); it gets no requests"},
+	{ProxyBackendUp, "a proxy's backend passed its health checks (rise in a row) and gets requests again"},
+	{ProxyEmergency, "every regular backend of a proxy's service is down: its emergency backend answers"},
+	{ProxyServiceDown, "no backend of a proxy's service can serve (regular and emergency down): its clients get 503"},
+	{ProxyServiceRestored, "a regular backend of a proxy's service that was down or on its emergency backend serves again"},
 }
 
 // EventKindNames returns every event kind's name, in declaration order.

@@ -33,10 +33,14 @@
 // # Sessions
 //
 // A service with a session keeps the requests of one session (client
-// address, cookie, header, URL parameter or Basic user) on one backend for
-// TTL after the last request. A cookie or header session the client does
-// not carry yet is learnt from the backend's response (its Set-Cookie or
-// header). A session whose backend is down moves to another one.
+// address, the application's cookie, the proxy's own cookie, header, URL
+// parameter or Basic user) on one backend for TTL after the last request.
+// A cookie or header session the client does not carry yet is learnt from
+// the backend's response (its Set-Cookie or header). The proxy's own
+// cookie is a random id it sets on the response to a request that brings
+// none it knows: it names no backend, and what it stands for lives only in
+// the proxy's table (a client cannot choose its backend by forging one).
+// A session whose backend is down moves to another one.
 //
 // # Reload
 //

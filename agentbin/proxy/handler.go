@@ -70,7 +70,10 @@ type pickState struct {
 	b        *backend
 	tried    map[*backend]bool
 	session  string // the session id the request carries, "" for none
-	status   int
+	// newSession is set when the proxy made the session id itself: its
+	// cookie goes out with the response.
+	newSession bool
+	status     int
 }
 
 // handler serves one listener of the instance.
@@ -129,7 +132,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(rec, r, target, ps.svc.redirectCode)
 		return
 	}
-	ps.b, ps.session = ps.svc.choose(r, start)
+	ps.b, ps.session, ps.newSession = ps.svc.choose(r, start)
 	if ps.b == nil {
 		h.in.unavailable(rec, t)
 		return
@@ -174,27 +177,33 @@ func (in *instance) unavailable(w http.ResponseWriter, t *table) {
 	_, _ = w.Write(t.body503)
 }
 
-// choose picks the backend for r and returns the session id r carries.
-func (s *service) choose(r *http.Request, now time.Time) (*backend, string) {
+// choose picks the backend for r and returns the session id r carries,
+// or the one the proxy made for it (minted true) when the service's
+// session is the proxy's own cookie and r brings none it knows.
+func (s *service) choose(r *http.Request, now time.Time) (b *backend, id string, minted bool) {
 	if s.sessions == nil {
-		return s.pick(nil), ""
+		return s.pick(nil), "", false
 	}
-	id := s.sessions.key(r)
-	if id == "" {
-		return s.pick(nil), ""
-	}
-	if name, ok := s.sessions.get(id, now); ok {
-		if b := s.byName(name); b != nil && b.usable(true) {
-			return b, id
-		} else if b != nil {
-			b.stats.sessionsMoved.Add(1)
+	id = s.sessions.key(r)
+	if id != "" {
+		if name, ok := s.sessions.get(id, now); ok {
+			if b := s.byName(name); b != nil && b.usable(true) {
+				return b, id, false
+			} else if b != nil {
+				b.stats.sessionsMoved.Add(1)
+			}
+		} else if s.sessions.mints() {
+			id = ""
 		}
 	}
-	b := s.pick(nil)
-	if b != nil && b.kind == "regular" {
+	b = s.pick(nil)
+	if id == "" && s.sessions.mints() && b != nil && b.kind == "regular" {
+		id, minted = newID(), true
+	}
+	if id != "" && b != nil && b.kind == "regular" {
 		s.sessions.set(id, b.name, now)
 	}
-	return b, id
+	return b, id, minted
 }
 
 // rewrite makes the request a backend receives: Go's ReverseProxy has
@@ -266,6 +275,9 @@ func (in *instance) modifyResponse(resp *http.Response) error {
 		}
 		if id != "" {
 			s.set(id, ps.b.name, time.Now())
+		}
+		if ps.newSession {
+			resp.Header.Add("Set-Cookie", s.cookie(id, ps.scheme == "https"))
 		}
 	}
 	if ps.t.p.RewriteLocation {

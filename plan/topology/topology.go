@@ -374,7 +374,7 @@ type ProxyService struct {
 
 // Session is session stickiness for a proxy service.
 type Session struct {
-	Type string // ip, cookie, header, url, basic
+	Type string // ip, cookie, proxy_cookie, header, url, basic
 	Name string // cookie, header or URL parameter name
 	TTL  time.Duration
 }

@@ -26,7 +26,7 @@ var (
 	_ providers.Validator = Provider{}
 )
 
-var sessionTypes = []string{"ip", "cookie", "header", "url", "basic"}
+var sessionTypes = []string{"ip", "cookie", "proxy_cookie", "header", "url", "basic"}
 
 // Schema implements providers.Provider.
 func (Provider) Schema() *providers.Block {
@@ -94,9 +94,9 @@ func (Provider) Schema() *providers.Block {
 						Single: true,
 						Doc:    "Stickiness: requests of one session go to the same backend while it lives.",
 						Attrs: []*providers.Attr{
-							{Name: "type", Type: providers.String, Required: true, Enum: sessionTypes, Doc: "What identifies a session: client IP, a cookie, a header, a URL parameter, or the Basic authentication user."},
-							{Name: "name", Type: providers.String, Doc: "The cookie, header or URL parameter name (required for those types).", Example: `"JSESSIONID"`},
-							{Name: "ttl", Type: providers.Duration, Default: `"5m"`, Doc: "How long an idle session is remembered."},
+							{Name: "type", Type: providers.String, Required: true, Enum: sessionTypes, Doc: "What identifies a session: client IP, the application's cookie (learnt from its Set-Cookie), the proxy's own cookie (proxy_cookie: a random id the proxy sets on the first response, naming no backend), a header, a URL parameter, or the Basic authentication user."},
+							{Name: "name", Type: providers.String, Doc: "The cookie, header or URL parameter name (required for cookie, header and url; the proxy's own cookie is HACTL_SESSION unless named).", Example: `"JSESSIONID"`},
+							{Name: "ttl", Type: providers.Duration, Default: `"5m"`, Doc: "How long an idle session is remembered; a proxy_cookie the proxy no longer knows is replaced by a new one."},
 						},
 					},
 					check.Block(),

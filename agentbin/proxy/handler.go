@@ -344,8 +344,7 @@ func (rt retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		start := time.Now()
 		resp, err := tr.RoundTrip(&out)
 		b.stats.active.Add(-1)
-		b.stats.requests.Add(1)
-		b.stats.latencyUS.Add(uint64(time.Since(start).Microseconds()))
+		b.stats.observe(time.Since(start))
 		if err == nil {
 			if resp.StatusCode >= 500 {
 				b.stats.errors.Add(1)

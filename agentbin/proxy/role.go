@@ -498,14 +498,19 @@ func (r *Role) reportLocked(pr *proxyRun) status.Proxy {
 			all = append(all, s.redirect)
 		}
 		for _, b := range all {
+			// The histogram is read before the count, which observe
+			// raises first: no bucket then holds more than requests.
+			buckets := b.stats.buckets()
 			bs := status.ProxyBackend{Name: b.name, Kind: b.kind, Address: b.hostPort, Weight: b.weight,
 				State: health.State(b.stats.state.Load()).String(), Requests: b.stats.requests.Load(),
 				Errors: b.stats.errors.Load(), Active: b.stats.active.Load(), SessionsMoved: b.stats.sessionsMoved.Load()}
 			if b.kind == "redirect" {
 				bs.Address = b.url
 			}
-			if bs.Requests > 0 {
-				bs.MeanLatencyMS = float64(b.stats.latencyUS.Load()) / float64(bs.Requests) / 1000
+			if bs.Requests > 0 && b.kind != "redirect" {
+				bs.LatencyMSSum = float64(b.stats.latencyUS.Load()) / 1000
+				bs.MeanLatencyMS = bs.LatencyMSSum / float64(bs.Requests)
+				bs.LatencyBuckets = buckets
 			}
 			if s.health != nil && s.health.checker != nil {
 				if hs, ok := s.health.checker.Get(b.name); ok {

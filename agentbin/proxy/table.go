@@ -15,6 +15,7 @@ import (
 
 	"github.com/hactl/hactl/agentbin/health"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 // Defaults for limits the spec leaves zero.
@@ -87,7 +88,36 @@ type backendStats struct {
 	errors        atomic.Uint64
 	active        atomic.Int64
 	latencyUS     atomic.Uint64 // sum, for the mean
+	latency       [len(latencyBoundsMS)]atomic.Uint64
 	sessionsMoved atomic.Uint64
+}
+
+// latencyBoundsMS are the upper bounds of the latency histogram's buckets.
+var latencyBoundsMS = [...]float64{1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}
+
+// observe counts one request to the backend that took d (to the response's
+// headers, or to the failure).
+func (s *backendStats) observe(d time.Duration) {
+	s.requests.Add(1)
+	s.latencyUS.Add(uint64(d.Microseconds()))
+	ms := float64(d.Microseconds()) / 1000
+	for i, le := range latencyBoundsMS {
+		if ms <= le {
+			s.latency[i].Add(1)
+			return
+		}
+	}
+}
+
+// buckets is the latency histogram, cumulative.
+func (s *backendStats) buckets() []status.LatencyBucket {
+	out := make([]status.LatencyBucket, len(latencyBoundsMS))
+	var sum uint64
+	for i, le := range latencyBoundsMS {
+		sum += s.latency[i].Load()
+		out[i] = status.LatencyBucket{LEMS: le, Count: sum}
+	}
+	return out
 }
 
 func (b *backend) usable(allowUnknown bool) bool {

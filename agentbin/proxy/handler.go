@@ -87,7 +87,7 @@ type pickState struct {
 	svc      *service
 	b        *backend
 	tried    map[*backend]bool // those that failed, made at the first
-	session  string // the session id the request carries, "" for none
+	session  string            // the session id the request carries, "" for none
 	// newSession is set when the proxy made the session id itself: its
 	// cookie goes out with the response.
 	newSession bool

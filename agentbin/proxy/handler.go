@@ -23,6 +23,7 @@ type instance struct {
 	name      string
 	tbl       atomic.Pointer[table]
 	transport atomic.Pointer[http.Transport]
+	direct    atomic.Pointer[direct] // for plain requests, beside transport
 	rp        *httputil.ReverseProxy
 	access    func(line string)
 	markDown  func(s *service, b *backend, reason string)
@@ -354,7 +355,10 @@ type retrier struct{ in *instance }
 
 func (rt retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	ps := req.Context().Value(pickKey{}).(*pickState)
-	tr := rt.in.transport.Load()
+	var tr http.RoundTripper = rt.in.transport.Load()
+	if plain(req) {
+		tr = rt.in.direct.Load()
+	}
 	for {
 		b := ps.b
 		out := req // rewrite aimed it at the first choice

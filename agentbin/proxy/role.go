@@ -261,6 +261,9 @@ func (r *Role) applyLocked(proxies []spec.Proxy) error {
 		pr.p = t.p
 		if pr.in.transport.Load() == nil || t.backendTimeout != pr.timeout {
 			pr.in.transport.Store(newTransport(t.backendTimeout))
+			if old := pr.in.direct.Swap(newDirect(t.backendTimeout)); old != nil {
+				old.closeIdle()
+			}
 			pr.timeout = t.backendTimeout
 		}
 		pr.in.tbl.Store(t)
@@ -461,6 +464,12 @@ func (r *Role) stopProxy(pr *proxyRun) {
 	}
 	for _, h := range pr.health {
 		h.cancel()
+	}
+	if d := pr.in.direct.Load(); d != nil {
+		d.closeIdle()
+	}
+	if tr := pr.in.transport.Load(); tr != nil {
+		tr.CloseIdleConnections()
 	}
 }
 

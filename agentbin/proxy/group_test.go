@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"log"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -60,31 +58,4 @@ func TestAProxyFollowsItsGroupAndReportsDrift(t *testing.T) {
 		d := r.Drift(time0())
 		return len(d) == 1 && strings.Contains(d[0], "listener http") && strings.Contains(d[0], "not serving")
 	})
-}
-
-// While a proxy listens the agent runs on every CPU, and on what it had
-// again when the role stops.
-func TestAListeningProxyRunsOnEveryCPU(t *testing.T) {
-	if os.Getenv("GOMAXPROCS") != "" {
-		t.Skip("GOMAXPROCS is set in the environment, which the role leaves alone")
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	w := newWeb(t, "w")
-	p := httpProxy(t, spec.ProxyService{Name: "s", HealthCheck: fastCheck, Backends: []spec.Backend{w.backend(5)}})
-	r, err := New([]spec.Proxy{p}, roleEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.logSink = func(string) {}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	waitFor(t, "the proxy to listen", func() bool { return runtime.GOMAXPROCS(0) == runtime.NumCPU() })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := runtime.GOMAXPROCS(0); n != 1 {
-		t.Errorf("GOMAXPROCS %d after the role stopped, want 1 again", n)
-	}
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log"
 	"log/syslog"
-	"os"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -67,7 +65,6 @@ type Role struct {
 	runs       map[string]*proxyRun
 	groupsHere map[string]bool
 	ctx        context.Context // Run's; nil before Run
-	baseProcs  int             // GOMAXPROCS when Run started
 	wake       chan struct{}
 }
 
@@ -178,7 +175,6 @@ func (r *Role) Run(ctx context.Context) error {
 	go r.writeLog(ctx)
 	r.mu.Lock()
 	r.ctx = ctx
-	r.baseProcs = runtime.GOMAXPROCS(0)
 	err := r.applyLocked(r.specs)
 	r.mu.Unlock()
 	if err != nil {
@@ -194,7 +190,6 @@ func (r *Role) Run(ctx context.Context) error {
 				r.stopProxy(pr)
 				delete(r.runs, name)
 			}
-			r.procsLocked()
 			r.mu.Unlock()
 			return nil
 		case <-r.wake:
@@ -436,29 +431,6 @@ func (r *Role) reconcileListenersLocked() {
 			pr.listeners[key] = lr
 			r.env.Logger.Printf("proxy %s: listening on %s (%s)", pr.p.Name, listenAddr(l), l.Protocol)
 		}
-	}
-	r.procsLocked()
-}
-
-// procsLocked gives the agent every CPU while a proxy listens here, and
-// gives back what it had when none does. The agent runs on one P (see
-// agentbin's smallProcs) because its heartbeats mostly sleep; a proxy
-// under load is held to one core by it, half of what HAProxy or nginx use
-// on a two-core director. GOMAXPROCS set in the environment is left alone.
-func (r *Role) procsLocked() {
-	if os.Getenv("GOMAXPROCS") != "" {
-		return
-	}
-	listening := false
-	for _, pr := range r.runs {
-		listening = listening || len(pr.listeners) > 0
-	}
-	want := r.baseProcs
-	if listening {
-		want = max(runtime.NumCPU(), r.baseProcs)
-	}
-	if runtime.GOMAXPROCS(0) != want {
-		runtime.GOMAXPROCS(want)
 	}
 }
 

@@ -54,14 +54,26 @@ func poundCluster(t *testing.T) *cluster {
       key_file  = "tls/api.key"
     }
 `, 1)
-		return s + fmt.Sprintf("\nquorum {\n  tie_breaker = %q\n}\n", gw)
+		return s + fmt.Sprintf("\nquorum {\n  tie_breaker = %q\n}\n", gw) + proxyNotify
 	})
+	for _, n := range []string{"h2g", "c2g"} {
+		c.onNode(n, "rm -f /tmp/proxy-events; printf '#!/bin/sh\\necho \"$HACTL_EVENT $HACTL_DETAIL\" >> /tmp/proxy-events\\n' > /usr/local/bin/proxy-events && chmod 755 /usr/local/bin/proxy-events")
+	}
 	writeCert(t, c.dir, "www", "www.example.com")
 	writeCert(t, c.dir, "api", "api.example.com")
 	c.mustHactl(0, "apply", "--auto-approve")
 	c.waitProxyServes("h2g")
 	return c
 }
+
+// proxyNotify subscribes a command to the proxy's events: it appends each
+// to /tmp/proxy-events on the node that reports it.
+const proxyNotify = `
+notify "proxy-events" {
+  command = "/usr/local/bin/proxy-events"
+  events  = ["proxy_backend_down", "proxy_backend_up", "proxy_emergency", "proxy_service_down", "proxy_service_restored"]
+}
+`
 
 // writeCert writes tls/NAME.pem and tls/NAME.key, self-signed for host.
 func writeCert(t *testing.T, dir, name, host string) {
@@ -290,6 +302,10 @@ func TestProxyPoundExample(t *testing.T) {
 		}
 		t.Error("dgx never came back after its web server restarted")
 	})
+	t.Run("backend events", func(t *testing.T) {
+		c.waitEvent("h2g", status.ProxyBackendDown, "service images, backend dgx")
+		c.waitEvent("h2g", status.ProxyBackendUp, "service images, backend dgx")
+	})
 
 	t.Run("emergency and 503", func(t *testing.T) {
 		c.onNode("h2g", "mkdir -p /tmp/sorry && echo maintenance > /tmp/sorry/index.html && busybox httpd -p 127.0.0.1:8081 -h /tmp/sorry")
@@ -323,6 +339,8 @@ func TestProxyPoundExample(t *testing.T) {
 		if !strings.Contains(out, "service images has no live backend") {
 			t.Errorf("drift does not report the dead service:\n%s", out)
 		}
+		c.waitEvent("h2g", status.ProxyEmergency, "service default")
+		c.waitEvent("h2g", status.ProxyServiceDown, "service images")
 	})
 
 	t.Run("reload during a steady wrk run", func(t *testing.T) {
@@ -381,6 +399,22 @@ func TestProxyPoundExample(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// waitEvent waits until proxyNotify's command on node got an event of
+// kind whose detail mentions detail.
+func (c *cluster) waitEvent(node string, kind status.EventKind, detail string) {
+	c.t.Helper()
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		got = c.onNode(node, "cat /tmp/proxy-events 2>/dev/null; true")
+		for _, line := range strings.Split(got, "\n") {
+			if strings.HasPrefix(line, string(kind)+" ") && strings.Contains(line, detail) {
+				return
+			}
+		}
+	}
+	c.t.Errorf("the notify command on %s got no %s event about %q; it got:\n%s", node, kind, detail, got)
 }
 
 // startNginx starts the lab's nginx on node again.

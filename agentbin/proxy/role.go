@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,14 @@ var (
 func (Kind) Name() string { return "proxy" }
 
 // New implements role.Kind.
-func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) { return New(s.Proxies, env) }
+func (Kind) New(s *spec.Spec, env role.Env) (role.Role, error) {
+	r, err := New(s.Proxies, env)
+	if err != nil {
+		return nil, err
+	}
+	r.node = s.Node
+	return r, nil
+}
 
 // drainTime is how long a closed listener's requests in flight may take.
 const drainTime = 10 * time.Second
@@ -43,6 +51,7 @@ const drainTime = 10 * time.Second
 // Role runs the spec's proxies.
 type Role struct {
 	env    role.Env
+	node   string // this node, in events
 	access func(string)
 	// logLines carries access lines to the writer Run starts, so that no
 	// request waits for syslog or a log file; a line that finds it full
@@ -69,6 +78,10 @@ type proxyRun struct {
 	stats     map[string]*backendStats
 	sessions  map[string]*sessions
 	timeout   time.Duration // the transport's
+	// eventGroup is the proxy's group while it serves here ("" for a
+	// proxy on nodes), nil while it does not: its events are reported
+	// only then.
+	eventGroup atomic.Pointer[string]
 }
 
 // New prepares the role for proxies: it compiles their routing (so that
@@ -111,25 +124,48 @@ func New(proxies []spec.Proxy, env role.Env) (*Role, error) {
 // logBuffer is how many access lines may wait for the writer.
 const logBuffer = 8192
 
-// writeLog writes access lines until ctx ends: to syslog (/dev/log), or to
-// the agent's log (its stderr: the journal under systemd) when the host
-// has no syslog.
+// logBatch is how many waiting access lines the writer takes at once.
+const logBatch = 256
+
+// writeLog writes access lines until ctx ends: to syslog (/dev/log), one
+// message each, or to the agent's log (its stderr: the journal under
+// systemd) when the host has no syslog, the lines waiting at once in one
+// write, so that a busy proxy does not pay a system call per request.
 func (r *Role) writeLog(ctx context.Context) {
-	sink := r.logSink
-	if sink == nil {
-		if w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "hactl-proxy"); err == nil {
-			defer w.Close()
-			sink = func(line string) { _ = w.Info(line) }
-		} else {
-			sink = func(line string) { r.env.Logger.Print(line) }
+	write := func(lines []string) {
+		for _, l := range lines {
+			r.logSink(l)
 		}
 	}
+	if r.logSink == nil {
+		if w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "hactl-proxy"); err == nil {
+			defer w.Close()
+			write = func(lines []string) {
+				for _, l := range lines {
+					_ = w.Info(l)
+				}
+			}
+		} else {
+			write = func(lines []string) { r.env.Logger.Print(strings.Join(lines, "\n")) }
+		}
+	}
+	batch := make([]string, 0, logBatch)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case line := <-r.logLines:
-			sink(line)
+			batch = append(batch[:0], line)
+		more:
+			for len(batch) < logBatch {
+				select {
+				case l := <-r.logLines:
+					batch = append(batch, l)
+				default:
+					break more
+				}
+			}
+			write(batch)
 		}
 	}
 }
@@ -225,6 +261,9 @@ func (r *Role) applyLocked(proxies []spec.Proxy) error {
 		pr.p = t.p
 		if pr.in.transport.Load() == nil || t.backendTimeout != pr.timeout {
 			pr.in.transport.Store(newTransport(t.backendTimeout))
+			if old := pr.in.direct.Swap(newDirect(t.backendTimeout)); old != nil {
+				old.closeIdle()
+			}
 			pr.timeout = t.backendTimeout
 		}
 		pr.in.tbl.Store(t)
@@ -274,13 +313,7 @@ func (r *Role) healthFor(pr *proxyRun, proxy string, s spec.ProxyService, stats 
 		}
 		h = &svcHealth{key: key, stats: map[string]*backendStats{}}
 		c, err := health.New(s.HealthCheck, health.Options{OnChange: func(tr health.Transition) {
-			h.mu.Lock()
-			st := h.stats[tr.Target.Name]
-			h.mu.Unlock()
-			if st != nil {
-				st.state.Store(int32(tr.To))
-			}
-			r.env.Logger.Printf("proxy %s: service %s: backend %s (%s:%d) is %s: %s", proxy, s.Name, tr.Target.Name, tr.Target.Address, tr.Target.Port, tr.To, tr.Reason)
+			r.transition(pr, h, proxy, s.Name, tr)
 		}})
 		if err != nil {
 			return nil, fmt.Errorf("health check: %w", err)
@@ -293,18 +326,20 @@ func (r *Role) healthFor(pr *proxyRun, proxy string, s spec.ProxyService, stats 
 	}
 	var targets []health.Target
 	byName := map[string]*backendStats{}
+	kinds := map[string]string{}
 	for _, b := range s.Backends {
 		if b.Kind == "redirect" {
 			continue
 		}
 		targets = append(targets, health.Target{Name: b.Name, Address: b.Address, Port: b.Port, Weight: b.Weight})
 		byName[b.Name] = stats(s.Name, b.Name, netJoin(b.Address, b.Port))
+		kinds[b.Name] = b.Kind
 	}
 	if err := h.checker.Update(targets); err != nil {
 		return nil, fmt.Errorf("health check: %w", err)
 	}
 	h.mu.Lock()
-	h.stats = byName
+	h.stats, h.kinds = byName, kinds
 	h.mu.Unlock()
 	for name, st := range byName {
 		if cur, ok := h.checker.Get(name); ok {
@@ -364,11 +399,15 @@ func (r *Role) reconcileListenersLocked() {
 	}
 	for _, pr := range r.runs {
 		want := map[string]spec.Listener{}
+		var group *string
 		if r.serves(pr.p) {
+			g := pr.p.Group
+			group = &g
 			for _, l := range pr.p.Listeners {
 				want[listenerKey(l)] = l
 			}
 		}
+		pr.eventGroup.Store(group)
 		clear(pr.openErr)
 		for key, lr := range pr.listeners {
 			l, ok := want[key]
@@ -383,7 +422,7 @@ func (r *Role) reconcileListenersLocked() {
 			if pr.listeners[key] != nil {
 				continue
 			}
-			lr, err := openListener(l, pr.p, handler{in: pr.in, listener: l.Name, scheme: l.Protocol}, r.env.Logger)
+			lr, err := openListener(l, pr.p, handler{in: pr.in, listener: l.Name, key: key, scheme: l.Protocol}, r.env.Logger)
 			if err != nil {
 				pr.openErr[l.Name] = err
 				r.env.Logger.Printf("proxy %s: %v", pr.p.Name, err)
@@ -425,6 +464,12 @@ func (r *Role) stopProxy(pr *proxyRun) {
 	}
 	for _, h := range pr.health {
 		h.cancel()
+	}
+	if d := pr.in.direct.Load(); d != nil {
+		d.closeIdle()
+	}
+	if tr := pr.in.transport.Load(); tr != nil {
+		tr.CloseIdleConnections()
 	}
 }
 
@@ -486,14 +531,19 @@ func (r *Role) reportLocked(pr *proxyRun) status.Proxy {
 			all = append(all, s.redirect)
 		}
 		for _, b := range all {
+			// The histogram is read before the count, which observe
+			// raises first: no bucket then holds more than requests.
+			buckets := b.stats.buckets()
 			bs := status.ProxyBackend{Name: b.name, Kind: b.kind, Address: b.hostPort, Weight: b.weight,
 				State: health.State(b.stats.state.Load()).String(), Requests: b.stats.requests.Load(),
 				Errors: b.stats.errors.Load(), Active: b.stats.active.Load(), SessionsMoved: b.stats.sessionsMoved.Load()}
 			if b.kind == "redirect" {
 				bs.Address = b.url
 			}
-			if bs.Requests > 0 {
-				bs.MeanLatencyMS = float64(b.stats.latencyUS.Load()) / float64(bs.Requests) / 1000
+			if bs.Requests > 0 && b.kind != "redirect" {
+				bs.LatencyMSSum = float64(b.stats.latencyUS.Load()) / 1000
+				bs.MeanLatencyMS = bs.LatencyMSSum / float64(bs.Requests)
+				bs.LatencyBuckets = buckets
 			}
 			if s.health != nil && s.health.checker != nil {
 				if hs, ok := s.health.checker.Get(b.name); ok {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/rand"
 	"net"
 	"net/http"
 	"sync"
@@ -23,11 +24,35 @@ type sessionEntry struct {
 
 const defaultSessionTTL = 5 * time.Minute
 
+// defaultProxyCookie is the name of the proxy's own session cookie when
+// the spec gives none.
+const defaultProxyCookie = "HACTL_SESSION"
+
 func newSessions(kind, name string, ttl time.Duration) *sessions {
 	if ttl <= 0 {
 		ttl = defaultSessionTTL
 	}
+	if kind == "proxy_cookie" && name == "" {
+		name = defaultProxyCookie
+	}
 	return &sessions{kind: kind, name: name, ttl: ttl, m: map[string]sessionEntry{}}
+}
+
+// mints says whether the proxy makes the session ids itself (its own
+// cookie): an id a client brings that the proxy does not know is not
+// taken, a new one is made.
+func (s *sessions) mints() bool { return s.kind == "proxy_cookie" }
+
+// newID is an id for the proxy's own cookie: random, so that it names no
+// backend and cannot be guessed; what it stands for stays in the table.
+func newID() string { return rand.Text() }
+
+// cookie is the Set-Cookie of the proxy's own session id. It has no
+// Max-Age: the proxy forgets the id after ttl without use, and then gives
+// the client a new one.
+func (s *sessions) cookie(id string, secure bool) string {
+	c := &http.Cookie{Name: s.name, Value: id, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+	return c.String()
 }
 
 // key is r's session id, "" when r carries none.
@@ -39,7 +64,7 @@ func (s *sessions) key(r *http.Request) string {
 			return r.RemoteAddr
 		}
 		return host
-	case "cookie":
+	case "cookie", "proxy_cookie":
 		if c, err := r.Cookie(s.name); err == nil {
 			return c.Value
 		}

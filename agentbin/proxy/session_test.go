@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/hactl/hactl/agentbin/spec"
@@ -79,5 +81,62 @@ func TestSessionsExpireAfterTheirTTL(t *testing.T) {
 	s.expire(now.Add(3000))
 	if s.len() != 0 {
 		t.Fatal("an idle session outlived its TTL")
+	}
+}
+
+// The proxy's own cookie: set on the first answer, random and naming no
+// backend, keeping the client on one backend; an id the proxy does not
+// know is replaced by a new one.
+func TestTheProxysOwnCookieKeepsAClientOnOneBackend(t *testing.T) {
+	webs := map[string]*web{"a": newWeb(t, "a"), "b": newWeb(t, "b"), "c": newWeb(t, "c")}
+	p := httpProxy(t, spec.ProxyService{Name: "s", HealthCheck: fastCheck, SessionType: "proxy_cookie", SessionTTLMS: 60000,
+		Backends: []spec.Backend{webs["a"].backend(5), webs["b"].backend(5), webs["c"].backend(5)}})
+	runRole(t, p)
+	send := func(cookie string) (backend string, set *http.Cookie) {
+		t.Helper()
+		req := mustReq(t, "GET", proxyURL(p)+"/")
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: defaultProxyCookie, Value: cookie})
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, c := range resp.Cookies() {
+			if c.Name == defaultProxyCookie {
+				set = c
+			}
+		}
+		return string(body), set
+	}
+	first, c := send("")
+	if c == nil || !c.HttpOnly || c.Path != "/" || len(c.Value) < 16 {
+		t.Fatalf("first answer: cookie %+v, want an HttpOnly random id for /", c)
+	}
+	for _, w := range webs {
+		if strings.Contains(c.Value, w.name) || strings.Contains(c.Value, w.srv.Listener.Addr().String()) {
+			t.Fatalf("the cookie %q names a backend", c.Value)
+		}
+	}
+	for range 20 {
+		got, again := send(c.Value)
+		if got != first || again != nil {
+			t.Fatalf("the session went to %s then %s, with a new cookie %+v", first, got, again)
+		}
+	}
+	if _, forged := send("forged-" + first); forged == nil || forged.Value == "forged-"+first || forged.Value == c.Value {
+		t.Errorf("an unknown id got cookie %+v, want a new one", forged)
+	}
+	webs[first].srv.Close()
+	moved, again := send(c.Value)
+	if moved == first || again != nil {
+		t.Fatalf("the session stayed on dead %s (new cookie %+v)", first, again)
+	}
+	for range 20 {
+		if got, _ := send(c.Value); got != moved {
+			t.Fatalf("the moved session went to %s, then %s", moved, got)
+		}
 	}
 }

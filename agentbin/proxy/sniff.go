@@ -38,41 +38,6 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// take returns the head of the request whose line starts with
-// requestLine, the first one in the bytes not checked yet, and forgets
-// the bytes up to its end. It returns nil when none is found whole.
-func (c *sniffConn) take(requestLine string) []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	start := bytes.Index(c.buf, []byte(requestLine))
-	if start < 0 {
-		return nil
-	}
-	rest := c.buf[start:]
-	end := -1
-	for i := 0; i < len(rest); {
-		nl := bytes.IndexByte(rest[i:], '\n')
-		if nl < 0 {
-			break
-		}
-		line := rest[i : i+nl]
-		i += nl + 1
-		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-			end = i
-			break
-		}
-	}
-	if end < 0 {
-		return nil
-	}
-	head := bytes.Clone(rest[:end])
-	c.buf = append(c.buf[:0], rest[end:]...)
-	return head
-}
-
-// sniffKey is the context key of a request's sniffConn.
-type sniffKey struct{}
-
 // checkHead refuses what Go's server accepted leniently in r's head, as
 // it was received.
 func checkHead(r *http.Request) (int, string) {
@@ -80,21 +45,52 @@ func checkHead(r *http.Request) (int, string) {
 	if !ok || r.ProtoMajor != 1 {
 		return 0, ""
 	}
-	head := sc.take(r.Method + " " + r.RequestURI + " ")
-	if head == nil {
+	return sc.check(r)
+}
+
+// check finds the head of r, the first one in the bytes not checked yet
+// whose request line is r's, checks its lines where they lie, and forgets
+// the bytes up to its end. A head not found whole is let through: Go's
+// server parsed it, so it was there; the bytes were dropped as older
+// than limit.
+func (c *sniffConn) check(r *http.Request) (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := indexRequestLine(c.buf, r.Method, r.RequestURI)
+	if start < 0 {
 		return 0, ""
 	}
-	lines := bytes.Split(head, []byte("\n"))
+	rest := c.buf[start:]
 	var cl, te int
-	for i, line := range lines[:len(lines)-1] {
+	var code int
+	var why string
+	end := -1
+	for i, first := 0, true; i < len(rest); first = false {
+		nl := bytes.IndexByte(rest[i:], '\n')
+		if nl < 0 {
+			break
+		}
+		line := rest[i : i+nl]
+		i += nl + 1
 		l, crlf := bytes.CutSuffix(line, []byte("\r"))
+		if len(l) == 0 {
+			end = i
+			if !crlf && code == 0 {
+				code, why = http.StatusBadRequest, "header line ended by a bare LF"
+			}
+			break
+		}
 		switch {
+		case code != 0:
+			continue
 		case !crlf:
-			return http.StatusBadRequest, "header line ended by a bare LF"
-		case i == 0 || len(l) == 0:
+			code, why = http.StatusBadRequest, "header line ended by a bare LF"
+			continue
+		case first:
 			continue
 		case l[0] == ' ' || l[0] == '\t':
-			return http.StatusBadRequest, "obsolete line folding"
+			code, why = http.StatusBadRequest, "obsolete line folding"
+			continue
 		}
 		name, _, _ := bytes.Cut(l, []byte(":"))
 		switch {
@@ -104,7 +100,20 @@ func checkHead(r *http.Request) (int, string) {
 			te++
 		}
 	}
+	if end < 0 {
+		return 0, ""
+	}
+	// The bytes after the head (a body, a pipelined request) move to
+	// the front; a buffer left empty and grown large is let go, so that
+	// an idle connection does not keep it.
+	n := copy(c.buf, rest[end:])
+	c.buf = c.buf[:n]
+	if n == 0 && cap(c.buf) > 4<<10 {
+		c.buf = nil
+	}
 	switch {
+	case code != 0:
+		return code, why
 	case cl > 1:
 		return http.StatusBadRequest, "repeated Content-Length"
 	case cl > 0 && te > 0:
@@ -114,3 +123,23 @@ func checkHead(r *http.Request) (int, string) {
 	}
 	return 0, ""
 }
+
+// indexRequestLine finds "METHOD URI " in buf, without making the string.
+func indexRequestLine(buf []byte, method, uri string) int {
+	for off := 0; off < len(buf); {
+		i := bytes.Index(buf[off:], []byte(method))
+		if i < 0 {
+			return -1
+		}
+		at := off + i
+		rest := buf[at+len(method):]
+		if len(rest) > len(uri)+1 && rest[0] == ' ' && string(rest[1:1+len(uri)]) == uri && rest[1+len(uri)] == ' ' {
+			return at
+		}
+		off = at + 1
+	}
+	return -1
+}
+
+// sniffKey is the context key of a request's sniffConn.
+type sniffKey struct{}

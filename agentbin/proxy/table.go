@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/health"
 	"github.com/hactl/hactl/agentbin/spec"
+	"github.com/hactl/hactl/agentbin/status"
 )
 
 // Defaults for limits the spec leaves zero.
@@ -29,13 +31,29 @@ const (
 // table is one proxy's routing, compiled from its spec. It is never
 // changed once built: a reload builds a new one and swaps it in.
 type table struct {
-	p              spec.Proxy
-	methods        map[string]bool
+	p spec.Proxy
+	// methods are the methods each listener accepts, by listenerKey (a
+	// listener renamed on its address keeps its socket and handler).
+	methods        map[string]methodSet
 	trusted        []netip.Prefix
 	services       []*service
 	maxURI         int
 	body503        []byte
 	backendTimeout time.Duration
+}
+
+// methodSet is the methods a listener accepts, and its 405's Allow header.
+type methodSet struct {
+	ok    map[string]bool
+	allow string
+}
+
+func newMethodSet(ms []string) methodSet {
+	s := methodSet{ok: map[string]bool{}, allow: strings.Join(ms, ", ")}
+	for _, m := range ms {
+		s.ok[m] = true
+	}
+	return s
 }
 
 // service is a routing rule and its backends.
@@ -70,7 +88,36 @@ type backendStats struct {
 	errors        atomic.Uint64
 	active        atomic.Int64
 	latencyUS     atomic.Uint64 // sum, for the mean
+	latency       [len(latencyBoundsMS)]atomic.Uint64
 	sessionsMoved atomic.Uint64
+}
+
+// latencyBoundsMS are the upper bounds of the latency histogram's buckets.
+var latencyBoundsMS = [...]float64{1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}
+
+// observe counts one request to the backend that took d (to the response's
+// headers, or to the failure).
+func (s *backendStats) observe(d time.Duration) {
+	s.requests.Add(1)
+	s.latencyUS.Add(uint64(d.Microseconds()))
+	ms := float64(d.Microseconds()) / 1000
+	for i, le := range latencyBoundsMS {
+		if ms <= le {
+			s.latency[i].Add(1)
+			return
+		}
+	}
+}
+
+// buckets is the latency histogram, cumulative.
+func (s *backendStats) buckets() []status.LatencyBucket {
+	out := make([]status.LatencyBucket, len(latencyBoundsMS))
+	var sum uint64
+	for i, le := range latencyBoundsMS {
+		sum += s.latency[i].Load()
+		out[i] = status.LatencyBucket{LEMS: le, Count: sum}
+	}
+	return out
 }
 
 func (b *backend) usable(allowUnknown bool) bool {
@@ -82,7 +129,7 @@ func (b *backend) usable(allowUnknown bool) bool {
 // counters of a backend (by service, name and address); hc returns the
 // health of a service's backends.
 func compile(p spec.Proxy, stats func(svc, name, hostPort string) *backendStats, hc func(svc string, s spec.ProxyService) (*svcHealth, error), sess func(svc string, s spec.ProxyService) *sessions) (*table, error) {
-	t := &table{p: p, methods: map[string]bool{}, maxURI: p.MaxURI, body503: []byte(p.Body503),
+	t := &table{p: p, methods: map[string]methodSet{}, maxURI: p.MaxURI, body503: []byte(p.Body503),
 		backendTimeout: msOr(p.BackendTimeoutMS, defaultBackendTimeout)}
 	if t.maxURI == 0 {
 		t.maxURI = defaultMaxURI
@@ -90,13 +137,16 @@ func compile(p spec.Proxy, stats func(svc, name, hostPort string) *backendStats,
 	if len(t.body503) == 0 {
 		t.body503 = []byte(defaultBody503)
 	}
-	for _, m := range p.AllowedMethods {
-		t.methods[m] = true
+	proxyMethods := p.AllowedMethods
+	if len(proxyMethods) == 0 {
+		proxyMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
 	}
-	if len(t.methods) == 0 {
-		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
-			t.methods[m] = true
+	for _, l := range p.Listeners {
+		ms := proxyMethods
+		if len(l.Methods) > 0 {
+			ms = l.Methods
 		}
+		t.methods[listenerKey(l)] = newMethodSet(ms)
 	}
 	for _, tp := range p.TrustedProxies {
 		pfx, err := parsePrefix(tp)
@@ -294,4 +344,6 @@ type svcHealth struct {
 	cancel  func()
 	mu      sync.Mutex
 	stats   map[string]*backendStats // by backend name
+	kinds   map[string]string        // regular or emergency, by backend name
+	level   level                    // as the last transition left it
 }

@@ -13,8 +13,8 @@ import (
 // percent-encoding in the path; checkHead refuses what it accepted
 // leniently. The tests in validate_test.go send each case raw and check
 // that it never reaches a backend.
-func validate(r *http.Request, t *table) (int, string) {
-	if !t.methods[r.Method] {
+func validate(r *http.Request, t *table, methods methodSet) (int, string) {
+	if !methods.ok[r.Method] {
 		return http.StatusMethodNotAllowed, "method not allowed here"
 	}
 	if len(r.RequestURI) > t.maxURI {

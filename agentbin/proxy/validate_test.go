@@ -94,3 +94,42 @@ func rawStatus(t *testing.T, addr, raw string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// Each listener refuses the methods it does not accept with 405 and its
+// Allow list, before any backend sees the request; one without methods
+// of its own takes the proxy's.
+func TestListenersAcceptTheirOwnMethods(t *testing.T) {
+	w := newWeb(t, "w")
+	p := httpProxy(t, spec.ProxyService{Name: "s", HealthCheck: fastCheck, Backends: []spec.Backend{w.backend(5)}})
+	p.AllowedMethods = []string{"GET", "HEAD"}
+	p.Listeners = append(p.Listeners, spec.Listener{Name: "dav", Protocol: "http", Address: "127.0.0.1", Port: freePort(t),
+		Methods: []string{"GET", "PROPFIND", "MKCOL"}})
+	runRole(t, p)
+	www, dav := "http://"+listenAddr(p.Listeners[0]), "http://"+listenAddr(p.Listeners[1])
+	for _, tc := range []struct {
+		url, method string
+		want        int
+		allow       string
+	}{
+		{www, "GET", 200, ""},
+		{www, "HEAD", 200, ""},
+		{www, "PROPFIND", 405, "GET, HEAD"},
+		{www, "POST", 405, "GET, HEAD"},
+		{dav, "PROPFIND", 200, ""},
+		{dav, "MKCOL", 200, ""},
+		{dav, "HEAD", 405, "GET, PROPFIND, MKCOL"},
+	} {
+		before := w.hits.Load()
+		resp, err := client.Do(mustReq(t, tc.method, tc.url+"/x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: got %d Allow %q, want %d Allow %q", tc.method, tc.url, resp.StatusCode, resp.Header.Get("Allow"), tc.want, tc.allow)
+		}
+		if reached := w.hits.Load() != before; reached != (tc.want == 200) {
+			t.Errorf("%s %s: reached the backend: %v", tc.method, tc.url, reached)
+		}
+	}
+}

@@ -241,6 +241,9 @@ type Listener struct {
 	TLSMinVersion string `json:"tls_min_version,omitempty"`
 	// ClientCAPath, when set, requires client certificates signed by it.
 	ClientCAPath string `json:"client_ca_path,omitempty"`
+	// Methods, when set, are the methods this listener accepts instead
+	// of the proxy's AllowedMethods (Pound's xHTTP, set per listener).
+	Methods []string `json:"methods,omitempty"`
 }
 
 // CertPair is a certificate chain and its key, as secret files.

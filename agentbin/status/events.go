@@ -59,6 +59,20 @@ const (
 	ThresholdCleared EventKind = "threshold_cleared"
 )
 
+// The proxy role's events, reported by the node where the proxy serves.
+const (
+	ProxyBackendDown EventKind = "proxy_backend_down"
+	ProxyBackendUp   EventKind = "proxy_backend_up"
+	// ProxyEmergency: every regular backend of a service is down and its
+	// emergency backend answers.
+	ProxyEmergency EventKind = "proxy_emergency"
+	// ProxyServiceDown: no backend of a service can serve; clients get 503.
+	ProxyServiceDown EventKind = "proxy_service_down"
+	// ProxyServiceRestored: a regular backend of a service that was down
+	// or on its emergency backend serves again.
+	ProxyServiceRestored EventKind = "proxy_service_restored"
+)
+
 // The agent's own events.
 const (
 	// RoleFailure: a role stopped by itself or could not start; the agent
@@ -104,6 +118,11 @@ var EventKinds = []struct {
 	{SyncRecovered, "a target of a sync that failed received a complete run again"},
 	{ThresholdExceeded, "a series a monitor threshold watches stayed beyond its limit for the threshold's duration (detail: threshold, series, value)"},
 	{ThresholdCleared, "a series that exceeded a monitor threshold is back within the limit"},
+	{ProxyBackendDown, "a proxy's backend failed its health checks (fall in a row) or a connection to it failed (passive); it gets no requests"},
+	{ProxyBackendUp, "a proxy's backend passed its health checks (rise in a row) and gets requests again"},
+	{ProxyEmergency, "every regular backend of a proxy's service is down: its emergency backend answers"},
+	{ProxyServiceDown, "no backend of a proxy's service can serve (regular and emergency down): its clients get 503"},
+	{ProxyServiceRestored, "a regular backend of a proxy's service that was down or on its emergency backend serves again"},
 }
 
 // EventKindNames returns every event kind's name, in declaration order.

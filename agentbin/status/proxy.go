@@ -49,6 +49,19 @@ type ProxyBackend struct {
 	Errors        uint64  `json:"errors"`
 	Active        int64   `json:"active"`
 	MeanLatencyMS float64 `json:"mean_latency_ms"`
+	// LatencyMSSum is the sum of the requests' latencies (to the
+	// response's headers), in ms: a counter, for rates.
+	LatencyMSSum float64 `json:"latency_ms_sum"`
+	// LatencyBuckets count the requests by latency, each those that took
+	// at most LEMS, cumulative as a Prometheus histogram's; Requests is
+	// the +Inf bucket's count. Absent before the first request.
+	LatencyBuckets []LatencyBucket `json:"latency_buckets,omitempty"`
 	// SessionsMoved counts sessions moved off it because it was down.
 	SessionsMoved uint64 `json:"sessions_moved"`
+}
+
+// LatencyBucket is one bucket of a latency histogram.
+type LatencyBucket struct {
+	LEMS  float64 `json:"le_ms"`
+	Count uint64  `json:"count"`
 }

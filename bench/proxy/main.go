@@ -29,17 +29,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
-	"github.com/hactl/hactl/plan/apply"
 	"github.com/hactl/hactl/plan/config"
 	_ "github.com/hactl/hactl/providers/all"
 )
@@ -195,16 +193,8 @@ func run(d time.Duration, conns int) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
 	}
-	for prog, pkg := range map[string]string{"haproxy": "haproxy", "nginx": "nginx", "wrk": "wrk"} {
-		if _, err := exec.LookPath(prog); err == nil {
-			continue
-		}
-		fmt.Printf("installing %s…\n", pkg)
-		cmd := exec.Command("apt-get", "install", "-y", "-qq", pkg)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("installing %s: %v\n%s", pkg, err, out)
-		}
+	if err := benchenv.Install("haproxy", "nginx", "wrk"); err != nil {
+		return err
 	}
 	// Go raised the soft limit of open files to the hard one at start.
 	var lim syscall.Rlimit
@@ -217,14 +207,9 @@ func run(d time.Duration, conns int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	hactl := filepath.Join(dir, "hactl")
-	agent := filepath.Join(dir, apply.AgentFileName(runtime.GOARCH))
-	for _, args := range [][]string{{"-o", hactl, "./cmd/hactl"}, {"-o", agent, "./agentbin"}} {
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v\n%s", args[len(args)-1], err, out)
-		}
+	hactl, err := benchenv.Build(dir)
+	if err != nil {
+		return err
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

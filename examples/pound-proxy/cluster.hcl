@@ -94,8 +94,9 @@ group "front" {
 proxy "pound" {
   vip = vip.front
 
-  # pound.cfg: xHTTP 0 (GET, POST, HEAD), Client, TimeOut.
-  allowed_methods  = ["GET", "HEAD", "POST"]
+  # pound.cfg: xHTTP 0 (GET, POST, HEAD), Client, TimeOut. A listener may
+  # set its own (methods = ["webdav"]), as Pound's xHTTP is per listener.
+  allowed_methods  = ["standard"]
   max_request_body = "10M"
   client_timeout   = "10s"
   backend_timeout  = "15s"

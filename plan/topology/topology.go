@@ -350,6 +350,7 @@ type Listener struct {
 	Certificates  []*Certificate
 	TLSMinVersion string
 	ClientCAFile  string
+	Methods       []string // the methods it accepts; the proxy's AllowedMethods when empty
 	Range         Range
 }
 
@@ -379,7 +380,7 @@ type ProxyService struct {
 
 // Session is session stickiness for a proxy service.
 type Session struct {
-	Type string // ip, cookie, header, url, basic
+	Type string // ip, cookie, proxy_cookie, header, url, basic
 	Name string // cookie, header or URL parameter name
 	TTL  time.Duration
 }

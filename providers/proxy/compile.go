@@ -42,6 +42,7 @@ func (Provider) Compile(c *providers.CompileContext) {
 				KeyPath:       c.Secret(fmt.Sprintf("proxy-%s-%s.key", p.Name, l.Name), l.KeyFile, l.Range),
 				ClientCAPath:  c.Secret(fmt.Sprintf("proxy-%s-%s-client-ca.crt", p.Name, l.Name), l.ClientCAFile, l.Range),
 				TLSMinVersion: l.TLSMinVersion,
+				Methods:       l.Methods,
 			}
 			if l.Protocol != "https" {
 				sl.TLSMinVersion = ""

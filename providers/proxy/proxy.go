@@ -26,7 +26,7 @@ var (
 	_ providers.Validator = Provider{}
 )
 
-var sessionTypes = []string{"ip", "cookie", "header", "url", "basic"}
+var sessionTypes = []string{"ip", "cookie", "proxy_cookie", "header", "url", "basic"}
 
 // Schema implements providers.Provider.
 func (Provider) Schema() *providers.Block {
@@ -38,7 +38,7 @@ func (Provider) Schema() *providers.Block {
 		Attrs: []*providers.Attr{
 			{Name: "vip", Type: providers.Ref, RefKind: "vip", Doc: "Run on whichever node holds this VIP and listen there. Give vip or nodes.", Example: "vip.front"},
 			{Name: "nodes", Type: providers.RefList, RefKind: "node", Doc: "Run on these nodes (each listens on its own addresses).", Example: "[node.lb1, node.lb2]"},
-			{Name: "allowed_methods", Type: providers.StringList, Default: `["GET", "HEAD", "POST"]`, Doc: "HTTP methods accepted; others get 405. Besides method names, Pound's xHTTP levels as named sets: \"xhttp0\" (GET, HEAD, POST), \"xhttp1\" (and PUT, PATCH, DELETE), \"xhttp2\" (and WebDAV's LOCK, UNLOCK, PROPFIND, PROPPATCH, SEARCH, MKCOL, MOVE, COPY, OPTIONS, TRACE, MKACTIVITY, CHECKOUT, MERGE, REPORT), \"xhttp3\" (and Microsoft's SUBSCRIBE, UNSUBSCRIBE, NOTIFY, BPROPFIND, BPROPPATCH, POLL, BMOVE, BCOPY, BDELETE, CONNECT).", Example: `["xhttp1", "OPTIONS"]`},
+			{Name: "allowed_methods", Type: providers.StringList, Default: `["GET", "HEAD", "POST"]`, Doc: "HTTP methods accepted on every listener that does not set its own methods; others get 405 before any backend sees them. " + methodSetsDoc, Example: `["extended", "OPTIONS"]`},
 			{Name: "max_request_body", Type: providers.Size, Default: `"10M"`, Doc: "Largest request body accepted; larger ones get 413."},
 			{Name: "client_timeout", Type: providers.Duration, Default: `"10s"`, Doc: "How long to wait for a client's request."},
 			{Name: "backend_timeout", Type: providers.Duration, Default: `"15s"`, Doc: "How long to wait for a backend's response."},
@@ -62,6 +62,7 @@ func (Provider) Schema() *providers.Block {
 					{Name: "key_file", Type: providers.String, Doc: "PEM private key, for https; uploaded with mode 0600.", Example: `"tls/www.key"`},
 					{Name: "tls_min_version", Type: providers.String, Default: `"1.2"`, Enum: []string{"1.2", "1.3"}, Doc: "Oldest TLS version accepted; Go's default cipher suites, which are forward-secret AEADs for TLS 1.2."},
 					{Name: "client_ca_file", Type: providers.String, Doc: "PEM CA certificates: when set, clients must present a certificate signed by one of them.", Example: `"tls/clients-ca.pem"`},
+					{Name: "methods", Type: providers.StringList, Doc: "HTTP methods this listener accepts, instead of the proxy's allowed_methods (Pound's xHTTP, which is set per listener); others get 405 before any backend sees them. " + methodSetsDoc, Example: `["webdav"]`},
 				},
 				Blocks: []*providers.Block{{
 					Type:   "certificate",
@@ -93,9 +94,9 @@ func (Provider) Schema() *providers.Block {
 						Single: true,
 						Doc:    "Stickiness: requests of one session go to the same backend while it lives.",
 						Attrs: []*providers.Attr{
-							{Name: "type", Type: providers.String, Required: true, Enum: sessionTypes, Doc: "What identifies a session: client IP, a cookie, a header, a URL parameter, or the Basic authentication user."},
-							{Name: "name", Type: providers.String, Doc: "The cookie, header or URL parameter name (required for those types).", Example: `"JSESSIONID"`},
-							{Name: "ttl", Type: providers.Duration, Default: `"5m"`, Doc: "How long an idle session is remembered."},
+							{Name: "type", Type: providers.String, Required: true, Enum: sessionTypes, Doc: "What identifies a session: client IP, the application's cookie (learnt from its Set-Cookie), the proxy's own cookie (proxy_cookie: a random id the proxy sets on the first response, naming no backend), a header, a URL parameter, or the Basic authentication user."},
+							{Name: "name", Type: providers.String, Doc: "The cookie, header or URL parameter name (required for cookie, header and url; the proxy's own cookie is HACTL_SESSION unless named).", Example: `"JSESSIONID"`},
+							{Name: "ttl", Type: providers.Duration, Default: `"5m"`, Doc: "How long an idle session is remembered; a proxy_cookie the proxy no longer knows is replaced by a new one."},
 						},
 					},
 					check.Block(),
@@ -155,7 +156,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		return
 	}
 	d.Topology.Proxies = append(d.Topology.Proxies, p)
-	p.AllowedMethods = expandMethods(p.AllowedMethods)
+	p.AllowedMethods = methods(d, c, "allowed_methods")
 	for _, tp := range p.TrustedProxies {
 		if !validPrefix(tp) {
 			d.Error(c.Range("trusted_proxies"), "Invalid trusted proxy", fmt.Sprintf("%q is neither an address nor a prefix; write \"10.0.0.5\" or \"10.0.0.0/8\".", tp))
@@ -187,6 +188,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			KeyFile:       lc.String("key_file"),
 			TLSMinVersion: lc.String("tls_min_version"),
 			ClientCAFile:  lc.String("client_ca_file"),
+			Methods:       methods(d, lc, "methods"),
 			Range:         lc.BlockRange(),
 		}
 		for _, cc := range lc.Blocks("certificate") {
@@ -216,7 +218,7 @@ func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content
 		Path:           c.String("path"),
 		Headers:        c.StringMap("headers"),
 		DenyHeaders:    c.StringMap("deny_headers"),
-		Methods:        expandMethods(c.Strings("methods")),
+		Methods:        methods(d, c, "methods"),
 		RedirectCode:   c.Int("redirect_code"),
 		RedirectAppend: c.Bool("redirect_append"),
 		HealthCheck:    check.Decode(d, c.Block("health_check")),
@@ -281,6 +283,12 @@ func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content
 	return s
 }
 
+// methodSetsDoc says, in the schema, what the named method sets hold.
+const methodSetsDoc = "Besides method names, Pound's xHTTP levels as named sets, each holding the one before: \"standard\" or \"xhttp0\" (GET, HEAD, POST), \"extended\" or \"xhttp1\" (and PUT, PATCH, DELETE), \"webdav\" or \"xhttp2\" (and WebDAV's LOCK, UNLOCK, PROPFIND, PROPPATCH, SEARCH, MKCOL, MOVE, COPY, OPTIONS, TRACE, MKACTIVITY, CHECKOUT, MERGE, REPORT), \"ms_webdav\" or \"xhttp3\" (and Microsoft's SUBSCRIBE, UNSUBSCRIBE, NOTIFY, BPROPFIND, BPROPPATCH, POLL, BMOVE, BCOPY, BDELETE, CONNECT)."
+
+// setNames are the names of Pound's xHTTP levels, by level.
+var setNames = []string{"standard", "extended", "webdav", "ms_webdav"}
+
 // methodSets are Pound's xHTTP levels, each adding to the one before.
 var methodSets = [][]string{
 	{"GET", "HEAD", "POST"},
@@ -289,8 +297,8 @@ var methodSets = [][]string{
 	{"SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY", "BPROPFIND", "BPROPPATCH", "POLL", "BMOVE", "BCOPY", "BDELETE", "CONNECT"},
 }
 
-// expandMethods upper-cases method names and replaces the xhttpN sets by
-// their methods, without repeats.
+// expandMethods upper-cases method names and replaces the named sets
+// (xhttpN or its name) by their methods, without repeats.
 func expandMethods(in []string) []string {
 	var out []string
 	add := func(m string) {
@@ -299,8 +307,9 @@ func expandMethods(in []string) []string {
 		}
 	}
 	for _, m := range in {
-		level := -1
-		if n, ok := strings.CutPrefix(strings.ToLower(m), "xhttp"); ok && len(n) == 1 && n[0] >= '0' && n[0] <= '3' {
+		lower := strings.ToLower(m)
+		level := slices.Index(setNames, lower)
+		if n, ok := strings.CutPrefix(lower, "xhttp"); ok && len(n) == 1 && n[0] >= '0' && n[0] <= '3' {
 			level = int(n[0] - '0')
 		}
 		if level < 0 {
@@ -311,6 +320,22 @@ func expandMethods(in []string) []string {
 			for _, sm := range set {
 				add(sm)
 			}
+		}
+	}
+	return out
+}
+
+// methods reads a list of methods and named sets, expanded, and says
+// which names are no HTTP method: an error when a name cannot be one, a
+// warning when it is none Pound knows (most likely a misspelt set).
+func methods(d *providers.Decoder, c *providers.Content, attr string) []string {
+	out := expandMethods(c.Strings(attr))
+	for _, m := range out {
+		switch {
+		case m == "" || strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0:
+			d.Error(c.Range(attr), "Invalid method", fmt.Sprintf("%s: %q is not an HTTP method; write upper-case method names like \"GET\" or a named set (%s).", attr, m, strings.Join(setNames, ", ")))
+		case !slices.ContainsFunc(methodSets, func(set []string) bool { return slices.Contains(set, m) }):
+			d.Warn(c.Range(attr), "Unknown method", fmt.Sprintf("%s: %q is neither a method of Pound's sets nor a set (%s); it is accepted as written.", attr, m, strings.Join(setNames, ", ")))
 		}
 	}
 	return out

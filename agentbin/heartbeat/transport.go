@@ -115,6 +115,9 @@ func (e *Engine) deliver(link string, b []byte, at time.Time) (pause time.Durati
 	if err != nil {
 		return 0
 	}
+	if p := e.peers[pkt.From]; p != nil {
+		p.heard.Store(at.UnixNano())
+	}
 	select {
 	case ib.q <- received{pkt: pkt, at: at}:
 	default: // the engine is behind: dropping is what a full NIC queue would do
@@ -137,6 +140,10 @@ type transport interface {
 	// a lossy wire. The engine runs every link from one goroutine, so one
 	// dead link must not hold up the others.
 	send(link string, to netip.AddrPort, b []byte) error
+	// poll hands what the links hold now to the engine (deliver), from
+	// the calling goroutine and without waiting: the datagrams their
+	// readers have not read yet. Safe to call from any goroutine.
+	poll()
 	close() error
 }
 
@@ -146,17 +153,26 @@ type udpLink struct {
 	spec spec.Link
 	conn *net.UDPConn
 	raw  syscall.RawConn
+	// fd is the socket, for poll: conn's own reads hold its read lock
+	// while they wait, so poll reads the descriptor directly.
+	fd int
 }
 
 type udpTransport struct {
-	links map[string]*udpLink
+	links   map[string]*udpLink
+	deliver deliverFunc
+	// mu guards buf, poll's buffer, and closed, which poll checks so
+	// that it never reads a descriptor that was closed and reused.
+	mu     sync.Mutex
+	buf    []byte
+	closed bool
 }
 
 // listenUDP opens one socket per link of the heartbeat section and hands
 // what arrives to deliver, from one goroutine per link, until the
 // transport is closed.
 func listenUDP(hb *spec.Heartbeat, deliver deliverFunc) (*udpTransport, error) {
-	t := &udpTransport{links: map[string]*udpLink{}}
+	t := &udpTransport{links: map[string]*udpLink{}, deliver: deliver, buf: make([]byte, wire.MaxPacket+1)}
 	for _, l := range hb.Links {
 		local, err := netip.ParseAddr(l.Local)
 		if err != nil {
@@ -207,6 +223,11 @@ func listenUDP(hb *spec.Heartbeat, deliver deliverFunc) (*udpTransport, error) {
 			}
 		}
 		ul := &udpLink{spec: l, conn: conn, raw: raw}
+		if err := raw.Control(func(fd uintptr) { ul.fd = int(fd) }); err != nil {
+			conn.Close()
+			t.close()
+			return nil, fmt.Errorf("link %s: %w", l.Name, err)
+		}
 		t.links[l.Name] = ul
 		go ul.read(deliver, ms(hb.IntervalMS))
 	}
@@ -327,7 +348,34 @@ func (l *udpLink) send(to netip.AddrPort, b []byte) error {
 	return nil
 }
 
+// pollMax bounds the datagrams one poll takes from a link: it runs in the
+// engine's goroutine, which a flood must not hold (the link's budget in
+// deliver bounds the HMACs).
+const pollMax = 64
+
+func (t *udpTransport) poll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for name, l := range t.links {
+		for range pollMax {
+			n, _, err := unix.Recvfrom(l.fd, t.buf, unix.MSG_DONTWAIT)
+			if err != nil {
+				break // EAGAIN: nothing more; any other error is the reader's to see
+			}
+			if pause := t.deliver(name, t.buf[:n], time.Now()); pause > 0 {
+				break
+			}
+		}
+	}
+}
+
 func (t *udpTransport) close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
 	var errs []error
 	for _, l := range t.links {
 		errs = append(errs, l.conn.Close())

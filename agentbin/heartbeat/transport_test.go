@@ -176,6 +176,7 @@ func (r refusingTransport) send(link string, _ netip.AddrPort, _ []byte) error {
 	return nil
 }
 
+func (refusingTransport) poll()        {}
 func (refusingTransport) close() error { return nil }
 
 func TestRefusedHeartbeatsAreCountedPerLink(t *testing.T) {

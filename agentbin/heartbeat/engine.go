@@ -8,6 +8,25 @@
 // starting and stopping resources, fencing, pinging the tie-breaker — runs
 // in other goroutines that report back through channels, so heartbeats are
 // never late because a resource is slow.
+//
+// # Deaths
+//
+// A peer is dead when no valid heartbeat came on any link for deadtime,
+// counting only the time this engine could look (see silence): the ticks'
+// own lateness is not the peers' silence, and before a peer or link is
+// declared dead the sockets are read once more (transport.poll), for what
+// their readers had no CPU to read yet. A peer whose agent announced that
+// it stops (leave: a restart, an upgrade, a changed spec) keeps the groups
+// it runs and is neither dead nor fenced for leaveGrace (initdead) while a
+// new agent starts; a peer killed without a word is dead at deadtime.
+//
+// # Fencing
+//
+// A dead peer is fenced, when it has fence devices, before a group it
+// may run is started here (mayStart), and — with three members or more —
+// by the quorate side's first member by name when it died holding no group
+// (fenceIdle). Just before a fence device runs, the peer's links are read
+// again: a peer heard since the decision is not fenced.
 package heartbeat
 
 import (

@@ -13,9 +13,8 @@
 //
 // A peer is dead when no valid heartbeat came on any link for deadtime,
 // counting only the time this engine could look (see silence): the ticks'
-// own lateness is not the peers' silence, and before a peer or link is
-// declared dead the sockets are read once more (transport.poll), for what
-// their readers had no CPU to read yet. A peer whose agent announced that
+// own lateness is not the peers' silence, and every tick reads the sockets
+// (transport.poll) before it judges. A peer whose agent announced that
 // it stops (leave: a restart, an upgrade, a changed spec) keeps the groups
 // it runs and is neither dead nor fenced for leaveGrace (initdead) while a
 // new agent starts; a peer killed without a word is dead at deadtime.
@@ -105,8 +104,8 @@ type peer struct {
 	// (wire.State.Leaving), when the peer is counted dead if no new agent
 	// of it was heard by then; zero otherwise.
 	leavingUntil time.Time
-	// heard is when a link's reader last accepted a packet of the peer
-	// (Unix ns), queued or not: a fencing is called off when the peer was
+	// heard is when a link last accepted a packet of the peer (Unix ns,
+	// deliver), taken by the engine or not: a fencing is called off when the peer was
 	// heard after what the decision to fence it knew (see fence).
 	heard atomic.Int64
 }
@@ -527,13 +526,12 @@ func (e *Engine) tick(now time.Time) {
 		}
 	}
 	e.lastTick = now
-	// Judge liveness on what arrived: the packets the links' readers
-	// queued, and, when a peer or link is about to be declared dead,
-	// those still in the sockets, which readers that did not get the CPU
-	// yet have not read (with one P the runtime runs the ticker's
-	// goroutine before it polls the network).
-	if e.dueToDeclare(now) {
-		e.tr.poll()
+	// Judge liveness on all that arrived: what waits in the sockets (the
+	// links are read here, once a tick: see udpLink) and in the inboxes.
+	e.tr.poll()
+	select {
+	case <-e.ready: // drained just below
+	default:
 	}
 	e.drain()
 	e.updateLiveness(now)
@@ -663,28 +661,6 @@ func (e *Engine) peerNames() []string { return e.peerOrder }
 // declared dead a deadtime after this node could look again.
 func (e *Engine) silence(l *peerLink, now time.Time) time.Duration {
 	return now.Sub(l.lastSeen) - (e.blind - l.blindAt)
-}
-
-// dueToDeclare says whether updateLiveness would declare a link or a peer
-// dead at now.
-func (e *Engine) dueToDeclare(now time.Time) bool {
-	for _, p := range e.peerList {
-		if !p.everSeen {
-			continue
-		}
-		silent := time.Duration(1<<63 - 1)
-		for _, l := range p.links {
-			ls := e.silence(l, now)
-			if l.up && ls > e.deadtime() {
-				return true
-			}
-			silent = min(silent, ls)
-		}
-		if p.alive && p.leavingUntil.IsZero() && silent > e.deadtime() {
-			return true
-		}
-	}
-	return false
 }
 
 // updateLiveness declares links and peers up or down from the clock.

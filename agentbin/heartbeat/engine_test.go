@@ -152,6 +152,10 @@ func (t *memTransport) poll() { t.net.flush(t.node) }
 func (n *memNet) flush(node string) {
 	n.mu.Lock()
 	held := n.held[node]
+	if len(held) == 0 {
+		n.mu.Unlock()
+		return
+	}
 	n.held[node] = nil
 	dst := n.engineOf(node)
 	n.mu.Unlock()
@@ -162,7 +166,7 @@ func (n *memNet) flush(node string) {
 
 func (n *memNet) engineOf(node string) *Engine {
 	for _, e := range n.addrs {
-		if e.self == node {
+		if e != nil && e.self == node {
 			return e
 		}
 	}

@@ -155,7 +155,12 @@ type transport interface {
 // (SO_TIMESTAMPNS). A heartbeat that arrives between ticks then costs no
 // wake-up of the process — with a reader per link, every packet woke it,
 // and the wake-ups were half of the role's CPU time — and none is judged
-// late for the wait: liveness is decided at the ticks anyway.
+// late for the wait: liveness is decided at the ticks anyway. The calls on
+// them never wait (MSG_DONTWAIT), so they are made with RawSyscall, which
+// does not tell the Go scheduler: told, it hands the engine's P to another
+// thread whenever a call takes more than 20µs, as a send through the
+// kernel's network stack does, and the role paid a thread wake-up for
+// nearly every packet.
 type udpLink struct {
 	spec spec.Link
 	fd   int
@@ -299,22 +304,33 @@ func (t *udpTransport) send(link string, to netip.AddrPort, b []byte) error {
 	if l == nil {
 		return fmt.Errorf("no link %s", link)
 	}
-	var sa unix.Sockaddr
+	var sa4 unix.RawSockaddrInet4
+	var sa6 unix.RawSockaddrInet6
+	var sa unsafe.Pointer
+	var salen uintptr
+	port := [2]byte{byte(to.Port() >> 8), byte(to.Port())}
 	if to.Addr().Is4() {
-		sa = &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}
+		sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Addr().As4()}
+		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
+		*(*[2]byte)(unsafe.Pointer(&sa4.Port)) = port
 	} else {
-		sa = &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16()}
+		sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: to.Addr().As16()}
+		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
+		*(*[2]byte)(unsafe.Pointer(&sa6.Port)) = port
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return fmt.Errorf("link %s: closed", link)
 	}
-	// Never wait for room: a buffer full of packets waiting for ARP on a
-	// dead link drains only when resolution fails, seconds later, and the
-	// live links would fall silent meanwhile.
-	if err := unix.Sendto(l.fd, b, unix.MSG_DONTWAIT, sa); err != nil {
-		return fmt.Errorf("link %s: sending to %s: %w", link, to, err)
+	// Never wait for room (MSG_DONTWAIT): a buffer full of packets
+	// waiting for ARP on a dead link drains only when resolution fails,
+	// seconds later, and the live links would fall silent meanwhile. As
+	// the call never waits, it is made raw (see rawCall).
+	_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(l.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+		unix.MSG_DONTWAIT, uintptr(sa), salen)
+	if errno != 0 {
+		return fmt.Errorf("link %s: sending to %s: %w", link, to, errno)
 	}
 	return nil
 }
@@ -330,13 +346,19 @@ func (t *udpTransport) poll() {
 	if t.closed {
 		return
 	}
+	iov := unix.Iovec{Base: unsafe.SliceData(t.buf)}
+	iov.SetLen(len(t.buf))
 	for _, l := range t.order {
 		for range pollMax {
-			n, oobn, _, _, err := unix.Recvmsg(l.fd, t.buf, t.oob, unix.MSG_DONTWAIT)
-			if err != nil {
+			// No source address: the packet names its sender, under the
+			// HMAC.
+			msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: unsafe.SliceData(t.oob)}
+			msg.SetControllen(len(t.oob))
+			n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(l.fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
+			if errno != 0 {
 				break // EAGAIN: nothing more
 			}
-			if pause := t.deliver(l.spec.Name, t.buf[:n], arrival(t.oob[:oobn])); pause > 0 {
+			if pause := t.deliver(l.spec.Name, t.buf[:n], arrival(t.oob[:msg.Controllen])); pause > 0 {
 				break
 			}
 		}

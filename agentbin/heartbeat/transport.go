@@ -222,6 +222,10 @@ func openLink(l spec.Link, hb *spec.Heartbeat) (*udpLink, error) {
 	if l.Mode == "broadcast" {
 		serr = errors.Join(serr, unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1))
 	}
+	if local.Is6() {
+		// An IPv6 link hears IPv6 only, as an IPv4 link hears IPv4.
+		serr = errors.Join(serr, unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1))
+	}
 	// SO_SNDBUFFORCE passes net.core.wmem_max and needs CAP_NET_ADMIN,
 	// which the agent has; without it the kernel caps SO_SNDBUF at
 	// wmem_max, still no error.

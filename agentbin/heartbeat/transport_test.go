@@ -332,13 +332,19 @@ func TestPollHandsOnWhatWaitedWithItsArrivalTime(t *testing.T) {
 	if err := netlink.LinkSetUp(lo); err != nil {
 		t.Fatal(err)
 	}
+	for _, local := range []string{"127.0.0.1", "::1"} {
+		t.Run(local, func(t *testing.T) { pollWhatWaited(t, local) })
+	}
+}
+
+func pollWhatWaited(t *testing.T, local string) {
 	type got struct {
 		b  string
 		at time.Time
 	}
 	var gots []got
 	pauseAfter := 0
-	hb := &spec.Heartbeat{IntervalMS: 20, Port: 694, Links: []spec.Link{{Name: "lan", Interface: "lo", Local: "127.0.0.1", Mode: "unicast"}}}
+	hb := &spec.Heartbeat{IntervalMS: 20, Port: 694, Links: []spec.Link{{Name: "lan", Interface: "lo", Local: local, Mode: "unicast"}}}
 	tr, err := listenUDP(hb, func(link string, b []byte, at time.Time) time.Duration {
 		gots = append(gots, got{string(b), at})
 		if pauseAfter > 0 && len(gots) >= pauseAfter {
@@ -350,7 +356,7 @@ func TestPollHandsOnWhatWaitedWithItsArrivalTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.close()
-	to := netip.MustParseAddrPort("127.0.0.1:694")
+	to := netip.AddrPortFrom(netip.MustParseAddr(local), 694)
 	sent := time.Now()
 	for _, s := range []string{"one", "two", "three"} {
 		if err := tr.send("lan", to, []byte(s)); err != nil {

@@ -363,15 +363,7 @@ func (c *cluster) waitStatus(node, want string) {
 }
 
 func TestLabFencingPowersTheCutNodeOffBeforeTakeover(t *testing.T) {
-	c := webCluster(t, func(s string) string {
-		// The example as written: both nodes fenced by the lab's power
-		// switch, and no tie-breaker.
-		s = s[:strings.Index(s, "\nquorum {")] + "\n"
-		for _, n := range []string{"h2g", "c2g"} {
-			s = strings.Replace(s, "node \""+n+"\" {\n", "node \""+n+"\" {\n  fence \"lab\" {}\n", 1)
-		}
-		return s
-	})
+	c := webCluster(t, labFenced)
 	p := startProbe(t, c.lab)
 	p.waitFor(t, "h2g")
 	if err := c.lab.Cut("h2g", ""); err != nil {
@@ -388,6 +380,17 @@ func TestLabFencingPowersTheCutNodeOffBeforeTakeover(t *testing.T) {
 		}
 	}
 	c.waitStatus("c2g", `"kind": "fenced"`)
+}
+
+// labFenced edits webCluster's file back to the example as written as to
+// fencing: both nodes fenced by the lab's power switch, and no
+// tie-breaker.
+func labFenced(s string) string {
+	s = s[:strings.Index(s, "\nquorum {")] + "\n"
+	for _, n := range []string{"h2g", "c2g"} {
+		s = strings.Replace(s, "node \""+n+"\" {\n", "node \""+n+"\" {\n  fence \"lab\" {}\n", 1)
+	}
+	return s
 }
 
 func TestMulticastHeartbeatLinkCarriesMembership(t *testing.T) {

@@ -8,6 +8,24 @@
 // starting and stopping resources, fencing, pinging the tie-breaker — runs
 // in other goroutines that report back through channels, so heartbeats are
 // never late because a resource is slow.
+//
+// # Deaths
+//
+// A peer is dead when no valid heartbeat came on any link for deadtime,
+// counting only the time this engine could look (see silence): the ticks'
+// own lateness is not the peers' silence, and every tick reads the sockets
+// (transport.poll) before it judges. A peer whose agent announced that
+// it stops (leave: a restart, an upgrade, a changed spec) keeps the groups
+// it runs and is neither dead nor fenced for leaveGrace (initdead) while a
+// new agent starts; a peer killed without a word is dead at deadtime.
+//
+// # Fencing
+//
+// A dead peer is fenced, when it has fence devices, before a group it
+// may run is started here (mayStart), and — with three members or more —
+// by the quorate side's first member by name when it died holding no group
+// (fenceIdle). Just before a fence device runs, the peer's links are read
+// again: a peer heard since the decision is not fenced.
 package heartbeat
 
 import (
@@ -21,6 +39,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/fence"
@@ -58,6 +77,9 @@ type peerLink struct {
 	windowSeq uint64 // the peer's sequence number when the window began
 	lossPct   float64
 	rtt       time.Duration
+	// blindAt is the engine's blind time (Engine.blind) when lastSeen was
+	// taken.
+	blindAt time.Duration
 }
 
 type peer struct {
@@ -78,6 +100,14 @@ type peer struct {
 	fencing    bool
 	fenceAfter time.Time // retry fencing after this
 	fencers    []fence.Fencer
+	// leavingUntil is, while the peer's agent announced that it stops
+	// (wire.State.Leaving), when the peer is counted dead if no new agent
+	// of it was heard by then; zero otherwise.
+	leavingUntil time.Time
+	// heard is when a link last accepted a packet of the peer (Unix ns,
+	// deliver), taken by the engine or not: a fencing is called off when the peer was
+	// heard after what the decision to fence it knew (see fence).
+	heard atomic.Int64
 }
 
 type groupRun struct {
@@ -109,6 +139,15 @@ type Engine struct {
 	guard    *wire.ReplayGuard
 	gen, seq uint64
 	started  time.Time
+	// leaving is set when Run ends: the last heartbeats say that this
+	// agent stops and keeps its groups.
+	leaving bool
+	// lastTick is when the last tick ran, and blind the total of the
+	// ticks' lateness: the time the engine could not look at its links
+	// (the process starved of CPU, say). Silence is measured without it
+	// (see silence).
+	lastTick time.Time
+	blind    time.Duration
 
 	peers map[string]*peer
 	// peerOrder and peerList are the peers' names and the peers, sorted
@@ -171,6 +210,9 @@ type Engine struct {
 type fenceResult struct {
 	node string
 	err  error
+	// heard says that the fencing was called off: the peer was heard
+	// after the decision.
+	heard bool
 }
 
 // New prepares the role for a spec with a heartbeat section.
@@ -357,6 +399,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	for {
 		select {
 		case <-ctx.Done():
+			e.leave()
 			return nil
 		case <-e.ready:
 			if e.drain() {
@@ -373,8 +416,10 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 			c.reply <- e.control(c)
 			e.decide(time.Now())
 			e.sendHeartbeat(time.Now())
-		case now := <-tick.C:
-			e.tick(now)
+		case <-tick.C:
+			// The clock, not the tick's time: a tick that comes late
+			// (the process starved) must know it is late.
+			e.tick(time.Now())
 		}
 	}
 }
@@ -455,7 +500,40 @@ func (e *Engine) adoptable(g spec.Group) bool {
 	return false
 }
 
+// leave tells the peers that this agent stops and keeps its groups
+// running: a restart, an upgrade or a changed spec, after which a new
+// agent takes them over (adoptable). Twice, so that one lost packet does
+// not get the node fenced; a peer that misses both counts it dead at
+// deadtime, as before there was an announcement.
+func (e *Engine) leave() {
+	e.leaving = true
+	e.sendHeartbeat(time.Now())
+	e.sendHeartbeat(time.Now())
+}
+
+// leaveGrace is how long a peer that announced it stops is not counted
+// dead: the time a new agent gets to come up and be heard, as one that
+// starts gets to hear its peers (initdead), and never less than deadtime.
+func (e *Engine) leaveGrace() time.Duration { return max(e.initdead(), e.deadtime()) }
+
 func (e *Engine) tick(now time.Time) {
+	// A tick later than an interval and a half found the engine unable
+	// to look at its links since the last one: that time is not silence
+	// of the peers (their packets may be in the sockets), see silence.
+	if !e.lastTick.IsZero() {
+		if late := now.Sub(e.lastTick) - e.interval(); late > e.interval()/2 {
+			e.blind += late
+		}
+	}
+	e.lastTick = now
+	// Judge liveness on all that arrived: what waits in the sockets (the
+	// links are read here, once a tick: see udpLink) and in the inboxes.
+	e.tr.poll()
+	select {
+	case <-e.ready: // drained just below
+	default:
+	}
+	e.drain()
 	e.updateLiveness(now)
 	e.updateQuorum()
 	e.updateServe(now)
@@ -515,7 +593,7 @@ func (e *Engine) receive(link string, r received) bool {
 		// never a restart.
 		return false
 	}
-	l.lastSeen, l.lastSeq, l.lastSent = r.at, pkt.Seq, pkt.SentUnixNano
+	l.lastSeen, l.lastSeq, l.lastSent, l.blindAt = r.at, pkt.Seq, pkt.SentUnixNano, e.blind
 	l.received++
 	if l.windowSeq == 0 || pkt.Seq < l.windowSeq {
 		l.windowSeq = pkt.Seq
@@ -543,6 +621,17 @@ func (e *Engine) receive(link string, r received) bool {
 	if pkt.Seq > p.lastSeq {
 		changed = !sameState(p.state, pkt.State)
 		p.lastSeq, p.state = pkt.Seq, pkt.State
+		switch {
+		case pkt.State.Leaving && p.leavingUntil.IsZero():
+			p.leavingUntil = r.at.Add(e.leaveGrace())
+			detail := "its agent stops and releases its groups"
+			if held := slices.Concat(pkt.State.Held, pkt.State.Starting, pkt.State.Stopping); len(held) > 0 {
+				detail = fmt.Sprintf("its agent stops and keeps %v running", held)
+			}
+			e.emit(status.NodeLeaving, p.spec.Name, "", fmt.Sprintf("%s; not counted dead for %s while a new agent starts", detail, e.leaveGrace()))
+		case !pkt.State.Leaving:
+			p.leavingUntil = time.Time{}
+		}
 	}
 	if !p.alive {
 		p.alive, p.warned, p.everSeen, p.fenced = true, false, true, false
@@ -554,7 +643,7 @@ func (e *Engine) receive(link string, r received) bool {
 }
 
 func sameState(a, b wire.State) bool {
-	return a.Standby == b.Standby && a.Maintenance == b.Maintenance && a.Quorate == b.Quorate &&
+	return a.Standby == b.Standby && a.Maintenance == b.Maintenance && a.Quorate == b.Quorate && a.Leaving == b.Leaving &&
 		slices.Equal(a.Held, b.Held) && slices.Equal(a.Starting, b.Starting) &&
 		slices.Equal(a.Stopping, b.Stopping) && slices.Equal(a.Failed, b.Failed) &&
 		slices.Equal(a.CannotServe, b.CannotServe)
@@ -563,21 +652,35 @@ func sameState(a, b wire.State) bool {
 // peerNames are the peers' names, sorted; the caller must not change them.
 func (e *Engine) peerNames() []string { return e.peerOrder }
 
+// silence is how long a link has been silent at now, counting only the
+// time this engine could look: the lateness of its own ticks since the
+// link's last packet (blind) is taken off, so that a node whose process
+// was starved, or frozen, does not call its peers dead for its own
+// absence (their packets may be waiting in its sockets, or they were
+// starved alike on a shared machine). A peer that died meanwhile is
+// declared dead a deadtime after this node could look again.
+func (e *Engine) silence(l *peerLink, now time.Time) time.Duration {
+	return now.Sub(l.lastSeen) - (e.blind - l.blindAt)
+}
+
 // updateLiveness declares links and peers up or down from the clock.
 func (e *Engine) updateLiveness(now time.Time) {
 	for _, name := range e.peerNames() {
 		p := e.peers[name]
-		var last time.Time
+		if p.alive && !p.leavingUntil.IsZero() && now.Before(p.leavingUntil) {
+			// Restarting: its links are silent, and say nothing.
+			continue
+		}
+		silent := time.Duration(1<<63 - 1)
 		for lname, l := range p.links {
-			if l.up && now.Sub(l.lastSeen) > e.deadtime() {
+			ls := e.silence(l, now)
+			if l.up && ls > e.deadtime() {
 				l.up = false
 				if p.alive {
 					e.emit(status.LinkDown, name, "", "link "+lname)
 				}
 			}
-			if l.lastSeen.After(last) {
-				last = l.lastSeen
-			}
+			silent = min(silent, ls)
 			// Loss over the last window: what the peer sent (its sequence
 			// numbers advance once per packet, on every link) against what
 			// arrived here on this link.
@@ -586,7 +689,6 @@ func (e *Engine) updateLiveness(now time.Time) {
 				l.received, l.windowSeq = 0, p.lastSeq+1
 			}
 		}
-		silent := now.Sub(last)
 		if !p.everSeen {
 			silent = now.Sub(e.started)
 		}
@@ -595,6 +697,9 @@ func (e *Engine) updateLiveness(now time.Time) {
 			dead = e.initdead()
 		}
 		switch {
+		case p.alive && !p.leavingUntil.IsZero():
+			p.alive, p.leavingUntil = false, time.Time{}
+			e.emit(status.NodeDead, name, "", fmt.Sprintf("its agent stopped and no new one was heard within %s", e.leaveGrace()))
 		case p.alive && silent > dead:
 			p.alive = false
 			e.emit(status.NodeDead, name, "", fmt.Sprintf("no valid heartbeat on any link for %s", silent.Round(time.Millisecond)))
@@ -676,6 +781,13 @@ func (e *Engine) view(now time.Time) View {
 		v.AliveSince[name] = p.aliveSince
 		v.Standby[name] = p.state.Standby
 		v.CannotServe[name] = p.state.CannotServe
+		if p.state.Leaving {
+			// Its agent stops: it keeps what it runs (Held, below), and
+			// takes nothing new until a new agent is heard.
+			v.CannotServe[name] = slices.DeleteFunc(slices.Clone(e.groupNames), func(g string) bool {
+				return slices.Contains(p.state.Held, g) || slices.Contains(p.state.Starting, g)
+			})
+		}
 		for _, g := range p.state.Held {
 			v.Holders[g] = append(v.Holders[g], name)
 		}
@@ -728,6 +840,7 @@ func (e *Engine) decide(now time.Time) {
 		}
 		e.setWaiting(name, waiting)
 	}
+	e.fenceIdle(now)
 }
 
 func otherHolders(holders []string, self string) []string {
@@ -781,20 +894,39 @@ func (e *Engine) mayStart(name string, g *groupRun, v View, now time.Time) strin
 			continue
 		}
 		if !p.fencing && now.After(p.fenceAfter) {
-			p.fencing = true
-			e.emit(status.Fencing, p.spec.Name, name, "before taking over "+name)
-			go e.fence(p)
+			e.startFencing(p, name, "before taking over "+name)
 		}
 		return fmt.Sprintf("waiting for %s to be fenced", p.spec.Name)
 	}
 	return ""
 }
 
-func (e *Engine) fence(p *peer) {
+// startFencing fences a peer this engine holds dead, in another
+// goroutine; fenceDone gets the outcome.
+func (e *Engine) startFencing(p *peer, group, why string) {
+	p.fencing = true
+	e.emit(status.Fencing, p.spec.Name, group, why)
+	var known int64
+	for _, l := range p.links {
+		known = max(known, l.lastSeen.UnixNano())
+	}
+	go e.fence(p, known)
+}
+
+// fence runs the peer's fence devices until one works. Just before each,
+// it looks at the links once more: a peer heard after the newest packet
+// the decision knew of (known, Unix ns) is not fenced — a cable plugged
+// back, a process that got the CPU again — and placement looks again.
+func (e *Engine) fence(p *peer, known int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var errs []error
 	for _, f := range p.fencers {
+		e.tr.poll()
+		if p.heard.Load() > known {
+			e.fenced <- fenceResult{node: p.spec.Name, heard: true}
+			return
+		}
 		err := f.Fence(ctx, p.spec.Name)
 		if err == nil {
 			e.fenced <- fenceResult{node: p.spec.Name}
@@ -805,9 +937,45 @@ func (e *Engine) fence(p *peer) {
 	e.fenced <- fenceResult{node: p.spec.Name, err: fmt.Errorf("%v", errs)}
 }
 
+// fenceIdle fences members that died holding no group, which no takeover
+// fences: an operator expects a dead member fenced whether or not it ran
+// anything, so that it cannot come back half alive. Only with three
+// members or more and from the quorate side, and only the first alive
+// member by name, so that one member fences and a member cut off alone
+// fences nobody. In a cluster of two, each half of a pulled cable would
+// fence the other and both would go down: there a member is fenced only
+// to take its groups over.
+func (e *Engine) fenceIdle(now time.Time) {
+	if len(e.peers) < 2 || !e.quorate {
+		return
+	}
+	first := e.self
+	for _, p := range e.peerList {
+		if p.alive && p.spec.Name < first {
+			first = p.spec.Name
+		}
+	}
+	if first != e.self {
+		return
+	}
+	for _, p := range e.peerList {
+		if p.alive || !p.everSeen || p.fenced || p.fencing || len(p.fencers) == 0 || !now.After(p.fenceAfter) {
+			continue
+		}
+		if len(p.state.Held) > 0 || len(p.state.Starting) > 0 || len(p.state.Stopping) > 0 {
+			continue // the takeover of its groups fences it (mayStart)
+		}
+		e.startFencing(p, "", "it died holding no group")
+	}
+}
+
 func (e *Engine) fenceDone(fr fenceResult) {
 	p := e.peers[fr.node]
 	p.fencing = false
+	if fr.heard {
+		e.cfg.Logger.Printf("heartbeat: %s was heard again just before it was to be fenced: not fenced", fr.node)
+		return
+	}
 	if fr.err != nil {
 		p.fenceAfter = time.Now().Add(e.deadtime())
 		e.emit(status.FenceFailed, fr.node, "", fmt.Sprintf("%v; its groups are not taken over", fr.err))
@@ -853,7 +1021,7 @@ func (e *Engine) groupChanged(ev groupEvent) {
 // sendHeartbeat sends this node's state on every link, fitted to a
 // packet (state.go).
 func (e *Engine) sendHeartbeat(now time.Time) {
-	core := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started),
+	core := wire.State{Standby: e.standby, Maintenance: e.maintenance, Quorate: e.quorate, Uptime: now.Sub(e.started), Leaving: e.leaving,
 		CannotServe: e.cannotServe}
 	for _, name := range e.groupNames {
 		switch e.groups[name].state {

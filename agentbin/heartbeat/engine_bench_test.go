@@ -16,6 +16,7 @@ import (
 type discardTransport struct{}
 
 func (discardTransport) send(string, netip.AddrPort, []byte) error { return nil }
+func (discardTransport) poll()                                     {}
 func (discardTransport) close() error                              { return nil }
 
 // twoLinkEngine is node a of a two-node, two-link cluster with one group

@@ -110,7 +110,16 @@ type memNet struct {
 	addrs map[netip.AddrPort]*Engine
 	links map[netip.AddrPort]string
 	cut   map[string]bool
-	// forged counts packets an attacker injects.
+	// unread: node → its links' readers do not run (a starved process):
+	// what reaches it waits in held, as in a socket, until the node
+	// polls or its readers run again.
+	unread map[string]bool
+	held   map[string][]heldPacket
+}
+
+type heldPacket struct {
+	link string
+	b    []byte
 }
 
 type memTransport struct {
@@ -126,8 +135,53 @@ func (t *memTransport) send(link string, to netip.AddrPort, b []byte) error {
 	if dst == nil || blocked {
 		return errors.New("unreachable")
 	}
+	t.net.mu.Lock()
+	if t.net.unread[dst.self] {
+		t.net.held[dst.self] = append(t.net.held[dst.self], heldPacket{link: link, b: slices.Clone(b)})
+		t.net.mu.Unlock()
+		return nil
+	}
+	t.net.mu.Unlock()
 	dst.deliver(link, b, time.Now())
 	return nil
+}
+
+func (t *memTransport) poll() { t.net.flush(t.node) }
+
+// flush delivers what waits for node.
+func (n *memNet) flush(node string) {
+	n.mu.Lock()
+	held := n.held[node]
+	if len(held) == 0 {
+		n.mu.Unlock()
+		return
+	}
+	n.held[node] = nil
+	dst := n.engineOf(node)
+	n.mu.Unlock()
+	for _, h := range held {
+		dst.deliver(h.link, h.b, time.Now())
+	}
+}
+
+func (n *memNet) engineOf(node string) *Engine {
+	for _, e := range n.addrs {
+		if e != nil && e.self == node {
+			return e
+		}
+	}
+	return nil
+}
+
+// setUnread stops or resumes node's readers; resumed, they read what
+// waited.
+func (n *memNet) setUnread(node string, on bool) {
+	n.mu.Lock()
+	n.unread[node] = on
+	n.mu.Unlock()
+	if !on {
+		n.flush(node)
+	}
 }
 
 func (t *memTransport) close() error { return nil }
@@ -189,7 +243,8 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 	if err := os.WriteFile(keyPath, []byte(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, w: newWorld(), net: &memNet{addrs: map[netip.AddrPort]*Engine{}, links: map[netip.AddrPort]string{}, cut: map[string]bool{}},
+	c := &cluster{t: t, w: newWorld(), net: &memNet{addrs: map[netip.AddrPort]*Engine{}, links: map[netip.AddrPort]string{}, cut: map[string]bool{},
+		unread: map[string]bool{}, held: map[string][]heldPacket{}},
 		engines: map[string]*Engine{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan struct{}{}, specs: map[string]*spec.Spec{}}
 	addr := func(i int) string { return fmt.Sprintf("10.0.0.%d", i+1) }
 	var locs []spec.Location

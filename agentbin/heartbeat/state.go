@@ -68,7 +68,7 @@ func fitState(core wire.State, echoes []wire.Echo, echoTurn int, moves []wire.Mo
 // the peers: the groups it holds (so that nobody else starts them), then
 // those it stops and starts, then the others.
 func trimLists(core wire.State, room int) wire.State {
-	st := wire.State{Standby: core.Standby, Maintenance: core.Maintenance, Quorate: core.Quorate, Uptime: core.Uptime}
+	st := wire.State{Standby: core.Standby, Maintenance: core.Maintenance, Quorate: core.Quorate, Uptime: core.Uptime, Leaving: core.Leaving}
 	for _, l := range []struct {
 		from []string
 		to   *[]string

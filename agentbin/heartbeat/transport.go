@@ -1,7 +1,6 @@
 package heartbeat
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,8 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -32,12 +31,12 @@ type received struct {
 // intervals' worth from every peer.
 const inboxSize = 256
 
-// inbox is one link's way into the engine. The link's reader, in its own
-// goroutine, authenticates and replay-checks every datagram before
-// queueing it (deliver), so that forged packets cost the reader of the
-// link they arrive on and nothing else: a flood on one link fills
-// neither another link's queue nor the engine's goroutine, and the
-// engine sees only packets that its cluster's members sent.
+// inbox is one link's way into the engine. Every datagram read from the
+// link (transport.poll) is authenticated and replay-checked against the
+// link's own budget before it is queued (deliver), so that forged packets
+// cost at most that budget of the link they arrive on: a flood on one
+// link fills neither another link's socket nor its queue, and the engine
+// sees only packets that its cluster's members sent.
 type inbox struct {
 	link   string
 	rcv    *wire.Receiver
@@ -52,10 +51,10 @@ type inbox struct {
 	unverified atomic.Uint64
 }
 
-// budget bounds how many datagrams per second a link's reader
-// authenticates: a token bucket. A flood of forged packets then costs at
-// most that many HMACs a second; past it the reader pauses and the kernel
-// drops what does not fit the socket's buffer, for nothing. The link's own
+// budget bounds how many datagrams per second a link authenticates: a
+// token bucket. A flood of forged packets then costs at most that many
+// HMACs a second; past it the link is left until the next tick and the
+// kernel drops what does not fit the socket's buffer, for nothing. The link's own
 // heartbeats are lost in the flood, as they would be anyway; the other
 // links, the engine and the node's CPU are not.
 type budget struct {
@@ -95,13 +94,13 @@ func (b *budget) take(now time.Time) (pause time.Duration) {
 	return max(minPause, time.Duration((1-b.tokens)/b.rate*float64(time.Second)))
 }
 
-// minPause is the shortest pause of a reader over its budget.
+// minPause is the shortest pause of a link over its budget.
 const minPause = 5 * time.Millisecond
 
-// deliver checks one datagram that arrived on link and queues it for the
-// engine. It runs in the link's reader; a datagram that does not pass is
-// counted by reason and dropped there. It returns how long the reader
-// must pause because the link's budget is spent.
+// deliver checks one datagram that arrived on link at and queues it for
+// the engine. A datagram that does not pass is counted by reason and
+// dropped. It returns how long the link must pause because its budget is
+// spent.
 func (e *Engine) deliver(link string, b []byte, at time.Time) (pause time.Duration) {
 	ib := e.inboxes[link]
 	if ib == nil {
@@ -114,6 +113,9 @@ func (e *Engine) deliver(link string, b []byte, at time.Time) (pause time.Durati
 	pkt, err := ib.rcv.Accept(b, at)
 	if err != nil {
 		return 0
+	}
+	if p := e.peers[pkt.From]; p != nil {
+		p.heard.Store(at.UnixNano())
 	}
 	select {
 	case ib.q <- received{pkt: pkt, at: at}:
@@ -137,80 +139,114 @@ type transport interface {
 	// a lossy wire. The engine runs every link from one goroutine, so one
 	// dead link must not hold up the others.
 	send(link string, to netip.AddrPort, b []byte) error
+	// poll hands what the links hold now to the engine (deliver), from
+	// the calling goroutine and without waiting. Safe to call from any
+	// goroutine.
+	poll()
 	close() error
 }
 
 // udpLink is one link's socket: bound to the heartbeat port on the link's
 // device only (SO_BINDTODEVICE), so that a link is exactly one path.
+//
+// The sockets are plain non-blocking descriptors, outside the Go runtime's
+// network poller, and nothing waits on them: the engine reads them at
+// every tick (poll), taking the kernel's time of arrival of each datagram
+// (SO_TIMESTAMPNS). A heartbeat that arrives between ticks then costs no
+// wake-up of the process — with a reader per link, every packet woke it,
+// and the wake-ups were half of the role's CPU time — and none is judged
+// late for the wait: liveness is decided at the ticks anyway. The calls on
+// them never wait (MSG_DONTWAIT), so they are made with RawSyscall, which
+// does not tell the Go scheduler: told, it hands the engine's P to another
+// thread whenever a call takes more than 20µs, as a send through the
+// kernel's network stack does, and the role paid a thread wake-up for
+// nearly every packet.
 type udpLink struct {
 	spec spec.Link
-	conn *net.UDPConn
-	raw  syscall.RawConn
+	fd   int
 }
 
 type udpTransport struct {
-	links map[string]*udpLink
+	links   map[string]*udpLink
+	order   []*udpLink // as the spec lists them
+	deliver deliverFunc
+	// mu guards buf and oob, poll's buffers, and closed, which poll and
+	// send check so that they never use a descriptor that was closed and
+	// reused.
+	mu     sync.Mutex
+	buf    []byte
+	oob    []byte
+	closed bool
 }
 
-// listenUDP opens one socket per link of the heartbeat section and hands
-// what arrives to deliver, from one goroutine per link, until the
-// transport is closed.
+// listenUDP opens one socket per link of the heartbeat section; poll
+// hands what arrived to deliver.
 func listenUDP(hb *spec.Heartbeat, deliver deliverFunc) (*udpTransport, error) {
-	t := &udpTransport{links: map[string]*udpLink{}}
+	t := &udpTransport{links: map[string]*udpLink{}, deliver: deliver,
+		// One byte more than a packet may have, so that an oversized
+		// datagram is seen as such rather than cut to size.
+		buf: make([]byte, wire.MaxPacket+1), oob: make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))}
 	for _, l := range hb.Links {
-		local, err := netip.ParseAddr(l.Local)
+		ul, err := openLink(l, hb)
 		if err != nil {
-			t.close()
-			return nil, fmt.Errorf("link %s: local address %q: %w", l.Name, l.Local, err)
-		}
-		network := "udp4"
-		if local.Is6() {
-			network = "udp6"
-		}
-		sndbuf := sendBuffer(l.Interface, local.Is6(), len(destinations(l, hb.Peers, hb.Port)))
-		lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = errors.Join(
-					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
-					unix.BindToDevice(int(fd), l.Interface),
-				)
-				if l.Mode == "broadcast" {
-					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1))
-				}
-				// SO_SNDBUFFORCE passes net.core.wmem_max and needs
-				// CAP_NET_ADMIN, which the agent has; without it the
-				// kernel caps SO_SNDBUF at wmem_max, still no error.
-				if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndbuf) != nil {
-					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf))
-				}
-			})
-			return errors.Join(err, serr)
-		}}
-		pc, err := lc.ListenPacket(context.Background(), network, ":"+strconv.Itoa(hb.Port))
-		if err != nil {
-			t.close()
-			return nil, fmt.Errorf("link %s: listening on %s port %d: %w", l.Name, l.Interface, hb.Port, err)
-		}
-		conn := pc.(*net.UDPConn)
-		raw, err := conn.SyscallConn()
-		if err != nil {
-			conn.Close()
 			t.close()
 			return nil, fmt.Errorf("link %s: %w", l.Name, err)
 		}
-		if l.Mode == "multicast" {
-			if err := joinMulticast(conn, l); err != nil {
-				conn.Close()
-				t.close()
-				return nil, fmt.Errorf("link %s: %w", l.Name, err)
-			}
-		}
-		ul := &udpLink{spec: l, conn: conn, raw: raw}
 		t.links[l.Name] = ul
-		go ul.read(deliver, ms(hb.IntervalMS))
+		t.order = append(t.order, ul)
 	}
 	return t, nil
+}
+
+// openLink opens and binds the socket of link l.
+func openLink(l spec.Link, hb *spec.Heartbeat) (*udpLink, error) {
+	local, err := netip.ParseAddr(l.Local)
+	if err != nil {
+		return nil, fmt.Errorf("local address %q: %w", l.Local, err)
+	}
+	port, sndbuf := hb.Port, sendBuffer(l.Interface, local.Is6(), len(destinations(l, hb.Peers, hb.Port)))
+	family := unix.AF_INET
+	var bind unix.Sockaddr = &unix.SockaddrInet4{Port: port}
+	if local.Is6() {
+		family, bind = unix.AF_INET6, &unix.SockaddrInet6{Port: port}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening a socket: %w", err)
+	}
+	serr := errors.Join(
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
+		unix.BindToDevice(fd, l.Interface),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1),
+	)
+	if l.Mode == "broadcast" {
+		serr = errors.Join(serr, unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1))
+	}
+	if local.Is6() {
+		// An IPv6 link hears IPv6 only, as an IPv4 link hears IPv4.
+		serr = errors.Join(serr, unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1))
+	}
+	// SO_SNDBUFFORCE passes net.core.wmem_max and needs CAP_NET_ADMIN,
+	// which the agent has; without it the kernel caps SO_SNDBUF at
+	// wmem_max, still no error.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndbuf) != nil {
+		serr = errors.Join(serr, unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf))
+	}
+	if serr != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("setting up the socket on %s: %w", l.Interface, serr)
+	}
+	if err := unix.Bind(fd, bind); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listening on %s port %d: %w", l.Interface, port, err)
+	}
+	if l.Mode == "multicast" {
+		if err := joinMulticast(fd, l); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	}
+	return &udpLink{spec: l, fd: fd}, nil
 }
 
 // defaultUnresQueue is the kernel's default of unres_qlen_bytes
@@ -241,7 +277,7 @@ func sendBuffer(iface string, v6 bool, dests int) int {
 	return (max(dests, 1) + 1) * per
 }
 
-func joinMulticast(conn *net.UDPConn, l spec.Link) error {
+func joinMulticast(fd int, l spec.Link) error {
 	ifi, err := net.InterfaceByName(l.Interface)
 	if err != nil {
 		return fmt.Errorf("interface %s: %w", l.Interface, err)
@@ -250,87 +286,114 @@ func joinMulticast(conn *net.UDPConn, l spec.Link) error {
 	if err != nil || !group.Is4() {
 		return fmt.Errorf("multicast group %q: only IPv4 groups are joined", l.Group)
 	}
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		mreq := &unix.IPMreqn{Multiaddr: group.As4(), Ifindex: int32(ifi.Index)}
-		serr = errors.Join(
-			unix.SetsockoptIPMreqn(int(fd), unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq),
-			unix.SetsockoptIPMreqn(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)}),
-			unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, max(l.TTL, 1)),
-			unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0),
-		)
-	})
-	if err := errors.Join(err, serr); err != nil {
+	mreq := &unix.IPMreqn{Multiaddr: group.As4(), Ifindex: int32(ifi.Index)}
+	if err := errors.Join(
+		unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq),
+		unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)}),
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, max(l.TTL, 1)),
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0),
+	); err != nil {
 		return fmt.Errorf("joining %s on %s: %w", l.Group, l.Interface, err)
 	}
 	return nil
 }
 
-// deliverFunc takes a datagram received on link, without keeping b, and
-// says how long the reader must pause.
+// deliverFunc takes a datagram received on link at the time it arrived,
+// without keeping b, and says how long the link must pause: poll then
+// leaves the rest of the link's datagrams for the next tick.
 type deliverFunc func(link string, b []byte, at time.Time) (pause time.Duration)
-
-// read hands the link's datagrams to deliver and pauses when told. It
-// waits a heartbeat interval after an error, so that an error that
-// persists (the device gone) does not spin a core the engine needs.
-func (l *udpLink) read(deliver deliverFunc, backoff time.Duration) {
-	// One byte more than a packet may have, so that an oversized
-	// datagram is seen as such rather than cut to size.
-	buf := make([]byte, wire.MaxPacket+1)
-	for {
-		n, err := l.conn.Read(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(backoff)
-			continue
-		}
-		if pause := deliver(l.spec.Name, buf[:n], time.Now()); pause > 0 {
-			time.Sleep(pause)
-		}
-	}
-}
 
 func (t *udpTransport) send(link string, to netip.AddrPort, b []byte) error {
 	l := t.links[link]
 	if l == nil {
 		return fmt.Errorf("no link %s", link)
 	}
-	return l.send(to, b)
-}
-
-// send is one sendto with MSG_DONTWAIT. conn.WriteTo would park the
-// engine's goroutine until the socket drains when its buffer is full, and
-// a buffer full of packets waiting for ARP on a dead link drains only when
-// resolution fails, seconds later: the live links would fall silent too,
-// and the peers would declare this node dead.
-func (l *udpLink) send(to netip.AddrPort, b []byte) error {
-	var sa unix.Sockaddr
+	var sa4 unix.RawSockaddrInet4
+	var sa6 unix.RawSockaddrInet6
+	var sa unsafe.Pointer
+	var salen uintptr
+	port := [2]byte{byte(to.Port() >> 8), byte(to.Port())}
 	if to.Addr().Is4() {
-		sa = &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}
+		sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Addr().As4()}
+		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
+		*(*[2]byte)(unsafe.Pointer(&sa4.Port)) = port
 	} else {
-		sa = &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16()}
+		sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: to.Addr().As16()}
+		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
+		*(*[2]byte)(unsafe.Pointer(&sa6.Port)) = port
 	}
-	var serr error
-	err := l.raw.Write(func(fd uintptr) bool {
-		serr = unix.Sendto(int(fd), b, unix.MSG_DONTWAIT, sa)
-		return true // done, whatever the outcome: never wait for room
-	})
-	if err = errors.Join(err, serr); err != nil {
-		return fmt.Errorf("link %s: sending to %s: %w", l.spec.Name, to, err)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return fmt.Errorf("link %s: closed", link)
+	}
+	// Never wait for room (MSG_DONTWAIT): a buffer full of packets
+	// waiting for ARP on a dead link drains only when resolution fails,
+	// seconds later, and the live links would fall silent meanwhile. As
+	// the call never waits, it is made raw (see rawCall).
+	_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(l.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+		unix.MSG_DONTWAIT, uintptr(sa), salen)
+	if errno != 0 {
+		return fmt.Errorf("link %s: sending to %s: %w", link, to, errno)
 	}
 	return nil
 }
 
+// pollMax bounds the datagrams one poll takes from a link: a flood must
+// not hold the engine (the link's budget in deliver bounds the HMACs);
+// the socket's buffer keeps the rest, or the kernel drops it.
+const pollMax = 256
+
+func (t *udpTransport) poll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	iov := unix.Iovec{Base: unsafe.SliceData(t.buf)}
+	iov.SetLen(len(t.buf))
+	for _, l := range t.order {
+		for range pollMax {
+			// No source address: the packet names its sender, under the
+			// HMAC.
+			msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: unsafe.SliceData(t.oob)}
+			msg.SetControllen(len(t.oob))
+			n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(l.fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
+			if errno != 0 {
+				break // EAGAIN: nothing more
+			}
+			if pause := t.deliver(l.spec.Name, t.buf[:n], arrival(t.oob[:msg.Controllen])); pause > 0 {
+				break
+			}
+		}
+	}
+}
+
+// arrival is the kernel's time of arrival of a datagram from its control
+// messages (SO_TIMESTAMPNS), or now when they hold none.
+func arrival(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+				ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+				return time.Unix(ts.Unix())
+			}
+		}
+	}
+	return time.Now()
+}
+
 func (t *udpTransport) close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
 	var errs []error
-	for _, l := range t.links {
-		errs = append(errs, l.conn.Close())
+	for _, l := range t.order {
+		errs = append(errs, unix.Close(l.fd))
 	}
 	return errors.Join(errs...)
 }

@@ -147,11 +147,7 @@ func TestFullLinkRefusesAtOnce(t *testing.T) {
 	}
 	// A buffer smaller than one peer's ARP queue: it fills, and stays
 	// full until resolution fails.
-	var serr error
-	err := tr.links["direct"].raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 16*1024)
-	})
-	if err = errors.Join(err, serr); err != nil {
+	if err := unix.SetsockoptInt(tr.links["direct"].fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 16*1024); err != nil {
 		t.Fatal(err)
 	}
 	errs, longest := blast(t, tr, hb, 100)
@@ -176,6 +172,7 @@ func (r refusingTransport) send(link string, _ netip.AddrPort, _ []byte) error {
 	return nil
 }
 
+func (refusingTransport) poll()        {}
 func (refusingTransport) close() error { return nil }
 
 func TestRefusedHeartbeatsAreCountedPerLink(t *testing.T) {
@@ -317,5 +314,73 @@ func TestBudget(t *testing.T) {
 				t.Errorf("take after %s: pause %s, want paused %v (at least %s)", tc.after, p, tc.paused, minPause)
 			}
 		})
+	}
+}
+
+// The links are read at the ticks, not when a datagram arrives: a
+// datagram that waited in the socket is handed on with the kernel's time
+// of arrival, not the time it was read, and a link over its budget is
+// left until the next poll with the rest still in its socket.
+func TestPollHandsOnWhatWaitedWithItsArrivalTime(t *testing.T) {
+	if !inOwnNetns(t) {
+		return
+	}
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		t.Fatal(err)
+	}
+	for _, local := range []string{"127.0.0.1", "::1"} {
+		t.Run(local, func(t *testing.T) { pollWhatWaited(t, local) })
+	}
+}
+
+func pollWhatWaited(t *testing.T, local string) {
+	type got struct {
+		b  string
+		at time.Time
+	}
+	var gots []got
+	pauseAfter := 0
+	hb := &spec.Heartbeat{IntervalMS: 20, Port: 694, Links: []spec.Link{{Name: "lan", Interface: "lo", Local: local, Mode: "unicast"}}}
+	tr, err := listenUDP(hb, func(link string, b []byte, at time.Time) time.Duration {
+		gots = append(gots, got{string(b), at})
+		if pauseAfter > 0 && len(gots) >= pauseAfter {
+			return minPause
+		}
+		return 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.close()
+	to := netip.AddrPortFrom(netip.MustParseAddr(local), 694)
+	sent := time.Now()
+	for _, s := range []string{"one", "two", "three"} {
+		if err := tr.send("lan", to, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	pauseAfter = 2
+	tr.poll()
+	if len(gots) != 2 || gots[0].b != "one" || gots[1].b != "two" {
+		t.Fatalf("the first poll, paused after two, handed on %v", gots)
+	}
+	for _, g := range gots {
+		if d := g.at.Sub(sent); d < 0 || d > 20*time.Millisecond {
+			t.Errorf("%q arrived %s after it was sent by its time stamp, want the kernel's arrival, not the read 50ms later", g.b, d)
+		}
+	}
+	pauseAfter = 0
+	tr.poll()
+	if len(gots) != 3 || gots[2].b != "three" {
+		t.Errorf("the next poll handed on %v, want the third datagram", gots[2:])
+	}
+	tr.poll()
+	if len(gots) != 3 {
+		t.Errorf("a poll of an empty socket handed on %v", gots[3:])
 	}
 }

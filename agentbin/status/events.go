@@ -11,6 +11,7 @@ const (
 	NodeDead       EventKind = "node_dead"
 	NodeAlive      EventKind = "node_alive"
 	NodeLate       EventKind = "node_late"
+	NodeLeaving    EventKind = "node_leaving"
 	LinkDown       EventKind = "link_down"
 	LinkUp         EventKind = "link_up"
 	GroupStarted   EventKind = "group_started"
@@ -91,6 +92,7 @@ var EventKinds = []struct {
 	{NodeDead, "a member sent no valid heartbeat on any link for deadtime"},
 	{NodeAlive, "a member is heard again (or for the first time)"},
 	{NodeLate, "a member's heartbeats are later than warntime"},
+	{NodeLeaving, "a member's agent stops (a restart, an upgrade): it is not counted dead while a new agent starts, for initdead"},
 	{LinkDown, "one heartbeat link to a member is silent for deadtime"},
 	{LinkUp, "a heartbeat link to a member works again"},
 	{GroupStarted, "a group's resources started on the node that reports it"},

@@ -134,6 +134,13 @@
 //     need each packet to echo the receiver's latest send time, which
 //     would make a member whose packets get through one way only look
 //     dead; MaxSkew trades that for a bound set by the clocks.
+//   - Delay a member's last words: a stopping agent's packets say it
+//     leaves (State.Leaving), and its peers then wait for a new agent of
+//     it before they count it dead. Held back and played within MaxSkew,
+//     they keep a member that stopped its agent and then died from being
+//     counted dead for at most MaxSkew more than without the attacker;
+//     they cannot make a running agent look as if it left, as its next
+//     packet says it did not.
 //   - Drop: the link looks dead, as a pulled cable does; with every link
 //     dropped, the member looks dead, which is why fencing and quorum
 //     exist. Nothing in a packet helps against an attacker on every link.

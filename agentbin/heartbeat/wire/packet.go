@@ -123,6 +123,12 @@ type State struct {
 	CannotServe []string `json:"cannot_serve,omitempty"`
 	// Uptime is how long the sender's agent has been running.
 	Uptime time.Duration `json:"uptime,omitempty"`
+	// Leaving says that the sender's agent is stopping (a restart, an
+	// upgrade, a changed spec): it keeps the groups it lists in Held
+	// running, and a new agent takes them over as its own. Peers neither
+	// count it dead nor fence it while it restarts (see the heartbeat
+	// package). Older agents send none, and stop silently.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 // Move is a manual placement of a group (hactl failover); the highest

@@ -85,7 +85,7 @@ func listSize(key string, names []string) int {
 }
 
 // fixedSize bounds the flags, the uptime and the braces.
-var fixedSize = len(`{"standby":true,"maintenance":true,"quorate":true,"uptime":}`) + maxNumber
+var fixedSize = len(`{"standby":true,"maintenance":true,"quorate":true,"uptime":,"leaving":true}`) + maxNumber
 
 // Size bounds the length of s's JSON.
 func (s *State) Size() int {

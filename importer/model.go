@@ -418,9 +418,21 @@ type SNMPDevice struct {
 	Origin        Origin
 	Address       string
 	Port          int
+	Version       string // "" (2c) or "3"
 	CommunityFile string
+	V3            *SNMPv3
 	Interfaces    []string
 	OIDs          []string
+}
+
+// SNMPv3 is an snmp_device's v3 block; the passwords are secret files.
+type SNMPv3 struct {
+	User             string
+	SecurityLevel    string
+	AuthProtocol     string
+	AuthPasswordFile string
+	PrivProtocol     string
+	PrivPasswordFile string
 }
 
 // Notify is a notify block.

@@ -286,9 +286,19 @@ func (m *Model) writeMonitor(b *hclwrite.Body) {
 		db := m.block(mb, "snmp_device", []string{d.Name}, d.Origin, "")
 		db.SetAttributeValue("address", cty.StringVal(d.Address))
 		setInt(db, "port", d.Port)
+		setStr(db, "version", d.Version)
 		setStr(db, "community_file", d.CommunityFile)
 		setStrings(db, "interfaces", d.Interfaces)
 		setStrings(db, "oids", d.OIDs)
+		if v3 := d.V3; v3 != nil {
+			vb := db.AppendNewBlock("v3", nil).Body()
+			vb.SetAttributeValue("user", cty.StringVal(v3.User))
+			vb.SetAttributeValue("security_level", cty.StringVal(v3.SecurityLevel))
+			setStr(vb, "auth_protocol", v3.AuthProtocol)
+			setStr(vb, "auth_password_file", v3.AuthPasswordFile)
+			setStr(vb, "priv_protocol", v3.PrivProtocol)
+			setStr(vb, "priv_password_file", v3.PrivPasswordFile)
+		}
 	}
 }
 

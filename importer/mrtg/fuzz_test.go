@@ -9,6 +9,6 @@ import (
 // FuzzMrtg asserts that no input makes the mrtg import panic or hang,
 // and that every diagnostic it gives has a place.
 func FuzzMrtg(f *testing.F) {
-	fuzzimport.Seeds(f, "../testdata/guide/monitoring/mrtg.cfg")
+	fuzzimport.Seeds(f, "../testdata/guide/monitoring/mrtg.cfg", "../testdata/more/mrtg-v3/mrtg.cfg")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzimport.Run(t, data, Import) })
 }

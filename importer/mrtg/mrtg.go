@@ -21,47 +21,84 @@ var keyRE = regexp.MustCompile(`^([A-Za-z_]+)(?:\[([^\]]*)\])?\s*:\s*(.*)$`)
 // source is one polled item of a Target: an interface or an OID pair.
 var oidRE = regexp.MustCompile(`^[0-9.]+$`)
 
+// line is one keyword line of mrtg.cfg, continuation lines joined.
+type line struct {
+	key, keyword, target, value string
+	o                           importer.Origin
+}
+
 // Import reads each mrtg.cfg.
 func Import(m *importer.Model, srcs []*importer.Source) {
 	for _, s := range srcs {
 		m.AddSource(s)
-		lines := s.Lines()
-		for i := 0; i < len(lines); i++ {
-			line := lines[i]
-			if strings.HasPrefix(strings.TrimSpace(line), "#") || strings.TrimSpace(line) == "" {
-				continue
+		lines := read(m, s)
+		// SnmpOptions[T] may come before or after Target[T]; [_] is the
+		// default of the targets that follow it, as MRTG reads it.
+		named := map[string]*snmpOptions{}
+		for _, l := range lines {
+			if l.key == "snmpoptions" && l.target != "_" {
+				named[l.target] = parseOptions(m, l)
 			}
-			o := importer.Origin{File: s.Name, Line: i + 1}
-			// Continuation lines start with white space.
-			for i+1 < len(lines) && len(lines[i+1]) > 0 && (lines[i+1][0] == ' ' || lines[i+1][0] == '\t') {
-				i++
-				line += " " + strings.TrimSpace(lines[i])
-			}
-			mt := keyRE.FindStringSubmatch(strings.TrimSpace(line))
-			if mt == nil {
-				m.Invalid(o, "Unreadable mrtg.cfg line", "Lines are Keyword: value or Keyword[target]: value.")
-				continue
-			}
-			key, value := strings.ToLower(mt[1]), strings.TrimSpace(mt[3])
+		}
+		var def *snmpOptions
+		for _, l := range lines {
+			key, value, o := l.key, l.value, l.o
 			switch {
 			case key == "target":
-				target(m, mt[2], value, o)
-			case key == "interval" && mt[2] == "":
+				opts := named[l.target]
+				if opts == nil {
+					opts = def
+				}
+				target(m, l.target, value, opts, o)
+			case key == "snmpoptions" && l.target == "_":
+				def = parseOptions(m, l)
+			case key == "snmpoptions":
+			case key == "interval" && l.target == "":
 				m.Translated(o, "Interval "+value, "hactl's agents sample every 10s and poll SNMP devices every 30s (monitor interval, snmp_device interval); MRTG's five minutes would hide a failover.")
 			case key == "workdir" || key == "htmldir" || key == "imagedir" || key == "logdir" || key == "logformat" || key == "pathadd" || key == "libadd" || key == "runasdaemon" || key == "forks" || key == "enableipv6" || key == "language" || key == "nomib2" || key == "loadmibs" || key == "refresh" || key == "icondir" || key == "writeexpires":
-				m.Unsupported(o, mt[1], "A setting of MRTG's own files and process; hactl keeps its samples in the agent (retention) and serves the graphs on the monitor's listen address.")
-			case mt[2] != "" || key == "options" || key == "title" || key == "pagetop" || key == "maxbytes" || key == "ylegend" || key == "shortlegend" || key == "legendi" || key == "legendo" || key == "legend1" || key == "legend2" || key == "kmg" || key == "xsize" || key == "ysize":
-				m.Unsupported(o, mt[1], "A graph or page setting of MRTG; hactl's dashboard draws every series with its own scale and legend.")
+				m.Unsupported(o, l.keyword, "A setting of MRTG's own files and process; hactl keeps its samples in the agent (retention) and serves the graphs on the monitor's listen address.")
+			case l.target != "" || key == "options" || key == "title" || key == "pagetop" || key == "maxbytes" || key == "ylegend" || key == "shortlegend" || key == "legendi" || key == "legendo" || key == "legend1" || key == "legend2" || key == "kmg" || key == "xsize" || key == "ysize":
+				m.Unsupported(o, l.keyword, "A graph or page setting of MRTG; hactl's dashboard draws every series with its own scale and legend.")
 			default:
-				m.Unsupported(o, mt[1], "Not an mrtg.cfg keyword the import knows.")
+				m.Unsupported(o, l.keyword, "Not an mrtg.cfg keyword the import knows.")
+			}
+		}
+		for _, l := range lines {
+			if l.key == "snmpoptions" && l.target != "_" && !named[l.target].used {
+				m.Unsupported(l.o, "SnmpOptions["+l.target+"]", "No SNMPv3 Target["+l.target+"] uses these options (a v1/v2c target, or none of that name).")
 			}
 		}
 	}
 }
 
+// read splits s into keyword lines, reporting the unreadable ones.
+func read(m *importer.Model, s *importer.Source) []line {
+	var out []line
+	lines := s.Lines()
+	for i := 0; i < len(lines); i++ {
+		text := lines[i]
+		if strings.HasPrefix(strings.TrimSpace(text), "#") || strings.TrimSpace(text) == "" {
+			continue
+		}
+		o := importer.Origin{File: s.Name, Line: i + 1}
+		// Continuation lines start with white space.
+		for i+1 < len(lines) && len(lines[i+1]) > 0 && (lines[i+1][0] == ' ' || lines[i+1][0] == '\t') {
+			i++
+			text += " " + strings.TrimSpace(lines[i])
+		}
+		mt := keyRE.FindStringSubmatch(strings.TrimSpace(text))
+		if mt == nil {
+			m.Invalid(o, "Unreadable mrtg.cfg line", "Lines are Keyword: value or Keyword[target]: value.")
+			continue
+		}
+		out = append(out, line{key: strings.ToLower(mt[1]), keyword: mt[1], target: mt[2], value: strings.TrimSpace(mt[3]), o: o})
+	}
+	return out
+}
+
 // target reads ITEM[&ITEM]:COMMUNITY@HOST[:PORT[:...]] where an item is
 // an interface (#name, \descr, /ip, or an index) or OID&OID.
-func target(m *importer.Model, name, value string, o importer.Origin) {
+func target(m *importer.Model, name, value string, opts *snmpOptions, o importer.Origin) {
 	if strings.HasPrefix(value, "`") {
 		m.Differs(o, "Target["+name+"] script", "MRTG runs this program for the values; hactl has no external-command collector.")
 		return
@@ -92,14 +129,32 @@ func target(m *importer.Model, name, value string, o importer.Origin) {
 			port = p
 		}
 	}
-	if len(fields) > 5 && fields[5] != "" && fields[5] != "2" && fields[5] != "1" {
-		m.Differs(o, "SNMP version "+fields[5], "The import reads SNMPv1/v2c targets; write a v3 block for this device by hand.")
+	version := ""
+	if len(fields) > 5 {
+		version = fields[5]
+	}
+	var dev *importer.SNMPDevice
+	switch version {
+	case "", "2":
+		dev = device(m, host, port, community, nil, o)
+	case "1":
+		m.Translated(o, "SNMPv1", "hactl polls with SNMPv2c, which every v1 agent of this century also answers.")
+		dev = device(m, host, port, community, nil, o)
+	case "3":
+		if opts == nil || opts.user == "" {
+			m.Invalid(o, "SNMPv3 target without a user", fmt.Sprintf("Target[%s] asks for SNMPv3 (version field 3) but no SnmpOptions[%s] (or SnmpOptions[_] before it) gives username=>'...'.", name, name))
+			return
+		}
+		opts.used = true
+		dev = device(m, host, port, "", opts, o)
+		if dev == nil {
+			m.Invalid(o, "Conflicting SNMPv3 credentials", fmt.Sprintf("Another target polls %s as SNMPv3 user %q with other passwords or protocols; hactl has one set per device.", host, opts.user))
+			return
+		}
+	default:
+		m.Invalid(o, "Bad SNMP version "+version, "The version field of a Target (after five colons) is 1, 2 or 3.")
 		return
 	}
-	if len(fields) > 5 && fields[5] == "1" {
-		m.Translated(o, "SNMPv1", "hactl polls with SNMPv2c, which every v1 agent of this century also answers.")
-	}
-	dev := device(m, host, port, community, o)
 	for _, item := range strings.Split(what, "&") {
 		item = strings.TrimSpace(item)
 		switch {
@@ -125,15 +180,24 @@ func add(list *[]string, v string) {
 }
 
 // device returns the snmp_device polling host, adding it (and its
-// community as a secret file) when new.
-func device(m *importer.Model, host string, port int, community string, o importer.Origin) *importer.SNMPDevice {
+// community, or its v3 passwords, as secret files) when new. It returns
+// nil for v3 options that differ from those the device already has.
+func device(m *importer.Model, host string, port int, community string, v3 *snmpOptions, o importer.Origin) *importer.SNMPDevice {
 	if m.Monitor == nil {
 		m.Monitor = &importer.Monitor{Origin: o}
 	}
+	user := ""
+	if v3 != nil {
+		user = v3.user
+	}
 	for _, d := range m.Monitor.Devices {
-		if d.Address == host && d.Port == port {
-			return d
+		if d.Address != host || d.Port != port || (d.V3 == nil) != (v3 == nil) || (d.V3 != nil && d.V3.User != user) {
+			continue
 		}
+		if v3 != nil && !v3.matches(m, d.V3) {
+			return nil
+		}
+		return d
 	}
 	base := strings.SplitN(host, ".", 2)[0]
 	if _, err := netip.ParseAddr(host); err == nil {
@@ -141,8 +205,13 @@ func device(m *importer.Model, host string, port int, community string, o import
 	}
 	name := m.Unique("snmp_device", base)
 	d := &importer.SNMPDevice{Name: name, Origin: o, Address: host, Port: port}
-	d.CommunityFile = "secrets/snmp-" + name + "-community"
-	m.Secrets[d.CommunityFile] = []byte(community + "\n")
+	if v3 == nil {
+		d.CommunityFile = "secrets/snmp-" + name + "-community"
+		m.Secrets[d.CommunityFile] = []byte(community + "\n")
+	} else {
+		d.Version = "3"
+		d.V3 = v3.block(m, name)
+	}
 	m.Monitor.Devices = append(m.Monitor.Devices, d)
 	return d
 }

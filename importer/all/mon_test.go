@@ -73,6 +73,7 @@ func TestMonDirectives(t *testing.T) {
 		{"period", "hostgroup www 10.0.0.1\nwatch www\n service http\n  monitor http.monitor\n  period wd {Mon-Fri} hr {9am-5pm}\n   alert mail.alert root\n", "behaves differently"},
 		{"two checks", "hostgroup www 10.0.0.1\nwatch www\n service http\n  monitor http.monitor\n service tcp\n  monitor tcp.monitor -p 80\n", "one health check per virtual service"},
 		{"dependency", "hostgroup www 10.0.0.1\nwatch www\n service http\n  monitor http.monitor\n  depend router:ping\n", "depend behaves differently"},
+		{"alert on an exit code", "hostgroup www 10.0.0.1\nwatch www\n service http\n  interval 1.5m\n  monitor http.monitor\n  period wd {Sun-Sat}\n   alert exit=2 mail.alert root\n", "alert exit=2 behaves differently"},
 		{"bad interval", "hostgroup www 10.0.0.1\nwatch www\n service http\n  interval soon\n  monitor http.monitor\n", "Bad interval"},
 	}
 	for _, c := range cases {

@@ -177,6 +177,12 @@ func (r *reader) serviceLine(key string, f []string, o importer.Origin) {
 			r.m.Invalid(o, key+" outside a period", "Alerts belong to a period block (period wd {Sun-Sat}).")
 			return
 		}
+		// "alert exit=2 mail.alert": the alert runs only when the
+		// monitor exits so.
+		for len(f) > 1 && strings.HasPrefix(f[1], "exit=") {
+			r.m.Differs(o, key+" "+f[1], "hactl notifies on every failure of a health check; it has no exit codes to tell failures apart.")
+			f = append(f[:1:1], f[2:]...)
+		}
 		if len(f) < 2 {
 			r.m.Invalid(o, key+" without a program", key+" names a program of alert.d and its arguments.")
 			return

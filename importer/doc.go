@@ -1,6 +1,7 @@
 // Package importer turns the configuration files of the tools hactl
 // replaces — Heartbeat (ha.cf, haresources, authkeys, cib.xml), keepalived,
-// ldirectord, Pound, ipvsadm, rsync and MRTG — into one hactl cluster.hcl.
+// ldirectord, Pound, ipvsadm (with the mon.cf that watches its real
+// servers), rsync and MRTG — into one hactl cluster.hcl.
 //
 // Each input kind has its own sub-package that parses its files into the
 // shared Model: nodes, networks, heartbeat links, groups with their VIPs

@@ -39,16 +39,18 @@ preceded by a comment naming the file and line it came from.
 
 KIND is one of: ` + strings.Join(all.KindNames(), ", ") + `. The files of a kind
 are told apart by their content: import heartbeat ha.cf haresources authkeys
-and import heartbeat ha.cf cib.xml both work. Several kinds make one cluster:
+and import heartbeat ha.cf cib.xml both work; the ipvsadm kind also takes the
+mon.cf that watches the real servers. Several kinds make one cluster (the
+guide's chapter 4: ha.cf + cib.xml + an ipvsadm script + mon):
 
-  hactl import heartbeat ha.cf authkeys cib.xml ipvsadm lvs.sh -o cluster.hcl
+  hactl import heartbeat ha.cf authkeys cib.xml ipvsadm lvs.sh mon.cf -o cluster.hcl
 
 Every directive is translated or reported (file, line, why, what hactl does
 instead). A directive whose behaviour hactl cannot reproduce is an error
 unless --accept-differences is given. Node addresses the input lacks come
 from --node NAME=ADDRESS[/PREFIX][@DEVICE][,ADDRESS...], else from variables
 the output declares. Secrets (the cluster key derived from authkeys or a
-VRRP password, SNMP communities) are written beside the output with mode
+VRRP password, SNMP communities and SNMPv3 passwords) are written beside the output with mode
 0600, never into it; an existing secret file is never overwritten.
 
 Exit status: 0 when written (warnings allowed), 1 on errors (nothing written).`,

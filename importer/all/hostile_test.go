@@ -104,6 +104,10 @@ func TestHostileInputs(t *testing.T) {
 		{name: "ipvsadm garbage", kind: "ipvsadm", content: "ipvsadm -A -t\nipvsadm -a -t 1.2.3.4:80 -r\nipvsadm -Q\n"},
 		{name: "rsync unterminated quote", kind: "rsync", content: "rsync -a --exclude '*.tmp /a/ b:/c/\n"},
 		{name: "mrtg bad target", kind: "mrtg", content: "Target[x]: public@\nTarget[y]: #eth0:public@host:notaport\n"},
+		{name: "mon watch of an unknown hostgroup", kind: "ipvsadm", content: "watch www\n service http\n  monitor http.monitor\n"},
+		{name: "mon service outside a watch", kind: "ipvsadm", content: "hostgroup www 10.0.0.1\nservice http\n monitor http.monitor\n"},
+		{name: "mon truncated service", kind: "ipvsadm", content: "hostgroup www 10.0.0.1\nwatch www\n service http\n  interval\n"},
+		{name: "mon alert outside a period", kind: "ipvsadm", content: "hostgroup www 10.0.0.1\nwatch www\n service http\n  monitor http.monitor -p x\n  alert mail.alert\n"},
 		{name: "ldirectord bad virtual", kind: "ldirectord", content: "virtual=nonsense\n\treal=also:nonsense gate\n"},
 	}
 	if _, err := os.Stat(fifo); err == nil {

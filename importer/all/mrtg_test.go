@@ -89,13 +89,20 @@ func TestMRTGSNMPv3Refusals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var errs []string
-			for _, d := range m.Diags.Errs() {
-				errs = append(errs, d.Error())
-			}
-			if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, c.want) && strings.Contains(e, "mrtg.cfg:") }) {
-				t.Errorf("errors %q, want one with %q and the file's line", errs, c.want)
-			}
+			wantError(t, m, c.want, "mrtg.cfg")
 		})
+	}
+}
+
+// wantError fails the test unless one of m's errors says want and names
+// a line of file.
+func wantError(t *testing.T, m *importer.Model, want, file string) {
+	t.Helper()
+	var errs []string
+	for _, d := range m.Diags.Errs() {
+		errs = append(errs, d.Error())
+	}
+	if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, want) && strings.Contains(e, file+":") }) {
+		t.Errorf("errors %q, want one with %q and a line of %s", errs, want, file)
 	}
 }

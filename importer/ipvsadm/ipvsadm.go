@@ -10,17 +10,26 @@ import (
 	"strings"
 
 	"github.com/hactl/hactl/importer"
+	"github.com/hactl/hactl/importer/mon"
 )
 
-// Import reads the given files into m.
+// Import reads the given files into m: ipvsadm scripts and ipvsadm-save
+// output, then any mon.cf among them (told apart by its content), whose
+// checks apply to the virtual services the scripts made.
 func Import(m *importer.Model, srcs []*importer.Source) {
+	var monCF []*importer.Source
 	for _, s := range srcs {
+		if mon.Is(s) {
+			monCF = append(monCF, s)
+			continue
+		}
 		m.AddSource(s)
 		p := &parser{m: m, services: map[string]*importer.VirtualService{}}
 		for _, l := range s.LogicalLines() {
 			p.line(l)
 		}
 	}
+	mon.Import(m, monCF)
 }
 
 type parser struct {

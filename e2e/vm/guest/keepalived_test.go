@@ -55,7 +55,7 @@ func TestKeepalivedInTheGuest(t *testing.T) {
 	n.takeVIPs(t, nil, n.h2g)
 	stop := startKeepalived(t, n.h2g)
 	defer stop()
-	waitFor(t, "keepalived's virtual server in h2g's IPVS", func() bool { return hasService(t, n.h2g) })
+	waitFor(t, "keepalived's virtual server in h2g's IPVS", func() bool { return serving(t, n.h2g) })
 	a := gets(t, n.client, 6)
 	for i := 1; i < len(a); i++ {
 		if a[i] == a[i-1] || (a[i] != "f400" && a[i] != "dgx") {

@@ -44,7 +44,7 @@ func TestLBBenchmark(t *testing.T) {
 	}
 
 	stop := startKeepalived(t, n.h2g)
-	waitFor(t, "keepalived's virtual server", func() bool { return hasService(t, n.h2g) })
+	waitFor(t, "keepalived's virtual server", func() bool { return serving(t, n.h2g) })
 	bench(t, n.client, "keepalived", "http://192.168.3.181/")
 	stop()
 	waitFor(t, "keepalived's virtual server to go", func() bool { return !hasService(t, n.h2g) })

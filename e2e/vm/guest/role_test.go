@@ -70,11 +70,24 @@ func runRole(t *testing.T, h *host) *lvs.Role {
 // port 80.
 func hasService(t *testing.T, h *host) bool {
 	t.Helper()
+	return strings.Contains(ipvsTable(t, h), "C0A803B5:0050")
+}
+
+// serving says whether the host's IPVS has the service with both real
+// servers: a Sync creates the service before them.
+func serving(t *testing.T, h *host) bool {
+	t.Helper()
+	table := ipvsTable(t, h)
+	return strings.Contains(table, "C0A803B5:0050") && strings.Contains(table, "-> C0A80003:0050") && strings.Contains(table, "-> C0A8001B:0050")
+}
+
+func ipvsTable(t *testing.T, h *host) string {
+	t.Helper()
 	var data []byte
 	if err := inNS(h.ns, func() (err error) { data, err = os.ReadFile("/proc/thread-self/net/ip_vs"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	return strings.Contains(string(data), "C0A803B5:0050")
+	return string(data)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -123,7 +136,7 @@ func TestFirstFailoverKeepsConnections(t *testing.T) {
 	active, standby := runRole(t, n.h2g), runRole(t, n.c2g)
 	active.GroupChanged(role.GroupChange{Group: "directors", Here: true})
 	standby.GroupChanged(role.GroupChange{Group: "directors", Here: false})
-	waitFor(t, "h2g's IPVS service", func() bool { return hasService(t, n.h2g) })
+	waitFor(t, "h2g's IPVS service", func() bool { return serving(t, n.h2g) })
 
 	k := keep(t, n.client)
 	first := k.first
@@ -138,7 +151,7 @@ func TestFirstFailoverKeepsConnections(t *testing.T) {
 	n.takeVIPs(t, n.h2g, n.c2g)
 	standby.GroupChanged(role.GroupChange{Group: "directors", Here: true})
 	active.GroupChanged(role.GroupChange{Group: "directors", Here: false})
-	waitFor(t, "c2g's IPVS service", func() bool { return hasService(t, n.c2g) })
+	waitFor(t, "c2g's IPVS service", func() bool { return serving(t, n.c2g) })
 	if again := k.ask(t); again != first {
 		t.Fatalf("after the first failover the connection went to %s, before to %s", again, first)
 	}

@@ -54,6 +54,7 @@ func poundCluster(t *testing.T) *cluster {
       key_file  = "tls/api.key"
     }
 `, 1)
+		s = strings.Replace(s, "  service \"default\" {\n", ownCookieService+"  service \"default\" {\n", 1)
 		return s + fmt.Sprintf("\nquorum {\n  tie_breaker = %q\n}\n", gw) + proxyNotify
 	})
 	for _, n := range []string{"h2g", "c2g"} {
@@ -65,6 +66,22 @@ func poundCluster(t *testing.T) *cluster {
 	c.waitProxyServes("h2g")
 	return c
 }
+
+// ownCookieService keeps sessions by the proxy's own cookie.
+const ownCookieService = `  service "own" {
+    path = "^/own/"
+    session {
+      type = "proxy_cookie"
+    }
+    backend "f400" {
+      node = node.f400
+    }
+    backend "dgx" {
+      node = node.dgx
+    }
+  }
+
+`
 
 // proxyNotify subscribes a command to the proxy's events: it appends each
 // to /tmp/proxy-events on the node that reports it.
@@ -178,6 +195,36 @@ func (c *cluster) front(method, path string, edit func(*http.Request)) (int, str
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
+// ownSession sends GET /own/x to the VIP from the client, with cookie
+// when not nil, and returns the body (the backend's name) and the
+// HACTL_SESSION cookie the answer set, nil for none.
+func (c *cluster) ownSession(cookie *http.Cookie) (string, *http.Cookie) {
+	c.t.Helper()
+	req, err := http.NewRequest("GET", "http://"+frontVIP+"/own/x", nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := c.lab.HTTPClient(lab.Client).Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := strings.TrimSpace(string(b))
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("GET /own/x: %d %q", resp.StatusCode, body)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "HACTL_SESSION" {
+			return body, ck
+		}
+	}
+	return body, nil
+}
+
 func TestProxyPoundExample(t *testing.T) {
 	c := poundCluster(t)
 
@@ -226,6 +273,18 @@ func TestProxyPoundExample(t *testing.T) {
 				first = body
 			} else if body != first {
 				t.Fatalf("the JSESSIONID session went to %s, then %s", first, body)
+			}
+		}
+	})
+
+	t.Run("the proxy's own session cookie", func(t *testing.T) {
+		first, cookie := c.ownSession(nil)
+		if cookie == nil || strings.Contains(cookie.Value, "192.168.") || !cookie.HttpOnly {
+			t.Fatalf("the first answer set cookie %+v, want an HttpOnly HACTL_SESSION naming no address", cookie)
+		}
+		for range 20 {
+			if body, again := c.ownSession(cookie); body != first || again != nil {
+				t.Fatalf("the HACTL_SESSION session went to %s, then %s (new cookie %+v)", first, body, again)
 			}
 		}
 	})

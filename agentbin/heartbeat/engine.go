@@ -24,7 +24,8 @@
 // A dead peer is fenced, when it has fence devices, before a group it
 // may run is started here (mayStart), and — with three members or more —
 // by the quorate side's first member by name when it died holding no group
-// (fenceIdle). Just before a fence device runs, the peer's links are read
+// (fenceIdle); never on a quorum that rests on members heard late
+// (shakyQuorum). Just before a fence device runs, the peer's links are read
 // again: a peer heard since the decision is not fenced.
 package heartbeat
 
@@ -104,6 +105,8 @@ type peer struct {
 	// (wire.State.Leaving), when the peer is counted dead if no new agent
 	// of it was heard by then; zero otherwise.
 	leavingUntil time.Time
+	// silence is how long the peer was silent at the last tick (silence).
+	silence time.Duration
 	// heard is when a link last accepted a packet of the peer (Unix ns,
 	// deliver), taken by the engine or not: a fencing is called off when the peer was
 	// heard after what the decision to fence it knew (see fence).
@@ -669,6 +672,7 @@ func (e *Engine) updateLiveness(now time.Time) {
 		p := e.peers[name]
 		if p.alive && !p.leavingUntil.IsZero() && now.Before(p.leavingUntil) {
 			// Restarting: its links are silent, and say nothing.
+			p.silence = 0
 			continue
 		}
 		silent := time.Duration(1<<63 - 1)
@@ -692,6 +696,7 @@ func (e *Engine) updateLiveness(now time.Time) {
 		if !p.everSeen {
 			silent = now.Sub(e.started)
 		}
+		p.silence = silent
 		dead := e.deadtime()
 		if !p.everSeen {
 			dead = e.initdead()
@@ -888,6 +893,9 @@ func (e *Engine) mayStart(name string, g *groupRun, v View, now time.Time) strin
 			return "quorum just regained: listening for " + l.Node + " first"
 		}
 	}
+	if why := e.shakyQuorum(); why != "" {
+		return why
+	}
 	for _, l := range g.spec.Locations {
 		p := e.peers[l.Node]
 		if p == nil || p.alive || p.fenced || len(p.fencers) == 0 {
@@ -899,6 +907,33 @@ func (e *Engine) mayStart(name string, g *groupRun, v View, now time.Time) strin
 		return fmt.Sprintf("waiting for %s to be fenced", p.spec.Name)
 	}
 	return ""
+}
+
+// shakyQuorum says why this node's quorum may be about to go, or "": with
+// three members or more, a majority of them heard within half a deadtime.
+// A member cut off alone sees its peers fall silent together, but calls
+// them dead one tick apart, as their last packets came: for a tick it
+// counts itself with the one still alive, a majority, and would fence
+// or take over from the other. That one is late already.
+func (e *Engine) shakyQuorum() string {
+	if len(e.peers) < 2 {
+		return ""
+	}
+	firm := 1
+	var late []string
+	for _, p := range e.peerList {
+		switch {
+		case !p.alive:
+		case p.silence <= e.deadtime()/2:
+			firm++
+		default:
+			late = append(late, p.spec.Name)
+		}
+	}
+	if firm*2 > len(e.peers)+1 {
+		return ""
+	}
+	return fmt.Sprintf("quorum rests on %v, heard late: waiting to see whether it goes", late)
 }
 
 // startFencing fences a peer this engine holds dead, in another
@@ -946,7 +981,7 @@ func (e *Engine) fence(p *peer, known int64) {
 // fence the other and both would go down: there a member is fenced only
 // to take its groups over.
 func (e *Engine) fenceIdle(now time.Time) {
-	if len(e.peers) < 2 || !e.quorate {
+	if len(e.peers) < 2 || !e.quorate || e.shakyQuorum() != "" {
 		return
 	}
 	first := e.self

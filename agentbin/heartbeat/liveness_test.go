@@ -1,6 +1,8 @@
 package heartbeat
 
 import (
+	"io"
+	"log"
 	"strings"
 	"sync"
 	"testing"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/hactl/hactl/agentbin/fence"
 	"github.com/hactl/hactl/agentbin/heartbeat/wire"
+	"github.com/hactl/hactl/agentbin/resource"
+	"github.com/hactl/hactl/agentbin/spec"
 	"github.com/hactl/hactl/agentbin/status"
 )
 
@@ -127,7 +131,13 @@ func fencedCount(e *Engine, peer string) *int {
 // bPacket is b's heartbeat to a (idleEngine) on link, holding held.
 func bPacket(t *testing.T, e *Engine, gen, seq uint64, link string, held ...string) []byte {
 	t.Helper()
-	b, err := wire.Encode(&wire.Packet{Cluster: "test", From: "b", Generation: gen, Seq: seq, SentUnixNano: time.Now().UnixNano(), Link: link,
+	return packetFrom(t, e, "b", gen, seq, link, held...)
+}
+
+// packetFrom is from's heartbeat to e on link, holding held.
+func packetFrom(t *testing.T, e *Engine, from string, gen, seq uint64, link string, held ...string) []byte {
+	t.Helper()
+	b, err := wire.Encode(&wire.Packet{Cluster: "test", From: from, Generation: gen, Seq: seq, SentUnixNano: time.Now().UnixNano(), Link: link,
 		Heard: []wire.Heard{{Node: "a", Generation: e.gen}}, State: wire.State{Quorate: true, Held: held}}, []byte(strings.Repeat("k", 32)), wire.KeyCurrent)
 	if err != nil {
 		t.Fatal(err)
@@ -247,4 +257,56 @@ func TestADeadMemberHoldingNoGroupIsFenced(t *testing.T) {
 			t.Errorf("h2g fenced c2g (%d times), which held nothing, in a cluster of two", n)
 		}
 	})
+}
+
+// A member cut off alone sees its two peers fall silent together but
+// calls them dead one tick apart, as their last packets came. In the tick
+// between, it counted itself and the later one as a majority and fenced
+// the other (the three-node drill, seed 166687377756435543, step 121: c2g
+// alone powered h2g off). The later one is late already: a quorum that
+// rests on it fences no one and takes nothing over.
+func TestALoneMemberFencesNoOneOnAQuorumOfLateMembers(t *testing.T) {
+	sp := &spec.Spec{FormatVersion: spec.FormatVersion, Cluster: "test", Node: "a", Quorum: &spec.Quorum{Policy: "stop"},
+		Heartbeat: &spec.Heartbeat{IntervalMS: 20, WarntimeMS: 60, DeadtimeMS: 100, InitdeadMS: 5000, Port: 694, KeyPath: writeKey(t),
+			Links: []spec.Link{{Name: "lan", Interface: "lo", Local: "10.0.0.1", Mode: "unicast"}}, Members: []string{"a", "b", "c"},
+			Peers: []spec.Peer{{Name: "b", Addresses: map[string]string{"lan": "10.0.0.2"}}, {Name: "c", Addresses: map[string]string{"lan": "10.0.0.3"}}}},
+		Groups: []spec.Group{{Name: "web", Locations: []spec.Location{{Node: "b", Score: 300}, {Node: "a", Score: 200}, {Node: "c", Score: 100}},
+			Resources: []spec.Resource{{Kind: "service", Name: "web", MonitorIntervalMS: 10000}}}}}
+	e, err := New(Config{Spec: sp, Logger: log.New(io.Discard, "", 0), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld()
+	e.newResource = func(spec.Resource, resource.Env) (resource.Resource, error) {
+		return &fakeResource{w: w, group: "web", node: "a"}, nil
+	}
+	r, err := newGroupRunner(sp.Groups[0], e.cfg.ResourceEnv, e.newResource, e.rec, e.events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.groups["web"] = &groupRun{spec: sp.Groups[0], runner: r, cancel: func() {}, state: Stopped}
+	e.groupNames = []string{"web"}
+	e.tr = discardTransport{}
+	calls := map[string]*int{"b": fencedCount(e, "b"), "c": fencedCount(e, "c")}
+	t0 := time.Now()
+	e.deliver("lan", packetFrom(t, e, "b", 1, 1, "lan", "web"), t0)
+	e.deliver("lan", packetFrom(t, e, "c", 1, 1, "lan"), t0.Add(15*time.Millisecond))
+	e.tick(t0.Add(25 * time.Millisecond))
+	if !e.peers["b"].alive || !e.peers["c"].alive || !e.quorate {
+		t.Fatal("b and c are not alive, or a not quorate, after their heartbeats")
+	}
+	// Cut off: b is dead at this tick, c (15ms later) at the next.
+	for now := t0.Add(25 * time.Millisecond); e.peers["c"].alive; {
+		now = now.Add(e.interval())
+		e.tick(now)
+	}
+	time.Sleep(50 * time.Millisecond) // a fencing would run by now
+	for peer, n := range calls {
+		if *n > 0 {
+			t.Errorf("a, cut off alone, fenced %s %d times", peer, *n)
+		}
+	}
+	if e.groups["web"].state != Stopped {
+		t.Errorf("a, cut off alone, took web over: %s", e.groups["web"].state)
+	}
 }

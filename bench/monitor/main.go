@@ -48,11 +48,8 @@ import (
 const (
 	node     = "n1"
 	nodeAddr = "192.168.0.10"
-	// clockTicks is USER_HZ, the unit of /proc/PID/stat's times on
-	// every Linux architecture hactl runs on.
-	clockTicks = 100
-	mrtgDir    = "/tmp/bench-mrtg"
-	snmpDir    = "/tmp/bench-snmp"
+	mrtgDir  = "/tmp/bench-mrtg"
+	snmpDir  = "/tmp/bench-snmp"
 )
 
 const clusterHCL = `cluster "bench" {
@@ -212,6 +209,14 @@ func run(window time.Duration) error {
 		return err
 	}
 	agentCPU, neCPU := agentCPU1-agentCPU0, neCPU1-neCPU0
+	for _, pid := range agentPID {
+		mib, err := b.rss([]int{pid})
+		if err != nil {
+			return err
+		}
+		cmd, _ := b.out(fmt.Sprintf("tr '\\0' ' ' < /proc/%d/cmdline | cut -c1-60", pid))
+		fmt.Printf("  agent process %d (%s): RSS %.1f MiB\n", pid, strings.TrimSpace(cmd), mib)
+	}
 	fmt.Printf("hactl agent     %v of collection every %v, scraped every %v: CPU %.2f s, RSS %.1f MiB\n", window, interval, interval, agentCPU, agentRSS)
 	fmt.Printf("node_exporter   %v scraped every %v: CPU %.2f s, RSS %.1f MiB\n", window, interval, neCPU, neRSS)
 	fmt.Printf("history         %d bytes at the start, %d at the end\n", histBefore, histAfter)
@@ -331,25 +336,28 @@ func (b *bench) pid(re string) ([]int, error) {
 	return pids, nil
 }
 
-// cpu is the processes' user and system time so far, in seconds.
+// cpu is the time the processes' threads have run on a CPU so far, in
+// seconds: the scheduler's account (/proc/PID/task/*/schedstat, in ns),
+// finer than /proc/PID/stat's 10 ms ticks, which a minute of an idle
+// collector spends only a few of.
 func (b *bench) cpu(pids []int) (float64, error) {
 	var total float64
 	for _, pid := range pids {
-		out, err := b.out(fmt.Sprintf("cat /proc/%d/stat", pid))
+		out, err := b.out(fmt.Sprintf("cat /proc/%d/task/*/schedstat", pid))
 		if err != nil {
 			return 0, err
 		}
-		// The fields after the command name, which may hold spaces.
-		f := strings.Fields(out[strings.LastIndexByte(out, ')')+1:])
-		if len(f) < 13 {
-			return 0, fmt.Errorf("odd /proc/%d/stat: %q", pid, out)
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				return 0, fmt.Errorf("odd schedstat line of %d: %q", pid, line)
+			}
+			ns, err := strconv.ParseFloat(f[0], 64)
+			if err != nil {
+				return 0, err
+			}
+			total += ns / 1e9
 		}
-		utime, err1 := strconv.ParseFloat(f[11], 64)
-		stime, err2 := strconv.ParseFloat(f[12], 64)
-		if err := errors.Join(err1, err2); err != nil {
-			return 0, err
-		}
-		total += (utime + stime) / clockTicks
 	}
 	return total, nil
 }

@@ -175,9 +175,16 @@ func holderShown(node string, timeline bool) string {
 })()`
 }
 
-func (b *browser) screenshot(t *testing.T, name string) {
+// screenshot keeps what the screen shows with the element sel at the top
+// (the whole page, graphs and all, is too long to look at).
+func (b *browser) screenshot(t *testing.T, sel, name string) {
 	t.Helper()
-	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	err := chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).scrollIntoView()`, sel)))
+	if err != nil {
+		t.Errorf("screenshot: %v", err)
+		return
+	}
+	shot, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Errorf("screenshot: %v", err)
 		return
@@ -225,7 +232,8 @@ func TestDashboardShowsTheClusterAndAFailover(t *testing.T) {
 	p.waitFor(t, "c2g")
 	b.waitPage(t, "c2g holding web after h2g was cut off", holderShown("c2g", true), time.Minute)
 	b.waitPage(t, "h2g in words as not reachable", `/unreachable|down/.test(document.querySelector('#nodes tr[data-node="h2g"] .state')?.textContent)`, 30*time.Second)
-	b.screenshot(t, "dashboard-failover.png")
+	b.screenshot(t, "header", "dashboard-failover-map.png")
+	b.screenshot(t, "#events-title", "dashboard-failover-events.png")
 
 	if err := c.lab.Heal("h2g", ""); err != nil {
 		t.Fatal(err)

@@ -47,9 +47,9 @@ It reads each monitored node's monitor API, a Unix socket only root may open
 on the node (` + layout.MonitorSocket + `), through the SSH connection hactl
 makes to the node: nothing is exposed on the network, and the nodes' SSH user
 must be root. The page is served from hactl itself (no CDN, nothing fetched
-from the internet). It prints the page's URL, which carries a one-time token
-so that other users of this machine cannot read the page, and opens nothing
-by itself. It runs until interrupted.`,
+from the internet). It prints the page's URL, which carries a random token
+(new at every run) so that other users of this machine cannot read the page,
+and opens nothing by itself. It runs until interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDashboard(cmd.OutOrStdout(), cmd.ErrOrStderr(), flags)

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,36 @@ func TestDashboardPageLoadsNothingFromElsewhere(t *testing.T) {
 	}
 	if _, err := assets.ReadFile("assets/uPlot.LICENSE"); err != nil {
 		t.Errorf("the chart library's licence is not kept: %v", err)
+	}
+}
+
+// A node that stops answering keeps its last read only briefly: it must
+// not go on showing as holding a group that has moved.
+func TestDashboardTakesAQuietNodesLastReadForNoAnswer(t *testing.T) {
+	var log bytes.Buffer
+	d := New(dashTopology(), func(context.Context, string) (net.Conn, error) { return nil, errors.New("unused") }, time.Second, &log)
+	now := time.Unix(1000, 0)
+	both := map[string]bool{"n1": true, "n2": true}
+	d.reads["n1"] = nodeRead{Status: member("n1", both, nil, "n1"), At: now.Add(-500 * time.Millisecond)}
+	d.reads["n2"] = nodeRead{Status: member("n2", both, nil, "n1"), At: now}
+	d.update(now)
+	if g := d.view.Groups[0]; g.State != "running" || g.Holders[0] != "n1" {
+		t.Fatalf("fresh reads: %+v", g)
+	}
+	later := now.Add(5 * time.Second)
+	d.reads["n2"] = nodeRead{Status: member("n2", map[string]bool{"n2": true}, nil, "n2"), At: later}
+	d.update(later)
+	if g, n1 := d.view.Groups[0], d.view.Nodes[0]; g.State != "running" || g.Holders[0] != "n2" || n1.Reachable || n1.State != "down" || !strings.Contains(n1.Error, "no answer over SSH for 6s") {
+		t.Errorf("n1 quiet for 6s: group %+v, n1 %+v", g, n1)
+	}
+	if !strings.Contains(log.String(), "n1: no answer over SSH") {
+		t.Errorf("log: %q", log.String())
+	}
+	var kinds []string
+	for _, e := range d.view.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	if !slices.Contains(kinds, eventHolder) || !slices.Contains(kinds, eventUnreachable) {
+		t.Errorf("events %v lack the failover or n1 unreachable", kinds)
 	}
 }

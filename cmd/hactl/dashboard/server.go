@@ -58,8 +58,9 @@ type Server struct {
 	clients map[string]*http.Client
 
 	mu       sync.Mutex
+	reads    map[string]nodeRead // each node's latest
 	view     dashView
-	polled   bool // view comes from a poll, not from the configuration alone
+	polled   bool // view comes from reads, not from the configuration alone
 	timeline timeline
 	// errs is each node's last error, so that it is logged once, not at
 	// every poll.
@@ -71,7 +72,7 @@ type Server struct {
 // goes wrong with a node, once per change.
 func New(t *topology.Topology, dial func(ctx context.Context, node string) (net.Conn, error), refresh time.Duration, log io.Writer) *Server {
 	d := &Server{topo: t, nodes: monitoredNodes(t), refresh: refresh, token: newToken(), log: log,
-		clients: map[string]*http.Client{}, errs: map[string]string{}}
+		clients: map[string]*http.Client{}, errs: map[string]string{}, reads: map[string]nodeRead{}}
 	for _, n := range d.nodes {
 		d.clients[n] = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx, n) },
@@ -111,9 +112,46 @@ func (d *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// pollLoop reads each node on its own, so that a node that does not
+// answer delays no other, and rebuilds the view from the latest reads
+// often (it is cheap), so that a read shows as soon as it arrives.
 func (d *Server) pollLoop(ctx context.Context) {
+	for _, n := range d.nodes {
+		go d.readLoop(ctx, n)
+	}
+	tick := time.NewTicker(min(d.refresh, 500*time.Millisecond))
+	defer tick.Stop()
 	for {
-		d.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			d.update(now)
+		}
+	}
+}
+
+// readLoop reads node's status every refresh, each read bounded.
+func (d *Server) readLoop(ctx context.Context, node string) {
+	limit := max(d.refresh, 10*time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, limit)
+		var st status.Status
+		err := d.nodeGet(rctx, node, api.StatusPath, &st)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer over SSH within %s (is the node down or cut off?)", limit)
+		}
+		r := nodeRead{Err: err, At: time.Now()}
+		if err == nil {
+			r.Status = &st
+		}
+		d.mu.Lock()
+		d.reads[node] = r
+		d.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
@@ -122,39 +160,30 @@ func (d *Server) pollLoop(ctx context.Context) {
 	}
 }
 
-// poll reads every monitored node's status at once and updates the view
-// and the timeline.
-func (d *Server) poll(parent context.Context) {
-	ctx, cancel := context.WithTimeout(parent, max(d.refresh, 10*time.Second))
-	defer cancel()
-	reads := map[string]nodeRead{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, n := range d.nodes {
-		wg.Go(func() {
-			var st status.Status
-			err := d.nodeGet(ctx, n, api.StatusPath, &st)
-			r := nodeRead{Err: err}
-			if err == nil {
-				r.Status = &st
-			}
-			mu.Lock()
-			reads[n] = r
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if parent.Err() != nil {
-		return
-	}
-	next := buildView(d.topo, reads, time.Now())
-	next.RefreshS = d.refresh.Seconds()
+// update rebuilds the view from the latest reads. A read older than
+// stale counts as no answer: the node is not shown holding what it held
+// before it went quiet.
+func (d *Server) update(now time.Time) {
+	stale := 2*d.refresh + time.Second
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	reads := map[string]nodeRead{}
+	for n, r := range d.reads {
+		if age := now.Sub(r.At); r.Err == nil && age > stale {
+			r = nodeRead{Err: fmt.Errorf("no answer over SSH for %s (is the node down or cut off?)", age.Round(time.Second)), At: r.At}
+		}
+		reads[n] = r
+	}
+	next := buildView(d.topo, reads, now)
+	next.RefreshS = d.refresh.Seconds()
 	for _, n := range d.nodes {
+		r, ok := reads[n]
+		if !ok {
+			continue
+		}
 		msg := ""
-		if err := reads[n].Err; err != nil {
-			msg = err.Error()
+		if r.Err != nil {
+			msg = r.Err.Error()
 		}
 		if msg != d.errs[n] {
 			if msg == "" {
@@ -170,7 +199,7 @@ func (d *Server) poll(parent context.Context) {
 		d.timeline.add(changes(d.view, next)...)
 	}
 	next.Events = d.timeline.newestFirst()
-	d.view, d.polled = next, true
+	d.view, d.polled = next, len(reads) > 0
 }
 
 // maxAPIAnswer bounds what the dashboard reads of one answer of a node's

@@ -126,10 +126,11 @@ func monitoredNodes(t *topology.Topology) []string {
 	return out
 }
 
-// nodeRead is one poll's result for a monitored node.
+// nodeRead is one read of a monitored node's status.
 type nodeRead struct {
 	Status *status.Status
 	Err    error
+	At     time.Time
 }
 
 // buildView makes the view from the configuration and one poll of the

@@ -328,7 +328,7 @@ func TestDashboardTakesAQuietNodesLastReadForNoAnswer(t *testing.T) {
 	later := now.Add(5 * time.Second)
 	d.reads["n2"] = nodeRead{Status: member("n2", map[string]bool{"n2": true}, nil, "n2"), At: later}
 	d.update(later)
-	if g, n1 := d.view.Groups[0], d.view.Nodes[0]; g.State != "running" || g.Holders[0] != "n2" || n1.Reachable || n1.State != "down" || !strings.Contains(n1.Error, "no answer over SSH for 6s") {
+	if g, n1 := d.view.Groups[0], d.view.Nodes[0]; g.State != "running" || g.Holders[0] != "n2" || n1.Reachable || n1.State != "down" || !strings.Contains(n1.Error, "no answer over SSH for more than 3s") {
 		t.Errorf("n1 quiet for 6s: group %+v, n1 %+v", g, n1)
 	}
 	if !strings.Contains(log.String(), "n1: no answer over SSH") {

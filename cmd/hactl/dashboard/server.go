@@ -170,7 +170,7 @@ func (d *Server) update(now time.Time) {
 	reads := map[string]nodeRead{}
 	for n, r := range d.reads {
 		if age := now.Sub(r.At); r.Err == nil && age > stale {
-			r = nodeRead{Err: fmt.Errorf("no answer over SSH for %s (is the node down or cut off?)", age.Round(time.Second)), At: r.At}
+			r = nodeRead{Err: fmt.Errorf("no answer over SSH for more than %s (is the node down or cut off?)", stale), At: r.At}
 		}
 		reads[n] = r
 	}

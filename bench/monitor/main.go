@@ -12,8 +12,10 @@
 //     run) is measured over several runs and scaled to one run every
 //     10 s, the rate of the other two.
 //
-// It reports CPU seconds over the window (-d, 60 s), resident memory at
-// its end, the median time of a /metrics scrape of the agent and of
+// It reports CPU seconds over the window (-d, 60 s), memory at its end —
+// the proportional set size (PSS) summed over each side's processes, so
+// that the pages of the one binary the agent's supervisor and agent share
+// count once, and the resident set (RSS) beside it — the median time of a /metrics scrape of the agent and of
 // node_exporter, and the size of the agent's history files at the start
 // and the end of the window (their growth: none is the goal), and ends
 // with one line "result: key=value …".
@@ -204,21 +206,33 @@ func run(window time.Duration) error {
 	if err != nil {
 		return err
 	}
+	agentPSS, err := b.pss(agentPID)
+	if err != nil {
+		return err
+	}
+	nePSS, err := b.pss(nePID)
+	if err != nil {
+		return err
+	}
 	histAfter, err := b.historyBytes()
 	if err != nil {
 		return err
 	}
 	agentCPU, neCPU := agentCPU1-agentCPU0, neCPU1-neCPU0
 	for _, pid := range agentPID {
-		mib, err := b.rss([]int{pid})
+		rss, err := b.rss([]int{pid})
+		if err != nil {
+			return err
+		}
+		pss, err := b.pss([]int{pid})
 		if err != nil {
 			return err
 		}
 		cmd, _ := b.out(fmt.Sprintf("tr '\\0' ' ' < /proc/%d/cmdline | cut -c1-60", pid))
-		fmt.Printf("  agent process %d (%s): RSS %.1f MiB\n", pid, strings.TrimSpace(cmd), mib)
+		fmt.Printf("  agent process %d (%s): RSS %.1f MiB, PSS %.1f MiB\n", pid, strings.TrimSpace(cmd), rss, pss)
 	}
-	fmt.Printf("hactl agent     %v of collection every %v, scraped every %v: CPU %.2f s, RSS %.1f MiB\n", window, interval, interval, agentCPU, agentRSS)
-	fmt.Printf("node_exporter   %v scraped every %v: CPU %.2f s, RSS %.1f MiB\n", window, interval, neCPU, neRSS)
+	fmt.Printf("hactl agent     %v of collection every %v, scraped every %v: CPU %.2f s, PSS %.1f MiB (RSS summed %.1f)\n", window, interval, interval, agentCPU, agentPSS, agentRSS)
+	fmt.Printf("node_exporter   %v scraped every %v: CPU %.2f s, PSS %.1f MiB (RSS %.1f)\n", window, interval, neCPU, nePSS, neRSS)
 	fmt.Printf("history         %d bytes at the start, %d at the end\n", histBefore, histAfter)
 
 	// snmpd + MRTG: the cost of one run, scaled to a run every interval.
@@ -245,9 +259,11 @@ func run(window time.Duration) error {
 	agentScrape, neScrape := median(agentTimes), median(neTimes)
 	fmt.Printf("/metrics scrape median of 20: hactl %.2f ms, node_exporter %.2f ms\n", agentScrape, neScrape)
 	fmt.Printf("result: agent_cpu_s=%.3f node_exporter_cpu_s=%.3f mrtg_snmpd_cpu_s=%.3f cpu_vs_node_exporter=%.2f cpu_vs_mrtg=%.2f"+
+		" agent_pss_mib=%.1f node_exporter_pss_mib=%.1f pss_vs_node_exporter=%.2f"+
 		" agent_rss_mib=%.1f node_exporter_rss_mib=%.1f mrtg_snmpd_rss_mib=%.1f rss_vs_node_exporter=%.2f"+
 		" agent_scrape_ms=%.2f node_exporter_scrape_ms=%.2f scrape_vs_node_exporter=%.2f history_bytes=%d history_growth_bytes=%d\n",
 		agentCPU, neCPU, mrtgCPU, ratio(agentCPU, neCPU), ratio(agentCPU, mrtgCPU),
+		agentPSS, nePSS, ratio(agentPSS, nePSS),
 		agentRSS, neRSS, mrtgRSS, ratio(agentRSS, neRSS),
 		agentScrape, neScrape, ratio(agentScrape, neScrape), histAfter, histAfter-histBefore)
 	return nil
@@ -362,17 +378,31 @@ func (b *bench) cpu(pids []int) (float64, error) {
 	return total, nil
 }
 
-// rss is the processes' resident memory in MiB.
+// rss is the processes' resident memory in MiB, summed.
 func (b *bench) rss(pids []int) (float64, error) {
+	return b.memory(pids, "/proc/%d/status", "VmRSS:")
+}
+
+// pss is the processes' proportional set size in MiB, summed: a page
+// shared by n processes counts 1/n in each. The agent's supervisor and
+// agent run one binary, whose pages the kernel keeps once; summing their
+// RSS would count those pages twice. Summed PSS is what they take.
+func (b *bench) pss(pids []int) (float64, error) {
+	return b.memory(pids, "/proc/%d/smaps_rollup", "Pss:")
+}
+
+// memory sums a kB figure that the file of each process gives on the
+// line starting with key.
+func (b *bench) memory(pids []int, file, key string) (float64, error) {
 	var total float64
 	for _, pid := range pids {
-		out, err := b.out(fmt.Sprintf("grep VmRSS /proc/%d/status", pid))
+		out, err := b.out(fmt.Sprintf("grep '^%s' "+file, key, pid))
 		if err != nil {
 			return 0, err
 		}
 		f := strings.Fields(out)
 		if len(f) < 2 {
-			return 0, fmt.Errorf("odd VmRSS line %q", out)
+			return 0, fmt.Errorf("odd %s line %q in %s", key, out, fmt.Sprintf(file, pid))
 		}
 		kib, err := strconv.ParseFloat(f[1], 64)
 		if err != nil {

@@ -411,8 +411,17 @@ type recorder struct {
 	bytes  int64
 }
 
+// WriteHeader passes the response's status on and notes the final one.
+// A backend's 100 Continue is not passed on: the proxy's own server
+// sends one when the body is first read, and http.Transport lets the
+// body be read before it reports the backend's 100 to ReverseProxy, so
+// passing it on sent the client a second 100 in place of the answer.
+// Other interim responses (103 Early Hints) go through.
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
+	if code == http.StatusContinue {
+		return
+	}
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)

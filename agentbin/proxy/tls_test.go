@@ -165,6 +165,6 @@ func TestWebSocketUpgradeAnd100Continue(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	if string(b) != "got body" {
-		t.Errorf("after 100-continue: %q", b)
+		t.Errorf("after 100-continue: %s %q", resp.Status, b)
 	}
 }

@@ -206,6 +206,7 @@ func startSelf(netns, logPath string, env []string, cloneflags uintptr) (int, ui
 		return 0, 0, fmt.Errorf("opening its log: %w", err)
 	}
 	defer logFile.Close()
+	keepInheritedFilesFromDaemons()
 	cmd := exec.Command("nsenter", "--net="+netnsPath(netns), "--", self)
 	cmd.Env = slices.Concat(nodeEnv, env)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -216,6 +217,24 @@ func startSelf(netns, logPath string, env []string, cloneflags uintptr) (int, ui
 	}
 	go func() { _ = cmd.Wait() }()
 	return cmd.Process.Pid, startTime(cmd.Process.Pid), nil
+}
+
+// keepInheritedFilesFromDaemons marks the descriptors this program was
+// started with, beyond the standard three, close-on-exec, so that the
+// lab's daemons, which outlive it, do not hold them. One of them is
+// flock(1)'s lock when the lab is brought up under `flock LOCK hactl lab
+// up`: inherited, it was held for as long as the lab ran, and every other
+// run waiting on the lock waited for ever.
+func keepInheritedFilesFromDaemons() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // nodeInit is a node's PID 1: it makes the node's files private, writes

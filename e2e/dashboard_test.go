@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/hactl/hactl/cmd/hactl/dashboard/browsertest"
 	"github.com/hactl/hactl/e2e/lab"
 )
 
@@ -100,14 +101,7 @@ func (c *cluster) browser() *browser {
 	if err != nil {
 		c.t.Fatalf("Debian's chromium is needed (.ci/lab-packages installs it): %v", err)
 	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path,
 		chromedp.UserDataDir(c.t.TempDir()),
 		// A phone held upright: the page must work there.
 		chromedp.WindowSize(412, 915),
@@ -121,7 +115,7 @@ func (c *cluster) browser() *browser {
 			}
 			cmd.Path, cmd.Args = in.Path, in.Args
 		}),
-	)
+	)...)
 	bctx, bcancel := chromedp.NewContext(actx)
 	c.t.Cleanup(func() { bcancel(); acancel() })
 	b := &browser{ctx: bctx}

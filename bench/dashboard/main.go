@@ -52,6 +52,7 @@ import (
 	"github.com/hactl/hactl/agentbin/status"
 	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/cmd/hactl/dashboard"
+	"github.com/hactl/hactl/cmd/hactl/dashboard/browsertest"
 	"github.com/hactl/hactl/plan/topology"
 )
 
@@ -348,17 +349,10 @@ func measure(url, dir string) (float64, float64, float64, error) {
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path,
 		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
 		chromedp.WindowSize(1280, 900),
-	)
+	)...)
 	defer acancel()
 	browser, bcancel := chromedp.NewContext(actx)
 	defer bcancel()

@@ -370,6 +370,19 @@ type Listener struct {
 	Port     int
 	CertFile string
 	KeyFile  string
+	// Certificates are further ones, chosen by SNI.
+	Certificates  []*Certificate
+	TLSMinVersion string
+	ClientCAFile  string
+	Methods       []string
+	Origin        Origin
+}
+
+// Certificate is a further certificate of an https listener.
+type Certificate struct {
+	Name     string
+	CertFile string
+	KeyFile  string
 	Origin   Origin
 }
 

@@ -217,6 +217,14 @@ func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
 		setInt(lb, "port", l.Port)
 		setStr(lb, "cert_file", l.CertFile)
 		setStr(lb, "key_file", l.KeyFile)
+		setStr(lb, "tls_min_version", l.TLSMinVersion)
+		setStr(lb, "client_ca_file", l.ClientCAFile)
+		setStrings(lb, "methods", l.Methods)
+		for _, c := range l.Certificates {
+			cb := m.block(lb, "certificate", []string{c.Name}, c.Origin, "")
+			setStr(cb, "cert_file", c.CertFile)
+			setStr(cb, "key_file", c.KeyFile)
+		}
 	}
 	for _, s := range p.Services {
 		sb := m.block(pb, "service", []string{s.Name}, s.Origin, "")

@@ -180,6 +180,15 @@ func project(tp *topology.Topology) []string {
 		var ls []string
 		for _, l := range p.Listeners {
 			ls = append(ls, fmt.Sprintf("%s:%s:%d cert=%s key=%s", l.Protocol, l.Address, l.Port, l.CertFile, l.KeyFile))
+			if len(l.Methods) > 0 {
+				ls = append(ls, fmt.Sprintf("methods=%v", l.Methods))
+			}
+			for _, c := range l.Certificates {
+				ls = append(ls, fmt.Sprintf("sni=%s/%s", c.CertFile, c.KeyFile))
+			}
+			if l.ClientCAFile != "" || l.TLSMinVersion != "1.2" {
+				ls = append(ls, fmt.Sprintf("ca=%s tls=%s", l.ClientCAFile, l.TLSMinVersion))
+			}
 		}
 		out = append(out, fmt.Sprintf("proxy vip=%s methods=%v body=%d client=%s backend=%s listeners %s", p.VIP.Address, p.AllowedMethods, p.MaxRequestBody, p.ClientTimeout, p.BackendTimeout, strings.Join(ls, " ")))
 		for i, s := range p.Services {

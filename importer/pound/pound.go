@@ -1,7 +1,8 @@
 // Package pound imports a Pound reverse proxy's pound.cfg, in Apsis 2.x
-// syntax or the maintained 4.x one: listeners, services with their match
-// conditions, backends (regular, Emergency, Redirect), Session, xHTTP,
-// TimeOut, Client, Alive, MaxRequest; what hactl's proxy has no
+// syntax or the maintained 4.x one: listeners (with their certificates,
+// client certificates, protocol floor and xHTTP methods), services with
+// their match conditions, backends (regular, Emergency, Redirect),
+// Session, TimeOut, Client, Alive, MaxRequest; what hactl's proxy has no
 // counterpart for (CheckURL, Err503, HeadDeny, header rewriting…) is
 // reported.
 package pound
@@ -9,6 +10,7 @@ package pound
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -118,10 +120,11 @@ func parse(m *importer.Model, s *importer.Source) *block {
 func Import(m *importer.Model, srcs []*importer.Source) {
 	for _, s := range srcs {
 		m.AddSource(s)
-		st := &state{m: m, p: &importer.Proxy{Origin: importer.Origin{File: s.Name, Line: 1}}}
+		st := &state{m: m, p: &importer.Proxy{Origin: importer.Origin{File: s.Name, Line: 1}}, xhttp: map[*importer.Listener]int{}}
 		st.p.Name = m.Unique("proxy", "pound")
 		root := parse(m, s)
 		st.top(root)
+		st.settleMethods()
 		if len(st.p.Listeners) == 0 {
 			m.Invalid(st.p.Origin, "pound.cfg without a listener", "A proxy needs a ListenHTTP or ListenHTTPS block.")
 		}
@@ -142,6 +145,38 @@ type state struct {
 	m     *importer.Model
 	p     *importer.Proxy
 	alive string
+	// defaultXHTTP is the level of listeners without an xHTTP of their
+	// own (Pound's default is 0); xhttp holds those that have one.
+	defaultXHTTP int
+	xhttp        map[*importer.Listener]int
+}
+
+// settleMethods sets the methods the listeners accept: on the proxy
+// when every listener has the same xHTTP level (nothing when that is 0,
+// hactl's default too), else on each listener whose level is not the
+// proxy's.
+func (st *state) settleMethods() {
+	level := func(l *importer.Listener) int {
+		if n, ok := st.xhttp[l]; ok {
+			return n
+		}
+		return st.defaultXHTTP
+	}
+	same := !slices.ContainsFunc(st.p.Listeners, func(l *importer.Listener) bool {
+		return level(l) != level(st.p.Listeners[0])
+	})
+	proxyLevel := 0
+	if same && len(st.p.Listeners) > 0 {
+		proxyLevel = level(st.p.Listeners[0])
+	}
+	if proxyLevel != 0 {
+		st.p.AllowedMethods = []string{xhttpSets[proxyLevel]}
+	}
+	for _, l := range st.p.Listeners {
+		if n := level(l); n != proxyLevel {
+			l.Methods = []string{xhttpSets[n]}
+		}
+	}
 }
 
 func (st *state) seconds(b *block) string {
@@ -160,13 +195,21 @@ func arg(b *block, i int) string {
 	return ""
 }
 
-// xHTTP levels: each adds methods to the previous.
-var xhttp = [][]string{
-	{"GET", "HEAD", "POST"},
-	{"PUT", "DELETE"},
-	{"LOCK", "UNLOCK", "PROPFIND", "PROPPATCH", "SEARCH", "MKCOL", "MOVE", "COPY", "OPTIONS", "TRACE", "MKACTIVITY", "CHECKOUT", "MERGE", "REPORT"},
-	{"SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY", "BPROPFIND", "BPROPPATCH", "POLL", "BMOVE", "BCOPY", "BDELETE", "CONNECT"},
-	{"RPC_IN_DATA", "RPC_OUT_DATA"},
+// xhttpSets are hactl's named method sets for Pound's xHTTP levels 0 to
+// 4, each holding the one before (providers/proxy expands them).
+var xhttpSets = []string{"standard", "extended", "webdav", "ms_webdav", "ms_rpc"}
+
+// xhttpLevel reads an xHTTP directive's level.
+func (st *state) xhttpLevel(b *block) (int, bool) {
+	n, err := strconv.Atoi(arg(b, 0))
+	if err != nil || n < 0 || n >= len(xhttpSets) {
+		st.m.Invalid(b.origin, "Bad xHTTP", "xHTTP is 0 to 4.")
+		return 0, false
+	}
+	if n >= 1 {
+		st.m.Translated(b.origin, "xHTTP "+arg(b, 0), fmt.Sprintf("The methods of hactl's set %q, which holds PATCH, as Pound 4's xHTTP 1 does (Pound 2's did not).", xhttpSets[n]))
+	}
+	return n, true
 }
 
 func (st *state) common(b *block) bool {
@@ -178,14 +221,6 @@ func (st *state) common(b *block) bool {
 	case "alive":
 		st.alive = st.seconds(b)
 		st.m.Translated(b.origin, "Alive "+arg(b, 0), "hactl probes every backend (not only dead ones) at this interval with a tcp connect; a service's health_check can probe http instead.")
-	case "xhttp":
-		n, err := strconv.Atoi(arg(b, 0))
-		if err != nil || n < 0 || n >= len(xhttp) {
-			st.m.Invalid(b.origin, "Bad xHTTP", "xHTTP is 0 to 4.")
-			return true
-		}
-		st.p.AllowedMethods = slices.Concat(xhttp[:n+1]...)
-		slices.Sort(st.p.AllowedMethods)
 	case "maxrequest":
 		if _, err := strconv.Atoi(arg(b, 0)); err != nil {
 			st.m.Invalid(b.origin, "Bad MaxRequest", "MaxRequest is a number of bytes.")
@@ -210,6 +245,10 @@ func (st *state) top(root *block) {
 			continue
 		}
 		switch b.key {
+		case "xhttp":
+			if n, ok := st.xhttpLevel(b); ok {
+				st.defaultXHTTP = n
+			}
 		case "listenhttp", "listenhttps", "httplistener", "httpslistener":
 			st.listener(b)
 		case "service":
@@ -229,11 +268,17 @@ func (st *state) listener(b *block) {
 	if strings.Contains(b.key, "https") {
 		l.Protocol = "https"
 	}
+	var clientCert *block
+	var verify, caList string
 	for _, c := range b.children {
 		if st.common(c) {
 			continue
 		}
 		switch c.key {
+		case "xhttp":
+			if n, ok := st.xhttpLevel(c); ok {
+				st.xhttp[l] = n
+			}
 		case "address":
 			a, err := netip.ParseAddr(arg(c, 0))
 			switch {
@@ -254,21 +299,41 @@ func (st *state) listener(b *block) {
 			}
 			l.Port = p
 		case "cert":
-			if l.CertFile != "" {
-				st.m.Differs(c.origin, "second Cert", "hactl's listener has one certificate (no SNI choice); the first is kept.")
+			file := arg(c, 0)
+			if l.CertFile == "" {
+				l.CertFile, l.KeyFile = file, file
+				st.m.Translated(c.origin, "Cert "+file, "Pound's PEM holds the certificate and its key; hactl names the file as both cert_file and key_file, read from the machine that runs hactl (copy it beside the configuration) and uploaded with mode 0600.")
 				continue
 			}
-			l.CertFile, l.KeyFile = arg(c, 0), arg(c, 0)
-			st.m.Translated(c.origin, "Cert "+arg(c, 0), "Pound's PEM holds the certificate and its key; hactl names the file as both cert_file and key_file, read from the machine that runs hactl (copy it beside the configuration) and uploaded with mode 0600.")
+			name := st.m.Unique("certificate:"+st.p.Name+":"+b.origin.String(), certName(file))
+			// Chosen by SNI, the first shown when none fits: as Pound does.
+			l.Certificates = append(l.Certificates, &importer.Certificate{Name: name, CertFile: file, KeyFile: file, Origin: c.origin})
+		case "clientcert":
+			clientCert = c
+		case "verifylist":
+			verify = arg(c, 0)
+		case "calist":
+			caList = arg(c, 0)
+		case "disable":
+			st.disable(l, c)
+		case "ciphers":
+			st.m.Differs(c.origin, "Ciphers", "hactl's HTTPS listener offers Go's default cipher suites (forward-secret AEADs for TLS 1.2; TLS 1.3's own), not a list of its own.")
+		case "sslhonorcipherorder":
+			st.m.Translated(c.origin, "SSLHonorCipherOrder", "Go's TLS server chooses the suite itself, preferring the strongest both sides have.")
+		case "sslallowclientrenegotiation":
+			if arg(c, 0) != "0" {
+				st.m.Translated(c.origin, "SSLAllowClientRenegotiation "+arg(c, 0), "Go's TLS server never renegotiates (Pound's default, 0).")
+			}
 		case "service":
 			st.m.Translated(c.origin, "Service inside a listener", "hactl's services apply to every listener of the proxy; this one is tried in the order written with the global ones.")
 			st.service(c)
-		case "ciphers", "disable", "nohttps11", "clientcert", "ca", "verifylist", "crlist", "sslallowclientrenegotiation", "sslhonorcipherorder":
-			st.m.Unsupported(c.origin, c.key, "hactl's HTTPS listener uses Go's TLS defaults (TLS 1.2 and later, modern ciphers) and no client certificates.")
+		case "nohttps11", "crlist":
+			st.m.Unsupported(c.origin, c.key, "hactl's HTTPS listener has no counterpart (no certificate revocation lists; HTTP/1.1 and HTTP/2 for every client).")
 		default:
 			st.m.Unsupported(c.origin, c.key, "Not a listener directive the import knows; translate it by hand.")
 		}
 	}
+	st.clientCerts(l, clientCert, verify, caList)
 	name := l.Protocol
 	if arg(b, 0) != "" {
 		name = arg(b, 0) // Pound 4 names its listeners
@@ -279,6 +344,52 @@ func (st *state) listener(b *block) {
 		return
 	}
 	st.p.Listeners = append(st.p.Listeners, l)
+}
+
+// certName is a certificate block's name: its file's base name without
+// the extension (Unique makes a label of it).
+func certName(file string) string {
+	base := path.Base(file)
+	return strings.TrimSuffix(base, path.Ext(base))
+}
+
+// disable reads Disable PROTOCOL: Pound turns that protocol off and every
+// older one with it.
+func (st *state) disable(l *importer.Listener, c *block) {
+	switch strings.ToLower(arg(c, 0)) {
+	case "sslv2", "sslv3", "tlsv1", "tlsv1_1":
+		st.m.Translated(c.origin, "Disable "+arg(c, 0), "hactl's HTTPS listener accepts TLS 1.2 and later only.")
+	case "tlsv1_2":
+		l.TLSMinVersion = "1.3"
+	default:
+		st.m.Invalid(c.origin, "Bad Disable", "Disable takes SSLv2, SSLv3, TLSv1, TLSv1_1 or TLSv1_2.")
+	}
+}
+
+// clientCerts reads ClientCert MODE DEPTH with the CAs of VerifyList (or
+// else CAlist): hactl's client_ca_file asks every client for a
+// certificate signed by one of them and refuses those without, which is
+// Pound's mode 2.
+func (st *state) clientCerts(l *importer.Listener, c *block, verify, caList string) {
+	if c == nil {
+		return
+	}
+	ca := verify
+	if ca == "" {
+		ca = caList
+	}
+	switch arg(c, 0) {
+	case "0": // no client certificates, hactl's default too
+	case "2":
+		if ca == "" {
+			st.m.Invalid(c.origin, "ClientCert 2 without CAs", "Give the CAs that sign the clients' certificates with VerifyList (or CAlist).")
+			return
+		}
+		l.ClientCAFile = ca
+		st.m.Translated(c.origin, "ClientCert 2", fmt.Sprintf("client_ca_file = %q: clients must present a certificate signed by one of its CAs (Pound's depth is Go's default chain verification).", ca))
+	default:
+		st.m.Differs(c.origin, "ClientCert "+arg(c, 0), "hactl's listener either requires a verified client certificate (client_ca_file, Pound's mode 2) or asks for none; it has no optional or unverified mode.")
+	}
 }
 
 var nameRE = regexp.MustCompile(`[A-Za-z0-9_-]+`)

@@ -92,6 +92,8 @@ func TestMethodNamesAreChecked(t *testing.T) {
 		{"misspelt set", `["webdva"]`, hcl.DiagWarning, "Unknown method"},
 		{"not a token", `["GET /"]`, hcl.DiagError, "Invalid method"},
 		{"empty", `[""]`, hcl.DiagError, "Invalid method"},
+		{"control character", "[\"GET\\n\"]", hcl.DiagError, "Invalid method"},
+		{"a token outside Pound's sets", `["VERSION-CONTROL"]`, hcl.DiagWarning, "Unknown method"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			diags, _ := load(t, proxyHCL(`

@@ -27,6 +27,11 @@ func TestMethodSetsExpandToPoundsXHTTPLevels(t *testing.T) {
 			t.Errorf("%s: %q", set, got)
 		}
 	}
+	for _, set := range []string{"xhttp4", "ms_rpc"} {
+		if got := expandMethods([]string{set}); len(got) != 3+3+14+10+2 || !slices.Contains(got, "CONNECT") || !slices.Contains(got, "RPC_OUT_DATA") {
+			t.Errorf("%s: %q", set, got)
+		}
+	}
 	for _, set := range []string{"xhttp3", "ms_webdav"} {
 		if got := expandMethods([]string{set}); len(got) != 3+3+14+10 || !slices.Contains(got, "PROPFIND") || !slices.Contains(got, "CONNECT") {
 			t.Errorf("%s: %q", set, got)

@@ -284,10 +284,10 @@ func decodeService(d *providers.Decoder, p *topology.Proxy, c *providers.Content
 }
 
 // methodSetsDoc says, in the schema, what the named method sets hold.
-const methodSetsDoc = "Besides method names, Pound's xHTTP levels as named sets, each holding the one before: \"standard\" or \"xhttp0\" (GET, HEAD, POST), \"extended\" or \"xhttp1\" (and PUT, PATCH, DELETE), \"webdav\" or \"xhttp2\" (and WebDAV's LOCK, UNLOCK, PROPFIND, PROPPATCH, SEARCH, MKCOL, MOVE, COPY, OPTIONS, TRACE, MKACTIVITY, CHECKOUT, MERGE, REPORT), \"ms_webdav\" or \"xhttp3\" (and Microsoft's SUBSCRIBE, UNSUBSCRIBE, NOTIFY, BPROPFIND, BPROPPATCH, POLL, BMOVE, BCOPY, BDELETE, CONNECT)."
+const methodSetsDoc = "Besides method names, Pound's xHTTP levels as named sets, each holding the one before: \"standard\" or \"xhttp0\" (GET, HEAD, POST), \"extended\" or \"xhttp1\" (and PUT, PATCH, DELETE), \"webdav\" or \"xhttp2\" (and WebDAV's LOCK, UNLOCK, PROPFIND, PROPPATCH, SEARCH, MKCOL, MOVE, COPY, OPTIONS, TRACE, MKACTIVITY, CHECKOUT, MERGE, REPORT), \"ms_webdav\" or \"xhttp3\" (and Microsoft's SUBSCRIBE, UNSUBSCRIBE, NOTIFY, BPROPFIND, BPROPPATCH, POLL, BMOVE, BCOPY, BDELETE, CONNECT), \"ms_rpc\" or \"xhttp4\" (and RPC over HTTP's RPC_IN_DATA, RPC_OUT_DATA)."
 
 // setNames are the names of Pound's xHTTP levels, by level.
-var setNames = []string{"standard", "extended", "webdav", "ms_webdav"}
+var setNames = []string{"standard", "extended", "webdav", "ms_webdav", "ms_rpc"}
 
 // methodSets are Pound's xHTTP levels, each adding to the one before.
 var methodSets = [][]string{
@@ -295,6 +295,7 @@ var methodSets = [][]string{
 	{"PUT", "PATCH", "DELETE"},
 	{"LOCK", "UNLOCK", "PROPFIND", "PROPPATCH", "SEARCH", "MKCOL", "MOVE", "COPY", "OPTIONS", "TRACE", "MKACTIVITY", "CHECKOUT", "MERGE", "REPORT"},
 	{"SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY", "BPROPFIND", "BPROPPATCH", "POLL", "BMOVE", "BCOPY", "BDELETE", "CONNECT"},
+	{"RPC_IN_DATA", "RPC_OUT_DATA"},
 }
 
 // expandMethods upper-cases method names and replaces the named sets
@@ -309,7 +310,7 @@ func expandMethods(in []string) []string {
 	for _, m := range in {
 		lower := strings.ToLower(m)
 		level := slices.Index(setNames, lower)
-		if n, ok := strings.CutPrefix(lower, "xhttp"); ok && len(n) == 1 && n[0] >= '0' && n[0] <= '3' {
+		if n, ok := strings.CutPrefix(lower, "xhttp"); ok && len(n) == 1 && n[0] >= '0' && int(n[0]-'0') < len(methodSets) {
 			level = int(n[0] - '0')
 		}
 		if level < 0 {
@@ -325,6 +326,13 @@ func expandMethods(in []string) []string {
 	return out
 }
 
+// notMethodRune says r has no place in a method name: HTTP allows any
+// token, hactl the upper-case letters, digits, '_' and '-' of the
+// methods in use (RPC_IN_DATA, VERSION-CONTROL).
+func notMethodRune(r rune) bool {
+	return (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' && r != '-'
+}
+
 // methods reads a list of methods and named sets, expanded, and says
 // which names are no HTTP method: an error when a name cannot be one, a
 // warning when it is none Pound knows (most likely a misspelt set).
@@ -332,7 +340,7 @@ func methods(d *providers.Decoder, c *providers.Content, attr string) []string {
 	out := expandMethods(c.Strings(attr))
 	for _, m := range out {
 		switch {
-		case m == "" || strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0:
+		case m == "" || strings.IndexFunc(m, notMethodRune) >= 0:
 			d.Error(c.Range(attr), "Invalid method", fmt.Sprintf("%s: %q is not an HTTP method; write upper-case method names like \"GET\" or a named set (%s).", attr, m, strings.Join(setNames, ", ")))
 		case !slices.ContainsFunc(methodSets, func(set []string) bool { return slices.Contains(set, m) }):
 			d.Warn(c.Range(attr), "Unknown method", fmt.Sprintf("%s: %q is neither a method of Pound's sets nor a set (%s); it is accepted as written.", attr, m, strings.Join(setNames, ", ")))

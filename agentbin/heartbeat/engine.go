@@ -402,7 +402,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	for _, t := range e.pingTargets {
 		go e.pingLoop(ctx, t)
 	}
-	tick := time.NewTicker(e.interval())
+	tick := newTicker(e.interval())
 	defer tick.Stop()
 	e.tick(time.Now())
 	for {

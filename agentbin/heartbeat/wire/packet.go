@@ -324,10 +324,6 @@ func appendName(b []byte, s string) []byte {
 	return append(append(b, byte(len(s))), s...)
 }
 
-func sign(body, key []byte) []byte {
-	return appendMAC(body, body, key)
-}
-
 // reader takes header fields off b; short records that b ran out.
 type reader struct {
 	b     []byte

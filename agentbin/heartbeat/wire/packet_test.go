@@ -161,6 +161,11 @@ func TestEncodeRefuses(t *testing.T) {
 	}
 }
 
+// sign appends body's HMAC with key, as Encode does.
+func sign(body, key []byte) []byte {
+	return appendMAC(body, body, key)
+}
+
 // resign replaces b's HMAC with one made with key, as a key holder could.
 func resign(b, key []byte) []byte {
 	return sign(bytes.Clone(b[:len(b)-macSize]), key)

@@ -14,7 +14,7 @@
 // reads their agents' CPU time the same way. With -cpu-only it sends no
 // forged heartbeats and measures only the CPU time. With -pair it
 // measures only the heartbeat role of a two-node pair, without the lab
-// (pair.go).
+// (pair.go); with -floor, the least a tick can cost (floor.go).
 //
 // It prints a line per step and ends with one line "result: key=value …".
 // The machine is shared: the figures are noisy, the CPU ones most.
@@ -63,8 +63,12 @@ func main() {
 	pair := flag.Bool("pair", false, "only measure the heartbeat role's CPU time in a two-node pair, without the lab")
 	pairNode := flag.String("pair-node", "", "run the heartbeat role of this spec file (the pair's child)")
 	pairState := flag.String("pair-state", "", "the state directory of -pair-node")
+	floor := flag.Bool("floor", false, "only measure the least a tick costs in Go here: its wake-up and system calls, no engine (floor.go)")
 	flag.Parse()
 	switch {
+	case *floor:
+		measureOnly("floor", floorCPU, *window)
+		return
 	case *pairNode != "":
 		if err := runPairNode(*pairNode, *pairState); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: pair node:", err)
@@ -72,12 +76,7 @@ func main() {
 		}
 		return
 	case *pair:
-		cpu, err := pairCPU(*window)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		fmt.Printf("\nresult: cpu_s_per_min_pair=%.3f cpu_pct_pair=%.2f\n", cpu, cpu/60*100)
+		measureOnly("pair", pairCPU, *window)
 		return
 	}
 	var rs []int
@@ -108,6 +107,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// measureOnly runs one CPU measure (pair or floor) and prints its result
+// line.
+func measureOnly(name string, measure func(time.Duration) (float64, error), window time.Duration) {
+	cpu, err := measure(window)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", name, err)
+		os.Exit(1)
+	}
+	fmt.Printf("\nresult: cpu_s_per_min_%s=%.3f cpu_pct_%s=%.2f\n", name, cpu, name, cpu/60*100)
 }
 
 // bench is the binaries and the configuration directory of one run.

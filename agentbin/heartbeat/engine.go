@@ -186,6 +186,12 @@ type Engine struct {
 	controls    chan control
 	// sendDrops counts, per link, the heartbeats the link refused.
 	sendDrops map[string]uint64
+	// version is the wire version this node sends: the newest every peer
+	// heard reads (wire.ReplayGuard.Speaks), so that a cluster upgraded
+	// one node at a time hears itself throughout.
+	version byte
+	// sendBuf holds each packet while it is sent: the links copy it.
+	sendBuf []byte
 	// Serve tracking (serve.go): the carrier of the VIPs' interfaces and
 	// the groups this node cannot serve, sorted.
 	carrier     carrierFunc
@@ -396,7 +402,7 @@ func (e *Engine) run(ctx context.Context, tr transport) error {
 	for _, t := range e.pingTargets {
 		go e.pingLoop(ctx, t)
 	}
-	tick := time.NewTicker(e.interval())
+	tick := newTicker(e.interval())
 	defer tick.Stop()
 	e.tick(time.Now())
 	for {
@@ -1077,6 +1083,12 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 	}
 	key, keyID := e.keys.Signing(allReady)
 	heard := e.guard.Heard()
+	if v := e.guard.Speaks(); v != e.version {
+		if e.version != 0 || v != wire.Version {
+			e.cfg.Logger.Printf("heartbeat: sending wire version %d (this agent reads %d to %d): %s", v, wire.MinVersion, wire.Version, versionWhy(v))
+		}
+		e.version = v
+	}
 	e.seq++
 	sentMoves, sentEchoes := 0, 0
 	for _, l := range e.hb.Links {
@@ -1097,14 +1109,15 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 		}
 		sentMoves, sentEchoes = max(sentMoves, len(st.Moves)), max(sentEchoes, len(st.Echo))
 		pkt := &wire.Packet{Cluster: e.sp.Cluster, From: e.self, Generation: e.gen, Seq: e.seq, SentUnixNano: time.Now().UnixNano(), Link: l.Name,
-			Heard: heard, State: st}
-		b, err := wire.Encode(pkt, key, keyID)
+			Heard: heard, State: st, Version: e.version, Speaks: wire.Version}
+		b, err := wire.AppendEncode(e.sendBuf[:0], pkt, key, keyID)
 		if err != nil {
 			// Not expected once fitted; the other links still send.
 			e.cfg.Logger.Printf("heartbeat: link %s: encoding: %v", l.Name, err)
 			e.sendDrops[l.Name]++
 			continue
 		}
+		e.sendBuf = b[:0]
 		for _, to := range e.dests[l.Name] {
 			// A refused packet is what a dead link looks like from here;
 			// the peers notice the silence, and status counts the drops.
@@ -1115,6 +1128,13 @@ func (e *Engine) sendHeartbeat(now time.Time) {
 	}
 	e.moveTurn += sentMoves
 	e.echoTurn += sentEchoes
+}
+
+func versionWhy(v byte) string {
+	if v < wire.Version {
+		return "a peer runs an older release; upgrade it to go back to the newest version"
+	}
+	return "every peer heard reads it"
 }
 
 func (e *Engine) standbyFile() string { return e.stateFile("standby") }

@@ -111,6 +111,14 @@ func (e *Engine) deliver(link string, b []byte, at time.Time) (pause time.Durati
 		return pause
 	}
 	pkt, err := ib.rcv.Accept(b, at)
+	if errors.Is(err, wire.ErrVersion) {
+		// A member of a release too old or too new to hear: it is deaf
+		// to this node too, and would be counted dead. Said once, and
+		// again every thousand.
+		if n := ib.counts.Version.Load(); n == 1 || n%1000 == 0 {
+			e.cfg.Logger.Printf("heartbeat: link %s: dropped %d heartbeats so far: %v", link, n, err)
+		}
+	}
 	if err != nil {
 		return 0
 	}

@@ -12,7 +12,9 @@
 // lost, or the VIP answering from another node. The absorbed rate is the
 // highest rate with none. Last, it builds clusters of 8 and 16 nodes and
 // reads their agents' CPU time the same way. With -cpu-only it sends no
-// forged heartbeats and measures only the CPU time.
+// forged heartbeats and measures only the CPU time. With -pair it
+// measures only the heartbeat role of a two-node pair, without the lab
+// (pair.go); with -floor, the least a tick can cost (floor.go).
 //
 // It prints a line per step and ends with one line "result: key=value …".
 // The machine is shared: the figures are noisy, the CPU ones most.
@@ -58,7 +60,25 @@ func main() {
 	window := flag.Duration("cpu-window", 30*time.Second, "how long agents' CPU time is measured")
 	sizes := flag.String("nodes", "8,16", "the larger clusters whose CPU time is measured, after the two-node one")
 	cpuOnly := flag.Bool("cpu-only", false, "only measure the agents' CPU time; send no forged heartbeats")
+	pair := flag.Bool("pair", false, "only measure the heartbeat role's CPU time in a two-node pair, without the lab")
+	pairNode := flag.String("pair-node", "", "run the heartbeat role of this spec file (the pair's child)")
+	pairState := flag.String("pair-state", "", "the state directory of -pair-node")
+	floor := flag.Bool("floor", false, "only measure the least a tick costs in Go here: its wake-up and system calls, no engine (floor.go)")
 	flag.Parse()
+	switch {
+	case *floor:
+		measureOnly("floor", floorCPU, *window)
+		return
+	case *pairNode != "":
+		if err := runPairNode(*pairNode, *pairState); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: pair node:", err)
+			os.Exit(1)
+		}
+		return
+	case *pair:
+		measureOnly("pair", pairCPU, *window)
+		return
+	}
 	var rs []int
 	for _, s := range strings.Split(*rates, ",") {
 		r, err := strconv.Atoi(strings.TrimSpace(s))
@@ -87,6 +107,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// measureOnly runs one CPU measure (pair or floor) and prints its result
+// line.
+func measureOnly(name string, measure func(time.Duration) (float64, error), window time.Duration) {
+	cpu, err := measure(window)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", name, err)
+		os.Exit(1)
+	}
+	fmt.Printf("\nresult: cpu_s_per_min_%s=%.3f cpu_pct_%s=%.2f\n", name, cpu, name, cpu/60*100)
 }
 
 // bench is the binaries and the configuration directory of one run.
@@ -232,19 +263,11 @@ func cpuTicks(ctx context.Context, l *lab.Lab, node string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: reading its agent's CPU time: %v\n%s", node, err, out)
 	}
-	// The fields after the command name, which may hold spaces: state is
-	// the first, utime (14th of the line) the 12th, stime the 13th.
-	s := string(out)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("%s: /proc/%d/stat is short: %s", node, st.PID, s)
+	t, err := statTicks(string(out))
+	if err != nil {
+		return 0, fmt.Errorf("%s: agent %d: %w", node, st.PID, err)
 	}
-	utime, err1 := strconv.Atoi(f[11])
-	stime, err2 := strconv.Atoi(f[12])
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("%s: /proc/%d/stat: %w", node, st.PID, err)
-	}
-	return utime + stime, nil
+	return t, nil
 }
 
 // agentCPU measures every agent's CPU time over window and prints it;

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// FuzzDecode feeds Decode and Receiver.Accept arbitrary bytes, both as
+// FuzzDecode feeds Decode and Receiver.Accept arbitrary bytes (packets of
+// both versions among the seeds), both as
 // they come (which exercises the checks before the HMAC) and re-signed
 // with the test key (which lets them reach the header and payload
 // parsers, as a key holder's packets would). Neither may panic, and
@@ -18,6 +19,9 @@ func FuzzDecode(f *testing.F) {
 	other := testPacket()
 	other.Cluster = "db"
 	f.Add(encode(f, other, otherKey, KeyCurrent))
+	v2 := testPacket()
+	v2.Version, v2.Speaks = 2, Version
+	f.Add(encode(f, v2, testKey, KeyCurrent))
 	for _, n := range []int{0, 1, len(magic), len(magic) + 2, len(magic) + 3, 20, 40, len(good) / 2, len(good) - macSize, len(good) - 1} {
 		f.Add(good[:n])
 	}

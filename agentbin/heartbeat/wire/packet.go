@@ -3,17 +3,22 @@ package wire
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
 )
 
-// Version is the envelope version this package writes and reads. Version
-// 2 added the heard generations (Packet.Heard) and binds a packet to its
-// link.
-const Version byte = 2
+// Version is the newest envelope version this package writes and reads.
+// Version 2 added the heard generations (Packet.Heard) and binds a packet
+// to its link; version 3 carries the state in a binary form instead of
+// JSON. MinVersion is the oldest it reads and writes: a node sends
+// version 2 while a peer of version 2 is in the cluster (see the package
+// documentation).
+const (
+	Version    byte = 3
+	MinVersion byte = 2
+)
 
 // MaxPacket is the largest packet Encode writes and Decode reads.
 const MaxPacket = 8 << 10
@@ -33,9 +38,9 @@ const (
 const (
 	magic   = "HACTL"
 	macSize = sha256.Size
-	// minPacket is a packet with empty names, nothing heard and the
-	// smallest payload "{}".
-	minPacket = len(magic) + 1 + 1 + 1 + 1 + 3*8 + 1 + 1 + 2 + macSize
+	// minPacket is a packet with empty names, nothing heard and an
+	// empty state (as version 3 writes it).
+	minPacket = len(magic) + 1 + 1 + 1 + 1 + 3*8 + 1 + 1 + macSize
 )
 
 // Reasons a packet is refused. Decode, Check and Receiver.Accept wrap
@@ -77,6 +82,15 @@ type Packet struct {
 	// SenderKeyID is, after Decode, the key id the sender wrote: which of
 	// its keys it signed with. Encode ignores it.
 	SenderKeyID byte
+	// Version is the envelope's: after Decode, the one the packet had;
+	// for Encode, the one to write, from MinVersion to Version (zero:
+	// Version).
+	Version byte
+	// Speaks is the newest version the sender reads. Decode makes it at
+	// least the packet's Version; Encode writes it where it is more than
+	// that (an agent that reads version 3 sending version 2 to an older
+	// peer says so), and a sender sets it to Version.
+	Speaks byte
 }
 
 // Heard is a peer's generation as the sender of a packet last heard it.
@@ -167,29 +181,31 @@ func RTT(p *Packet, e Echo, now time.Time) time.Duration {
 // Encode makes the packet for p, signed with key; keyID says which of the
 // sender's keys that is (KeyCurrent or KeyPrevious).
 func Encode(p *Packet, key []byte, keyID byte) ([]byte, error) {
+	return AppendEncode(make([]byte, 0, 512), p, key, keyID)
+}
+
+// AppendEncode is Encode appending the packet to dst, so that a sender
+// can use one buffer for all its packets.
+func AppendEncode(dst []byte, p *Packet, key []byte, keyID byte) ([]byte, error) {
 	if len(key) < MinKeySize {
 		return nil, fmt.Errorf("encoding heartbeat: key of %d bytes, need at least %d", len(key), MinKeySize)
 	}
 	if keyID != KeyCurrent && keyID != KeyPrevious {
 		return nil, fmt.Errorf("encoding heartbeat: key id %d is neither current (0) nor previous (1)", keyID)
 	}
+	version := p.Version
+	if version == 0 {
+		version = Version
+	}
+	if version < MinVersion || version > Version {
+		return nil, fmt.Errorf("encoding heartbeat: %w %d, this agent writes %d to %d", ErrVersion, version, MinVersion, Version)
+	}
 	if err := checkHeader(p); err != nil {
 		return nil, fmt.Errorf("encoding heartbeat: %w", err)
 	}
-	payload, err := json.Marshal(&p.State)
-	if err != nil {
-		return nil, fmt.Errorf("encoding heartbeat state: %w", err)
-	}
-	size := minPacket - 2 + len(p.Cluster) + len(p.From) + len(p.Link) + len(payload)
-	for _, h := range p.Heard {
-		size += heardSize(h.Node)
-	}
-	if size > MaxPacket {
-		return nil, fmt.Errorf("encoding heartbeat: %w: %d bytes, the most is %d", ErrTooBig, size, MaxPacket)
-	}
-	b := make([]byte, 0, size)
-	b = append(b, magic...)
-	b = append(b, Version, keyID)
+	start := len(dst)
+	b := append(dst, magic...)
+	b = append(b, version, keyID)
 	b = appendName(b, p.Cluster)
 	b = appendName(b, p.From)
 	b = binary.BigEndian.AppendUint64(b, p.Generation)
@@ -201,8 +217,18 @@ func Encode(p *Packet, key []byte, keyID byte) ([]byte, error) {
 		b = appendName(b, h.Node)
 		b = binary.BigEndian.AppendUint64(b, h.Generation)
 	}
-	b = append(b, payload...)
-	return sign(b, key), nil
+	if version == 2 {
+		var err error
+		if b, err = appendJSONState(b, &p.State, p.Speaks); err != nil {
+			return nil, err
+		}
+	} else {
+		b = appendState(b, &p.State, p.Speaks)
+	}
+	if size := len(b) - start + macSize; size > MaxPacket {
+		return nil, fmt.Errorf("encoding heartbeat: %w: %d bytes, the most is %d", ErrTooBig, size, MaxPacket)
+	}
+	return appendMAC(b, b[start:], key), nil
 }
 
 // Decode authenticates b with keys and returns its packet. It never
@@ -215,8 +241,8 @@ func Decode(b []byte, keys Keys) (*Packet, error) {
 		return nil, fmt.Errorf("%w: %d bytes, the least is %d", ErrShort, len(b), minPacket)
 	case string(b[:len(magic)]) != magic:
 		return nil, ErrMagic
-	case b[len(magic)] != Version:
-		return nil, fmt.Errorf("%w %d, this agent speaks %d", ErrVersion, b[len(magic)], Version)
+	case b[len(magic)] < MinVersion || b[len(magic)] > Version:
+		return nil, fmt.Errorf("%w %d, this agent reads %d to %d: every member must run a release that reads the others' (upgrade the older ones)", ErrVersion, b[len(magic)], MinVersion, Version)
 	}
 	body, mac := b[:len(b)-macSize], b[len(b)-macSize:]
 	senderKeyID := body[len(magic)+1]
@@ -234,6 +260,7 @@ func Decode(b []byte, keys Keys) (*Packet, error) {
 		Link:         r.name(),
 		KeyID:        keyID,
 		SenderKeyID:  senderKeyID,
+		Version:      b[len(magic)],
 	}
 	if n := r.take(1); n != nil && n[0] > 0 {
 		p.Heard = make([]Heard, n[0])
@@ -247,13 +274,15 @@ func Decode(b []byte, keys Keys) (*Packet, error) {
 	if err := checkHeader(p); err != nil {
 		return nil, err
 	}
-	// Encode always writes an object; refuse "null" and the like.
-	if len(r.b) == 0 || r.b[0] != '{' {
-		return nil, fmt.Errorf("%w: state is not a JSON object", ErrMalformed)
+	parse := parseState
+	if p.Version == 2 {
+		parse = parseJSONState
 	}
-	if err := json.Unmarshal(r.b, &p.State); err != nil {
-		return nil, fmt.Errorf("%w: state: %v", ErrMalformed, err)
+	speaks, err := parse(r.b, &p.State)
+	if err != nil {
+		return nil, err
 	}
+	p.Speaks = max(speaks, p.Version)
 	return p, nil
 }
 
@@ -293,10 +322,6 @@ func checkName(what, v string) error {
 
 func appendName(b []byte, s string) []byte {
 	return append(append(b, byte(len(s))), s...)
-}
-
-func sign(body, key []byte) []byte {
-	return appendMAC(body, body, key)
 }
 
 // reader takes header fields off b; short records that b ran out.

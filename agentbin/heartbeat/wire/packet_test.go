@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,18 +78,47 @@ func TestRoundTrip(t *testing.T) {
 		{"sender's current is our previous", full, Keys{Current: otherKey, Previous: testKey}, KeyCurrent, KeyPrevious},
 		{"sender's previous is our current", full, Keys{Current: testKey}, KeyPrevious, KeyCurrent},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := encode(t, tc.p, testKey, tc.id)
-			got, err := Decode(b, tc.keys)
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			want := *tc.p
-			want.KeyID, want.SenderKeyID = tc.want, tc.id
-			if !reflect.DeepEqual(got, &want) {
-				t.Errorf("Decode = %+v\nwant %+v", got, &want)
-			}
-		})
+		// Each in both versions: version 2 is what a node sends while a
+		// peer of that release is in the cluster.
+		for _, v := range []struct {
+			version, speaks, wantSpeaks byte
+		}{
+			{0, 0, Version},             // this release, to peers of this release
+			{Version, Version, Version}, // the same, as the engine sets it
+			{2, 0, 2},                   // an agent of version 2
+			{2, Version, Version},       // this release, to a peer of version 2
+		} {
+			t.Run(fmt.Sprintf("%s/version %d speaks %d", tc.name, v.version, v.speaks), func(t *testing.T) {
+				p := *tc.p
+				p.Version, p.Speaks = v.version, v.speaks
+				b := encode(t, &p, testKey, tc.id)
+				got, err := Decode(b, tc.keys)
+				if err != nil {
+					t.Fatalf("Decode: %v", err)
+				}
+				want := *tc.p
+				want.KeyID, want.SenderKeyID = tc.want, tc.id
+				want.Version, want.Speaks = max(v.version, 2), v.wantSpeaks
+				if v.version == 0 {
+					want.Version = Version
+				}
+				if !reflect.DeepEqual(got, &want) {
+					t.Errorf("Decode = %+v\nwant %+v", got, &want)
+				}
+			})
+		}
+	}
+}
+
+// The binary state is never longer than the JSON one: the bounds of
+// size.go, made for JSON, hold for both versions.
+func TestBinaryStateIsShorter(t *testing.T) {
+	for _, p := range []*Packet{testPacket(), {Cluster: "c", From: "n", Generation: 1, Seq: 1}} {
+		v2, v3 := *p, *p
+		v2.Version, v3.Version = 2, 3
+		if b2, b3 := encode(t, &v2, testKey, KeyCurrent), encode(t, &v3, testKey, KeyCurrent); len(b3) > len(b2) {
+			t.Errorf("version 3 of %+v is %d bytes, version 2 %d", p.State, len(b3), len(b2))
+		}
 	}
 }
 
@@ -114,6 +144,9 @@ func TestEncodeRefuses(t *testing.T) {
 		{"generation 0", func(p *Packet) { p.Generation = 0 }, testKey, KeyCurrent, ErrMalformed},
 		{"seq 0", func(p *Packet) { p.Seq = 0 }, testKey, KeyCurrent, ErrMalformed},
 		{"too big", func(p *Packet) { *p = *big }, testKey, KeyCurrent, ErrTooBig},
+		{"too big in version 2", func(p *Packet) { *p = *big; p.Version = 2 }, testKey, KeyCurrent, ErrTooBig},
+		{"version 1", func(p *Packet) { p.Version = 1 }, testKey, KeyCurrent, ErrVersion},
+		{"a version newer than this", func(p *Packet) { p.Version = Version + 1 }, testKey, KeyCurrent, ErrVersion},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPacket()
@@ -126,6 +159,11 @@ func TestEncodeRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sign appends body's HMAC with key, as Encode does.
+func sign(body, key []byte) []byte {
+	return appendMAC(body, body, key)
 }
 
 // resign replaces b's HMAC with one made with key, as a key holder could.
@@ -147,7 +185,15 @@ func TestDecodeRefuses(t *testing.T) {
 	fromLen := clusterLen + 1 + len("web")
 	linkLen := fromLen + 1 + len("h2g") + 3*8
 	heardCount := linkLen + 1 + len("lan")
-	payload := bytes.Index(body, []byte(`{"`))
+	// The header is the same in both versions; the state follows it.
+	noState := testPacket()
+	noState.State = State{}
+	payload := len(encode(t, noState, testKey, KeyCurrent)) - macSize
+	withState := func(version byte, state string) []byte {
+		b := bytes.Clone(body[:payload])
+		b[len(magic)] = version
+		return sign(append(b, state...), testKey)
+	}
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -158,7 +204,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"shorter than the least", good[:minPacket-1], keys, ErrShort},
 		{"too big", append(bytes.Clone(good), make([]byte, MaxPacket)...), keys, ErrTooBig},
 		{"magic", append([]byte("HACTX"), good[5:]...), keys, ErrMagic},
-		{"version", set(len(magic), Version+1), keys, ErrVersion},
+		{"a version newer than this", set(len(magic), Version+1), keys, ErrVersion},
+		{"version 1", set(len(magic), 1), keys, ErrVersion},
+		{"version 0", set(len(magic), 0), keys, ErrVersion},
 		{"wrong key", good, Keys{Current: otherKey}, ErrAuth},
 		{"no key", good, Keys{}, ErrAuth},
 		{"unknown key id", set(len(magic)+1, 2), keys, ErrAuth},
@@ -169,17 +217,69 @@ func TestDecodeRefuses(t *testing.T) {
 		{"empty from", set(fromLen, 0), keys, ErrMalformed},
 		{"heard count past the end", set(heardCount, 255), keys, ErrMalformed},
 		{"heard cut short", sign(bytes.Clone(body[:heardCount+4]), testKey), keys, ErrMalformed},
-		{"no payload", sign(bytes.Clone(body[:payload]), testKey), keys, ErrMalformed},
-		{"null payload", sign(append(bytes.Clone(body[:payload]), "null"...), testKey), keys, ErrMalformed},
-		{"payload not JSON", sign(append(bytes.Clone(body[:payload]), "{held:1}"...), testKey), keys, ErrMalformed},
-		{"payload of the wrong type", sign(append(bytes.Clone(body[:payload]), `{"held":"www"}`...), testKey), keys, ErrMalformed},
-		{"trailing bytes after the state", sign(append(bytes.Clone(body), '}'), testKey), keys, ErrMalformed},
+		{"version 2, no payload", withState(2, ""), keys, ErrMalformed},
+		{"version 2, null payload", withState(2, "null"), keys, ErrMalformed},
+		{"version 2, payload not JSON", withState(2, "{held:1}"), keys, ErrMalformed},
+		{"version 2, payload of the wrong type", withState(2, `{"held":"www"}`), keys, ErrMalformed},
+		{"version 2, trailing bytes after the state", withState(2, `{"held":["www"]}}`), keys, ErrMalformed},
+		{"version 2, speaks out of range", withState(2, `{"speaks":300}`), keys, ErrMalformed},
+		{"version 3, a JSON state", withState(3, `{"held":["www"]}`), keys, ErrMalformed},
+		{"field length past the end", withState(3, "\x03\xc8\x03www"), keys, ErrMalformed},
+		{"field length cut short", withState(3, "\x03\x80"), keys, ErrMalformed},
+		{"field length overflows", withState(3, "\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), keys, ErrMalformed},
+		{"field length near 2^64", withState(3, "\x03\xff\xff\xff\xff\xff\xff\xff\xff\x7f"), keys, ErrMalformed},
+		{"tag without a length", withState(3, "\x03"), keys, ErrMalformed},
+		{"name past its field", withState(3, "\x03\x02\x05w"), keys, ErrMalformed},
+		{"name length not a varint", withState(3, "\x03\x02\x80\x80"), keys, ErrMalformed},
+		{"empty list", withState(3, "\x03\x00"), keys, ErrMalformed},
+		{"flags without a value", withState(3, "\x01\x00"), keys, ErrMalformed},
+		{"flags twice", withState(3, "\x01\x01\x04\x01\x01\x04"), keys, ErrMalformed},
+		{"fields out of order", withState(3, "\x03\x04\x03www\x01\x01\x04"), keys, ErrMalformed},
+		{"unknown field before a known one", withState(3, "\xc8\x00\x01\x01\x04"), keys, ErrMalformed},
+		{"move cut short", withState(3, "\x08\x04\x03www"), keys, ErrMalformed},
+		{"echo's number cut short", withState(3, "\x09\x05\x01c\x00\x01\x80"), keys, ErrMalformed},
+		{"uptime cut short", withState(3, "\x02\x01\x80"), keys, ErrMalformed},
 		{"seq 0", sign(append(append(bytes.Clone(body[:fromLen+1+len("h2g")+8]), make([]byte, 8)...), body[fromLen+1+len("h2g")+16:]...), testKey), keys, ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Decode(tc.b, tc.keys)
 			if !errors.Is(err, tc.want) || p != nil {
 				t.Fatalf("Decode = %v, %v; want %v", p, err, tc.want)
+			}
+		})
+	}
+}
+
+// What a later release may add to the binary state is skipped, so that
+// adding it needs no new version: unknown fields after the known ones,
+// bytes appended to a move or an echo, flag bits.
+func TestDecodeSkipsWhatALaterReleaseAdds(t *testing.T) {
+	noState := testPacket()
+	noState.State = State{}
+	body := encode(t, noState, testKey, KeyCurrent)
+	body = body[:len(body)-macSize]
+	for _, tc := range []struct {
+		name, state string
+		want        State
+		speaks      byte
+	}{
+		{"nothing", "", State{}, Version},
+		{"an unknown field", "\x01\x01\x04\xc8\x03abc", State{Quorate: true}, Version},
+		{"unknown flag bits", "\x01\x02\xfc\xff", State{Quorate: true, Leaving: true}, Version},
+		{"a move with more fields", "\x08\x07\x01g\x01h\x02\x00\x09", State{Moves: []Move{{Group: "g", To: "h", Epoch: 2}}}, Version},
+		{"a longer uptime field", "\x02\x02\x04\x00", State{Uptime: 2}, Version},
+		{"two moves, two echoes", "\x08\x05\x01g\x00\x01\x00\x08\x05\x01h\x00\x02\x00\x09\x06\x01a\x00\x01\x02\x04\x09\x06\x01b\x00\x01\x02\x04",
+			State{Moves: []Move{{Group: "g", Epoch: 1}, {Group: "h", Epoch: 2}}, Echo: []Echo{{Peer: "a", Seq: 1, RecvUnixNano: 1, SentUnixNano: 2}, {Peer: "b", Seq: 1, RecvUnixNano: 1, SentUnixNano: 2}}}, Version},
+		{"a newer version spoken", "\x0a\x01\x07", State{}, 7},
+		{"empty and odd names kept as they are", "\x03\x05\x00\x03\xff<\n", State{Held: []string{"", "\xff<\n"}}, Version},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Decode(sign(append(bytes.Clone(body), tc.state...), testKey), Keys{Current: testKey})
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !reflect.DeepEqual(p.State, tc.want) || p.Speaks != tc.speaks {
+				t.Errorf("Decode = %+v speaks %d, want %+v speaks %d", p.State, p.Speaks, tc.want, tc.speaks)
 			}
 		})
 	}
@@ -197,7 +297,7 @@ func TestDecodeRefusesEveryTamperedByte(t *testing.T) {
 			switch {
 			case i < len(magic):
 				want = ErrMagic
-			case i == len(magic):
+			case i == len(magic) && (b[i] < MinVersion || b[i] > Version):
 				want = ErrVersion
 			}
 			if !errors.Is(err, want) {

@@ -44,6 +44,8 @@ type ReplayGuard struct {
 type peerGuard struct {
 	gen, retired uint64
 	links        map[string]*window
+	// speaks is the newest version that gen reads (Packet.Speaks).
+	speaks byte
 }
 
 // window is one link's: bit i of seen is seq top-i.
@@ -89,12 +91,31 @@ func (g *ReplayGuard) Heard() []Heard {
 	return out
 }
 
+// Speaks is the newest wire version that every peer heard reads: the
+// version a node must send for all of them to hear it. A peer's newest
+// generation counts, from the first of its packets that passes the
+// window, whether or not that packet answers this node's challenge: an
+// agent of version 2 that just started cannot read this node's version-3
+// packets, so it never answers until this node sends version 2. A peer
+// never heard, or fenced since, does not count.
+func (g *ReplayGuard) Speaks() byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v := Version
+	for _, pg := range g.peers {
+		if pg.gen > pg.retired && pg.speaks > 0 {
+			v = min(v, pg.speaks)
+		}
+	}
+	return max(v, MinVersion)
+}
+
 // Check accepts (nil) p, received on link at now, or says why not:
 // ErrWrongLink for a packet sent on another link, ErrLate or ErrFuture for
 // one sent more than MaxSkew before or after now, ErrStale for an older
 // or retired generation or a seq older than the link's window, ErrReplay
 // for one already accepted on that link.
-func (g *ReplayGuard) Check(p *Packet, link string, now time.Time) error {
+func (g *ReplayGuard) Check(p *Packet, link string, now time.Time) (err error) {
 	if p.Link != link {
 		return fmt.Errorf("%w: %s sent it on link %q and it arrived on %q", ErrWrongLink, p.From, p.Link, link)
 	}
@@ -119,6 +140,13 @@ func (g *ReplayGuard) Check(p *Packet, link string, now time.Time) error {
 		pg.gen = p.Generation
 		clear(pg.links)
 	}
+	// A generation speaks as its newest packet says: packets are sent in
+	// version 2 and 3 by one agent, both saying what it reads.
+	defer func() {
+		if err == nil {
+			pg.speaks = p.Speaks
+		}
+	}()
 	w := pg.links[link]
 	switch {
 	case w == nil:

@@ -2,19 +2,19 @@ package wire
 
 import "unicode/utf8"
 
-// The sizes below are upper bounds of the JSON that Encode writes for the
-// state, computed without encoding it, so that a sender can fit its state
-// to a packet (the engine sends what must go in every packet and spreads
-// manual moves and echoes over several) and hactl validate can compute a
-// configuration's worst case. They never undercount (a test checks them
-// against encoding/json) and overcount only numbers, counted at their
-// longest.
+// The sizes below are upper bounds of the state Encode writes, in either
+// version: of its JSON (version 2, with the versions its sender reads),
+// which the binary state of version 3 never exceeds. They are computed
+// without encoding it, so that a sender can fit its state to a packet (the
+// engine sends what must go in every packet and spreads manual moves and
+// echoes over several) and hactl validate can compute a configuration's
+// worst case. They never undercount (a test checks them against both
+// encodings) and overcount only numbers, counted at their longest.
 
 // StateRoom is how many bytes of state fit in a packet with these names
 // and heard generations in its header.
 func StateRoom(cluster, from, link string, heard []Heard) int {
-	// minPacket counts the payload "{}"; the state's size counts its braces.
-	header := minPacket - 2 + len(cluster) + len(from) + len(link)
+	header := minPacket + len(cluster) + len(from) + len(link)
 	for _, h := range heard {
 		header += heardSize(h.Node)
 	}
@@ -84,8 +84,9 @@ func listSize(key string, names []string) int {
 	return n
 }
 
-// fixedSize bounds the flags, the uptime and the braces.
-var fixedSize = len(`{"standby":true,"maintenance":true,"quorate":true,"uptime":,"leaving":true}`) + maxNumber
+// fixedSize bounds the flags, the uptime, the version spoken and the
+// braces.
+var fixedSize = len(`{"standby":true,"maintenance":true,"quorate":true,"uptime":,"leaving":true,"speaks":255}`) + maxNumber
 
 // Size bounds the length of s's JSON.
 func (s *State) Size() int {

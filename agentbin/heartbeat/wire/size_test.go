@@ -24,7 +24,8 @@ func TestSizeBoundsTheEncodedState(t *testing.T) {
 		{"everything", *func() *State { s := testPacket().State; return &s }()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := json.Marshal(&tc.st)
+			// As this release sends it to a peer of version 2.
+			b, err := appendJSONState(nil, &tc.st, Version)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,6 +35,9 @@ func TestSizeBoundsTheEncodedState(t *testing.T) {
 			slack := fixedSize + maxNumber*(2*len(tc.st.Moves)+3*len(tc.st.Echo)) + 32
 			if got := tc.st.Size(); got < len(b) || got > len(b)+slack {
 				t.Errorf("Size() = %d for %d bytes of JSON (slack %d): %s", got, len(b), slack, b)
+			}
+			if bin := appendState(nil, &tc.st, Version); len(bin) > tc.st.Size() {
+				t.Errorf("Size() = %d for %d bytes of binary state", tc.st.Size(), len(bin))
 			}
 		})
 	}
@@ -52,31 +56,38 @@ func TestQuotedSizeIsEncodingJSONs(t *testing.T) {
 	}
 }
 
-// A state of exactly StateRoom bytes by its bound encodes; what the
-// bound allows is never refused as too big.
+// A state of exactly StateRoom bytes by its bound encodes in both
+// versions; what the bound allows is never refused as too big. The bound
+// is JSON's (version 2), and tight there.
 func TestStateOfStateRoomEncodes(t *testing.T) {
-	p := testPacket()
-	p.State = State{Quorate: true}
-	room := StateRoom(p.Cluster, p.From, p.Link, p.Heard)
-	for i := 0; ; i++ {
-		p.State.Held = append(p.State.Held, strings.Repeat("g", 20))
-		if p.State.Size() > room {
-			p.State.Held = p.State.Held[:len(p.State.Held)-1]
-			break
+	for _, version := range []byte{2, 3} {
+		p := testPacket()
+		p.Version = version
+		p.State = State{Quorate: true}
+		room := StateRoom(p.Cluster, p.From, p.Link, p.Heard)
+		for i := 0; ; i++ {
+			p.State.Held = append(p.State.Held, strings.Repeat("g", 20))
+			if p.State.Size() > room {
+				p.State.Held = p.State.Held[:len(p.State.Held)-1]
+				break
+			}
 		}
-	}
-	b, err := Encode(p, testKey, KeyCurrent)
-	if err != nil {
-		t.Fatalf("a state within StateRoom (%d of %d bytes by its bound): %v", p.State.Size(), room, err)
-	}
-	if len(b) < MaxPacket-300 {
-		t.Errorf("packet of %d bytes: StateRoom leaves too much unused", len(b))
-	}
-	// The bound overcounts the flags and uptime this state lacks (81
-	// bytes); beyond that, the packet is too big.
-	p.State.Held = append(p.State.Held, strings.Repeat("g", fixedSize+8))
-	if _, err := Encode(p, testKey, KeyCurrent); err == nil {
-		t.Error("a state well over StateRoom encoded: StateRoom is not the limit")
+		b, err := Encode(p, testKey, KeyCurrent)
+		if err != nil {
+			t.Fatalf("version %d: a state within StateRoom (%d of %d bytes by its bound): %v", version, p.State.Size(), room, err)
+		}
+		if version != 2 {
+			continue
+		}
+		if len(b) < MaxPacket-300 {
+			t.Errorf("packet of %d bytes: StateRoom leaves too much unused", len(b))
+		}
+		// The bound overcounts the flags and uptime this state lacks (81
+		// bytes, and the version it reads); beyond that, the packet is too big.
+		p.State.Held = append(p.State.Held, strings.Repeat("g", fixedSize+8))
+		if _, err := Encode(p, testKey, KeyCurrent); err == nil {
+			t.Error("a state well over StateRoom encoded: StateRoom is not the limit")
+		}
 	}
 }
 

@@ -68,14 +68,9 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 }
 
 func alive(pid int) bool {
-	// A process that has exited but is not reaped yet (a zombie) is
-	// gone for this purpose.
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	_, rest, _ := strings.Cut(string(data), ") ")
-	return !strings.HasPrefix(rest, "Z")
+	// A zombie (exited, not reaped yet) is gone for this purpose.
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	return err == nil && !strings.Contains(string(status), "\nState:\tZ")
 }
 
 func TestInitScriptRestartsAnAgentThatExitsBackingOff(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/hactl/hactl/agentbin/agent"
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "run":
 		smallProcs()
+		smallHeap()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		reload := make(chan struct{}, 1)
@@ -144,5 +146,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 func smallProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
+	}
+}
+
+// smallHeap collects the agent's heap when it has grown by half, unless
+// GOGC says otherwise. The agent's live heap is small (under 1 MB with
+// the monitor role keeping 140 series), so Go's default collects it only
+// at its 4 MB minimum goal, and what the heap reached stays resident: at
+// 50 the goal is 2 MB. On an idle monitored node that is a collection
+// every 100 s or so, of half a millisecond.
+func smallHeap() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
 	}
 }

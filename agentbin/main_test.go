@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -23,5 +24,26 @@ func TestRunRefusesUnknownCommands(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "usage") {
 		t.Errorf("stderr %q lacks usage", errOut.String())
+	}
+}
+
+// TestAgentLeavesOutHeavyLibraries keeps the agent small: every page of
+// its binary tends to end up resident on every node. protobuf came in
+// once with the Prometheus encoder and made the binary 4 MB bigger.
+func TestAgentLeavesOutHeavyLibraries(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to list the agent's packages")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, heavy := range []string{"google.golang.org/protobuf/", "github.com/prometheus/", "github.com/hashicorp/hcl", "github.com/charmbracelet/", "github.com/spf13/cobra"} {
+			if strings.HasPrefix(pkg, heavy) {
+				t.Errorf("the agent imports %s", pkg)
+			}
+		}
 	}
 }

@@ -228,10 +228,11 @@ func (r *Role) collect(now time.Time) {
 			errs = append(errs, derr)
 		}
 	}
-	text, err := encode(samples)
-	if err != nil {
-		errs = append(errs, err.Error())
+	prev := 0
+	if e := r.latest.Load(); e != nil {
+		prev = len(e.text)
 	}
+	text := encode(samples, prev)
 
 	sum := status.Monitor{Listen: r.m.Listen, Collected: now.UTC(), Series: len(samples)}
 	observe := func(at time.Time) func(s *metric.Sample, series string, v float64) {
@@ -259,9 +260,7 @@ func (r *Role) collect(now time.Time) {
 	r.mu.Unlock()
 	// Last: a scrape that sees this collection finds its thresholds
 	// checked and its summary reported.
-	if text != nil {
-		r.latest.Store(&exposition{text: text})
-	}
+	r.latest.Store(&exposition{text: text})
 }
 
 // forgetAge is how long a threshold keeps a series it no longer sees: a

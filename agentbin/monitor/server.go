@@ -7,12 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	"github.com/prometheus/common/expfmt"
 )
 
 // textFormat is the content type of the text exposition.
-var textFormat = string(expfmt.NewFormat(expfmt.TypeTextPlain))
+const textFormat = "text/plain; version=0.0.4; charset=utf-8"
 
 // metricsHandler serves the latest exposition at /metrics, and nothing
 // else: the dashboard's API is on a unix socket, never on the network.

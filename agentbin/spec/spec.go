@@ -342,10 +342,13 @@ type Monitor struct {
 	// BasicAuth, when set, is asked of every scrape.
 	BasicAuth *BasicAuth `json:"basic_auth,omitempty"`
 	// TLS, when set, serves /metrics over HTTPS with this certificate.
-	TLS         *CertPair    `json:"tls,omitempty"`
-	Collectors  []string     `json:"collectors"`
-	IntervalMS  int          `json:"interval_ms"`
-	RetentionMS int64        `json:"retention_ms"`
+	TLS        *CertPair `json:"tls,omitempty"`
+	Collectors []string  `json:"collectors"`
+	IntervalMS int       `json:"interval_ms"`
+	// RetentionMS is no longer written: the history's archives are fixed
+	// (agentbin/monitor/history). It is read so that a spec written by an
+	// earlier hactl, which an upgraded agent may find at its start, parses.
+	RetentionMS int64        `json:"retention_ms,omitempty"`
 	Devices     []SNMPDevice `json:"snmp_devices,omitempty"`
 	Thresholds  []Threshold  `json:"thresholds,omitempty"`
 }

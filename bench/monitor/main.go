@@ -12,10 +12,14 @@
 //     run) is measured over several runs and scaled to one run every
 //     10 s, the rate of the other two.
 //
-// It reports CPU seconds over the window (-d, 60 s), memory at its end —
-// the proportional set size (PSS) summed over each side's processes, so
-// that the pages of the one binary the agent's supervisor and agent share
-// count once, and the resident set (RSS) beside it — the median time of a /metrics scrape of the agent and of
+// Each side is a process tree, counted whole: the agent's supervisor (on
+// a node without systemd, the init script's shell) with the agent under
+// it; node_exporter. It reports CPU seconds over the window (-d, 60 s),
+// memory at its end — the proportional set size (PSS) summed over each
+// side's processes (a page n processes share counts 1/n in each, so a
+// program's pages that its processes share count once), and the resident
+// set (RSS) summed beside it — the
+// median time of a /metrics scrape of the agent and of
 // node_exporter, and the size of the agent's history files at the start
 // and the end of the window (their growth: none is the goal), and ends
 // with one line "result: key=value …".
@@ -34,12 +38,14 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/hactl/hactl/agentbin/layout"
 	"github.com/hactl/hactl/agentbin/monitor/snmp/snmptest"
 	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
@@ -159,12 +165,15 @@ func run(window time.Duration) error {
 		}
 	}
 
-	// hactl's agent and node_exporter, each scraped every interval.
-	agentPID, err := b.pid(`^hactl-agent`)
+	// hactl's agent and node_exporter, each scraped every interval. Each
+	// side is every process of its tree: the agent's supervisor (the init
+	// script's shell, whose pid file names it) and the agent under it;
+	// node_exporter and whatever it would start.
+	agentPID, err := b.tree(`cat ` + layout.PidFile)
 	if err != nil {
 		return err
 	}
-	nePID, err := b.pid(`^prometheus-node`)
+	nePID, err := b.tree(`pgrep -x prometheus-node`)
 	if err != nil {
 		return err
 	}
@@ -189,6 +198,20 @@ func run(window time.Duration) error {
 			}
 		}
 		time.Sleep(time.Until(start.Add(time.Duration(i+1) * interval)))
+	}
+	// A process that came or went during the window (the agent
+	// restarted) would make the sums compare different things.
+	for _, side := range []struct {
+		root string
+		pids []int
+	}{{`cat ` + layout.PidFile, agentPID}, {`pgrep -x prometheus-node`, nePID}} {
+		now, err := b.tree(side.root)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(now, side.pids) {
+			return fmt.Errorf("the processes of %q changed during the window: %v, then %v", side.root, side.pids, now)
+		}
 	}
 	agentCPU1, err := b.cpu(agentPID)
 	if err != nil {
@@ -261,11 +284,12 @@ func run(window time.Duration) error {
 	fmt.Printf("result: agent_cpu_s=%.3f node_exporter_cpu_s=%.3f mrtg_snmpd_cpu_s=%.3f cpu_vs_node_exporter=%.2f cpu_vs_mrtg=%.2f"+
 		" agent_pss_mib=%.1f node_exporter_pss_mib=%.1f pss_vs_node_exporter=%.2f"+
 		" agent_rss_mib=%.1f node_exporter_rss_mib=%.1f mrtg_snmpd_rss_mib=%.1f rss_vs_node_exporter=%.2f"+
-		" agent_scrape_ms=%.2f node_exporter_scrape_ms=%.2f scrape_vs_node_exporter=%.2f history_bytes=%d history_growth_bytes=%d\n",
+		" agent_scrape_ms=%.2f node_exporter_scrape_ms=%.2f scrape_vs_node_exporter=%.2f history_bytes=%d history_growth_bytes=%d"+
+		" agent_processes=%d node_exporter_processes=%d\n",
 		agentCPU, neCPU, mrtgCPU, ratio(agentCPU, neCPU), ratio(agentCPU, mrtgCPU),
 		agentPSS, nePSS, ratio(agentPSS, nePSS),
 		agentRSS, neRSS, mrtgRSS, ratio(agentRSS, neRSS),
-		agentScrape, neScrape, ratio(agentScrape, neScrape), histAfter, histAfter-histBefore)
+		agentScrape, neScrape, ratio(agentScrape, neScrape), histAfter, histAfter-histBefore, len(agentPID), len(nePID))
 	return nil
 }
 
@@ -331,8 +355,7 @@ func (b *bench) scrape(url string) (float64, error) {
 	return float64(time.Since(start).Microseconds()) / 1000, nil
 }
 
-// pid is the node's processes whose names match re (the agent is two:
-// its supervisor and the agent proper).
+// pid is the node's processes whose names match re.
 func (b *bench) pid(re string) ([]int, error) {
 	out, err := b.out("ps -eo pid=,comm=")
 	if err != nil {
@@ -349,6 +372,34 @@ func (b *bench) pid(re string) ([]int, error) {
 	if len(pids) == 0 {
 		return nil, fmt.Errorf("no process matches %s on %s:\n%s", re, node, out)
 	}
+	return pids, nil
+}
+
+// tree is the process whose pid the shell command root prints and all
+// its descendants, sorted: one side of the comparison, whatever its
+// processes are named.
+func (b *bench) tree(root string) ([]int, error) {
+	out, err := b.out(root + "; echo; ps -eo pid=,ppid=")
+	if err != nil {
+		return nil, err
+	}
+	first, table, _ := strings.Cut(out, "\n\n")
+	top, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return nil, fmt.Errorf("%q on %s gives no pid: %q", root, node, first)
+	}
+	children := map[int][]int{}
+	for _, line := range strings.Split(table, "\n") {
+		var pid, ppid int
+		if _, err := fmt.Sscan(line, &pid, &ppid); err == nil {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	pids := []int{top}
+	for i := 0; i < len(pids); i++ {
+		pids = append(pids, children[pids[i]]...)
+	}
+	slices.Sort(pids)
 	return pids, nil
 }
 

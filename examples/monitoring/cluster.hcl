@@ -95,9 +95,9 @@ monitor {
   collectors = ["cpu", "load", "memory", "disk", "filesystem", "network", "processes", "heartbeat"]
 
   # MRTG polls every 5 minutes (cron */5) and keeps about two years of
-  # averaged data; 10 seconds shows a failover, 400 days a trend.
-  interval  = "10s"
-  retention = "400d"
+  # averaged data; 10 seconds shows a failover. The history's archives
+  # are RRD's: a day, a week, a month and two years, always.
+  interval = "10s"
 
   # /metrics for Prometheus (MRTG's WorkDir served by httpd), on each
   # node's lan address, port 9694: the management network, not every

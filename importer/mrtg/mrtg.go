@@ -56,7 +56,7 @@ func Import(m *importer.Model, srcs []*importer.Source) {
 			case key == "interval" && l.target == "":
 				m.Translated(o, "Interval "+value, "hactl's agents sample every 10s and poll SNMP devices every 30s (monitor interval, snmp_device interval); MRTG's five minutes would hide a failover.")
 			case key == "workdir" || key == "htmldir" || key == "imagedir" || key == "logdir" || key == "logformat" || key == "pathadd" || key == "libadd" || key == "runasdaemon" || key == "forks" || key == "enableipv6" || key == "language" || key == "nomib2" || key == "loadmibs" || key == "refresh" || key == "icondir" || key == "writeexpires":
-				m.Unsupported(o, l.keyword, "A setting of MRTG's own files and process; hactl keeps its samples in the agent (retention) and serves the graphs on the monitor's listen address.")
+				m.Unsupported(o, l.keyword, "A setting of MRTG's own files and process; hactl keeps its samples in the agent's round-robin history (a day to two years) and serves the graphs on the monitor's listen address.")
 			case l.target != "" || key == "options" || key == "title" || key == "pagetop" || key == "maxbytes" || key == "ylegend" || key == "shortlegend" || key == "legendi" || key == "legendo" || key == "legend1" || key == "legend2" || key == "kmg" || key == "xsize" || key == "ysize":
 				m.Unsupported(o, l.keyword, "A graph or page setting of MRTG; hactl's dashboard draws every series with its own scale and legend.")
 			default:

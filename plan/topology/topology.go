@@ -440,7 +440,6 @@ type Monitor struct {
 	Nodes      []*Node // empty: every node
 	Collectors []string
 	Interval   time.Duration
-	Retention  time.Duration
 	Devices    []*SNMPDevice
 	Thresholds []*Threshold
 	Range      Range

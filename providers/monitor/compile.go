@@ -24,7 +24,7 @@ func (Provider) Compile(c *providers.CompileContext) {
 	if !slices.Contains(nodes, c.Node) {
 		return
 	}
-	sm := &spec.Monitor{Listen: listenAddress(m, c.Node), Collectors: m.Collectors, IntervalMS: providers.MS(m.Interval), RetentionMS: m.Retention.Milliseconds()}
+	sm := &spec.Monitor{Listen: listenAddress(m, c.Node), Collectors: m.Collectors, IntervalMS: providers.MS(m.Interval)}
 	if a := m.BasicAuth; a != nil {
 		sm.BasicAuth = &spec.BasicAuth{User: a.User, PasswordPath: c.SecretFrom("monitor-password", a.Password, a.PasswordFile, a.Range)}
 	}

@@ -1,7 +1,8 @@
 // Package monitor is the provider of the monitor block: resource monitoring
 // of the nodes (CPU, load, memory, disks, interface traffic) and of SNMP
-// devices, kept for a retention period and shown as graphs in a browser
-// (the Net-SNMP + MRTG / RRDtool / Cacti system of the guide).
+// devices, kept in fixed-size round-robin archives (a day, a week, a month
+// and two years) and shown as graphs in a browser (the Net-SNMP + MRTG /
+// RRDtool / Cacti system of the guide).
 package monitor
 
 import (
@@ -27,6 +28,16 @@ var _ providers.Provider = Provider{}
 // cluster roles' (agentbin/monitor/collect has one collector per name).
 var Collectors = []string{"cpu", "load", "memory", "disk", "filesystem", "network", "processes", "heartbeat", "lvs", "proxy", "sync"}
 
+// retentionDetail is why retention is deprecated. It was the one length
+// of all history; the history became RRDtool's archives instead, those
+// the dashboard draws its day, week, month and year graphs from, each
+// file made once at its full size: sizing the archives from retention
+// would need each file to say its own layout, every file made again when
+// retention changes (RRDtool's resize), and the old default, 14 days,
+// would have left the month and year graphs empty.
+const retentionDetail = "History is kept in fixed round-robin archives, 1-minute points for a day, 5-minute for a week, " +
+	"30-minute for a month and 1-day for two years, 185 KiB per series from the start, whatever retention says."
+
 // DefaultPort is the port /metrics is served on when listen is not given.
 const DefaultPort = 9694
 
@@ -44,7 +55,7 @@ func (Provider) Schema() *providers.Block {
 			{Name: "nodes", Type: providers.RefList, RefKind: "node", Doc: "Nodes to monitor. Default: every node.", Example: "[node.h2g, node.c2g]"},
 			{Name: "collectors", Type: providers.StringList, Default: `["cpu", "load", "memory", "disk", "filesystem", "network", "processes", "heartbeat", "lvs", "proxy", "sync"]`, Doc: "What to collect on the nodes; any of " + providers.EnumDoc(Collectors) + ". The cluster's collectors (heartbeat, lvs, proxy, sync) give what the node's roles report."},
 			{Name: "interval", Type: providers.Duration, Default: `"10s"`, Doc: "Time between samples (MRTG's 5 minutes is far too coarse to see a failover)."},
-			{Name: "retention", Type: providers.Duration, Default: `"14d"`, Doc: "How long samples are kept."},
+			{Name: "retention", Type: providers.Duration, Doc: "Deprecated, decides nothing (a warning says so). " + retentionDetail},
 		},
 		Blocks: []*providers.Block{{
 			Type:   "basic_auth",
@@ -125,7 +136,6 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		Port:       c.Port("port"),
 		Collectors: c.Strings("collectors"),
 		Interval:   c.Duration("interval"),
-		Retention:  c.Duration("retention"),
 		Range:      c.BlockRange(),
 	}
 	d.Topology.Monitor = m
@@ -138,8 +148,9 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 			d.Error(c.Range("collectors"), fmt.Sprintf("Unknown collector %q", col), detail)
 		}
 	}
-	if m.Retention > 0 && m.Interval > 0 && m.Retention < m.Interval {
-		d.Error(c.Range("retention"), "Retention shorter than interval", "retention must be longer than interval, or no sample would be kept.")
+	if c.Has("retention") {
+		c.Duration("retention")
+		d.Warn(c.Range("retention"), "retention decides nothing", retentionDetail+" Remove the attribute.")
 	}
 	if m.Listen != "" {
 		if _, port, err := net.SplitHostPort(m.Listen); err != nil || !validPort(port) {

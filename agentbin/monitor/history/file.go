@@ -53,6 +53,10 @@ var fileSize = func() int64 {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// zeros is what a new file is filled with after its header; never
+// written to.
+var zeros [32 << 10]byte
+
 // fileName is the series' file name: its key hashed, so that nothing a
 // label value holds can reach the path.
 func fileName(series string) string {
@@ -90,8 +94,10 @@ type record struct {
 	n        uint32
 }
 
-func (r record) encode() []byte {
-	b := make([]byte, recordSize)
+// encode writes the record into b, which must hold recordSize bytes,
+// and returns them.
+func (r record) encode(b []byte) []byte {
+	b = b[:recordSize]
 	binary.LittleEndian.PutUint64(b[0:], uint64(r.start))
 	binary.LittleEndian.PutUint64(b[8:], math.Float64bits(r.avg))
 	binary.LittleEndian.PutUint64(b[16:], math.Float64bits(r.max))
@@ -121,8 +127,10 @@ type counterState struct {
 	value float64
 }
 
-func (s counterState) encode() []byte {
-	b := make([]byte, stateSize)
+// encode writes the state into b, which must hold stateSize bytes, and
+// returns them.
+func (s counterState) encode(b []byte) []byte {
+	b = b[:stateSize]
 	binary.LittleEndian.PutUint64(b[0:], s.seq)
 	binary.LittleEndian.PutUint64(b[8:], uint64(s.nanos))
 	binary.LittleEndian.PutUint64(b[16:], math.Float64bits(s.value))
@@ -188,9 +196,14 @@ func createFile(dir, series string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating history file: %w", err)
 	}
-	buf := make([]byte, fileSize)
-	copy(buf, encodeHeader(series))
-	if _, err = f.Write(buf); err == nil {
+	// The rest is zeros, written from a shared block rather than a
+	// file-sized buffer per series: a first start makes every series'
+	// file at once, and those buffers were most of what it allocated.
+	_, err = f.Write(encodeHeader(series))
+	for left := fileSize - headerSize; err == nil && left > 0; left -= int64(len(zeros)) {
+		_, err = f.Write(zeros[:min(left, int64(len(zeros)))])
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if err == nil {

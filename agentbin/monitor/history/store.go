@@ -42,6 +42,9 @@ type series struct {
 	loaded   [len(archives)]bool
 	state    counterState
 	hasState bool
+	// buf is where a record or the state is encoded or read: the store's
+	// lock serializes its use, and a collection writes a few per series.
+	buf [max(recordSize, stateSize)]byte
 }
 
 // Open opens (making it 0700 if missing) the store in dir. step is the
@@ -137,7 +140,7 @@ func (s *Store) record(key string, smp metric.Sample, t time.Time) error {
 	v := smp.Value
 	if smp.Kind == metric.Counter {
 		v = sr.rate(t, smp.Value, 2*s.step)
-		if _, err := sr.f.WriteAt(sr.state.encode(), stateOff+int64(sr.state.seq%2)*stateSize); err != nil {
+		if _, err := sr.f.WriteAt(sr.state.encode(sr.buf[:]), stateOff+int64(sr.state.seq%2)*stateSize); err != nil {
 			return err
 		}
 	}
@@ -145,7 +148,8 @@ func (s *Store) record(key string, smp metric.Sample, t time.Time) error {
 		return nil
 	}
 	for span, a := range archives {
-		for _, start := range slotsCovered(a.slot, t.Unix(), int64(s.step/time.Second)) {
+		first, last := slotsCovered(a.slot, t.Unix(), int64(s.step/time.Second))
+		for start := first; start <= last; start += a.slot {
 			if err := sr.add(Span(span), start, v); err != nil {
 				return err
 			}
@@ -172,20 +176,17 @@ func (sr *series) rate(t time.Time, value float64, heartbeat time.Duration) floa
 	return r
 }
 
-// slotsCovered is the starts of the slots a primary point at t fills:
-// the one holding t, and when a step is longer than a slot, the others
-// whose start lies in the step the point stands for, so that a slow
-// collection does not leave most of the finest archive unknown.
-func slotsCovered(slot, t, stepSec int64) []int64 {
-	last := floorDiv(t, slot) * slot
+// slotsCovered is the starts of the slots a primary point at t fills,
+// from first to last a slot apart: the one holding t, and when a step is
+// longer than a slot, the others whose start lies in the step the point
+// stands for, so that a slow collection does not leave most of the
+// finest archive unknown.
+func slotsCovered(slot, t, stepSec int64) (first, last int64) {
+	last = floorDiv(t, slot) * slot
 	if stepSec <= slot {
-		return []int64{last}
+		return last, last
 	}
-	var starts []int64
-	for st := (floorDiv(t-stepSec, slot) + 1) * slot; st <= last; st += slot {
-		starts = append(starts, st)
-	}
-	return starts
+	return (floorDiv(t-stepSec, slot) + 1) * slot, last
 }
 
 // add folds v into the slot starting at start and writes the slot's
@@ -206,14 +207,14 @@ func (sr *series) add(span Span, start int64, v float64) error {
 	if r.n == 1 || v > r.max {
 		r.max = v
 	}
-	_, err := sr.f.WriteAt(r.encode(), recordOffset(span, start))
+	_, err := sr.f.WriteAt(r.encode(sr.buf[:]), recordOffset(span, start))
 	return err
 }
 
 // read is the record of the slot starting at start, empty when the file
 // holds none for it (never written, an older lap of the ring, or torn).
 func (sr *series) read(span Span, start int64) (record, error) {
-	b := make([]byte, recordSize)
+	b := sr.buf[:recordSize]
 	if _, err := sr.f.ReadAt(b, recordOffset(span, start)); err != nil {
 		return record{}, err
 	}

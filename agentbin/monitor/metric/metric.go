@@ -6,7 +6,7 @@ package metric
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -46,18 +46,30 @@ func (s Sample) Series() string {
 	if len(s.Labels) == 0 {
 		return s.Name
 	}
-	labels := append([]Label(nil), s.Labels...)
-	sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
+	// Collectors give their labels sorted, most of them one label: copy
+	// and sort only when needed, this runs for every sample of every
+	// collection.
+	labels := s.Labels
+	byName := func(a, b Label) int { return strings.Compare(a.Name, b.Name) }
+	if !slices.IsSortedFunc(labels, byName) {
+		labels = slices.SortedFunc(slices.Values(labels), byName)
+	}
+	n := len(s.Name) + 2
+	for _, l := range labels {
+		n += len(l.Name) + len(l.Value) + 4
+	}
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteString(s.Name)
 	b.WriteByte('{')
+	var quoted [64]byte
 	for i, l := range labels {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(l.Name)
 		b.WriteByte('=')
-		b.WriteString(strconv.Quote(l.Value))
+		b.Write(strconv.AppendQuote(quoted[:0], l.Value))
 	}
 	b.WriteByte('}')
 	return b.String()

@@ -1,6 +1,9 @@
 package metric
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSeriesSortsLabelsAndQuotesValues(t *testing.T) {
 	for _, c := range []struct {
@@ -10,6 +13,8 @@ func TestSeriesSortsLabelsAndQuotesValues(t *testing.T) {
 		{Sample{Name: "node_load1"}, "node_load1"},
 		{Sample{Name: "x", Labels: []Label{{"b", "2"}, {"a", "1"}}}, `x{a="1",b="2"}`},
 		{Sample{Name: "x", Labels: []Label{{"device", "e\"th\n0"}}}, `x{device="e\"th\n0"}`},
+		{Sample{Name: "x", Labels: []Label{{"c", "3"}, {"a", "1"}, {"b", "2"}}}, `x{a="1",b="2",c="3"}`},
+		{Sample{Name: "x", Labels: []Label{{"name", strings.Repeat("long ", 30)}}}, `x{name="` + strings.Repeat("long ", 30) + `"}`},
 	} {
 		if got := c.sample.Series(); got != c.want {
 			t.Errorf("Series() = %s, want %s", got, c.want)

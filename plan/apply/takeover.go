@@ -34,6 +34,10 @@ type daemon struct {
 	// children (keepalived's VRRP and checker processes, Heartbeat's
 	// readers and writers) carry it too.
 	process string
+	// helpers are the names of the processes it starts that would act
+	// on the cluster without it (Heartbeat's CRM and its ipfail): killed
+	// with it.
+	helpers []string
 	// watchdogConf, when set, is its configuration, whose watchdog
 	// directive makes the kernel reboot the host when the daemon dies.
 	watchdogConf string
@@ -41,7 +45,8 @@ type daemon struct {
 
 var daemons = map[string]daemon{
 	"keepalived": {service: "keepalived", process: "keepalived"},
-	"heartbeat":  {service: "heartbeat", process: "heartbeat", watchdogConf: "/etc/ha.d/ha.cf"},
+	"heartbeat": {service: "heartbeat", process: "heartbeat", watchdogConf: "/etc/ha.d/ha.cf",
+		helpers: []string{"ipfail", "ccm", "cib", "crmd", "lrmd", "pengine", "stonithd", "attrd", "mgmtd"}},
 }
 
 func daemonOf(name string) (daemon, error) {
@@ -144,6 +149,9 @@ func PlanTakeover(name string, nodes []string, states map[string]HostState, vips
 		}
 	}
 	var problems []string
+	if len(all) == 0 {
+		problems = append(problems, "the configuration has no VIP, and a takeover hands VIPs over")
+	}
 	holders := map[string][]netip.Addr{}
 	for _, a := range slices.SortedFunc(maps.Keys(all), netip.Addr.Compare) {
 		var on []string
@@ -267,6 +275,7 @@ elif [ -x /etc/init.d/$svc ] && command -v update-rc.d >/dev/null 2>&1; then
   update-rc.d "$svc" disable >/dev/null 2>&1
 fi
 pkill -KILL -x "$proc"
+for p in %[3]s; do pkill -KILL -x "$p"; done
 for i in $(seq 50); do pgrep -x "$proc" >/dev/null || break; sleep 0.1; done
 sleep 1
 if pgrep -x "$proc" >/dev/null; then
@@ -274,7 +283,7 @@ if pgrep -x "$proc" >/dev/null; then
   exit 1
 fi
 if [ $systemd = 1 ]; then systemctl reset-failed "$svc" 2>/dev/null; fi
-exit 0`, remote.Quote(d.service), remote.Quote(d.process)), nil
+exit 0`, remote.Quote(d.service), remote.Quote(d.process), strings.Join(d.helpers, " ")), nil
 }
 
 // WaitRunning polls the agent of node until it reports every one of

@@ -52,7 +52,7 @@ func TestKeepalivedPairMigratesToHactl(t *testing.T) {
 			"cat > /etc/keepalived/conf.d/web.conf <<'EOF'\n"+mustRead(t, filepath.Join(pairDir, n, "conf.d", "web.conf"))+"\nEOF\n"+
 			"cd /etc/keepalived && (keepalived --dont-fork --log-console --log-detail > /var/log/keepalived.log 2>&1 &)")
 	}
-	c.migrateByApply("keepalived", "/var/log/keepalived.log", 30*time.Second)
+	c.migrateByApply("keepalived", "/var/log/keepalived.log", 30*time.Second, nil)
 }
 
 // TestHeartbeatPairMigratesToHactl runs a real Heartbeat 3 pair (Debian's
@@ -89,7 +89,24 @@ func TestHeartbeatPairMigratesToHactl(t *testing.T) {
 			"chmod 600 /etc/ha.d/authkeys && cat > /etc/init.d/httpd <<'EOF'\n"+lsbHttpd+"EOF\n"+
 			"chmod 755 /etc/init.d/httpd && /etc/init.d/heartbeat start")
 	}
-	c.migrateByApply("heartbeat", "/var/log/ha-log", 90*time.Second)
+	c.migrateByApply("heartbeat", "/var/log/ha-log", 90*time.Second, func() {
+		// A state apply must not take over from is refused before
+		// anything changes: a Heartbeat on the holder whose ha.cf asks
+		// for the kernel watchdog (read by the check; the running
+		// Heartbeat read its ha.cf at start) would reboot the host when
+		// killed.
+		c.onNode("h2g", "cp /etc/ha.d/ha.cf /tmp/ha.cf && echo 'watchdog /dev/watchdog' >> /etc/ha.d/ha.cf")
+		out := c.mustHactl(1, "apply", "--auto-approve")
+		for _, want := range []string{"cannot take over from heartbeat", "uses the kernel watchdog", "nothing was changed"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the refused apply does not say %q:\n%s", want, out)
+			}
+		}
+		for _, n := range []string{"h2g", "c2g"} {
+			c.onNode(n, "pgrep -x heartbeat >/dev/null && ! pgrep -x hactl-agent")
+		}
+		c.onNode("h2g", "mv /tmp/ha.cf /etc/ha.d/ha.cf")
+	})
 }
 
 // lsbHttpd stands for the guide's httpd init script: Heartbeat and then
@@ -107,12 +124,12 @@ esac
 // heartbeat) over to hactl with one hactl apply of the imported file,
 // while the client asks the VIP every 10ms and the client's switch port
 // asks who answers ARP for it. It waits up to startup for the old pair to
-// serve the VIP from h2g. The VIP must never have two holders, no gap the
+// serve the VIP from h2g, then runs before (when set), then applies. The VIP must never have two holders, no gap the
 // client sees may be longer than one hactl failover (the imported
 // deadtime), daemon must run on no node afterwards, a second plan must
 // have nothing to do, and hactl must own the VIP (a cut moves it, a heal
 // brings it back). It prints the longest gap.
-func (c *cluster) migrateByApply(daemon, logFile string, startup time.Duration) {
+func (c *cluster) migrateByApply(daemon, logFile string, startup time.Duration, before func()) {
 	t := c.t
 	t.Helper()
 	t.Cleanup(func() {
@@ -137,6 +154,9 @@ func (c *cluster) migrateByApply(daemon, logFile string, startup time.Duration) 
 		t.Fatalf("the %s pair does not serve the VIP from h2g: %v", daemon, err)
 	}
 	c.oneHolder("h2g")
+	if before != nil {
+		before()
+	}
 
 	watch := watchHolders(t, c.lab, "net_192_168_0_0", netip.MustParseAddr(vip))
 	start := time.Now()

@@ -82,8 +82,10 @@ func (s *Session) takeOver(ctx context.Context, chains [][]string, hostPlans map
 	}
 
 	failed := ""
+	recorded := map[string]bool{}
 	record := func(node string, err error) {
 		results = append(results, Result{Node: node, Applied: err == nil, Err: err})
+		recorded[node] = true
 		if err != nil {
 			failed = node
 		}
@@ -105,10 +107,9 @@ func (s *Session) takeOver(ctx context.Context, chains [][]string, hostPlans map
 	if err != nil {
 		return refuse(err)
 	}
-	stopped := map[string]error{}
 	for _, n := range t.Stop {
-		if stopped[n] = hostStep(n, "stop and disable "+name+" (this node holds no VIP)", stop); stopped[n] != nil {
-			record(n, stopped[n])
+		if err := hostStep(n, "stop and disable "+name+" (this node holds no VIP)", stop); err != nil {
+			record(n, err)
 			break
 		}
 	}
@@ -129,11 +130,11 @@ func (s *Session) takeOver(ctx context.Context, chains [][]string, hostPlans map
 		record(t.Holder, err)
 	}
 	for _, n := range nodes {
-		if n == t.Holder || stopped[n] != nil {
+		if recorded[n] {
 			continue
 		}
 		if failed != "" {
-			if len(hostPlans[n].Changes) > 0 || slices.Contains(t.Stop, n) {
+			if len(hostPlans[n].Changes) > 0 || slices.Contains(t.Stop, n) || n == t.Holder {
 				results = append(results, Result{Node: n, Skipped: fmt.Sprintf("not applied: the takeover from %s failed on %s", name, failed)})
 			}
 			continue

@@ -135,6 +135,9 @@ type Model struct {
 	// KeyOrigin is where the input's shared secret (authkeys, VRRP
 	// auth_pass) is, which the new cluster key replaces.
 	KeyOrigin Origin
+	// TakesOver is the HA daemon that runs the input's cluster today
+	// (keepalived, heartbeat), which hactl apply takes over from.
+	TakesOver string
 
 	Networks        []*Network
 	Nodes           []*Node

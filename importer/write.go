@@ -23,6 +23,9 @@ func (m *Model) HCL() []byte {
 	}
 	cl := m.block(b, "cluster", []string{m.ClusterName}, m.KeyOrigin, keyNote)
 	cl.SetAttributeValue("key_file", cty.StringVal(ClusterKeyFile))
+	if m.TakesOver != "" {
+		cl.SetAttributeValue("takes_over", cty.StringVal(m.TakesOver))
+	}
 
 	for _, v := range m.Variables {
 		vb := m.block(b, "variable", []string{v.Name}, Origin{}, "an address the input does not give: set it before validate or apply")

@@ -36,6 +36,9 @@ type Desired struct {
 	AgentBinary  []byte
 	AgentSHA256  string
 	AgentVersion string
+	// TakesOver is the HA daemon the host ran before hactl (the
+	// cluster's takes_over), "" for none.
+	TakesOver string
 }
 
 // Observed is what a host reported.
@@ -192,6 +195,7 @@ func Compute(desired []*Desired, observed map[string]*Observed) *Plan {
 			h.Warnings = hostWarnings(d, o)
 			h.Unaccounted = Unaccounted(d, o, vips)
 			h.Notes, h.Refused = lvsDatapaths(d, o)
+			h.Notes = append(h.Notes, takeoverNotes(d, h.Changes)...)
 		}
 		p.Hosts = append(p.Hosts, h)
 	}

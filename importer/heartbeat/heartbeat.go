@@ -19,6 +19,8 @@ import (
 // Import reads the given files into m.
 func Import(m *importer.Model, srcs []*importer.Source) {
 	st := &state{m: m, short: map[string]string{}}
+	// The hosts run Heartbeat today: apply takes over from it.
+	m.TakesOver = "heartbeat"
 	var cibs, hares []*importer.Source
 	for _, s := range srcs {
 		switch kindOf(s) {

@@ -66,6 +66,10 @@ func Import(m *importer.Model, srcs []*importer.Source) {
 	for _, h := range st.hosts {
 		st.host(h)
 	}
+	if len(st.instances) > 0 {
+		// keepalived holds the VIPs today: apply takes over from it.
+		m.TakesOver = "keepalived"
+	}
 	st.finish()
 }
 

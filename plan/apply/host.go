@@ -3,6 +3,9 @@
 // upload secrets and the spec atomically, start or restart the service,
 // wait until the agent reports the new spec healthy), and destroy. It only
 // executes what a plan.Plan says; deciding what to do is package plan's job.
+// One exception: a takeover from the daemon a cluster replaces
+// (takeover.go) decides its order from what the hosts run at that moment,
+// asked just before it changes anything.
 package apply
 
 import (

@@ -197,7 +197,7 @@ func (s *Session) Specs() ([]*plan.Desired, hcl.Diagnostics, error) {
 		if err != nil {
 			return nil, diags, err
 		}
-		out = append(out, &plan.Desired{Node: n.Name, Spec: sp, SpecJSON: data, SpecHash: spec.HashBytes(data), Secrets: files})
+		out = append(out, &plan.Desired{Node: n.Name, Spec: sp, SpecJSON: data, SpecHash: spec.HashBytes(data), Secrets: files, TakesOver: s.topology().Cluster.TakesOver})
 	}
 	return out, diags, nil
 }
@@ -258,7 +258,8 @@ type Result struct {
 // Apply executes p: chains of nodes sharing a failover group one node at a
 // time (standbys first, preferred node last), chains in parallel. Within a
 // chain it stops at the first failure. Each host is locked while it is
-// changed.
+// changed. While the daemon the cluster takes over from still runs, the
+// order is the takeover's instead (takeOver).
 func (s *Session) Apply(ctx context.Context, p *plan.Plan, desired []*plan.Desired, operation string) []Result {
 	byNode := map[string]*plan.Desired{}
 	for _, d := range desired {
@@ -283,6 +284,9 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, desired []*plan.Desir
 		targets[t.Name] = t
 	}
 	chains := apply.Order(nodes, groups)
+	if results, done := s.takeOver(ctx, chains, hostPlans, byNode, targets, operation); done {
+		return results
+	}
 	var mu sync.Mutex
 	var results []Result
 	record := func(r Result) { mu.Lock(); results = append(results, r); mu.Unlock() }
@@ -316,6 +320,17 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, desired []*plan.Desir
 }
 
 func (s *Session) applyHost(ctx context.Context, t remote.Target, hp plan.HostPlan, d *plan.Desired, operation string) error {
+	return s.locked(ctx, t, operation, func(c *remote.Client) error {
+		opts := apply.Options{HealthTimeout: s.opts.HealthWait, Progress: s.opts.Progress}
+		if err := apply.Converge(ctx, hostAdapter{c}, hp, d, opts); err != nil {
+			return fmt.Errorf("%s: %w", t.Name, err)
+		}
+		return nil
+	})
+}
+
+// locked runs fn with the host's apply lock held.
+func (s *Session) locked(ctx context.Context, t remote.Target, operation string, fn func(*remote.Client) error) error {
 	c, err := s.client(ctx, t)
 	if err != nil {
 		return err
@@ -341,11 +356,7 @@ func (s *Session) applyHost(ctx context.Context, t remote.Target, hp plan.HostPl
 		defer cancel()
 		_ = lock.Unlock(unlockCtx)
 	}()
-	opts := apply.Options{HealthTimeout: s.opts.HealthWait, Progress: s.opts.Progress}
-	if err := apply.Converge(ctx, hostAdapter{c}, hp, d, opts); err != nil {
-		return fmt.Errorf("%s: %w", t.Name, err)
-	}
-	return nil
+	return fn(c)
 }
 
 // ForceUnlock removes a node's apply lock and says who held it.

@@ -44,8 +44,11 @@ type Cluster struct {
 	KeyFile string // heartbeat HMAC key, uploaded to every node
 	// PreviousKeyFile is still accepted during a key rotation.
 	PreviousKeyFile string
-	SSH             SSH
-	Range           Range
+	// TakesOver names the HA daemon the hosts run today (keepalived,
+	// heartbeat), which apply takes over from node by node; "" for none.
+	TakesOver string
+	SSH       SSH
+	Range     Range
 }
 
 // SSH is how hactl reaches a node. Node-level values override the cluster's.

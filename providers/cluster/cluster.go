@@ -61,6 +61,7 @@ func (Provider) Schema() *providers.Block {
 		Attrs: []*providers.Attr{
 			{Name: "key_file", Type: providers.String, Required: true, Doc: "File holding the cluster key that authenticates heartbeats (HMAC-SHA-256), like Heartbeat's authkeys. hactl uploads it to every node with mode 0600 and never prints it. Make one with `head -c 32 /dev/urandom | base64 > cluster.key`.", Example: `"cluster.key"`},
 			{Name: "previous_key_file", Type: providers.String, Doc: "During a key rotation, the old key: heartbeats made with either key are accepted until it is removed.", Example: `"cluster.key.old"`},
+			{Name: "takes_over", Type: providers.String, Enum: TakeoverServices, Doc: "The HA daemon the nodes run today, which hactl replaces (`hactl import` writes it). While that daemon still runs on some node, `hactl apply` takes over from it node by node instead of all at once: it stops and disables the daemon on the nodes that hold none of the cluster's VIPs, then starts the agent on the node that holds them, which adopts the addresses that are there, waits until the agent runs the groups, and only then kills the daemon (a clean stop would remove the VIPs) and disables it; the other nodes' agents start last. It refuses, before changing anything, when the daemon's state is not that of a healthy active/passive pair (two nodes holding a VIP, none, a holder where neither the daemon nor the agent runs). Once the daemon runs nowhere, the attribute changes nothing. See docs/import.md for the procedure and the rollback.", Example: `"keepalived"`},
 		},
 		Blocks: []*providers.Block{SSHBlock(true)},
 		Example: `cluster "web" {
@@ -73,12 +74,16 @@ func (Provider) Schema() *providers.Block {
 	}
 }
 
+// TakeoverServices are the daemons takes_over may name.
+var TakeoverServices = []string{"keepalived", "heartbeat"}
+
 // Decode implements providers.Provider.
 func (p Provider) Decode(d *providers.Decoder, c *providers.Content) {
 	cl := &d.Topology.Cluster
 	cl.Name = c.Label(0)
 	cl.KeyFile = c.String("key_file")
 	cl.PreviousKeyFile = c.String("previous_key_file")
+	cl.TakesOver = c.String("takes_over")
 	cl.Range = c.BlockRange()
 	cl.SSH = DecodeSSH(c.BlockOrEmpty("ssh"), topology.SSH{})
 	checkKey(d, c, "key_file", cl.KeyFile)

@@ -247,7 +247,7 @@ func TestRsyncRuns(t *testing.T) {
 		t.Fatalf("full: %d runs", len(full))
 	}
 	args := strings.Join(full[0].args, " ")
-	for _, want := range []string{"--delete --max-delete=7", "--delay-updates", "--exclude=*.tmp", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/var/lib/hactl/sync/docroot.known_hosts", "-- /var/www/html/ root@192.168.0.27:"} {
+	for _, want := range []string{"-az ", "--delete --max-delete=7", "--delay-updates", "--exclude=*.tmp", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/var/lib/hactl/sync/docroot.known_hosts", "-- /var/www/html/ root@192.168.0.27:"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("full run %q lacks %q", args, want)
 		}

@@ -77,7 +77,8 @@ sync "bench" {
 }
 `
 
-// lsyncdConf is lsyncd's configuration; %s is its delay in seconds.
+// lsyncdConf is lsyncd's configuration; %s is its delay in seconds. Its
+// rsync compresses, like hactl's.
 const lsyncdConf = `settings { nodaemon = true, insist = true }
 sync {
   default.rsync,
@@ -87,6 +88,7 @@ sync {
   delete = true,
   rsync = {
     archive = true,
+    compress = true,
     rsh = "/usr/bin/ssh -i /root/bench_key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/root/bench_known_hosts",
   },
 }
@@ -95,7 +97,7 @@ sync {
 // transferOptions are the options of the sync role's rsync runs
 // (agentbin/sync/rsync.go), which plain rsync uses too: the floor is the
 // same transfer, run once.
-const transferOptions = "-a --numeric-ids"
+const transferOptions = "-az --numeric-ids"
 
 // The peers' SSH: their own key, unrestricted, dgx's host key checked.
 const peerSSH = "ssh -i /root/bench_key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/root/bench_known_hosts"

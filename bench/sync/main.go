@@ -79,7 +79,7 @@ sync "bench" {
 
 // lsyncdConf is lsyncd's configuration; %s is its delay in seconds. Its
 // rsync compresses, like hactl's.
-const lsyncdConf = `settings { nodaemon = true, insist = true }
+const lsyncdConf = `settings { nodaemon = true, insist = true, pidfile = "/run/lsyncd.pid" }
 sync {
   default.rsync,
   source = "/srv/bench/",
@@ -199,11 +199,18 @@ func run(files int, rate float64, only []string) error {
 			return cmd.Start()
 		}
 	}
+	// lsyncd runs under nsenter, which forks into f400's PID namespace:
+	// killing nsenter would leave lsyncd running, syncing the next
+	// system's writes and counted in its bytes.
 	stopLsyncd := func() {
-		if lsyncd != nil && lsyncd.Process != nil {
-			_ = lsyncd.Process.Kill()
-			_ = lsyncd.Wait()
+		if lsyncd == nil {
+			return
 		}
+		if _, err := sh("f400", "kill $(cat /run/lsyncd.pid)"); err != nil {
+			fmt.Println("stopping lsyncd:", err)
+		}
+		_ = lsyncd.Wait()
+		lsyncd = nil
 	}
 	systems := []struct {
 		name  string
@@ -246,9 +253,9 @@ func run(files int, rate float64, only []string) error {
 		if _, err := sh("f400", "rm -rf "+dir+" && mkdir -p "+dir+" && for i in 1 2 3; do head -c 4000000 /dev/urandom > "+dir+"/large-$i; done && rsync -a --delete -e '"+peerSSH+"' "+dir+"/ root@"+target+":"+dir+"/"); err != nil {
 			return err
 		}
-		// What of a former system still runs on f400 would be counted.
-		if out, err := sh("f400", "ps -e -o pid=,args= | grep -E 'rsync|ssh |lsyncd|hactl-agent' | grep -v -E 'grep|sshd' || true"); err != nil || strings.TrimSpace(out) != "" {
-			fmt.Printf("still running on f400 before %s: %s %v\n", s.name, out, err)
+		// What of a former system still ran on f400 would be counted.
+		if err := quiet(sh); err != nil {
+			return fmt.Errorf("before %s: %w", s.name, err)
 		}
 		if err := s.start(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -272,7 +279,13 @@ func run(files int, rate float64, only []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%s: %d runs in the window, %d bytes sent by rsync's count\n", s.name, n-runsBefore, sent-sentBefore)
+			// The runs share one SSH connection, opened by the first full
+			// comparison before the window (ControlMaster).
+			masters, err := sh("f400", "ps -e -o etimes=,args= | grep '[m]ux' || true")
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s: %d runs in the window, %d bytes sent by rsync's count; SSH masters (age in s): %s\n", s.name, n-runsBefore, sent-sentBefore, strings.TrimSpace(masters))
 		}
 		s.stop()
 		if err != nil {
@@ -316,6 +329,22 @@ func resultLine(results map[string]*result) string {
 		add("bytes_ratio_vs_rsync", h.bytesPerByte/p.bytesPerByte)
 	}
 	return "result: " + strings.Join(kv, " ") + fmt.Sprintf(" identical=%v", identical)
+}
+
+// quiet waits until no process of a system measured runs on f400.
+func quiet(sh func(node, script string) (string, error)) error {
+	var out string
+	for range 50 {
+		var err error
+		if out, err = sh("f400", "ps -e -o pid=,args= | grep -E 'rsync|ssh|lsyncd|hactl-agent' | grep -v -E 'grep|sshd' || true"); err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) == "" {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("still running on f400 after 10s:\n%s", out)
 }
 
 // idleRate is what f400 sends per second while no file is written: the

@@ -79,7 +79,7 @@ sync "bench" {
 
 // lsyncdConf is lsyncd's configuration; %s is its delay in seconds. Its
 // rsync compresses, like hactl's.
-const lsyncdConf = `settings { nodaemon = true, insist = true, pidfile = "/run/lsyncd.pid" }
+const lsyncdConf = `settings { nodaemon = true, insist = true }
 sync {
   default.rsync,
   source = "/srv/bench/",
@@ -191,7 +191,9 @@ func run(files int, rate float64, only []string) error {
 			if _, err := sh("f400", "cat > /root/lsyncd.lua <<'EOF'\n"+conf+"EOF"); err != nil {
 				return err
 			}
-			cmd, err := l.Command(ctx, "f400", "lsyncd", "/root/lsyncd.lua")
+			// Its PID in f400, to stop it (lsyncd writes no pidfile when
+			// it does not daemonize).
+			cmd, err := l.Command(ctx, "f400", "bash", "-c", "echo $$ > /run/lsyncd.pid && exec lsyncd /root/lsyncd.lua")
 			if err != nil {
 				return err
 			}

@@ -119,9 +119,9 @@ func (p *pending) plan(root string) transfer {
 		}
 		if fi.IsDir() {
 			deep[rel] = true
-		} else if rel != "" {
-			files[rel] = true
+			continue
 		}
+		files[rel] = true
 		// The root's own entry cannot be named alone (rsync reads "." as
 		// its content): its times wait for the next full comparison.
 		if d := parent(rel); d != "" {

@@ -12,6 +12,14 @@
 // counted for everyone alike), checks that the trees end identical, and
 // ends with one line "result: key=value …".
 //
+// Like with like: the floor runs rsync once with the options of the
+// role's runs (-az --numeric-ids), and lsyncd's rsync compresses too.
+// Everything f400 sends in a window counts, for every system: hactl's
+// SSH keepalives between runs are part of its cost (they are how it
+// notices a cut target), as the handshake of its one connection is part
+// of the floor's. The rate f400 sends at while idle, before each window,
+// is printed beside, and no process of a former system may still run.
+//
 // Run as root from the repository root: go run ./bench/sync. It installs
 // rsync and lsyncd (Debian packages) when missing.
 package main

@@ -4,8 +4,10 @@
 //
 // On a source, each module watches its tree (fsnotify, recursive: a watch
 // per directory, added and removed as directories come and go), gathers
-// changes for the module's delay, and sends only the directories that
-// changed (rsync -d -R, recursive for new directories). A full comparison
+// changes for the module's delay, and sends only what changed: the changed
+// files by name with their directories' entries, the directories where
+// paths vanished without recursion (their deletions), new directories
+// whole; compressed (rsync -az). A full comparison
 // runs at start and every interval, so that changes made on a target by
 // hand, or that a watch missed, are repaired. When the kernel runs out of
 // watches or its event queue overflows, the module falls back to full runs

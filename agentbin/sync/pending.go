@@ -90,51 +90,72 @@ func (p *pending) due(now, lastEvent time.Time, delay time.Duration) bool {
 }
 
 // plan turns the pending paths into a transfer, looking at the source
-// tree under root: the directory holding each changed path is sent
-// shallow (its deletions with it), a changed path that is a directory is
-// sent whole (it may be new, with content its watch missed), and a path
-// gone with its parents is sent through its nearest existing ancestor.
+// tree under root: a changed file is sent by name with its directory's
+// own entry (its times), a changed path that is a directory is sent whole
+// (it may be new, with content its watch missed), and a path gone from
+// the source has its deletion sent by its nearest existing ancestor,
+// shallow. Only deletions need a directory's listing: listing the
+// directory of every change cost each run the file list of all its
+// entries (a run per batch, in a directory of thousands of files).
 func (p *pending) plan(root string) transfer {
 	if p.full {
 		return transfer{full: true, maxDelete: -1}
 	}
-	shallow, deep, files := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	shallow, deep, files, dirs := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	vanished := false
 	for rel := range p.paths {
 		fi, err := os.Lstat(filepath.Join(root, rel))
-		switch {
-		case err != nil:
+		if err != nil {
 			vanished = true
-		case fi.IsDir():
-			deep[rel] = true
-		case rel != "":
-			files[rel] = true
-		}
-		dir := parent(rel)
-		for dir != "" {
-			if fi, err := os.Stat(filepath.Join(root, dir)); err == nil && fi.IsDir() {
-				break
+			dir := parent(rel)
+			for dir != "" {
+				if fi, err := os.Stat(filepath.Join(root, dir)); err == nil && fi.IsDir() {
+					break
+				}
+				dir = parent(dir)
 			}
-			dir = parent(dir)
+			shallow[dir] = true
+			continue
 		}
-		shallow[dir] = true
+		if fi.IsDir() {
+			deep[rel] = true
+			continue
+		}
+		files[rel] = true
+		// The root's own entry cannot be named alone (rsync reads "." as
+		// its content): its times wait for the next full comparison.
+		if d := parent(rel); d != "" {
+			dirs[d] = true
+		}
 	}
 	// A directory sent whole covers what lies under it.
 	for d := range deep {
-		for a := parent(d); ; a = parent(a) {
-			if deep[a] && a != d {
-				delete(deep, d)
-				break
-			}
-			if a == "" {
-				break
-			}
+		if d != "" && underAny(parent(d), deep) {
+			delete(deep, d)
+		}
+	}
+	for d := range dirs {
+		if underAny(d, deep) {
+			delete(dirs, d)
 		}
 	}
 	if len(shallow)+len(deep) > maxChangeDirs || len(files) > maxChangeFiles {
 		return transfer{full: true, maxDelete: -1}
 	}
-	return transfer{shallow: sortedKeys(shallow), deep: sortedKeys(deep), files: sortedKeys(files), vanished: vanished, maxDelete: -1}
+	return transfer{shallow: sortedKeys(shallow), deep: sortedKeys(deep), files: sortedKeys(files), dirs: sortedKeys(dirs), vanished: vanished, maxDelete: -1}
+}
+
+// underAny says whether rel or one of its ancestors is in set; "" is the
+// root, the ancestor of all.
+func underAny(rel string, set map[string]bool) bool {
+	for a := rel; ; a = parent(a) {
+		if set[a] {
+			return true
+		}
+		if a == "" {
+			return false
+		}
+	}
 }
 
 // parent is rel's directory, "" for the root.

@@ -156,14 +156,86 @@ func TestPlanSendsTheDirectoriesOfChanges(t *testing.T) {
 	if tr.full || !tr.vanished {
 		t.Errorf("full=%v vanished=%v, want a change run that knows paths vanished", tr.full, tr.vanished)
 	}
-	if want := []string{"", "a", "a/b", "new", "new/x"}; !slices.Equal(tr.shallow, want) {
-		t.Errorf("shallow %q, want %q", tr.shallow, want)
+	if want := []string{"", "a"}; !slices.Equal(tr.shallow, want) {
+		t.Errorf("shallow %q, want %q: the nearest existing directories of vanished paths only", tr.shallow, want)
 	}
 	if want := []string{"new"}; !slices.Equal(tr.deep, want) {
 		t.Errorf("deep %q, want %q (a directory sent whole covers those under it)", tr.deep, want)
 	}
 	if want := []string{"a/b/f"}; !slices.Equal(tr.files, want) {
 		t.Errorf("files %q, want %q", tr.files, want)
+	}
+	if want := []string{"a/b"}; !slices.Equal(tr.dirs, want) {
+		t.Errorf("dirs %q, want %q: the directory of a changed file, not those sent whole", tr.dirs, want)
+	}
+}
+
+// A batch that adds and changes files is one run that names them, and
+// lists nothing else of their directory; one where paths vanished adds a
+// shallow run of their directory, whose deletions the guard counts.
+func TestChangeRunsSendWhatChangedAndNoListing(t *testing.T) {
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync is not installed")
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	tree := map[string]string{"top": "t"}
+	for i := range 50 {
+		tree[fmt.Sprintf("d/f%d", i)] = "old"
+	}
+	writeTree(t, src, tree)
+	s := &spec.Sync{Name: "docroot", Path: src, Delete: true}
+	if _, n := localRun(t, s, transfer{full: true, maxDelete: -1}, false, dst); n != 1 {
+		t.Fatalf("%d full runs, want 1", n)
+	}
+	var p pending
+	change := func(seq uint64, files map[string]string, gone ...string) {
+		writeTree(t, src, files)
+		for rel := range files {
+			p.add(rel, time.Now(), seq)
+		}
+		for _, rel := range gone {
+			if err := os.Remove(filepath.Join(src, rel)); err != nil {
+				t.Fatal(err)
+			}
+			p.add(rel, time.Now(), seq)
+		}
+	}
+	// f3 keeps its size, likely within the second of the copy. d's time
+	// is set apart: rsync compares times to the second.
+	change(1, map[string]string{"d/new": "n", "d/f3": "new", "top2": "u"})
+	then := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(src, "d"), then, then); err != nil {
+		t.Fatal(err)
+	}
+	st, n := localRun(t, s, p.plan(src), false, dst)
+	if n != 1 {
+		t.Errorf("%d runs for added and changed files, want 1", n)
+	}
+	// The two names, the directory's entry, and what rsync implies: the
+	// root. Not the 50 entries of d.
+	if st.files > 5 {
+		t.Errorf("the run listed %d files, want the changed ones and their directories only", st.files)
+	}
+	if got, want := treeOf(t, dst), treeOf(t, src); !maps.Equal(got, want) {
+		t.Errorf("target %v, want %v", got, want)
+	}
+	srcDir, _ := os.Stat(filepath.Join(src, "d"))
+	dstDir, _ := os.Stat(filepath.Join(dst, "d"))
+	if !srcDir.ModTime().Equal(dstDir.ModTime()) {
+		t.Errorf("d's time on the target %s, want the source's %s", dstDir.ModTime(), srcDir.ModTime())
+	}
+	p.done(false, 1)
+
+	change(2, map[string]string{"d/f9": "edit"}, "d/f7", "d/f8")
+	st, n = localRun(t, s, p.plan(src), false, dst)
+	if n != 2 {
+		t.Errorf("%d runs, want the files and the shallow run of d", n)
+	}
+	if st.deleted != 2 {
+		t.Errorf("%d deletions counted, want 2 (the guard adds them up)", st.deleted)
+	}
+	if got, want := treeOf(t, dst), treeOf(t, src); !maps.Equal(got, want) {
+		t.Errorf("target %v, want %v", got, want)
 	}
 }
 
@@ -175,7 +247,7 @@ func TestRsyncRuns(t *testing.T) {
 		t.Fatalf("full: %d runs", len(full))
 	}
 	args := strings.Join(full[0].args, " ")
-	for _, want := range []string{"--delete --max-delete=7", "--delay-updates", "--exclude=*.tmp", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/var/lib/hactl/sync/docroot.known_hosts", "-- /var/www/html/ root@192.168.0.27:"} {
+	for _, want := range []string{"-az ", "--delete --max-delete=7", "--delay-updates", "--exclude=*.tmp", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/var/lib/hactl/sync/docroot.known_hosts", "-- /var/www/html/ root@192.168.0.27:"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("full run %q lacks %q", args, want)
 		}
@@ -183,11 +255,11 @@ func TestRsyncRuns(t *testing.T) {
 	if strings.Contains(args, "StrictHostKeyChecking=no") {
 		t.Error("host keys not checked")
 	}
-	change := rsyncRuns(s, tg, "kh", transfer{files: []string{"a/f"}, shallow: []string{"", "a"}, deep: []string{"n"}, maxDelete: -1}, false)
+	change := rsyncRuns(s, tg, "kh", transfer{files: []string{"a/f"}, dirs: []string{"a"}, shallow: []string{"", "a"}, deep: []string{"n"}, maxDelete: -1}, false)
 	if len(change) != 3 {
 		t.Fatalf("change: %d runs, want files, shallow, deep", len(change))
 	}
-	if a := strings.Join(change[0].args, " "); !strings.Contains(a, "--ignore-times --from0 --files-from=-") || change[0].stdin != "a/f\x00" || strings.Contains(a, "--delete") {
+	if a := strings.Join(change[0].args, " "); !strings.Contains(a, "--ignore-times --from0 --files-from=-") || change[0].stdin != "a/f\x00a\x00" || strings.Contains(a, "--delete") {
 		t.Errorf("files run %q stdin %q", a, change[0].stdin)
 	}
 	if a := strings.Join(change[1].args, " "); !strings.Contains(a, "-d -R -- /var/www/html/./ /var/www/html/./a/ root@") || !strings.Contains(a, "--delete") {
@@ -303,28 +375,36 @@ func TestWatcherFollowsDirectoriesAsTheyComeAndGo(t *testing.T) {
 	}
 }
 
-// localRun is a run of rsyncRuns against a local directory instead of a
-// target over SSH: the same rsync options, the real rsync.
-func localRun(t *testing.T, s *spec.Sync, tr transfer, dryRun bool, dst string) runStats {
+// localRun runs rsyncRuns against a local directory instead of a target
+// over SSH: the same rsync options, the real rsync. It returns the runs'
+// figures added up, and how many runs there were.
+func localRun(t *testing.T, s *spec.Sync, tr transfer, dryRun bool, dst string) (runStats, int) {
 	t.Helper()
 	runs := rsyncRuns(s, spec.SyncTarget{Node: "dgx", Address: "192.0.2.1"}, "kh", tr, dryRun)
-	if len(runs) != 1 {
-		t.Fatalf("%d runs, want 1", len(runs))
-	}
-	var args []string
-	for i := 0; i < len(runs[0].args); i++ {
-		if runs[0].args[i] == "-e" {
-			i++ // no SSH: the destination is local
-			continue
+	var total runStats
+	for _, run := range runs {
+		var args []string
+		for i := 0; i < len(run.args); i++ {
+			if run.args[i] == "-e" {
+				i++ // no SSH: the destination is local
+				continue
+			}
+			args = append(args, run.args[i])
 		}
-		args = append(args, runs[0].args[i])
+		args[len(args)-1] = dst + "/"
+		cmd := exec.Command("rsync", args...)
+		cmd.Stdin = strings.NewReader(run.stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("rsync %q: %v\n%s", args, err, out)
+		}
+		st := parseStats(string(out))
+		total.files += st.files
+		total.deleted += st.deleted
+		total.replaced += st.replaced
+		total.differs.merge(st.differs)
 	}
-	args[len(args)-1] = dst + "/"
-	out, err := exec.Command("rsync", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("rsync %q: %v\n%s", args, err, out)
-	}
-	return parseStats(string(out))
+	return total, len(runs)
 }
 
 // treeOf maps every path under dir to its content ("/" for directories).
@@ -387,7 +467,7 @@ func TestDryRunListsWhatDiffersAndChangesNothing(t *testing.T) {
 	}
 	before := treeOf(t, dst)
 	s := &spec.Sync{Name: "docroot", Path: src, Delete: true}
-	st := localRun(t, s, transfer{full: true}, true, dst)
+	st, _ := localRun(t, s, transfer{full: true}, true, dst)
 	if !maps.Equal(treeOf(t, dst), before) {
 		t.Fatal("the dry run changed the target")
 	}
@@ -423,7 +503,7 @@ func TestTakeoverRunKeepsWhatItReplaces(t *testing.T) {
 	}
 	s := &spec.Sync{Name: "docroot", Path: src, Delete: true, Group: "web"}
 	keep := keptDir + "/20261202T050000Z"
-	st := localRun(t, s, transfer{full: true, keep: keep, maxDelete: -1}, false, dst)
+	st, _ := localRun(t, s, transfer{full: true, keep: keep, maxDelete: -1}, false, dst)
 	if st.replaced != 2 {
 		t.Errorf("replaced %d, want 2 (a changed, c deleted)", st.replaced)
 	}
@@ -433,7 +513,7 @@ func TestTakeoverRunKeepsWhatItReplaces(t *testing.T) {
 		t.Errorf("target %v, want %v", got, want)
 	}
 	// Later runs neither send nor delete the kept directory.
-	st = localRun(t, s, transfer{full: true, maxDelete: -1}, false, dst)
+	st, _ = localRun(t, s, transfer{full: true, maxDelete: -1}, false, dst)
 	if !maps.Equal(treeOf(t, dst), want) || st.deleted != 0 {
 		t.Errorf("a later full run touched the kept files: %v", treeOf(t, dst))
 	}

@@ -105,7 +105,15 @@ func TestSyncFollowsTheGroupOnFailover(t *testing.T) {
 		t.Errorf("a file written on the passive node reached the source: %s", out)
 	}
 	c.waitTreesMatch("the passive node's edit repaired", "c2g", "h2g", docs, 10*time.Second)
-	if tg := c.syncOn("c2g", "docs").Targets[0]; tg.State != "in_sync" || tg.LastError != "" {
-		t.Errorf("c2g's sync to h2g: %+v, want in sync", tg)
+	// The trees can match while the full comparison that repaired them
+	// is still running, and the status is rewritten every second.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		tg := c.syncOn("c2g", "docs").Targets[0]
+		if tg.State == "in_sync" && tg.LastError == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c2g's sync to h2g: %+v, want in sync", tg)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 // Command lb measures the lvs role's nftables datapath: wrk from the lab's
 // client through the VIP of the guide's LVS-NAT pair (h2g, c2g in front of
 // f400 and dgx), against HAProxy in TCP mode on the same director, and
-// against the client asking one real server straight (the limit), with
+// against the client asking the real servers straight (the limit: wrk's
+// two threads, one on each real server, so that the same connections
+// meet the same two single-worker nginx without the director), with
 // keep-alive and with short connections (one request each). It also
 // measures how long a failed real server still gets requests, and what a
 // Sync costs with 1,000 real servers when one weight changes (in a network
@@ -42,7 +44,20 @@ const (
 	vip       = "192.168.3.181"
 	haproxyAt = "192.168.3.18:8080" // h2g's own outside address
 	direct    = "192.168.0.3"       // f400
+	direct2   = "192.168.0.27"      // dgx
 )
+
+// splitScript sends wrk's second thread (and its half of the
+// connections) to dgx: straight to one real server, a single nginx worker
+// would be the limit, where the balancers spread over two.
+const splitScript = `local n = 0
+function setup(thread)
+  n = n + 1
+  if n % 2 == 0 then
+    thread.addr = wrk.lookup("` + direct2 + `", "80")[1]
+  end
+end
+`
 
 const clusterHCL = `cluster "lb" {
   key_file = "cluster.key"
@@ -207,15 +222,19 @@ func run(d time.Duration, conns int, only string) error {
 		}
 	}
 
-	type target struct{ name, url string }
-	targets := []target{{"hactl", "http://" + vip + "/"}, {"haproxy", "http://" + haproxyAt + "/"}, {"direct", "http://" + direct + "/"}}
+	split := filepath.Join(dir, "split.lua")
+	if err := os.WriteFile(split, []byte(splitScript), 0o644); err != nil {
+		return err
+	}
+	type target struct{ name, url, script string }
+	targets := []target{{"hactl", "http://" + vip + "/", ""}, {"haproxy", "http://" + haproxyAt + "/", ""}, {"direct", "http://" + direct + "/", split}}
 	results := map[string]wrkResult{}
 	for _, mode := range []string{"keepalive", "short"} {
 		for _, t := range targets {
 			if only != "" && !strings.Contains(","+only+",", ","+t.name+",") {
 				continue
 			}
-			r, err := wrk(ctx, l, t.url, mode == "short", d, conns)
+			r, err := wrk(ctx, l, t.url, t.script, mode == "short", d, conns)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", t.name, mode, err)
 			}
@@ -343,8 +362,13 @@ var (
 	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 )
 
-func wrk(ctx context.Context, l *lab.Lab, url string, short bool, d time.Duration, conns int) (wrkResult, error) {
+// wrk runs wrk from the client against url, with a Lua script when
+// script is not empty.
+func wrk(ctx context.Context, l *lab.Lab, url, script string, short bool, d time.Duration, conns int) (wrkResult, error) {
 	args := []string{"wrk", "-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency", "--timeout", "2s"}
+	if script != "" {
+		args = append(args, "-s", script)
+	}
 	if short {
 		args = append(args, "-H", "Connection: close")
 	}

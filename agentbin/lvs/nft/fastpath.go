@@ -13,6 +13,7 @@ import (
 	"github.com/google/nftables/userdata"
 	vnl "github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // The fast path is a flowtable (software offload) in the datapath's table,
@@ -146,9 +147,9 @@ func (d *Datapath) FastPath() string {
 
 // interfaces lists the namespace's interfaces but loopback, sorted.
 func (d *Datapath) interfaces() ([]string, error) {
-	h, err := vnl.NewHandle()
+	h, err := vnl.NewHandle(unix.NETLINK_ROUTE)
 	if d.netns != 0 {
-		h, err = vnl.NewHandleAt(vnetns.NsHandle(d.netns))
+		h, err = vnl.NewHandleAt(vnetns.NsHandle(d.netns), unix.NETLINK_ROUTE)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listing interfaces: %w", err)

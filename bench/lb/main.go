@@ -3,16 +3,19 @@
 // f400 and dgx), against HAProxy in TCP mode on the same director, and
 // against the client asking the real servers straight (the limit: wrk's
 // two threads, one on each real server, so that the same connections
-// meet the same two single-worker nginx without the director), with
-// keep-alive and with short connections (one request each). It also
+// meet the same two single-worker nginx without the director), and the
+// same through the director as a plain router ("routed": the same hops as
+// the VIP's, no load balancing), with keep-alive and with short
+// connections (one request each). It also
 // measures how long a failed real server still gets requests, and what a
 // Sync costs with 1,000 real servers when one weight changes (in a network
 // namespace of its own). It prints the figures and ratios and ends with one
 // line "result: key=value …".
 //
 // With -vm it compares instead, in a QEMU guest on Debian's kernel (which
-// has IPVS, unlike the lab's), hactl's IPVS datapath with keepalived's
-// virtual server (see vm.go).
+// has IPVS and flowtables, unlike the lab's), hactl's IPVS datapath with
+// keepalived's virtual server, and hactl's nftables datapath without and
+// with its flowtable fast path (see vm.go).
 //
 // Run as root from the repository root: go run ./bench/lb. It installs wrk
 // and haproxy (with -vm: wrk and keepalived; Debian packages) when missing.
@@ -46,6 +49,15 @@ const (
 	direct    = "192.168.0.3"       // f400
 	direct2   = "192.168.0.27"      // dgx
 )
+
+// routedVia adds or deletes (op) the client's routes to the real servers
+// through h2g's outside address: "routed" is "direct" through the
+// director as a plain router (the real servers answer through it anyway,
+// their default route), the same hops as the VIP's without the load
+// balancing.
+func routedVia(op string) string {
+	return fmt.Sprintf("ip route %[1]s %[2]s/32 via %[4]s && ip route %[1]s %[3]s/32 via %[4]s", op, direct, direct2, strings.Split(haproxyAt, ":")[0])
+}
 
 // splitScript sends wrk's second thread (and its half of the
 // connections) to dgx: straight to one real server, a single nginx worker
@@ -170,7 +182,7 @@ haproxy -D -f /etc/haproxy/bench.cfg -p /run/haproxy-bench.pid`
 func main() {
 	duration := flag.Duration("d", 8*time.Second, "each wrk run")
 	conns := flag.Int("c", 32, "wrk connections")
-	only := flag.String("only", "", "run only these wrk targets (comma-separated: hactl, haproxy, direct; none for the other measures only), and skip the real server's failure")
+	only := flag.String("only", "", "run only these wrk targets (comma-separated: hactl, haproxy, direct, routed; none for the other measures only), and skip the real server's failure")
 	inVM := flag.Bool("vm", false, "instead of the lab: in a QEMU guest on Debian's kernel, which has IPVS, compare hactl's IPVS datapath with keepalived's virtual server (e2e/vm)")
 	flag.Parse()
 	run := run
@@ -226,15 +238,28 @@ func run(d time.Duration, conns int, only string) error {
 	if err := os.WriteFile(split, []byte(splitScript), 0o644); err != nil {
 		return err
 	}
-	type target struct{ name, url, script string }
-	targets := []target{{"hactl", "http://" + vip + "/", ""}, {"haproxy", "http://" + haproxyAt + "/", ""}, {"direct", "http://" + direct + "/", split}}
+	// A target's client script runs before its wrk run, the undo after.
+	type target struct{ name, url, script, client, undo string }
+	targets := []target{{"hactl", "http://" + vip + "/", "", "", ""}, {"haproxy", "http://" + haproxyAt + "/", "", "", ""},
+		{"direct", "http://" + direct + "/", split, "", ""},
+		{"routed", "http://" + direct + "/", split, routedVia("add"), routedVia("del")}}
 	results := map[string]wrkResult{}
 	for _, mode := range []string{"keepalive", "short"} {
 		for _, t := range targets {
 			if only != "" && !strings.Contains(","+only+",", ","+t.name+",") {
 				continue
 			}
+			if t.client != "" {
+				if out, err := l.Exec(ctx, lab.Client, "sh", "-c", t.client); err != nil {
+					return fmt.Errorf("%s: %v\n%s", t.name, err, out)
+				}
+			}
 			r, err := wrk(ctx, l, t.url, t.script, mode == "short", d, conns)
+			if t.undo != "" {
+				if out, uerr := l.Exec(ctx, lab.Client, "sh", "-c", t.undo); uerr != nil && err == nil {
+					err = fmt.Errorf("%v\n%s", uerr, out)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", t.name, mode, err)
 			}
@@ -249,15 +274,17 @@ func run(d time.Duration, conns int, only string) error {
 	}
 	fmt.Printf("apply of a virtual service with 1000 real servers: %s; one weight changed among them, until h2g's kernel has it: %s\n", applyFirst, applyOne)
 
-	h, hp, di := results["hactl_keepalive"], results["haproxy_keepalive"], results["direct_keepalive"]
-	hs, hps, dis := results["hactl_short"], results["haproxy_short"], results["direct_short"]
+	h, hp, di, ro := results["hactl_keepalive"], results["haproxy_keepalive"], results["direct_keepalive"], results["routed_keepalive"]
+	hs, hps, dis, ros := results["hactl_short"], results["haproxy_short"], results["direct_short"], results["routed_short"]
 	fmt.Printf("\nresult: hactl_ka_rps=%.0f haproxy_ka_rps=%.0f direct_ka_rps=%.0f hactl_ka_p99_ms=%.2f haproxy_ka_p99_ms=%.2f direct_ka_p99_ms=%.2f "+
 		"hactl_short_rps=%.0f haproxy_short_rps=%.0f direct_short_rps=%.0f hactl_short_p99_ms=%.2f haproxy_short_p99_ms=%.2f direct_short_p99_ms=%.2f "+
-		"ka_vs_haproxy=%.2f ka_vs_direct=%.2f short_vs_haproxy=%.2f short_vs_direct=%.2f hactl_errors=%d "+
+		"ka_vs_haproxy=%.2f ka_vs_direct=%.2f short_vs_haproxy=%.2f short_vs_direct=%.2f ka_p99_vs_direct=%.2f short_p99_vs_direct=%.2f hactl_errors=%d "+
+		"routed_ka_rps=%.0f routed_short_rps=%.0f routed_ka_p99_ms=%.2f routed_short_p99_ms=%.2f ka_vs_routed=%.2f short_vs_routed=%.2f "+
 		"failure_to_last_request_ms=%.0f failed_requests=%d sync1000_first_ms=%.1f sync1000_unchanged_ms=%.1f sync1000_one_weight_ms=%.1f apply1000_s=%.2f apply1000_one_weight_s=%.2f\n",
 		h.rps, hp.rps, di.rps, h.p99ms, hp.p99ms, di.p99ms,
 		hs.rps, hps.rps, dis.rps, hs.p99ms, hps.p99ms, dis.p99ms,
-		ratio(h.rps, hp.rps), ratio(h.rps, di.rps), ratio(hs.rps, hps.rps), ratio(hs.rps, dis.rps), h.errors+hs.errors,
+		ratio(h.rps, hp.rps), ratio(h.rps, di.rps), ratio(hs.rps, hps.rps), ratio(hs.rps, dis.rps), ratio(h.p99ms, di.p99ms), ratio(hs.p99ms, dis.p99ms), h.errors+hs.errors,
+		ro.rps, ros.rps, ro.p99ms, ros.p99ms, ratio(h.rps, ro.rps), ratio(hs.rps, ros.rps),
 		ms(last), failed, ms(cost.first), ms(cost.same), ms(cost.one), applyFirst.Seconds(), applyOne.Seconds())
 	return nil
 }

@@ -87,6 +87,13 @@ func offloadRule() ruleSpec {
 	)
 }
 
+// refusal is a flowtable the kernel refused in a Sync although the probe
+// passed: the fast path stays off while the interfaces stay these.
+type refusal struct {
+	devices []string
+	err     error
+}
+
 // fastPath is the fast path a Sync wants: the flowtable's devices, none
 // when it is off.
 type fastPath struct {
@@ -128,6 +135,10 @@ func (d *Datapath) wantFastPath() *fastPath {
 	}
 	if d.fastErr != nil {
 		d.fastNote = "off: " + d.fastErr.Error()
+		return nil
+	}
+	if d.refused != nil && slices.Equal(devices, d.refused.devices) {
+		d.fastNote = "off: " + d.refused.err.Error()
 		return nil
 	}
 	d.fastNote = "flowtable on " + strings.Join(devices, ", ")

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,6 +94,7 @@ type Datapath struct {
 	probed   bool
 	fastErr  error
 	fastNote string
+	refused  *refusal
 	// fast is the fast path of the last Sync.
 	fast *fastPath
 }
@@ -575,6 +577,19 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 		return 0, err
 	}
 	changed, err := d.syncTable(services, want, fast)
+	if err != nil && fast.on() {
+		// The probe passed, yet the kernel may refuse an interface that
+		// came since (of a type a flowtable does not take): the services
+		// go without the fast path rather than not at all.
+		refused := err
+		if want, err = specs(services, false); err != nil {
+			return 0, err
+		}
+		if changed, err = d.syncTable(services, want, nil); err == nil {
+			d.refused = &refusal{devices: fast.devices, err: fmt.Errorf("the kernel refused the flowtable on %s: %w", strings.Join(fast.devices, ", "), refused)}
+			d.fastNote = "off: " + d.refused.err.Error()
+		}
+	}
 	if err != nil {
 		return changed, err
 	}

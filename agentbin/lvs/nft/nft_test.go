@@ -276,6 +276,23 @@ func TestSyncFastPath(t *testing.T) {
 				t.Errorf("fast path off, but the ruleset has %q:\n%s", unwanted, ruleset)
 			}
 		}
+		// As if the probe had passed: the kernel refuses the flowtable
+		// in the Sync itself, and the services go without it.
+		d.fastErr = nil
+		svcs[0].Backends[0].Weight = 0
+		if n, err := d.Sync(svcs); err != nil || n != 1 {
+			t.Fatalf("Sync with the flowtable refused = %d, %v; want 1 service written without it", n, err)
+		}
+		if got := d.FastPath(); !strings.HasPrefix(got, "off: the kernel refused the flowtable on v0, v1: ") {
+			t.Errorf("FastPath() after a refusal = %q", got)
+		}
+		if drift := d.Drift(svcs); len(drift) != 0 {
+			t.Errorf("drift after the refusal: %q", drift)
+		}
+		writes := d.Writes()
+		if n, err := d.Sync(svcs); err != nil || n != 0 || d.Writes() != writes {
+			t.Errorf("the Sync after a refusal = %d, %v, %d writes; want nothing tried again", n, err, d.Writes()-writes)
+		}
 		return
 	}
 	if got := d.FastPath(); got != "flowtable on v0, v1" {

@@ -48,15 +48,30 @@ const (
 	haproxyAt = "192.168.3.18:8080" // h2g's own outside address
 	direct    = "192.168.0.3"       // f400
 	direct2   = "192.168.0.27"      // dgx
+	// routedFrom is a free outside address the client asks from when
+	// routed (the lab's client and ctl have the highest ones).
+	routedFrom = "192.168.3.200"
 )
 
 // routedVia adds or deletes (op) the client's routes to the real servers
 // through h2g's outside address: "routed" is "direct" through the
 // director as a plain router (the real servers answer through it anyway,
 // their default route), the same hops as the VIP's without the load
-// balancing.
+// balancing. It goes from an address of its own (routedFrom): from the
+// client's, its connections would have the 4-tuples of the VIP's short
+// connections before them, whose conntrack entries on h2g (TIME_WAIT,
+// NAT'd to the same real server and port) clash with them and drop
+// their SYNs.
 func routedVia(op string) string {
-	return fmt.Sprintf("ip route %[1]s %[2]s/32 via %[4]s && ip route %[1]s %[3]s/32 via %[4]s", op, direct, direct2, strings.Split(haproxyAt, ":")[0])
+	gw := strings.Split(haproxyAt, ":")[0]
+	script := fmt.Sprintf(`set -e
+dev=$(ip -o route get %[1]s | sed -n 's/.* dev \([^ ]*\).*/\1/p')
+ip addr %[2]s %[3]s/32 dev "$dev"`, gw, op, routedFrom)
+	if op == "add" {
+		// Deleting the address takes these routes with it.
+		script += fmt.Sprintf("\nip route add %[1]s/32 via %[3]s src %[4]s\nip route add %[2]s/32 via %[3]s src %[4]s", direct, direct2, gw, routedFrom)
+	}
+	return script
 }
 
 // splitScript sends wrk's second thread (and its half of the

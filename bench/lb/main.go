@@ -37,6 +37,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ti-mo/conntrack"
+
 	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
 	"github.com/hactl/hactl/plan/config"
@@ -264,6 +266,9 @@ func run(d time.Duration, conns int, only string) error {
 			if only != "" && !strings.Contains(","+only+",", ","+t.name+",") {
 				continue
 			}
+			if err := forgetConnections(l); err != nil {
+				return err
+			}
 			if t.client != "" {
 				if out, err := l.Exec(ctx, lab.Client, "sh", "-c", t.client); err != nil {
 					return fmt.Errorf("%s: %v\n%s", t.name, err, out)
@@ -403,6 +408,25 @@ var (
 	errorsRE = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 )
+
+// forgetConnections empties h2g's conntrack table before a wrk run. A
+// short-connection run leaves some 100,000 entries in TIME_WAIT (two
+// minutes), and they slowed the runs after it (the table fills, lookups
+// lengthen, a reused 4-tuple must reopen its entry): the later targets
+// were measured against a fuller table than the first.
+func forgetConnections(l *lab.Lab) error {
+	return l.InNetns("h2g", func() error {
+		c, err := conntrack.Dial(nil)
+		if err != nil {
+			return fmt.Errorf("h2g: connecting to conntrack: %w", err)
+		}
+		defer c.Close()
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("h2g: emptying the conntrack table: %w", err)
+		}
+		return nil
+	})
+}
 
 // wrk runs wrk from the client against url, with a Lua script when
 // script is not empty.

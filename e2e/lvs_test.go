@@ -264,6 +264,9 @@ func TestLVSWeightsDriftHashAndSorryServer(t *testing.T) {
 	if out := c.mustHactl(0, "plan"); !regexp.MustCompile(`virtual service "http": nftables datapath \(set in the configuration; (fast path: a flowtable|no fast path: its kernel \S+ has no nftables flowtables)`).MatchString(out) {
 		t.Errorf("the plan does not name the datapath and its fast path:\n%s", out)
 	}
+	if out := c.mustHactl(0, "status", "--json"); !regexp.MustCompile(`"datapath_reason": "set in the spec; fast path: (flowtable on |off: )`).MatchString(out) {
+		t.Errorf("the status does not say the datapath's fast path:\n%s", out)
+	}
 
 	// Source hashing keeps the client on one real server; the change
 	// drops no established connection.

@@ -260,9 +260,12 @@ func TestLVSWeightsDriftHashAndSorryServer(t *testing.T) {
 	c.waitLog("h2g", regexp.MustCompile(`event lvs_rules_restored .*the rules of chain svc-http were changed`))
 	waitServing(t, p)
 
-	// The plan names the datapath and why.
-	if out := c.mustHactl(0, "plan"); !strings.Contains(out, `virtual service "http": nftables datapath (set in the configuration)`) {
-		t.Errorf("the plan does not name the datapath:\n%s", out)
+	// The plan names the datapath and why, and its fast path or why not.
+	if out := c.mustHactl(0, "plan"); !regexp.MustCompile(`virtual service "http": nftables datapath \(set in the configuration; (fast path: a flowtable|no fast path: its kernel \S+ has no nftables flowtables)`).MatchString(out) {
+		t.Errorf("the plan does not name the datapath and its fast path:\n%s", out)
+	}
+	if out := c.mustHactl(0, "status", "--json"); !regexp.MustCompile(`"datapath_reason": "set in the spec; fast path: (flowtable on |off: )`).MatchString(out) {
+		t.Errorf("the status does not say the datapath's fast path:\n%s", out)
 	}
 
 	// Source hashing keeps the client on one real server; the change

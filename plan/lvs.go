@@ -45,6 +45,11 @@ func lvsDatapaths(d *Desired, o *Observed) (notes, refused []string) {
 					vs.Name, d.Node, why, problem, nftablesAlternatives(vs.Datapath, vs.Scheduler, vs.Forwarding)))
 				continue
 			}
+			if o.Facts.Flowtable {
+				why += "; fast path: a flowtable for established connections"
+			} else {
+				why += "; no fast path: " + kernel + " has no nftables flowtables"
+			}
 		}
 		notes = append(notes, fmt.Sprintf("virtual service %q: %s datapath (%s)", vs.Name, path, why))
 	}

@@ -103,15 +103,18 @@ func (d *Desired) SecretDigests() map[string]string {
 
 // Facts are properties of the host the roles depend on.
 type Facts struct {
-	Hostname string   `json:"hostname,omitempty"`
-	Kernel   string   `json:"kernel,omitempty"`
-	Arch     string   `json:"arch,omitempty"`
-	IPVS     bool     `json:"ipvs"`
-	NFTables bool     `json:"nftables"`
-	Systemd  bool     `json:"systemd"`
-	Rsync    bool     `json:"rsync"`
-	SNMPD    bool     `json:"snmpd"`
-	Addrs    []string `json:"addresses,omitempty"` // "DEV PREFIX", then " secondary" when the kernel made it so
+	Hostname string `json:"hostname,omitempty"`
+	Kernel   string `json:"kernel,omitempty"`
+	Arch     string `json:"arch,omitempty"`
+	IPVS     bool   `json:"ipvs"`
+	NFTables bool   `json:"nftables"`
+	// Flowtable: the kernel has nftables flowtables (nf_flow_table_inet),
+	// the nftables datapath's fast path.
+	Flowtable bool     `json:"flowtable"`
+	Systemd   bool     `json:"systemd"`
+	Rsync     bool     `json:"rsync"`
+	SNMPD     bool     `json:"snmpd"`
+	Addrs     []string `json:"addresses,omitempty"` // "DEV PREFIX", then " secondary" when the kernel made it so
 	// Programs says, for each notify command's program and, with syncs,
 	// rsync and rrsync, whether the host has it as an executable
 	// (observe.ScriptFor).

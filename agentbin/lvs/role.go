@@ -633,19 +633,28 @@ func (r *Role) Drift(now time.Time) []string {
 	return append(out, restored...)
 }
 
+// fastPather is a datapath that may forward established connections on a
+// fast path (nftables: a flowtable), and says which or why not.
+type fastPather interface{ FastPath() string }
+
 // Report implements role.Role.
 func (r *Role) Report(st *status.Status) {
 	r.mu.Lock()
 	here := maps.Clone(r.here)
 	stats := r.stats
 	services := slices.Clone(r.services)
+	paths := maps.Clone(r.paths)
 	r.mu.Unlock()
 	sec := &status.LVS{}
 	for _, svc := range services {
 		live := here[svc.group]
 		want := svc.want()
+		reason := svc.datapathReason
+		if f, ok := paths[svc.kind.Name].(fastPather); ok {
+			reason += "; fast path: " + f.FastPath()
+		}
 		vs := status.VirtualService{Name: svc.spec.Name, Protocol: svc.spec.Protocol, Address: svc.spec.Address, Port: svc.spec.Port, FWMark: svc.spec.FWMark,
-			Scheduler: svc.spec.Scheduler, Datapath: svc.kind.Name, DatapathReason: svc.datapathReason, Live: live,
+			Scheduler: svc.spec.Scheduler, Datapath: svc.kind.Name, DatapathReason: reason, Live: live,
 			Sorry: len(want.Backends) == 1 && want.Backends[0].Name == datapath.SorryName}
 		for _, rs := range svc.spec.RealServers {
 			out := status.RealServer{Name: rs.Name, Address: rs.Address, Port: rs.Port, Weight: rs.Weight, Health: "up", Effective: -1,

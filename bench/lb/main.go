@@ -1,16 +1,21 @@
 // Command lb measures the lvs role's nftables datapath: wrk from the lab's
 // client through the VIP of the guide's LVS-NAT pair (h2g, c2g in front of
 // f400 and dgx), against HAProxy in TCP mode on the same director, and
-// against the client asking one real server straight (the limit), with
-// keep-alive and with short connections (one request each). It also
+// against the client asking the real servers straight (the limit: wrk's
+// two threads, one on each real server, so that the same connections
+// meet the same two single-worker nginx without the director), and the
+// same through the director as a plain router ("routed": the same hops as
+// the VIP's, no load balancing), with keep-alive and with short
+// connections (one request each). It also
 // measures how long a failed real server still gets requests, and what a
 // Sync costs with 1,000 real servers when one weight changes (in a network
 // namespace of its own). It prints the figures and ratios and ends with one
 // line "result: key=value …".
 //
 // With -vm it compares instead, in a QEMU guest on Debian's kernel (which
-// has IPVS, unlike the lab's), hactl's IPVS datapath with keepalived's
-// virtual server (see vm.go).
+// has IPVS and flowtables, unlike the lab's), hactl's IPVS datapath with
+// keepalived's virtual server, and hactl's nftables datapath without and
+// with its flowtable fast path (see vm.go).
 //
 // Run as root from the repository root: go run ./bench/lb. It installs wrk
 // and haproxy (with -vm: wrk and keepalived; Debian packages) when missing.
@@ -32,6 +37,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ti-mo/conntrack"
+
 	"github.com/hactl/hactl/bench/internal/benchenv"
 	"github.com/hactl/hactl/e2e/lab"
 	"github.com/hactl/hactl/plan/config"
@@ -42,7 +49,44 @@ const (
 	vip       = "192.168.3.181"
 	haproxyAt = "192.168.3.18:8080" // h2g's own outside address
 	direct    = "192.168.0.3"       // f400
+	direct2   = "192.168.0.27"      // dgx
+	// routedFrom is a free outside address the client asks from when
+	// routed (the lab's client and ctl have the highest ones).
+	routedFrom = "192.168.3.200"
 )
+
+// routedVia adds or deletes (op) the client's routes to the real servers
+// through h2g's outside address: "routed" is "direct" through the
+// director as a plain router (the real servers answer through it anyway,
+// their default route), the same hops as the VIP's without the load
+// balancing. It goes from an address of its own (routedFrom): from the
+// client's, its connections would have the 4-tuples of the VIP's short
+// connections before them, whose conntrack entries on h2g (TIME_WAIT,
+// NAT'd to the same real server and port) clash with them and drop
+// their SYNs.
+func routedVia(op string) string {
+	gw := strings.Split(haproxyAt, ":")[0]
+	script := fmt.Sprintf(`set -e
+dev=$(ip -o route get %[1]s | sed -n 's/.* dev \([^ ]*\).*/\1/p')
+ip addr %[2]s %[3]s/32 dev "$dev"`, gw, op, routedFrom)
+	if op == "add" {
+		// Deleting the address takes these routes with it.
+		script += fmt.Sprintf("\nip route add %[1]s/32 via %[3]s src %[4]s\nip route add %[2]s/32 via %[3]s src %[4]s", direct, direct2, gw, routedFrom)
+	}
+	return script
+}
+
+// splitScript sends wrk's second thread (and its half of the
+// connections) to dgx: straight to one real server, a single nginx worker
+// would be the limit, where the balancers spread over two.
+const splitScript = `local n = 0
+function setup(thread)
+  n = n + 1
+  if n % 2 == 0 then
+    thread.addr = wrk.lookup("` + direct2 + `", "80")[1]
+  end
+end
+`
 
 const clusterHCL = `cluster "lb" {
   key_file = "cluster.key"
@@ -155,7 +199,7 @@ haproxy -D -f /etc/haproxy/bench.cfg -p /run/haproxy-bench.pid`
 func main() {
 	duration := flag.Duration("d", 8*time.Second, "each wrk run")
 	conns := flag.Int("c", 32, "wrk connections")
-	only := flag.String("only", "", "run only these wrk targets (comma-separated: hactl, haproxy, direct; none for the other measures only), and skip the real server's failure")
+	only := flag.String("only", "", "run only these wrk targets (comma-separated: hactl, haproxy, direct, routed; none for the other measures only), and skip the real server's failure")
 	inVM := flag.Bool("vm", false, "instead of the lab: in a QEMU guest on Debian's kernel, which has IPVS, compare hactl's IPVS datapath with keepalived's virtual server (e2e/vm)")
 	flag.Parse()
 	run := run
@@ -207,15 +251,35 @@ func run(d time.Duration, conns int, only string) error {
 		}
 	}
 
-	type target struct{ name, url string }
-	targets := []target{{"hactl", "http://" + vip + "/"}, {"haproxy", "http://" + haproxyAt + "/"}, {"direct", "http://" + direct + "/"}}
+	split := filepath.Join(dir, "split.lua")
+	if err := os.WriteFile(split, []byte(splitScript), 0o644); err != nil {
+		return err
+	}
+	// A target's client script runs before its wrk run, the undo after.
+	type target struct{ name, url, script, client, undo string }
+	targets := []target{{"hactl", "http://" + vip + "/", "", "", ""}, {"haproxy", "http://" + haproxyAt + "/", "", "", ""},
+		{"direct", "http://" + direct + "/", split, "", ""},
+		{"routed", "http://" + direct + "/", split, routedVia("add"), routedVia("del")}}
 	results := map[string]wrkResult{}
 	for _, mode := range []string{"keepalive", "short"} {
 		for _, t := range targets {
 			if only != "" && !strings.Contains(","+only+",", ","+t.name+",") {
 				continue
 			}
-			r, err := wrk(ctx, l, t.url, mode == "short", d, conns)
+			if err := forgetConnections(l); err != nil {
+				return err
+			}
+			if t.client != "" {
+				if out, err := l.Exec(ctx, lab.Client, "sh", "-c", t.client); err != nil {
+					return fmt.Errorf("%s: %v\n%s", t.name, err, out)
+				}
+			}
+			r, err := wrk(ctx, l, t.url, t.script, mode == "short", d, conns)
+			if t.undo != "" {
+				if out, uerr := l.Exec(ctx, lab.Client, "sh", "-c", t.undo); uerr != nil && err == nil {
+					err = fmt.Errorf("%v\n%s", uerr, out)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", t.name, mode, err)
 			}
@@ -230,15 +294,17 @@ func run(d time.Duration, conns int, only string) error {
 	}
 	fmt.Printf("apply of a virtual service with 1000 real servers: %s; one weight changed among them, until h2g's kernel has it: %s\n", applyFirst, applyOne)
 
-	h, hp, di := results["hactl_keepalive"], results["haproxy_keepalive"], results["direct_keepalive"]
-	hs, hps, dis := results["hactl_short"], results["haproxy_short"], results["direct_short"]
+	h, hp, di, ro := results["hactl_keepalive"], results["haproxy_keepalive"], results["direct_keepalive"], results["routed_keepalive"]
+	hs, hps, dis, ros := results["hactl_short"], results["haproxy_short"], results["direct_short"], results["routed_short"]
 	fmt.Printf("\nresult: hactl_ka_rps=%.0f haproxy_ka_rps=%.0f direct_ka_rps=%.0f hactl_ka_p99_ms=%.2f haproxy_ka_p99_ms=%.2f direct_ka_p99_ms=%.2f "+
 		"hactl_short_rps=%.0f haproxy_short_rps=%.0f direct_short_rps=%.0f hactl_short_p99_ms=%.2f haproxy_short_p99_ms=%.2f direct_short_p99_ms=%.2f "+
-		"ka_vs_haproxy=%.2f ka_vs_direct=%.2f short_vs_haproxy=%.2f short_vs_direct=%.2f hactl_errors=%d "+
+		"ka_vs_haproxy=%.2f ka_vs_direct=%.2f short_vs_haproxy=%.2f short_vs_direct=%.2f ka_p99_vs_direct=%.2f short_p99_vs_direct=%.2f hactl_errors=%d "+
+		"routed_ka_rps=%.0f routed_short_rps=%.0f routed_ka_p99_ms=%.2f routed_short_p99_ms=%.2f ka_vs_routed=%.2f short_vs_routed=%.2f "+
 		"failure_to_last_request_ms=%.0f failed_requests=%d sync1000_first_ms=%.1f sync1000_unchanged_ms=%.1f sync1000_one_weight_ms=%.1f apply1000_s=%.2f apply1000_one_weight_s=%.2f\n",
 		h.rps, hp.rps, di.rps, h.p99ms, hp.p99ms, di.p99ms,
 		hs.rps, hps.rps, dis.rps, hs.p99ms, hps.p99ms, dis.p99ms,
-		ratio(h.rps, hp.rps), ratio(h.rps, di.rps), ratio(hs.rps, hps.rps), ratio(hs.rps, dis.rps), h.errors+hs.errors,
+		ratio(h.rps, hp.rps), ratio(h.rps, di.rps), ratio(hs.rps, hps.rps), ratio(hs.rps, dis.rps), ratio(h.p99ms, di.p99ms), ratio(hs.p99ms, dis.p99ms), h.errors+hs.errors,
+		ro.rps, ros.rps, ro.p99ms, ros.p99ms, ratio(h.rps, ro.rps), ratio(hs.rps, ros.rps),
 		ms(last), failed, ms(cost.first), ms(cost.same), ms(cost.one), applyFirst.Seconds(), applyOne.Seconds())
 	return nil
 }
@@ -343,8 +409,32 @@ var (
 	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 )
 
-func wrk(ctx context.Context, l *lab.Lab, url string, short bool, d time.Duration, conns int) (wrkResult, error) {
+// forgetConnections empties h2g's conntrack table before a wrk run. A
+// short-connection run leaves some 100,000 entries in TIME_WAIT (two
+// minutes), and they slowed the runs after it (the table fills, lookups
+// lengthen, a reused 4-tuple must reopen its entry): the later targets
+// were measured against a fuller table than the first.
+func forgetConnections(l *lab.Lab) error {
+	return l.InNetns("h2g", func() error {
+		c, err := conntrack.Dial(nil)
+		if err != nil {
+			return fmt.Errorf("h2g: connecting to conntrack: %w", err)
+		}
+		defer c.Close()
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("h2g: emptying the conntrack table: %w", err)
+		}
+		return nil
+	})
+}
+
+// wrk runs wrk from the client against url, with a Lua script when
+// script is not empty.
+func wrk(ctx context.Context, l *lab.Lab, url, script string, short bool, d time.Duration, conns int) (wrkResult, error) {
 	args := []string{"wrk", "-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency", "--timeout", "2s"}
+	if script != "" {
+		args = append(args, "-s", script)
+	}
 	if short {
 		args = append(args, "-H", "Connection: close")
 	}

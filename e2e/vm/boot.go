@@ -12,12 +12,15 @@ import (
 // GuestModules are what the guest loads: IPVS with every scheduler (the
 // kernel would load them on demand, but the guest has no modprobe), veth
 // and bridge for the namespaces' networks, ipip for the tunnel, nf_tables
-// for the marks of firewall-mark services, 9p over virtio for the host's
-// file system (keepalived, wrk).
+// for the marks of firewall-mark services, the expressions of the
+// nftables datapath and its flowtable fast path, 9p over virtio for the
+// host's file system (keepalived, wrk).
 var GuestModules = []string{
 	"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_lblc", "ip_vs_lblcr",
 	"ip_vs_dh", "ip_vs_sh", "ip_vs_sed", "ip_vs_nq", "ip_vs_mh",
 	"veth", "bridge", "ipip", "nf_tables", "virtio_pci", "9pnet_virtio", "9p",
+	"nft_chain_nat", "nft_nat", "nft_ct", "nft_numgen", "nft_hash", "nft_fib_inet", "nft_objref",
+	"nf_conntrack_netlink", "nf_flow_table_inet", "nft_flow_offload",
 }
 
 // InstallHint says how to get what Boot needs.

@@ -41,6 +41,7 @@ func render(t *testing.T, o *plan.Observed) []byte {
 	add(o.Applied != nil, "applied_b64="+b64(o.Applied))
 	add(o.Facts.IPVS, "ipvs=1")
 	add(o.Facts.NFTables, "nftables=1")
+	add(o.Facts.Flowtable, "flowtable=1")
 	add(o.Facts.Systemd, "systemd=1")
 	add(o.Facts.Rsync, "rsync=1")
 	add(o.Facts.SNMPD, "snmpd=1")

@@ -53,6 +53,7 @@ echo "agent_running=$running"
 [ -f ` + layout.AppliedPath + ` ] && echo "applied_b64=$(base64 -w0 ` + layout.AppliedPath + `)"
 { [ -e /proc/net/ip_vs ] || modprobe -n -q ip_vs 2>/dev/null; } && echo ipvs=1
 command -v nft >/dev/null 2>&1 && echo nftables=1
+{ [ -d /sys/module/nf_flow_table_inet ] || modprobe -n -q nf_flow_table_inet 2>/dev/null || grep -qs '/nf_flow_table_inet.ko' "/lib/modules/$(uname -r)/modules.builtin"; } && echo flowtable=1
 [ -d /run/systemd/system ] && echo systemd=1
 command -v rsync >/dev/null 2>&1 && echo rsync=1
 { command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ]; } && echo snmpd=1
@@ -151,6 +152,8 @@ func Parse(node string, out []byte) (*plan.Observed, error) {
 			o.Facts.IPVS = true
 		case "nftables":
 			o.Facts.NFTables = true
+		case "flowtable":
+			o.Facts.Flowtable = true
 		case "systemd":
 			o.Facts.Systemd = true
 		case "rsync":

@@ -45,7 +45,7 @@ func TestParseReadsEveryKey(t *testing.T) {
 		"secret=" + layout.SecretsDir + "/cluster-key 0123",
 		"status_b64=" + base64.StdEncoding.EncodeToString([]byte(status)),
 		"applied_b64=" + base64.StdEncoding.EncodeToString([]byte(`{"spec_hash":"abc","agent_sha256":"ff","secrets":{}}`)),
-		"nftables=1", "rsync=1", "addr=eth0 192.168.0.31/24",
+		"nftables=1", "flowtable=1", "rsync=1", "addr=eth0 192.168.0.31/24",
 	}, "\n")
 	o, err := Parse("n1", []byte(out))
 	if err != nil {
@@ -66,7 +66,7 @@ func TestParseReadsEveryKey(t *testing.T) {
 	if o.Applied == nil || o.Applied.SpecHash != "abc" {
 		t.Errorf("applied record %+v", o.Applied)
 	}
-	if !o.Facts.NFTables || !o.Facts.Rsync || o.Facts.IPVS || o.Facts.Systemd || len(o.Facts.Addrs) != 1 {
+	if !o.Facts.NFTables || !o.Facts.Flowtable || !o.Facts.Rsync || o.Facts.IPVS || o.Facts.Systemd || len(o.Facts.Addrs) != 1 {
 		t.Errorf("facts %+v", o.Facts)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +88,15 @@ type Datapath struct {
 	// lately, by service, with when: their closed connections' entries
 	// are swept at every Sync for a while (see forget).
 	gone map[string]map[datapath.Backend]time.Time
+	// probed, fastErr: whether the kernel was asked for what the fast
+	// path needs, and its answer; fastNote says what the last Sync
+	// chose (FastPath).
+	probed   bool
+	fastErr  error
+	fastNote string
+	refused  *refusal
+	// fast is the fast path of the last Sync.
+	fast *fastPath
 }
 
 // sweepFor is how long the closed connections of a departed real server
@@ -158,8 +168,9 @@ func (d *Datapath) current() (*kernel, error) {
 	return d.read()
 }
 
-// record remembers the table as a successful Sync of want left it.
-func (d *Datapath) record(want []serviceSpec) {
+// record remembers the table as a successful Sync of want and fast left
+// it.
+func (d *Datapath) record(want []serviceSpec, fast *fastPath) {
 	gen, err := d.generation()
 	if err != nil {
 		d.written = nil
@@ -167,6 +178,10 @@ func (d *Datapath) record(want []serviceSpec) {
 	}
 	k := newKernel()
 	k.exists = true
+	if fast.on() {
+		k.flowtable = d.flowtable(fast.devices)
+		k.chains[forwardChain] = []*nftables.Rule{{UserData: userdata.AppendString(nil, userdata.TypeComment, offloadRule().comment)}}
+	}
 	for _, sp := range want {
 		for _, c := range sp.counters {
 			k.counters[c] = 0
@@ -263,6 +278,8 @@ type kernel struct {
 	elems  map[string]map[uint32]string // map name → slot → chain
 	// counters are the named counters: name → connections counted.
 	counters map[string]uint64
+	// flowtable is the fast path's flowtable, nil when there is none.
+	flowtable *nftables.Flowtable
 }
 
 func (d *Datapath) read() (*kernel, error) {
@@ -312,6 +329,9 @@ func (d *Datapath) read() (*kernel, error) {
 		k.elems[s.Name] = m
 	}
 	if k.counters, err = d.counters(); err != nil {
+		return nil, err
+	}
+	if k.flowtable, err = d.readFlowtable(); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -415,9 +435,15 @@ type diff struct {
 	services  map[string]bool
 	stale     []string // dispatch rules of removed services, by service name
 	staleObj  struct{ chains, sets, counters []string }
+	// fastPath: the flowtable or the forward chain needs writing.
+	fastPath bool
 }
 
-func compare(k *kernel, want []serviceSpec) diff {
+func (df diff) empty() bool {
+	return len(df.services) == 0 && len(df.stale) == 0 && len(df.staleObj.chains) == 0 && len(df.staleObj.sets) == 0 && len(df.staleObj.counters) == 0 && !df.fastPath
+}
+
+func compare(k *kernel, want []serviceSpec, fast *fastPath) diff {
 	df := diff{services: map[string]bool{}}
 	if !k.exists && len(want) > 0 {
 		df.sentences = append(df.sentences, fmt.Sprintf("nftables table inet %s is missing", TableName))
@@ -426,7 +452,12 @@ func compare(k *kernel, want []serviceSpec) diff {
 		df.sentences = append(df.sentences, fmt.Sprintf("chain %s of table inet %s is missing", preroutingChain, TableName))
 	}
 	dispatch := k.dispatchRules()
-	ownedChains := map[string]bool{preroutingChain: true}
+	// The forward chain belongs to the fast path.
+	ownedChains := map[string]bool{preroutingChain: true, forwardChain: true}
+	if !k.fastPathMatches(fast) {
+		df.fastPath = true
+		df.sentences = append(df.sentences, fastPathDrift(k, fast))
+	}
 	ownedSets := map[string]bool{}
 	ownedCounters := map[string]bool{}
 	for _, sp := range want {
@@ -502,43 +533,63 @@ func compare(k *kernel, want []serviceSpec) diff {
 	return df
 }
 
-func specs(services []datapath.Service) ([]serviceSpec, error) {
+// specs builds the services' objects; offload: with the fast path's
+// label on their connections.
+func specs(services []datapath.Service, offload bool) ([]serviceSpec, error) {
 	var out []serviceSpec
 	for _, s := range services {
 		if err := Capable(s); err != nil {
 			return nil, err
 		}
-		out = append(out, build(s))
+		out = append(out, build(s, offload))
 	}
 	return out, nil
 }
 
-// Drift implements datapath.Datapath.
+// Drift implements datapath.Datapath. The fast path is compared with what
+// the last Sync chose.
 func (d *Datapath) Drift(services []datapath.Service) []string {
-	want, err := specs(services)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	want, err := specs(services, d.fast.on())
 	if err != nil {
 		return []string{err.Error()}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	k, err := d.current()
 	if err != nil {
 		return []string{err.Error()}
 	}
-	return append(compare(k, want).sentences, d.marks.Drift(services)...)
+	return append(compare(k, want, d.fast).sentences, d.marks.Drift(services)...)
 }
 
 // Sync implements datapath.Datapath: one transaction that rewrites the
 // chains, sets and map slots that differ and nothing else; then another
 // for the marking rules of the firewall-mark services, when they differ.
 func (d *Datapath) Sync(services []datapath.Service) (int, error) {
-	want, err := specs(services)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var fast *fastPath
+	if len(services) > 0 {
+		fast = d.wantFastPath()
+	}
+	want, err := specs(services, fast.on())
 	if err != nil {
 		return 0, err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	changed, err := d.syncTable(services, want)
+	changed, err := d.syncTable(services, want, fast)
+	if err != nil && fast.on() {
+		// The probe passed, yet the kernel may refuse an interface that
+		// came since (of a type a flowtable does not take): the services
+		// go without the fast path rather than not at all.
+		refused := err
+		if want, err = specs(services, false); err != nil {
+			return 0, err
+		}
+		if changed, err = d.syncTable(services, want, nil); err == nil {
+			d.refused = &refusal{devices: fast.devices, err: fmt.Errorf("the kernel refused the flowtable on %s: %w", strings.Join(fast.devices, ", "), refused)}
+			d.fastNote = "off: " + d.refused.err.Error()
+		}
+	}
 	if err != nil {
 		return changed, err
 	}
@@ -560,16 +611,17 @@ func (d *Datapath) Sync(services []datapath.Service) (int, error) {
 
 // syncTable brings table hactl_lvs in line; d.counted lists the services
 // it wrote.
-func (d *Datapath) syncTable(services []datapath.Service, want []serviceSpec) (int, error) {
+func (d *Datapath) syncTable(services []datapath.Service, want []serviceSpec, fast *fastPath) (int, error) {
 	d.counted = map[string]bool{}
 	k, err := d.current()
 	if err != nil {
 		return 0, err
 	}
-	df := compare(k, want)
-	if len(df.services) == 0 && len(df.stale) == 0 && len(df.staleObj.chains) == 0 && len(df.staleObj.sets) == 0 && len(df.staleObj.counters) == 0 {
+	df := compare(k, want, fast)
+	if df.empty() {
+		d.fast = fast
 		if d.written == nil {
-			d.record(want)
+			d.record(want, fast)
 		}
 		err := d.forget(services, d.sweep(services, time.Now()))
 		d.last = slices.Clone(services)
@@ -580,6 +632,9 @@ func (d *Datapath) syncTable(services []datapath.Service, want []serviceSpec) (i
 	pre := &nftables.Chain{Name: preroutingChain, Table: d.table, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest}
 	c.AddChain(pre)
+	if df.fastPath {
+		d.writeFastPath(k, fast)
+	}
 	dispatch := k.dispatchRules()
 	// Unhook removed services and foreign rules first, so that their
 	// chains are unreferenced when deleted below.
@@ -620,7 +675,8 @@ func (d *Datapath) syncTable(services []datapath.Service, want []serviceSpec) (i
 		return 0, fmt.Errorf("writing table inet %s: %w", TableName, err)
 	}
 	d.writes++
-	d.record(want)
+	d.fast = fast
+	d.record(want, fast)
 	left := len(departed(d.last, services)) > 0
 	err = d.forget(services, d.sweep(services, time.Now()))
 	if left && err == nil {
@@ -758,7 +814,7 @@ func (d *Datapath) Close() error {
 	if err != nil || !k.exists {
 		return err
 	}
-	d.last, d.written = nil, nil
+	d.last, d.written, d.fast = nil, nil, nil
 	d.conn.DelTable(d.table)
 	if err := d.conn.Flush(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing table inet %s: %w", TableName, err)

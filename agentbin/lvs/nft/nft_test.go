@@ -135,6 +135,9 @@ func TestDeparted(t *testing.T) {
 	}
 }
 
+// nsName is the name of the test's network namespace (netns).
+func nsName() string { return fmt.Sprintf("hactl-nft-%d", os.Getpid()) }
+
 // netns runs the test's datapath in a network namespace of its own, so
 // that the host's nftables stay untouched.
 func netns(t *testing.T) (*Datapath, func(args ...string) string) {
@@ -143,7 +146,7 @@ func netns(t *testing.T) (*Datapath, func(args ...string) string) {
 		// scripts/test (CI) runs as root, so these kernel tests run there.
 		t.Skip("needs root for a network namespace; scripts/test runs it as root")
 	}
-	name := fmt.Sprintf("hactl-nft-%d", os.Getpid())
+	name := nsName()
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		// As root this is a broken machine, not a reason to prove nothing.
 		t.Fatalf("ip netns add: %v: %s", err, out)
@@ -240,6 +243,82 @@ func TestSyncKernel(t *testing.T) {
 	}
 	if got := nft("list", "tables"); strings.Contains(got, TableName) {
 		t.Errorf("Close left the table: %s", got)
+	}
+}
+
+// TestSyncFastPath gives the datapath two interfaces: on a kernel with
+// flowtables, the services' connections are labelled and offloaded to a
+// flowtable on both, which drift watches; on one without, the fast path is
+// off, says why, and leaves nothing behind (the probe's table included).
+func TestSyncFastPath(t *testing.T) {
+	d, nft := netns(t)
+	if out, err := exec.Command("ip", "-n", nsName(), "link", "add", "name", "v0", "type", "veth", "peer", "name", "v1").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v: %s", err, out)
+	}
+	svcs := []datapath.Service{service("web", 80, "rr", 0, 1, 1)}
+	if n, err := d.Sync(svcs); err != nil || n != 1 {
+		t.Fatalf("Sync = %d, %v; want 1 service written", n, err)
+	}
+	ruleset := nft("list", "ruleset")
+	if strings.Contains(ruleset, probeTable) {
+		t.Errorf("the probe left its table:\n%s", ruleset)
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift right after Sync: %q", drift)
+	}
+	if d.fastErr != nil {
+		t.Logf("this kernel has no fast path: %v", d.fastErr)
+		if got := d.FastPath(); !strings.HasPrefix(got, "off: the kernel has no nftables flowtables") {
+			t.Errorf("FastPath() = %q, want it off, saying why", got)
+		}
+		for _, unwanted := range []string{"flowtable", "flow add", "ct label", "chain forward"} {
+			if strings.Contains(ruleset, unwanted) {
+				t.Errorf("fast path off, but the ruleset has %q:\n%s", unwanted, ruleset)
+			}
+		}
+		// As if the probe had passed: the kernel refuses the flowtable
+		// in the Sync itself, and the services go without it.
+		d.fastErr = nil
+		svcs[0].Backends[0].Weight = 0
+		if n, err := d.Sync(svcs); err != nil || n != 1 {
+			t.Fatalf("Sync with the flowtable refused = %d, %v; want 1 service written without it", n, err)
+		}
+		if got := d.FastPath(); !strings.HasPrefix(got, "off: the kernel refused the flowtable on v0, v1: ") {
+			t.Errorf("FastPath() after a refusal = %q", got)
+		}
+		if drift := d.Drift(svcs); len(drift) != 0 {
+			t.Errorf("drift after the refusal: %q", drift)
+		}
+		writes := d.Writes()
+		if n, err := d.Sync(svcs); err != nil || n != 0 || d.Writes() != writes {
+			t.Errorf("the Sync after a refusal = %d, %v, %d writes; want nothing tried again", n, err, d.Writes()-writes)
+		}
+		return
+	}
+	if got := d.FastPath(); got != "flowtable on v0, v1" {
+		t.Errorf("FastPath() = %q, want the flowtable on v0, v1", got)
+	}
+	for _, want := range []string{"flowtable fastpath", "devices = { v0, v1 }", "flags counter", "flow add @fastpath", "ct label set"} {
+		if !strings.Contains(ruleset, want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, ruleset)
+		}
+	}
+	nft("flush", "chain", "inet", TableName, forwardChain)
+	nft("delete", "flowtable", "inet", TableName, flowtableName)
+	if drift := d.Drift(svcs); !slices.ContainsFunc(drift, func(s string) bool { return strings.Contains(s, "flowtable "+flowtableName) }) {
+		t.Errorf("a flowtable deleted by hand is not reported: %q", drift)
+	}
+	if _, err := d.Sync(svcs); err != nil {
+		t.Fatalf("restoring Sync: %v", err)
+	}
+	if drift := d.Drift(svcs); len(drift) != 0 {
+		t.Errorf("drift after restoring: %q", drift)
+	}
+	if _, err := d.Sync(nil); err != nil {
+		t.Fatalf("Sync without services: %v", err)
+	}
+	if got := nft("list", "ruleset"); strings.Contains(got, "flowtable") || strings.Contains(got, "chain forward") {
+		t.Errorf("no service, but the fast path stays:\n%s", got)
 	}
 }
 

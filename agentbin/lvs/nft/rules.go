@@ -96,9 +96,10 @@ func rule(exprs ...expr.Any) ruleSpec {
 	return ruleSpec{exprs: exprs, comment: "hactl " + digest(exprs)}
 }
 
-// build turns a service into its objects. It checks nothing the datapath's
-// Capable refuses; call that first.
-func build(s datapath.Service) serviceSpec {
+// build turns a service into its objects; offload: its real servers'
+// chains label the connections for the fast path. It checks nothing the
+// datapath's Capable refuses; call that first.
+func build(s datapath.Service, offload bool) serviceSpec {
 	sp := serviceSpec{name: s.Name}
 	v4 := s.Address.Is4()
 	persist := s.Persistence > 0
@@ -112,6 +113,9 @@ func build(s datapath.Service) serviceSpec {
 	for _, b := range s.Backends {
 		sp.counters = append(sp.counters, connCounter(s.Name, b.Name))
 		exprs := []expr.Any{&expr.Objref{Type: int(nftables.ObjTypeCounter), Name: connCounter(s.Name, b.Name)}}
+		if offload {
+			exprs = append(exprs, labelExprs()...)
+		}
 		if persist {
 			sp.sets = append(sp.sets, setSpec{name: persistSet(s.Name, b.Name), keyType: addrType(v4), timeout: s.Persistence.Milliseconds()})
 			exprs = append(exprs, clientKey(v4, s.PersistMask)...)

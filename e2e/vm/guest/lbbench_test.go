@@ -7,11 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
+	"github.com/hactl/hactl/agentbin/lvs/datapath"
+	"github.com/hactl/hactl/agentbin/lvs/nft"
 	"github.com/hactl/hactl/e2e/vm"
 )
 
@@ -22,8 +26,10 @@ const wrk = "/usr/bin/wrk"
 
 // TestLBBenchmark is bench/lb's part in the VM, where the kernel has
 // IPVS: wrk from the client through the VIP of the LVS-NAT pair, to
-// keepalived's virtual server and to hactl's IPVS datapath, and straight
-// to f400 through h2g (the limit), with keep-alive and short connections.
+// keepalived's virtual server and to hactl's IPVS datapath; to hactl's
+// nftables datapath without its fast path (the forward chain emptied by
+// hand) and with it (restored by a Sync); and straight to f400 through
+// h2g (the limit), with keep-alive and short connections.
 // It prints wrk's output between vm.BenchMarker lines for bench/lb.
 func TestLBBenchmark(t *testing.T) {
 	needGuest(t)
@@ -53,6 +59,35 @@ func TestLBBenchmark(t *testing.T) {
 	mustSync(t, dp, web("rr", 1, 1))
 	bench(t, n.client, "hactl_ipvs", "http://192.168.3.181/")
 	if err := dp.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	nd := openNFT(t, n.h2g)
+	svcs := []datapath.Service{web("rr", 1, 1)}
+	if _, err := nd.Sync(svcs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(nd.FastPath(), "flowtable on") {
+		t.Fatalf("the nftables datapath has no fast path here: %s", nd.FastPath())
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(n.h2g.ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The datapath's forward chain, whose one rule offloads.
+	c.FlushChain(&nftables.Chain{Name: "forward", Table: &nftables.Table{Name: nft.TableName, Family: nftables.TableFamilyINet}})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	bench(t, n.client, "hactl_nft_slow", "http://192.168.3.181/")
+	if _, err := nd.Sync(svcs); err != nil {
+		t.Fatal(err)
+	}
+	if drift := nd.Drift(svcs); len(drift) != 0 {
+		t.Fatalf("the fast path is not restored: %q", drift)
+	}
+	bench(t, n.client, "hactl_nft", "http://192.168.3.181/")
+	if err := nd.Close(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -133,11 +133,25 @@ func labCluster(t *testing.T, what, dir string, opts lab.Options) *cluster {
 		t.Fatalf("lab up: %v", err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			logAgents(t, l)
+		}
 		if err := l.Down(context.Background()); err != nil {
 			t.Errorf("lab down: %v", err)
 		}
 	})
 	return &cluster{t: t, dir: dir, lab: l}
+}
+
+// logAgents logs the end of each node's agent log, for a test that
+// failed: what the agents saw is most of what explains it.
+func logAgents(t *testing.T, l *lab.Lab) {
+	for _, n := range l.Nodes() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := l.Exec(ctx, n, "tail", "-n", "60", layout.LogPath)
+		cancel()
+		t.Logf("%s's %s, its end:\n%s", n, layout.LogPath, out)
+	}
 }
 
 // hactl runs hactl in ctl with the configuration directory and returns its

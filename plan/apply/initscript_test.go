@@ -47,6 +47,19 @@ func (f *initFixture) run(t *testing.T, cmd string) (string, error) {
 	return string(out), err
 }
 
+// agentPid waits for the fixture's agent, which writes its pid to
+// agent.pid, and returns the pid.
+func (f *initFixture) agentPid(t *testing.T) int {
+	t.Helper()
+	var agent int
+	waitFor(t, 5*time.Second, "the agent runs", func() bool {
+		data, err := os.ReadFile(filepath.Join(f.dir, "agent.pid"))
+		agent, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil && agent > 0
+	})
+	return agent
+}
+
 func (f *initFixture) pid() (int, error) {
 	data, err := os.ReadFile(f.pidFile)
 	if err != nil {
@@ -118,12 +131,7 @@ func TestInitScriptStopsTheAgentWithTERM(t *testing.T) {
 	if out, err := f.run(t, "status"); err != nil || strings.TrimSpace(out) != "running" {
 		t.Errorf("status after start: %q, %v", out, err)
 	}
-	var agent int
-	waitFor(t, 5*time.Second, "the agent runs", func() bool {
-		data, err := os.ReadFile(filepath.Join(f.dir, "agent.pid"))
-		agent, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-		return err == nil && agent > 0
-	})
+	agent := f.agentPid(t)
 	supervisor, err := f.pid()
 	if err != nil {
 		t.Fatal(err)
@@ -163,12 +171,7 @@ func TestInitScriptKillsAnAgentThatIgnoresTERM(t *testing.T) {
 	if out, err := f.run(t, "start"); err != nil {
 		t.Fatalf("start: %v\n%s", err, out)
 	}
-	var agent int
-	waitFor(t, 5*time.Second, "the agent runs", func() bool {
-		data, err := os.ReadFile(filepath.Join(f.dir, "agent.pid"))
-		agent, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-		return err == nil && agent > 0
-	})
+	agent := f.agentPid(t)
 	supervisor, err := f.pid()
 	if err != nil {
 		t.Fatal(err)

@@ -264,8 +264,13 @@ func TestLVSWeightsDriftHashAndSorryServer(t *testing.T) {
 	if out := c.mustHactl(0, "plan"); !regexp.MustCompile(`virtual service "http": nftables datapath \(set in the configuration; (fast path: a flowtable|no fast path: its kernel \S+ has no nftables flowtables)`).MatchString(out) {
 		t.Errorf("the plan does not name the datapath and its fast path:\n%s", out)
 	}
-	if out := c.mustHactl(0, "status", "--json"); !regexp.MustCompile(`"datapath_reason": "set in the spec; fast path: (flowtable on |off: )`).MatchString(out) {
+	out := c.mustHactl(0, "status", "--json")
+	if !regexp.MustCompile(`"datapath_reason": "set in the spec; fast path: (flowtable on |off: )`).MatchString(out) {
 		t.Errorf("the status does not say the datapath's fast path:\n%s", out)
+	}
+	// The real servers' last health checks are timed, for the monitor.
+	if !regexp.MustCompile(`"check_latency_ms": [0-9.e-]+`).MatchString(out) {
+		t.Errorf("the status does not time the real servers' health checks:\n%s", out)
 	}
 
 	// Source hashing keeps the client on one real server; the change

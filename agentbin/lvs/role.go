@@ -662,6 +662,9 @@ func (r *Role) Report(st *status.Status) {
 			if svc.checker != nil {
 				if h, ok := svc.checker.Get(rs.Name); ok {
 					out.Health, out.Reason, out.Transitions = h.State.String(), h.Reason, h.Transitions
+					if h.Probes > 0 {
+						out.CheckLatencyMS = h.LastLatencyMS
+					}
 				}
 			}
 			for _, b := range want.Backends {

@@ -548,6 +548,9 @@ func (r *Role) reportLocked(pr *proxyRun) status.Proxy {
 			if s.health != nil && s.health.checker != nil {
 				if hs, ok := s.health.checker.Get(b.name); ok {
 					bs.Reason = hs.Reason
+					if hs.Probes > 0 {
+						bs.CheckLatencyMS = hs.LastLatencyMS
+					}
 				}
 			}
 			ss.Backends = append(ss.Backends, bs)

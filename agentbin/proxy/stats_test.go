@@ -63,3 +63,20 @@ func TestBackendStatusCountsRequestsErrorsAndLatency(t *testing.T) {
 		t.Errorf("buckets %+v: want none at most 25 ms, 3 at most 10 s", st.LatencyBuckets)
 	}
 }
+
+// A backend's status says how long its last health check took, which the
+// monitor exports as the check latency.
+func TestBackendStatusHasTheLastCheckLatency(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		time.Sleep(30 * time.Millisecond)
+	}))
+	t.Cleanup(slow.Close)
+	ap := netip.MustParseAddrPort(slow.Listener.Addr().String())
+	check := &spec.HealthCheck{Type: "http", Path: "/health", IntervalMS: 100, TimeoutMS: 1000, Rise: 1, Fall: 1}
+	p := httpProxy(t, spec.ProxyService{Name: "s", HealthCheck: check,
+		Backends: []spec.Backend{{Name: "slow", Kind: "regular", Address: ap.Addr().String(), Port: int(ap.Port()), Weight: 1}}})
+	r := runRole(t, p)
+	if st := backendStatus(t, r, "s", "slow"); st.CheckLatencyMS < 30 || st.CheckLatencyMS > 1000 {
+		t.Errorf("check latency %.1f ms: each check took 30 ms", st.CheckLatencyMS)
+	}
+}

@@ -58,6 +58,9 @@ type ProxyBackend struct {
 	LatencyBuckets []LatencyBucket `json:"latency_buckets,omitempty"`
 	// SessionsMoved counts sessions moved off it because it was down.
 	SessionsMoved uint64 `json:"sessions_moved"`
+	// CheckLatencyMS is how long its last health check took, passed or
+	// not; absent without health checks or before the first.
+	CheckLatencyMS float64 `json:"check_latency_ms,omitempty"`
 }
 
 // LatencyBucket is one bucket of a latency histogram.

@@ -91,6 +91,9 @@ type RealServer struct {
 	Conns       int64  `json:"conns"`
 	Bytes       int64  `json:"bytes"`
 	Transitions uint64 `json:"transitions"`
+	// CheckLatencyMS is how long its last health check took, passed or
+	// not; absent without health checks or before the first.
+	CheckLatencyMS float64 `json:"check_latency_ms,omitempty"`
 }
 
 // RoleState is where a role of the agent stands.

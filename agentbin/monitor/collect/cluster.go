@@ -210,6 +210,9 @@ func lvs(o *out, lv *status.LVS) {
 			if rs.Bytes >= 0 {
 				o.add("hactl_lvs_real_server_bytes_total", "Bytes forwarded to and from the real server.", metric.Counter, float64(rs.Bytes), ls...)
 			}
+			if rs.CheckLatencyMS > 0 {
+				o.add("hactl_lvs_real_server_check_latency_seconds", "How long the real server's last health check took.", metric.Gauge, rs.CheckLatencyMS/1000, ls...)
+			}
 		}
 	}
 }
@@ -226,6 +229,9 @@ func proxies(o *out, ps []status.Proxy) {
 				o.add("hactl_proxy_backend_errors_total", "Requests to the backend that failed (no answer, or 5xx).", metric.Counter, float64(b.Errors), ls...)
 				o.add("hactl_proxy_backend_active_requests", "Requests to the backend in flight.", metric.Gauge, float64(b.Active), ls...)
 				o.add("hactl_proxy_backend_latency_seconds", "Mean latency of the backend's answers.", metric.Gauge, b.MeanLatencyMS/1000, ls...)
+				if b.CheckLatencyMS > 0 {
+					o.add("hactl_proxy_backend_check_latency_seconds", "How long the backend's last health check took.", metric.Gauge, b.CheckLatencyMS/1000, ls...)
+				}
 			}
 		}
 	}

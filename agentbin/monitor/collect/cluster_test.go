@@ -81,11 +81,11 @@ func TestClusterCountsFailoversWithTheirLength(t *testing.T) {
 func TestClusterRolesSections(t *testing.T) {
 	st := &status.Status{
 		LVS: &status.LVS{Services: []status.VirtualService{{Name: "http", Live: true, RealServers: []status.RealServer{
-			{Name: "f400", Health: "up", Effective: 1, ActiveConns: 3, Conns: 100, Bytes: -1, Transitions: 2},
+			{Name: "f400", Health: "up", Effective: 1, ActiveConns: 3, Conns: 100, Bytes: -1, Transitions: 2, CheckLatencyMS: 1.5},
 			{Name: "dgx", Health: "down", Effective: 0, ActiveConns: -1, Conns: -1, Bytes: -1},
 		}}}},
 		Proxies: []status.Proxy{{Name: "www", Serving: true, Requests: 50, Services: []status.ProxyService{{Name: "app", Backends: []status.ProxyBackend{
-			{Name: "a", State: "up", Requests: 40, Errors: 2, Active: 1, MeanLatencyMS: 12},
+			{Name: "a", State: "up", Requests: 40, Errors: 2, Active: 1, MeanLatencyMS: 12, CheckLatencyMS: 3},
 		}}}}},
 		Syncs: []status.Sync{{Name: "docroot", Targets: []status.SyncTarget{{Node: "dgx", State: "pending", Pending: 3, LagMS: 1500, Runs: 7, Failures: 1, BytesSent: 4096}}}},
 	}
@@ -95,19 +95,22 @@ func TestClusterRolesSections(t *testing.T) {
 		absent     []string
 	}{
 		{[]string{"lvs"}, map[string]float64{
-			`hactl_lvs_service_live{service="http"}`:                                   1,
-			`hactl_lvs_real_server_up{server="f400",service="http"}`:                   1,
-			`hactl_lvs_real_server_up{server="dgx",service="http"}`:                    0,
-			`hactl_lvs_real_server_active_connections{server="f400",service="http"}`:   3,
-			`hactl_lvs_real_server_connections_total{server="f400",service="http"}`:    100,
-			`hactl_lvs_real_server_health_changes_total{server="f400",service="http"}`: 2,
-		}, []string{`hactl_lvs_real_server_bytes_total{server="f400",service="http"}`, `hactl_proxy_requests_total{proxy="www"}`}},
+			`hactl_lvs_service_live{service="http"}`:                                    1,
+			`hactl_lvs_real_server_up{server="f400",service="http"}`:                    1,
+			`hactl_lvs_real_server_up{server="dgx",service="http"}`:                     0,
+			`hactl_lvs_real_server_active_connections{server="f400",service="http"}`:    3,
+			`hactl_lvs_real_server_connections_total{server="f400",service="http"}`:     100,
+			`hactl_lvs_real_server_health_changes_total{server="f400",service="http"}`:  2,
+			`hactl_lvs_real_server_check_latency_seconds{server="f400",service="http"}`: 0.0015,
+		}, []string{`hactl_lvs_real_server_bytes_total{server="f400",service="http"}`, `hactl_proxy_requests_total{proxy="www"}`,
+			`hactl_lvs_real_server_check_latency_seconds{server="dgx",service="http"}`}},
 		{[]string{"proxy"}, map[string]float64{
-			`hactl_proxy_requests_total{proxy="www"}`:                                    50,
-			`hactl_proxy_backend_requests_total{backend="a",proxy="www",service="app"}`:  40,
-			`hactl_proxy_backend_errors_total{backend="a",proxy="www",service="app"}`:    2,
-			`hactl_proxy_backend_latency_seconds{backend="a",proxy="www",service="app"}`: 0.012,
-			`hactl_proxy_backend_up{backend="a",proxy="www",service="app"}`:              1,
+			`hactl_proxy_requests_total{proxy="www"}`:                                          50,
+			`hactl_proxy_backend_requests_total{backend="a",proxy="www",service="app"}`:        40,
+			`hactl_proxy_backend_errors_total{backend="a",proxy="www",service="app"}`:          2,
+			`hactl_proxy_backend_latency_seconds{backend="a",proxy="www",service="app"}`:       0.012,
+			`hactl_proxy_backend_up{backend="a",proxy="www",service="app"}`:                    1,
+			`hactl_proxy_backend_check_latency_seconds{backend="a",proxy="www",service="app"}`: 0.003,
 		}, []string{`hactl_lvs_service_live{service="http"}`}},
 		{[]string{"sync"}, map[string]float64{
 			`hactl_sync_lag_seconds{sync="docroot",target="dgx"}`:      1.5,

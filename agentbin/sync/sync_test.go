@@ -174,9 +174,7 @@ func TestPlanSendsTheDirectoriesOfChanges(t *testing.T) {
 // lists nothing else of their directory; one where paths vanished adds a
 // shallow run of their directory, whose deletions the guard counts.
 func TestChangeRunsSendWhatChangedAndNoListing(t *testing.T) {
-	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync is not installed")
-	}
+	needRsync(t)
 	src, dst := t.TempDir(), t.TempDir()
 	tree := map[string]string{"top": "t"}
 	for i := range 50 {
@@ -446,9 +444,7 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 // The drift check (a dry run of the whole tree) lists what differs,
 // bounded, and changes nothing on the target.
 func TestDryRunListsWhatDiffersAndChangesNothing(t *testing.T) {
-	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync is not installed")
-	}
+	needRsync(t)
 	src, dst := t.TempDir(), t.TempDir()
 	writeTree(t, src, map[string]string{"same": "1", "changed": "new content", "only-on-source": "x", "d/kept": "k"})
 	extra := map[string]string{"same": "1", "changed": "old", "d/kept": "k"}
@@ -489,9 +485,7 @@ func TestDryRunListsWhatDiffersAndChangesNothing(t *testing.T) {
 // and keeps what it replaced or deleted there: changes the former source
 // may not have sent.
 func TestTakeoverRunKeepsWhatItReplaces(t *testing.T) {
-	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync is not installed")
-	}
+	needRsync(t)
 	src, dst := t.TempDir(), t.TempDir()
 	writeTree(t, src, map[string]string{"a": "new", "b": "same"})
 	writeTree(t, dst, map[string]string{"a": "unsent edit", "b": "same", "c": "unsent file"})
@@ -612,4 +606,13 @@ func TestMissingSourceIsWatchedOnceItExists(t *testing.T) {
 	m.mu.Lock()
 	m.w.Close()
 	m.mu.Unlock()
+}
+
+// needRsync skips a test that runs the real rsync where it is missing.
+// CI has it: scripts/test installs .ci/lab-packages, which lists rsync.
+func needRsync(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync is not installed (apt-get install rsync; scripts/test installs it from .ci/lab-packages)")
+	}
 }

@@ -134,18 +134,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// smallProcs runs the agent on one P unless GOMAXPROCS says otherwise. The
-// agent mostly sleeps and wakes fifty times a second per link to send and
-// receive heartbeats; with idle Ps to spare, every goroutine it readies
-// (a link's reader handing a packet to the engine) also wakes another
-// thread to spin looking for work, which finds none: on a two-node,
-// two-link cluster that was most of the agent's CPU time. One P runs the
-// reader and then the engine on the same thread. The cost is latency under
-// load: a busy goroutine holds the P until it blocks or is preempted
-// (10 ms), well inside the shortest deadtime.
+// smallProcs runs the agent on two Ps (one on a single CPU) unless
+// GOMAXPROCS says otherwise. Starting a command holds its P until the
+// child has called exec (Go forks with vfork and does not release the P
+// meanwhile), and on a loaded machine that took over 100 ms: a runtime
+// trace of a lab node during a failover, with both cores busy, showed the
+// tie-breaker's ping holding the agent's only P for 118 ms, and the
+// heartbeat engine, runnable all along, missed its ticks until a peer
+// declared the node dead (issue 15). With a second P the engine runs
+// while a command starts. It costs CPU: with an idle P, each tick's wake-up
+// of the engine also wakes a thread that finds nothing to do (0.63–0.75 s
+// of CPU per minute on one P, 0.81–0.83 on two, bench/flood -pair).
 func smallProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
+		runtime.GOMAXPROCS(min(2, runtime.NumCPU()))
 	}
 }
 

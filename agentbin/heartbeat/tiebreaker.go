@@ -1,12 +1,17 @@
 package heartbeat
 
 import (
+	"bytes"
 	"context"
-	"fmt"
+	"crypto/rand"
+	"net"
 	"net/netip"
-	"os/exec"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // quorumDevice tells one half of a two-node cluster that it may keep
@@ -55,11 +60,67 @@ func (t *tieBreaker) run(ctx context.Context) {
 	}
 }
 
-// ping sends one ICMP echo with the system's ping (iputils): a raw socket
-// of our own would need the same privileges and add code to the agent.
+// ping sends one ICMP echo to addr from a raw socket and reports whether
+// its reply came within timeout. It is done here rather than by running
+// the system's ping because starting a command holds one of the agent's
+// Ps until the child has exec'd (see agentbin's smallProcs), and the
+// tie-breaker pings every interval while a member is late: exactly when
+// the heartbeat must not be held up.
 func ping(ctx context.Context, addr netip.Addr, timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
-	defer cancel()
-	wait := fmt.Sprintf("%.3f", timeout.Seconds())
-	return exec.CommandContext(ctx, "ping", "-n", "-q", "-c", "1", "-W", wait, addr.String()).Run() == nil
+	network, proto, reply := "ip4:icmp", 1, icmp.Type(ipv4.ICMPTypeEchoReply)
+	var request icmp.Type = ipv4.ICMPTypeEcho
+	if addr.Is6() && !addr.Is4In6() {
+		network, proto, reply, request = "ip6:ipv6-icmp", 58, ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeEchoRequest
+	}
+	addr = addr.Unmap()
+	c, err := icmp.ListenPacket(network, "")
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if c.SetDeadline(deadline) != nil {
+		return false
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	// A raw socket gets every echo reply the host receives: the identifier
+	// and the random payload tell ours.
+	id, seq := int(pingID.Add(1)&0xffff), 1
+	token := make([]byte, 16)
+	if _, err := rand.Read(token); err != nil {
+		return false
+	}
+	msg, err := (&icmp.Message{Type: request, Body: &icmp.Echo{ID: id, Seq: seq, Data: token}}).Marshal(nil)
+	if err != nil {
+		return false
+	}
+	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
+	if _, err := c.WriteTo(msg, dst); err != nil {
+		return false
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return false
+		}
+		if ip, ok := from.(*net.IPAddr); !ok || !ip.IP.Equal(dst.IP) {
+			continue
+		}
+		m, err := icmp.ParseMessage(proto, buf[:n])
+		if err != nil || m.Type != reply {
+			continue
+		}
+		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq && bytes.Equal(e.Data, token) {
+			return true
+		}
+	}
 }
+
+// pingID numbers the pings of this agent, so that two in flight (or the
+// system's ping) do not take each other's replies.
+var pingID atomic.Uint32

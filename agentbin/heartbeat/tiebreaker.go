@@ -73,6 +73,9 @@ func ping(ctx context.Context, addr netip.Addr, timeout time.Duration) bool {
 		network, proto, reply, request = "ip6:ipv6-icmp", 58, ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeEchoRequest
 	}
 	addr = addr.Unmap()
+	if ctx.Err() != nil {
+		return false
+	}
 	c, err := icmp.ListenPacket(network, "")
 	if err != nil {
 		return false

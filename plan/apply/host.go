@@ -51,7 +51,9 @@ cd %[5]s && ls -1t | grep -v -e '^current' -e '^%[1]s$' | tail -n +3 | xargs -r 
 // in a loop — a cluster member that never comes back by itself — so the
 // limit is off, and restarts back off from 100ms to 10s instead
 // (RestartSteps and RestartMaxDelaySec need systemd 254; older ones log
-// that they do not know them and restart every 100ms).
+// that they do not know them and restart every 100ms). CPUWeight is ten
+// times the default, the weight the agent gives its own scheduling group
+// where there is no systemd (agentbin's favourGroup, which says why).
 const unit = `[Unit]
 Description=hactl agent
 Documentation=https://github.com/hactl/hactl
@@ -66,6 +68,7 @@ Restart=always
 RestartSec=100ms
 RestartSteps=10
 RestartMaxDelaySec=10s
+CPUWeight=1000
 
 [Install]
 WantedBy=multi-user.target

@@ -62,7 +62,7 @@ func TestTheSystemdUnitNeverGivesUpOnACrashLoopingAgent(t *testing.T) {
 	// StartLimitIntervalSec belongs to [Unit]: in [Service] systemd ignores it.
 	for section, want := range map[string][]string{
 		"[Unit]":    {"StartLimitIntervalSec=0"},
-		"[Service]": {"Restart=always", "RestartSec=100ms", "RestartMaxDelaySec=10s"},
+		"[Service]": {"Restart=always", "RestartSec=100ms", "RestartMaxDelaySec=10s", "CPUWeight=1000"},
 	} {
 		for _, w := range want {
 			if !slices.Contains(sections[section], w) {

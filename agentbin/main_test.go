@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"log"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -46,5 +51,48 @@ func TestAgentLeavesOutHeavyLibraries(t *testing.T) {
 				t.Errorf("the agent imports %s", pkg)
 			}
 		}
+	}
+}
+
+// groupChildEnv makes the test binary, run as a child, raise its
+// scheduling group as the agent does and print its autogroup.
+const groupChildEnv = "HACTL_AGENT_TEST_FAVOUR_GROUP"
+
+// TestAgentRaisesItsSchedulingGroup starts a child in a session of its
+// own, as the supervisor starts the agent, and reads the nice value of the
+// child's autogroup after favourGroup: without it, a mostly idle agent's
+// group waited for busy ones and peers declared the node dead.
+func TestAgentRaisesItsSchedulingGroup(t *testing.T) {
+	if os.Getenv(groupChildEnv) != "" {
+		var logged bytes.Buffer
+		favourGroup(log.New(&logged, "", 0))
+		b, err := os.ReadFile("/proc/self/autogroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("autogroup: %s", b)
+		if logged.Len() > 0 {
+			fmt.Printf("logged: %s", logged.String())
+		}
+		return
+	}
+	if _, err := os.Stat("/proc/self/autogroup"); err != nil {
+		t.Skipf("this kernel has no autogroups (%v): favourGroup does nothing here", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only root may lower a nice value")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAgentRaisesItsSchedulingGroup$", "-test.count=1")
+	cmd.Env = append(os.Environ(), groupChildEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the child: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^autogroup: /autogroup-\d+ nice -10$`).Match(out) {
+		t.Errorf("the child's autogroup is not at nice -10:\n%s", out)
+	}
+	if strings.Contains(string(out), "logged:") {
+		t.Errorf("favourGroup complained:\n%s", out)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
 )
 
 // TestPingAnswersOnlyForAReachableAddress pings from a raw socket in a
@@ -17,13 +15,7 @@ func TestPingAnswersOnlyForAReachableAddress(t *testing.T) {
 	if !inOwnNetns(t) {
 		return
 	}
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		t.Fatal(err)
-	}
+	loopbackUp(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		addr string

@@ -57,6 +57,18 @@ func inOwnNetns(t *testing.T) bool {
 	return false
 }
 
+// loopbackUp brings up the loopback of the test's own network namespace.
+func loopbackUp(t *testing.T) {
+	t.Helper()
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // deadLink makes hb0 (192.0.2.1/24), up but without carrier: its veth
 // peer is down. 192.0.2.2 and .3 are peers whose ARP never answers.
 func deadLink(t *testing.T) *spec.Heartbeat {
@@ -325,13 +337,7 @@ func TestPollHandsOnWhatWaitedWithItsArrivalTime(t *testing.T) {
 	if !inOwnNetns(t) {
 		return
 	}
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		t.Fatal(err)
-	}
+	loopbackUp(t)
 	for _, local := range []string{"127.0.0.1", "::1"} {
 		t.Run(local, func(t *testing.T) { pollWhatWaited(t, local) })
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -60,25 +62,42 @@ func (t *tieBreaker) run(ctx context.Context) {
 	}
 }
 
-// ping sends one ICMP echo to addr from a raw socket and reports whether
-// its reply came within timeout. It is done here rather than by running
-// the system's ping because starting a command holds one of the agent's
-// Ps until the child has exec'd (see agentbin's smallProcs), and the
-// tie-breaker pings every interval while a member is late: exactly when
-// the heartbeat must not be held up.
+// ping sends one ICMP echo to addr and reports whether its reply came
+// within timeout. It is done here rather than by running the system's
+// ping because starting a command holds one of the agent's Ps until the
+// child has exec'd (see agentbin's smallProcs), and the tie-breaker pings
+// every interval while a member is late: exactly when the heartbeat must
+// not be held up. It uses a raw socket, and an unprivileged ICMP socket
+// (net.ipv4.ping_group_range) where the agent may not open raw ones, as
+// the system's ping does.
 func ping(ctx context.Context, addr netip.Addr, timeout time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	ok, err := pingOver(ctx, false, addr, timeout)
+	if errors.Is(err, os.ErrPermission) {
+		ok, _ = pingOver(ctx, true, addr, timeout)
+	}
+	return ok
+}
+
+// pingOver pings from a raw socket, or from an unprivileged ICMP socket
+// (datagram). It returns an error only when it could not open the socket.
+func pingOver(ctx context.Context, datagram bool, addr netip.Addr, timeout time.Duration) (bool, error) {
 	network, proto, reply := "ip4:icmp", 1, icmp.Type(ipv4.ICMPTypeEchoReply)
 	var request icmp.Type = ipv4.ICMPTypeEcho
 	if addr.Is6() && !addr.Is4In6() {
 		network, proto, reply, request = "ip6:ipv6-icmp", 58, ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeEchoRequest
 	}
 	addr = addr.Unmap()
-	if ctx.Err() != nil {
-		return false
+	var dst net.Addr = &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
+	if datagram {
+		network = map[int]string{1: "udp4", 58: "udp6"}[proto]
+		dst = &net.UDPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	}
 	c, err := icmp.ListenPacket(network, "")
 	if err != nil {
-		return false
+		return false, err
 	}
 	defer c.Close()
 	deadline := time.Now().Add(timeout)
@@ -86,42 +105,55 @@ func ping(ctx context.Context, addr netip.Addr, timeout time.Duration) bool {
 		deadline = d
 	}
 	if c.SetDeadline(deadline) != nil {
-		return false
+		return false, nil
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	// A raw socket gets every echo reply the host receives: the identifier
-	// and the random payload tell ours.
+	// and the random payload tell ours. On a datagram socket the kernel
+	// sets the identifier and hands over only the socket's own replies.
 	id, seq := int(pingID.Add(1)&0xffff), 1
 	token := make([]byte, 16)
 	if _, err := rand.Read(token); err != nil {
-		return false
+		return false, nil
 	}
 	msg, err := (&icmp.Message{Type: request, Body: &icmp.Echo{ID: id, Seq: seq, Data: token}}).Marshal(nil)
 	if err != nil {
-		return false
+		return false, nil
 	}
-	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	if _, err := c.WriteTo(msg, dst); err != nil {
-		return false
+		return false, nil
 	}
 	buf := make([]byte, 1500)
 	for {
 		n, from, err := c.ReadFrom(buf)
 		if err != nil {
-			return false
+			return false, nil
 		}
-		if ip, ok := from.(*net.IPAddr); !ok || !ip.IP.Equal(dst.IP) {
+		if !sameIP(from, addr) {
 			continue
 		}
 		m, err := icmp.ParseMessage(proto, buf[:n])
 		if err != nil || m.Type != reply {
 			continue
 		}
-		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq && bytes.Equal(e.Data, token) {
-			return true
+		if e, ok := m.Body.(*icmp.Echo); ok && (datagram || e.ID == id) && e.Seq == seq && bytes.Equal(e.Data, token) {
+			return true, nil
 		}
 	}
+}
+
+// sameIP reports whether a packet's source is addr.
+func sameIP(from net.Addr, addr netip.Addr) bool {
+	var ip net.IP
+	switch a := from.(type) {
+	case *net.IPAddr:
+		ip = a.IP
+	case *net.UDPAddr:
+		ip = a.IP
+	}
+	got, ok := netip.AddrFromSlice(ip)
+	return ok && got.Unmap() == addr.WithZone("")
 }
 
 // pingID numbers the pings of this agent, so that two in flight (or the

@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 		a := agent.New(agent.Config{Version: version, SpecPath: *specPath, StatusPath: *statusPath, Logger: logger,
-			StateDir: layout.StateDir, ControlPath: layout.ControlPath, Roles: roles.All})
+			StateDir: layout.StateDir, ControlPath: layout.ControlPath, Roles: roles.All, OnSpec: procsFor})
 		if err := a.Run(ctx, reload); err != nil {
 			logger.Print(err)
 			return 1
@@ -137,20 +137,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// smallProcs runs the agent on two Ps (one on a single CPU) unless
-// GOMAXPROCS says otherwise. Starting a command holds its P until the
-// child has called exec (Go forks with vfork and does not release the P
-// meanwhile), and on a loaded machine that took over 100 ms: a runtime
-// trace of a lab node during a failover, with both cores busy, showed the
-// tie-breaker's ping holding the agent's only P for 118 ms, and the
-// heartbeat engine, runnable all along, missed its ticks until a peer
-// declared the node dead (issue 15). With a second P the engine runs
-// while a command starts. It costs CPU: with an idle P, each tick's wake-up
-// of the engine also wakes a thread that finds nothing to do (0.63–0.75 s
-// of CPU per minute on one P, 0.81–0.83 on two, bench/flood -pair).
+// smallProcs runs the agent on one P until its spec says more
+// (procsFor), unless GOMAXPROCS says otherwise. With an idle P, each
+// goroutine the agent readies also wakes a thread that finds nothing to
+// do: one P is what an idle node needs.
 func smallProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(min(2, runtime.NumCPU()))
+		runtime.GOMAXPROCS(1)
+	}
+}
+
+// procsFor sets the agent's Ps for a spec, unless GOMAXPROCS is set: two
+// (one on a single CPU) where the heartbeat runs. Starting a command holds
+// its P until the child has called exec (Go forks with vfork and does not
+// release the P meanwhile), and on a loaded machine that took over 100 ms:
+// a runtime trace of a lab node during a failover, with both cores busy,
+// showed the tie-breaker's ping holding the agent's only P for 118 ms, and
+// the heartbeat engine, runnable all along, missed its ticks until a peer
+// declared the node dead (issue 15). With a second P the engine runs while
+// a command starts. It costs CPU: each tick's wake-up of the engine also
+// wakes a thread that finds nothing to do (the heartbeat role 0.63–0.75 s
+// of CPU per minute on one P, 0.81–0.83 on two, bench/flood -pair).
+func procsFor(sp *spec.Spec) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	n := 1
+	if sp.Heartbeat != nil {
+		n = min(2, runtime.NumCPU())
+	}
+	if runtime.GOMAXPROCS(0) != n {
+		runtime.GOMAXPROCS(n)
 	}
 }
 

@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hactl/hactl/agentbin/spec"
 )
 
 func TestRunVersionPrintsVersion(t *testing.T) {
@@ -94,5 +97,23 @@ func TestAgentRaisesItsSchedulingGroup(t *testing.T) {
 	}
 	if strings.Contains(string(out), "logged:") {
 		t.Errorf("favourGroup complained:\n%s", out)
+	}
+}
+
+// TestProcsFollowTheHeartbeat: two Ps where the spec runs the heartbeat
+// (a command starting must not hold up its engine), one elsewhere.
+func TestProcsFollowTheHeartbeat(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	if err := os.Unsetenv("GOMAXPROCS"); err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	procsFor(&spec.Spec{Heartbeat: &spec.Heartbeat{}})
+	if got, want := runtime.GOMAXPROCS(0), min(2, runtime.NumCPU()); got != want {
+		t.Errorf("with a heartbeat: %d Ps, want %d", got, want)
+	}
+	procsFor(&spec.Spec{})
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("without a heartbeat: %d Ps, want 1", got)
 	}
 }

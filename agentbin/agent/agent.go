@@ -48,6 +48,8 @@ type Config struct {
 	// Roles are the roles the agent can run (agentbin/roles.All), in
 	// start order.
 	Roles []role.Kind
+	// OnSpec, when set, is told of each new spec before its roles start.
+	OnSpec func(*spec.Spec)
 }
 
 // Agent runs one node's spec.
@@ -153,6 +155,9 @@ func (a *Agent) check() {
 		a.st.SpecHash = hash
 		a.st.SpecError = ""
 		a.cfg.Logger.Printf("running spec %s of node %s (cluster %s)", hash[:12], s.Node, s.Cluster)
+		if a.cfg.OnSpec != nil {
+			a.cfg.OnSpec(s)
+		}
 		a.applyRoles(s)
 	}
 	if a.st.SpecError != "" && a.st.SpecError != before {

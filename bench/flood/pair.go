@@ -54,7 +54,7 @@ func pairSpec(i int, keyPath string) *spec.Spec {
 // runPairNode runs the role of the spec at specPath until SIGTERM: the
 // pair's child.
 func runPairNode(specPath, stateDir string) error {
-	runtime.GOMAXPROCS(min(2, runtime.NumCPU())) // as the agent runs (agentbin's smallProcs)
+	runtime.GOMAXPROCS(min(2, runtime.NumCPU())) // as the agent runs the heartbeat (agentbin's procsFor)
 	data, err := os.ReadFile(specPath)
 	if err != nil {
 		return err

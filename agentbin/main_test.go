@@ -103,10 +103,7 @@ func TestAgentRaisesItsSchedulingGroup(t *testing.T) {
 // TestProcsFollowTheHeartbeat: two Ps where the spec runs the heartbeat
 // (a command starting must not hold up its engine), one elsewhere.
 func TestProcsFollowTheHeartbeat(t *testing.T) {
-	t.Setenv("GOMAXPROCS", "")
-	if err := os.Unsetenv("GOMAXPROCS"); err != nil {
-		t.Fatal(err)
-	}
+	t.Setenv("GOMAXPROCS", "") // procsFor leaves a set one alone
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	procsFor(&spec.Spec{Heartbeat: &spec.Heartbeat{}})
 	if got, want := runtime.GOMAXPROCS(0), min(2, runtime.NumCPU()); got != want {

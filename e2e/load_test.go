@@ -35,11 +35,12 @@ func cpuHogs(t *testing.T, n int) {
 
 // TestBusyCoresDeclareNoHealthyNodeDead starts the two-node example and
 // moves its group back and forth, its sync following it, while every core
-// is busy with another workload: no member may be declared dead or fenced. Before the
-// agent ran on two Ps, pinged without starting a command and raised its
-// scheduling group, its heartbeats stalled up to 400 ms around a failover
-// on this machine, past the 100 ms deadtime: this test failed one run in
-// three (a peer declared dead, the group's sync left on the wrong node).
+// is busy with another workload: no member may be declared dead or
+// fenced. Before the agent ran on two Ps, pinged without starting a
+// command and raised its scheduling group, its heartbeats stalled up to
+// 400 ms around a failover on this machine, past the 100 ms deadtime:
+// this test failed one run in three (a peer declared dead, the group's
+// sync left on the wrong node).
 func TestBusyCoresDeclareNoHealthyNodeDead(t *testing.T) {
 	cpuHogs(t, 2)
 	start := time.Now()

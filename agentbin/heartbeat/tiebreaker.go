@@ -65,7 +65,7 @@ func (t *tieBreaker) run(ctx context.Context) {
 // ping sends one ICMP echo to addr and reports whether its reply came
 // within timeout. It is done here rather than by running the system's
 // ping because starting a command holds one of the agent's Ps until the
-// child has exec'd (see agentbin's smallProcs), and the tie-breaker pings
+// child has exec'd (see agentbin's procsFor), and the tie-breaker pings
 // every interval while a member is late: exactly when the heartbeat must
 // not be held up. It uses a raw socket, and an unprivileged ICMP socket
 // (net.ipv4.ping_group_range) where the agent may not open raw ones, as
@@ -86,13 +86,18 @@ func ping(ctx context.Context, addr netip.Addr, timeout time.Duration) bool {
 func pingOver(ctx context.Context, datagram bool, addr netip.Addr, timeout time.Duration) (bool, error) {
 	network, proto, reply := "ip4:icmp", 1, icmp.Type(ipv4.ICMPTypeEchoReply)
 	var request icmp.Type = ipv4.ICMPTypeEcho
+	if datagram {
+		network = "udp4"
+	}
 	if addr.Is6() && !addr.Is4In6() {
 		network, proto, reply, request = "ip6:ipv6-icmp", 58, ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeEchoRequest
+		if datagram {
+			network = "udp6"
+		}
 	}
 	addr = addr.Unmap()
 	var dst net.Addr = &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	if datagram {
-		network = map[int]string{1: "udp4", 58: "udp6"}[proto]
 		dst = &net.UDPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	}
 	c, err := icmp.ListenPacket(network, "")

@@ -19,7 +19,11 @@
 // CRC-32C of itself: a record torn by a crash fails its checksum and
 // reads as unknown, and a write never touches bytes outside its own
 // record, so a crash can cost at most the points still in the page cache
-// but can never corrupt an earlier one. The counter state (last value
+// but can never corrupt an earlier one. The day archive's slot is
+// written at every collection; the coarser archives' slots, which take
+// 30 to 8,640 collections each, once a minute and when they end (a write
+// per series per archive per collection was most of the monitor's CPU),
+// so a crash of the agent alone costs them at most a minute's points. The counter state (last value
 // and time, so rates continue across an agent restart) lives in two
 // alternating checksummed slots with a sequence number; the newer valid
 // one wins. The header (magic, series name) is written once, into a

@@ -33,15 +33,27 @@ type Store struct {
 	closed bool
 }
 
+// coarseEvery is how often, in seconds, the slots the week, month and
+// year archives are filling are written: the day archive's slot is
+// written at every collection, theirs (which take 30 to 8,640 of them)
+// once a minute and when they end. A crash of the agent costs them at
+// most the last minute's points; the store's reads see every point.
+const coarseEvery = 60
+
 // series is one open file and what is cached of it: the slot each
 // archive is filling now, and a counter's last reading.
 type series struct {
 	f     *os.File
 	slots [len(archives)]record
-	// loaded tells which slots hold what the file holds.
-	loaded   [len(archives)]bool
-	state    counterState
-	hasState bool
+	// loaded tells which slots hold at least what the file holds, and
+	// unwritten which hold more.
+	loaded    [len(archives)]bool
+	unwritten [len(archives)]bool
+	// coarseWritten is when the coarser archives' slots were last
+	// written (Unix seconds).
+	coarseWritten int64
+	state         counterState
+	hasState      bool
 	// buf is where a record or the state is encoded or read: the store's
 	// lock serializes its use, and a collection writes a few per series.
 	buf [max(recordSize, stateSize)]byte
@@ -155,6 +167,17 @@ func (s *Store) record(key string, smp metric.Sample, t time.Time) error {
 			}
 		}
 	}
+	coarseDue := t.Unix()-sr.coarseWritten >= coarseEvery || t.Unix() < sr.coarseWritten
+	for span := range archives {
+		if Span(span) == Day || coarseDue {
+			if err := sr.write(Span(span)); err != nil {
+				return err
+			}
+		}
+	}
+	if coarseDue {
+		sr.coarseWritten = t.Unix()
+	}
 	return nil
 }
 
@@ -189,11 +212,14 @@ func slotsCovered(slot, t, stepSec int64) (first, last int64) {
 	return (floorDiv(t-stepSec, slot) + 1) * slot, last
 }
 
-// add folds v into the slot starting at start and writes the slot's
-// record through, so that what is on disk is always the slot so far.
+// add folds v into the slot starting at start; the slot it leaves, if
+// any, is written first.
 func (sr *series) add(span Span, start int64, v float64) error {
 	r := &sr.slots[span]
 	if !sr.loaded[span] || r.start != start {
+		if err := sr.write(span); err != nil {
+			return err
+		}
 		// The slot may have been partly filled before a restart, or
 		// before the clock went back: continue it, as the file has it.
 		got, err := sr.read(span, start)
@@ -207,8 +233,22 @@ func (sr *series) add(span Span, start int64, v float64) error {
 	if r.n == 1 || v > r.max {
 		r.max = v
 	}
-	_, err := sr.f.WriteAt(r.encode(sr.buf[:]), recordOffset(span, start))
-	return err
+	sr.unwritten[span] = true
+	return nil
+}
+
+// write puts the slot the archive is filling into the file, if the file
+// does not hold it yet.
+func (sr *series) write(span Span) error {
+	if !sr.unwritten[span] {
+		return nil
+	}
+	r := sr.slots[span]
+	if _, err := sr.f.WriteAt(r.encode(sr.buf[:]), recordOffset(span, r.start)); err != nil {
+		return err
+	}
+	sr.unwritten[span] = false
+	return nil
 }
 
 // read is the record of the slot starting at start, empty when the file
@@ -250,6 +290,11 @@ func (s *Store) Fetch(key string, span Span, now time.Time) ([]Point, error) {
 	buf := make([]byte, a.rows*recordSize)
 	if _, err := sr.f.ReadAt(buf, recordOffset(span, 0)); err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", key, err)
+	}
+	if sr.unwritten[span] {
+		r := sr.slots[span]
+		off := recordOffset(span, r.start) - recordOffset(span, 0)
+		r.encode(buf[off : off+recordSize])
 	}
 	// A step longer than the slot gives each slot one point (slotsCovered).
 	expected := max(1, float64(a.slot)/s.step.Seconds())
@@ -298,6 +343,11 @@ func (s *Store) Close() error {
 	s.closed = true
 	var errs []error
 	for key, sr := range s.series {
+		for span := range archives {
+			if err := sr.write(Span(span)); err != nil {
+				errs = append(errs, fmt.Errorf("writing history of %s: %w", key, err))
+			}
+		}
 		if err := sr.f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("syncing history of %s: %w", key, err))
 		}

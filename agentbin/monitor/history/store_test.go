@@ -182,7 +182,13 @@ func TestFilesNeverGrow(t *testing.T) {
 		}
 	}
 	// The year ring holds exactly the last two years: every row a day
-	// of them, whole.
+	// of them, whole, once the store is closed (the slot being filled is
+	// written at most once a minute while it runs).
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, 10*time.Second)
+	defer s.Close()
 	b, err := os.ReadFile(filepath.Join(dir, fileName("node_load1")))
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +252,61 @@ func TestSurvivesRestart(t *testing.T) {
 	points, _ = s.Fetch("g", Day, t0.Add(40*time.Second))
 	if p := point(t, points, t0); !same(p.Avg, 2) {
 		t.Errorf("gauge minute continued after a restart: avg %v, want 2", p.Avg)
+	}
+}
+
+// TestCoarseSlotsCostAMinuteAtMost: the week, month and year slots
+// being filled reach the file once a minute, so a crash of the agent
+// (a second store opened on the files the first never closed) loses at
+// most a minute of their points and none of the day archive's, while
+// the running store's reads see every point.
+func TestCoarseSlotsCostAMinuteAtMost(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 10*time.Second)
+	defer s.Close()
+	// 4 min 50 s of points, 0 to 29: one week slot, five day slots.
+	for i := range 30 {
+		put(t, s, t0.Add(time.Duration(i)*10*time.Second), metric.Sample{Name: "g", Value: float64(i)})
+	}
+	now := t0.Add(290 * time.Second)
+	running, err := s.Fetch("g", Week, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := point(t, running, t0); p.Avg != 14.5 || p.Max != 29 {
+		t.Errorf("week slot as the running store reads it: %+v, want avg 14.5 max 29", p)
+	}
+
+	crashed := open(t, dir, 10*time.Second)
+	defer crashed.Close()
+	b := make([]byte, recordSize)
+	if _, err := crashed.series["g"].f.ReadAt(b, recordOffset(Week, t0.Unix())); err != nil {
+		t.Fatal(err)
+	}
+	r, ok := decodeRecord(b)
+	if !ok || r.start != t0.Unix() || r.n < 30-6 {
+		t.Errorf("week slot on disk: %+v valid %v, want at least 24 of the 30 points", r, ok)
+	}
+	day, err := crashed.Fetch("g", Day, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range 5 {
+		want := float64(6*m) + 2.5
+		if p := point(t, day, t0.Add(time.Duration(m)*time.Minute)); p.Avg != want {
+			t.Errorf("minute %d on disk: %+v, want avg %v", m, p, want)
+		}
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := crashed.Fetch("g", Week, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := point(t, closed, t0); p.Avg != 14.5 || p.Max != 29 {
+		t.Errorf("week slot on disk after Close: %+v, want avg 14.5 max 29", p)
 	}
 }
 

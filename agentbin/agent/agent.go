@@ -22,6 +22,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hactl/hactl/agentbin/role"
@@ -63,6 +64,9 @@ type Agent struct {
 	// groupsHere are the groups running on this node, from the heartbeat
 	// role's events, for the roles that follow groups.
 	groupsHere map[string]bool
+	// specSeen is the spec file as it was when last read, at specReadAt.
+	specSeen   fileID
+	specReadAt time.Time
 
 	mu     sync.Mutex
 	queued []status.Event // events from the roles, for the loop
@@ -97,18 +101,16 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 	var last []byte
 	for {
 		now := time.Now()
-		a.check()
+		a.check(now)
 		a.superviseRoles(now)
 		a.handleEvents()
 		st := a.report(now)
-		// Roles report live state (membership changes by the second):
-		// while any runs, the status is rewritten at every turn; without
-		// roles, only when it changed or is due.
-		write := len(a.roles) > 0 || now.Sub(lastWrite) >= a.cfg.Heartbeat
-		if !write {
-			data, _ := json.Marshal(st)
-			write, last = !slices.Equal(data, last), data
-		}
+		// The status is rewritten when it changed (roles report live
+		// state: membership changes by the second) or is due; a turn
+		// that changed nothing writes nothing.
+		data, _ := json.Marshal(st)
+		write := !slices.Equal(data, last) || now.Sub(lastWrite) >= a.cfg.Heartbeat
+		last = data
 		if write {
 			st.Updated = now.UTC()
 			if err := status.Write(a.cfg.StatusPath, st); err != nil {
@@ -121,6 +123,8 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 			return nil
 		case <-tick.C:
 		case <-reload:
+			// Read the spec whatever its file looks like.
+			a.specSeen = fileID{}
 		case <-a.wake:
 		case c := <-a.ctl:
 			a.control(ctx, c)
@@ -128,10 +132,23 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 }
 
-// check looks at the spec file and takes a new valid one.
-func (a *Agent) check() {
+// check looks at the spec file and takes a new valid one. A file that
+// looks as it did when last read (same inode, size and times) is read
+// again only once a Heartbeat: the poll then costs one stat.
+func (a *Agent) check(now time.Time) {
+	info, statErr := os.Stat(a.cfg.SpecPath)
+	seen, known := identify(info, statErr)
+	if known && seen == a.specSeen && now.Sub(a.specReadAt) < a.cfg.Heartbeat {
+		return
+	}
+	a.specSeen, a.specReadAt = fileID{}, time.Time{}
 	before := a.st.SpecError
 	data, err := os.ReadFile(a.cfg.SpecPath)
+	if err == nil && known {
+		// Stat came before the read: a change between the two shows
+		// as a different file at the next turn.
+		a.specSeen, a.specReadAt = seen, now
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		a.st.SpecFileHash = ""
@@ -163,6 +180,25 @@ func (a *Agent) check() {
 	if a.st.SpecError != "" && a.st.SpecError != before {
 		a.cfg.Logger.Print(a.st.SpecError)
 	}
+}
+
+// fileID is what tells a file changed without reading it.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime syscall.Timespec
+}
+
+// identify is the file's ID; known is false when there is none to trust.
+func identify(info os.FileInfo, statErr error) (id fileID, known bool) {
+	if statErr != nil {
+		return fileID{}, false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}, true
 }
 
 // report is the status to write: the agent's own part and every role's.

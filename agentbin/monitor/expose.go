@@ -127,12 +127,26 @@ func appendValue(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
+// gzipper is the one compressor every exposition is gzipped with, reset
+// for each: a new one allocates some 400 KB of tables and window, which
+// made each scrape's garbage most of the collector's.
+var gzipper struct {
+	sync.Mutex
+	w *gzip.Writer
+}
+
 func (e *exposition) gzipped() []byte {
 	e.once.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		_, _ = zw.Write(e.text)
-		_ = zw.Close()
+		buf := bytes.NewBuffer(make([]byte, 0, len(e.text)/4))
+		gzipper.Lock()
+		defer gzipper.Unlock()
+		if gzipper.w == nil {
+			gzipper.w, _ = gzip.NewWriterLevel(buf, gzip.BestSpeed)
+		} else {
+			gzipper.w.Reset(buf)
+		}
+		_, _ = gzipper.w.Write(e.text)
+		_ = gzipper.w.Close()
 		e.gz = buf.Bytes()
 	})
 	return e.gz

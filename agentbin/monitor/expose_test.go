@@ -2,8 +2,12 @@ package monitor
 
 import (
 	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +106,33 @@ func TestEncodeWritesWhatExpfmtWrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEveryExpositionGzipsToItsOwnText: the one compressor, reset for
+// each exposition, never mixes one's bytes into another's, even when
+// scrapes of different collections gzip at once.
+func TestEveryExpositionGzipsToItsOwnText(t *testing.T) {
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			text := []byte(strings.Repeat(fmt.Sprintf("node_load1 %d\n", i), 100+i*50))
+			e := &exposition{text: text}
+			zr, err := gzip.NewReader(bytes.NewReader(e.gzipped()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got, err := io.ReadAll(zr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !bytes.Equal(got, text) {
+				t.Errorf("exposition %d gunzips to %d bytes, not its own %d", i, len(got), len(text))
+			}
+		}()
+	}
+	wg.Wait()
 }

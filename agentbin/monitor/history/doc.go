@@ -18,20 +18,21 @@
 // record at a fixed offset carrying the start time of its slot and a
 // CRC-32C of itself: a record torn by a crash fails its checksum and
 // reads as unknown, and a write never touches bytes outside its own
-// record, so a crash can cost at most the points still in the page cache
-// but can never corrupt an earlier one. The day archive's slot is
-// written at every collection; the coarser archives' slots, which take
-// 30 to 8,640 collections each, once a minute and when they end (a write
-// per series per archive per collection was most of the monitor's CPU),
-// so a crash of the agent alone costs them at most a minute's points. The counter state (last value
-// and time, so rates continue across an agent restart) lives in two
-// alternating checksummed slots with a sequence number; the newer valid
-// one wins. The header (magic, series name) is written once, into a
-// temporary file that is synced and renamed into place, so a file either
-// exists whole or not at all. Files are synced on Close only: an fsync
-// per series per collection would cost more CPU and disk I/O than all
-// the collecting, and the kernel's writeback (30 s by default) bounds
-// what a power cut can lose.
+// record, so a power cut can cost at most the points not yet on disk but
+// can never corrupt an earlier one. The store keeps the slots being
+// filled and the counter state in memory and writes them once a minute,
+// when a slot ends and on Close (a write per series per archive per
+// collection was most of the monitor's CPU): a crash of the agent alone
+// costs at most the last minute's points — rrdcached, which RRDtool
+// users put in front of their files, buffers five. The counter state
+// (last value and time, so rates continue across an agent restart) lives
+// in two alternating checksummed slots with a sequence number; the newer
+// valid one wins. The header (magic, series name) is written once, into
+// a temporary file that is synced and renamed into place, so a file
+// either exists whole or not at all. Files are synced on Close only: an
+// fsync per series per collection would cost more CPU and disk I/O than
+// all the collecting, and the kernel's writeback (30 s by default)
+// bounds what a power cut can lose.
 //
 // File names are the hex SHA-256 of the series key (which holds quotes
 // and braces and may hold anything a label value holds), never the key

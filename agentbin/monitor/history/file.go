@@ -138,11 +138,9 @@ func (s counterState) encode(b []byte) []byte {
 	return b
 }
 
-// newestState picks the newer valid slot of the two; ok is false when
-// neither was ever written whole.
-func newestState(b []byte) (counterState, bool) {
-	var best counterState
-	found := false
+// newestState picks the newer valid slot of the two, and says which;
+// ok is false when neither was ever written whole.
+func newestState(b []byte) (best counterState, slot int, found bool) {
 	for i := range 2 {
 		s := b[i*stateSize : (i+1)*stateSize]
 		if crc32.Checksum(s[:24], castagnoli) != binary.LittleEndian.Uint32(s[24:]) {
@@ -154,10 +152,10 @@ func newestState(b []byte) (counterState, bool) {
 			value: math.Float64frombits(binary.LittleEndian.Uint64(s[16:])),
 		}
 		if !found || st.seq > best.seq {
-			best, found = st, true
+			best, slot, found = st, i, true
 		}
 	}
-	return best, found
+	return best, slot, found
 }
 
 func encodeHeader(series string) []byte {

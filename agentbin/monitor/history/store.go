@@ -33,12 +33,13 @@ type Store struct {
 	closed bool
 }
 
-// coarseEvery is how often, in seconds, the slots the week, month and
-// year archives are filling are written: the day archive's slot is
-// written at every collection, theirs (which take 30 to 8,640 of them)
-// once a minute and when they end. A crash of the agent costs them at
-// most the last minute's points; the store's reads see every point.
-const coarseEvery = 60
+// writeEvery is how often, in seconds, what a series' file lacks (the
+// slots being filled, a counter's last reading) is written: at the
+// first collection a minute after the last write, when a slot ends, and
+// on Close. A crash of the agent costs at most a minute's points (as
+// rrdcached, which RRDtool users put in front of their files, costs up
+// to five); the store's reads see every point.
+const writeEvery = 60
 
 // series is one open file and what is cached of it: the slot each
 // archive is filling now, and a counter's last reading.
@@ -49,11 +50,14 @@ type series struct {
 	// unwritten which hold more.
 	loaded    [len(archives)]bool
 	unwritten [len(archives)]bool
-	// coarseWritten is when the coarser archives' slots were last
-	// written (Unix seconds).
-	coarseWritten int64
-	state         counterState
-	hasState      bool
+	// written is when the file last got what it lacked (Unix seconds).
+	written  int64
+	state    counterState
+	hasState bool
+	// stateUnwritten tells the state is newer than the file's; nextState
+	// is the slot it goes to, the other holding the previous one.
+	stateUnwritten bool
+	nextState      int
 	// buf is where a record or the state is encoded or read: the store's
 	// lock serializes its use, and a collection writes a few per series.
 	buf [max(recordSize, stateSize)]byte
@@ -117,7 +121,9 @@ func openFile(path string) (string, *series, error) {
 		return "", nil, fmt.Errorf("history file %s: %w", path, err)
 	}
 	sr := &series{f: f}
-	sr.state, sr.hasState = newestState(buf[stateOff : stateOff+2*stateSize])
+	var slot int
+	sr.state, slot, sr.hasState = newestState(buf[stateOff : stateOff+2*stateSize])
+	sr.nextState = 1 - slot
 	return key, sr, nil
 }
 
@@ -152,32 +158,41 @@ func (s *Store) record(key string, smp metric.Sample, t time.Time) error {
 	v := smp.Value
 	if smp.Kind == metric.Counter {
 		v = sr.rate(t, smp.Value, 2*s.step)
-		if _, err := sr.f.WriteAt(sr.state.encode(sr.buf[:]), stateOff+int64(sr.state.seq%2)*stateSize); err != nil {
+		sr.stateUnwritten = true
+	}
+	if !math.IsNaN(v) && !math.IsInf(v, 0) {
+		for span, a := range archives {
+			first, last := slotsCovered(a.slot, t.Unix(), int64(s.step/time.Second))
+			for start := first; start <= last; start += a.slot {
+				if err := sr.add(Span(span), start, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if now := t.Unix(); now-sr.written >= writeEvery || now < sr.written {
+		if err := sr.flush(); err != nil {
+			return err
+		}
+		sr.written = now
+	}
+	return nil
+}
+
+// flush writes what the file lacks.
+func (sr *series) flush() error {
+	for span := range archives {
+		if err := sr.write(Span(span)); err != nil {
 			return err
 		}
 	}
-	if math.IsNaN(v) || math.IsInf(v, 0) {
+	if !sr.stateUnwritten {
 		return nil
 	}
-	for span, a := range archives {
-		first, last := slotsCovered(a.slot, t.Unix(), int64(s.step/time.Second))
-		for start := first; start <= last; start += a.slot {
-			if err := sr.add(Span(span), start, v); err != nil {
-				return err
-			}
-		}
+	if _, err := sr.f.WriteAt(sr.state.encode(sr.buf[:]), stateOff+int64(sr.nextState)*stateSize); err != nil {
+		return err
 	}
-	coarseDue := t.Unix()-sr.coarseWritten >= coarseEvery || t.Unix() < sr.coarseWritten
-	for span := range archives {
-		if Span(span) == Day || coarseDue {
-			if err := sr.write(Span(span)); err != nil {
-				return err
-			}
-		}
-	}
-	if coarseDue {
-		sr.coarseWritten = t.Unix()
-	}
+	sr.stateUnwritten, sr.nextState = false, 1-sr.nextState
 	return nil
 }
 
@@ -343,10 +358,8 @@ func (s *Store) Close() error {
 	s.closed = true
 	var errs []error
 	for key, sr := range s.series {
-		for span := range archives {
-			if err := sr.write(Span(span)); err != nil {
-				errs = append(errs, fmt.Errorf("writing history of %s: %w", key, err))
-			}
+		if err := sr.flush(); err != nil {
+			errs = append(errs, fmt.Errorf("writing history of %s: %w", key, err))
 		}
 		if err := sr.f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("syncing history of %s: %w", key, err))

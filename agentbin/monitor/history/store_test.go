@@ -255,12 +255,11 @@ func TestSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestCoarseSlotsCostAMinuteAtMost: the week, month and year slots
-// being filled reach the file once a minute, so a crash of the agent
-// (a second store opened on the files the first never closed) loses at
-// most a minute of their points and none of the day archive's, while
-// the running store's reads see every point.
-func TestCoarseSlotsCostAMinuteAtMost(t *testing.T) {
+// TestACrashCostsAMinuteAtMost: what a file lacks reaches it once a
+// minute and when a slot ends, so a crash of the agent (a second store
+// opened on the files the first never closed) loses at most the last
+// minute's points, while the running store's reads see every point.
+func TestACrashCostsAMinuteAtMost(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, 10*time.Second)
 	defer s.Close()
@@ -275,6 +274,13 @@ func TestCoarseSlotsCostAMinuteAtMost(t *testing.T) {
 	}
 	if p := point(t, running, t0); p.Avg != 14.5 || p.Max != 29 {
 		t.Errorf("week slot as the running store reads it: %+v, want avg 14.5 max 29", p)
+	}
+	running, err = s.Fetch("g", Day, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := point(t, running, t0.Add(4*time.Minute)); p.Avg != 26.5 {
+		t.Errorf("last minute as the running store reads it: %+v, want avg 26.5", p)
 	}
 
 	crashed := open(t, dir, 10*time.Second)
@@ -291,7 +297,7 @@ func TestCoarseSlotsCostAMinuteAtMost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for m := range 5 {
+	for m := range 4 {
 		want := float64(6*m) + 2.5
 		if p := point(t, day, t0.Add(time.Duration(m)*time.Minute)); p.Avg != want {
 			t.Errorf("minute %d on disk: %+v, want avg %v", m, p, want)
@@ -367,8 +373,10 @@ func TestTornWritesCostOnlyTheirRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 18 updates: seq 18 is in slot 0, seq 17 (value 170) in slot 1.
-	if _, err := f.WriteAt([]byte{0xff}, stateOff+3); err != nil {
+	// 18 updates, the state written at 0, 60 and 120 s and on Close:
+	// seq 18 (value 180 at +170 s) is in slot 1, seq 13 (130 at +120 s)
+	// in slot 0. The newer is torn.
+	if _, err := f.WriteAt([]byte{0xff}, stateOff+stateSize+3); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -388,11 +396,9 @@ func TestTornWritesCostOnlyTheirRecord(t *testing.T) {
 	if p := point(t, points, t0.Add(2*time.Minute)); p.Avg != 3 {
 		t.Errorf("minute after the torn one: %v, want 3", p.Avg)
 	}
-	// The older state (170 at +160 s) is used: 190 at +180 s is 1/s.
-	put(t, s, t0.Add(180*time.Second), metric.Sample{Name: "c", Kind: metric.Counter, Value: 190})
-	points, _ = s.Fetch("c", Day, t0.Add(3*time.Minute))
-	if p := point(t, points, t0.Add(3*time.Minute)); p.Avg != 1 {
-		t.Errorf("rate from the older state slot: %v, want 1", p.Avg)
+	// The older state is used.
+	if st := s.series["c"].state; st.seq != 13 || st.value != 130 || st.nanos != t0.Add(120*time.Second).UnixNano() {
+		t.Errorf("state after the newer slot was torn: %+v, want seq 13, 130 at +120 s", st)
 	}
 }
 

@@ -51,6 +51,20 @@ func waitStatus(t testing.TB, path string, what string, cond func(*status.Status
 	return nil
 }
 
+// runAgent runs the agent until the test ends.
+func runAgent(t *testing.T, a *Agent) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
 func TestAgentTakesValidSpecsKeepsOldOnInvalidAndReportsMissing(t *testing.T) {
 	dir := t.TempDir()
 	specPath, statusPath := filepath.Join(dir, "spec.json"), filepath.Join(dir, "status.json")
@@ -58,15 +72,7 @@ func TestAgentTakesValidSpecsKeepsOldOnInvalidAndReportsMissing(t *testing.T) {
 	goodHash := writeSpec(t, specPath, good)
 
 	a := New(Config{Version: "test", SpecPath: specPath, StatusPath: statusPath, Poll: 5 * time.Millisecond, Logger: log.New(io.Discard, "", 0)})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runAgent(t, a)
 
 	waitStatus(t, statusPath, "the good spec running", func(s *status.Status) bool {
 		return s.Healthy && s.SpecHash == goodHash && s.SpecFileHash == goodHash
@@ -129,15 +135,7 @@ func TestTheStatusIsWrittenWhenItChangesOrIsDue(t *testing.T) {
 	const heartbeat = 600 * time.Millisecond
 	a := New(Config{Version: "test", SpecPath: specPath, StatusPath: statusPath, Poll: 5 * time.Millisecond,
 		Heartbeat: heartbeat, Logger: log.New(io.Discard, "", 0), Roles: []role.Kind{kind}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runAgent(t, a)
 
 	kind.n.Store(1)
 	first := waitStatus(t, statusPath, "the role running and its report", func(st *status.Status) bool {
@@ -172,15 +170,7 @@ func TestASpecEditedInPlaceIsTaken(t *testing.T) {
 	first := writeSpec(t, specPath, &spec.Spec{FormatVersion: spec.FormatVersion, Cluster: "c", Node: "n1"})
 	a := New(Config{Version: "test", SpecPath: specPath, StatusPath: statusPath, Poll: 5 * time.Millisecond,
 		Heartbeat: time.Hour, Logger: log.New(io.Discard, "", 0)})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runAgent(t, a)
 	waitStatus(t, statusPath, "the first spec running", func(st *status.Status) bool { return st.SpecHash == first })
 	info, err := os.Stat(specPath)
 	if err != nil {

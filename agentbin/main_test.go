@@ -100,17 +100,22 @@ func TestAgentRaisesItsSchedulingGroup(t *testing.T) {
 	}
 }
 
-// TestProcsFollowTheHeartbeat: two Ps where the spec runs the heartbeat
-// (a command starting must not hold up its engine), one elsewhere.
-func TestProcsFollowTheHeartbeat(t *testing.T) {
+// TestProcsFollowTheRoles: two Ps where the spec runs the heartbeat (a
+// command starting must not hold up its engine), every CPU where it runs
+// a proxy, one elsewhere.
+func TestProcsFollowTheRoles(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "") // procsFor leaves a set one alone
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	procsFor(&spec.Spec{Heartbeat: &spec.Heartbeat{}})
 	if got, want := runtime.GOMAXPROCS(0), min(2, runtime.NumCPU()); got != want {
 		t.Errorf("with a heartbeat: %d Ps, want %d", got, want)
 	}
+	procsFor(&spec.Spec{Proxies: []spec.Proxy{{Name: "web"}}})
+	if got, want := runtime.GOMAXPROCS(0), runtime.NumCPU(); got != want {
+		t.Errorf("with a proxy: %d Ps, want %d", got, want)
+	}
 	procsFor(&spec.Spec{})
 	if got := runtime.GOMAXPROCS(0); got != 1 {
-		t.Errorf("without a heartbeat: %d Ps, want 1", got)
+		t.Errorf("without a heartbeat or a proxy: %d Ps, want 1", got)
 	}
 }

@@ -175,7 +175,16 @@ http {
 func main() {
 	d := flag.Duration("d", 10*time.Second, "each wrk run")
 	conns := flag.Int("c", 64, "wrk connections")
+	alone := flag.String("alone", "", "cert,key: serve as the ceiling on lb (the bench runs this itself)")
 	flag.Parse()
+	if *alone != "" {
+		cert, key, err := aloneFlag(*alone)
+		if err == nil {
+			err = serveAlone(cert, key)
+		}
+		fmt.Fprintln(os.Stderr, "bench: alone:", err)
+		os.Exit(1)
+	}
 	if err := run(*d, *conns); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -274,7 +283,13 @@ func run(d time.Duration, conns int) error {
 		{name: "haproxy", httpPort: 81, tlsPort: 444, procs: `^haproxy$`},
 		{name: "nginx", httpPort: 82, tlsPort: 445, procs: `^nginx$`},
 	}
-	for _, p := range peers {
+	aloneCtx, stopAlone := context.WithCancel(ctx)
+	defer stopAlone()
+	if err := startAlone(aloneCtx, l); err != nil {
+		return err
+	}
+	targets := append(peers[:len(peers):len(peers)], peer{name: "alone", httpPort: aloneHTTPPort, tlsPort: aloneTLSPort})
+	for _, p := range targets {
 		if err := waitServes(l, p.httpPort); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
@@ -286,7 +301,7 @@ func run(d time.Duration, conns int) error {
 		{"https_small", "https", "/small"}, {"https_100k", "https", "/big"},
 	}
 	for _, tc := range tests {
-		for _, p := range peers {
+		for _, p := range targets {
 			port := p.httpPort
 			if tc.scheme == "https" {
 				port = p.tlsPort
@@ -312,7 +327,8 @@ func run(d time.Duration, conns int) error {
 	var b strings.Builder
 	b.WriteString("result:")
 	for _, tc := range tests {
-		h, ha, n := cell{"hactl", tc.name}, cell{"haproxy", tc.name}, cell{"nginx", tc.name}
+		h, ha, n, a := cell{"hactl", tc.name}, cell{"haproxy", tc.name}, cell{"nginx", tc.name}, cell{"alone", tc.name}
+		fmt.Fprintf(&b, " %s_alone_rps=%.0f %s_alone_vs_haproxy=%.2f %s_hactl_vs_alone=%.2f", tc.name, rps[a], tc.name, rps[a]/rps[ha], tc.name, rps[h]/rps[a])
 		fmt.Fprintf(&b, " %s_hactl_rps=%.0f %s_haproxy_rps=%.0f %s_nginx_rps=%.0f %s_hactl_p99_ms=%.2f %s_haproxy_p99_ms=%.2f %s_nginx_p99_ms=%.2f %s_rps_vs_haproxy=%.2f %s_p99_vs_haproxy=%.2f",
 			tc.name, rps[h], tc.name, rps[ha], tc.name, rps[n], tc.name, p99[h], tc.name, p99[ha], tc.name, p99[n],
 			tc.name, rps[h]/rps[ha], tc.name, p99[h]/p99[ha])

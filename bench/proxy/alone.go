@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -47,7 +49,8 @@ func serveAlone(certFile, keyFile string) error {
 		_, _ = w.Write(big)
 	})
 	serve := func(port int, cfg *tls.Config) error {
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, TLSConfig: cfg}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, TLSConfig: cfg,
+			ErrorLog: log.New(io.Discard, "", 0)} // wrk's closes at the end of a run
 		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
 			return err

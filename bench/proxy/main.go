@@ -6,6 +6,8 @@
 // responses. It prints requests/s and p99 latency of each, the ratios of
 // hactl to HAProxy, and the memory each takes per 10,000 idle keep-alive
 // client connections, and ends with one line "result: key=value …".
+// Beside them it measures the ceiling of any proxy built on net/http's
+// server here: that server answering by itself, with no backend (alone.go).
 //
 // Run as root from the repository root: go run ./bench/proxy [-d 10s]. It
 // installs haproxy, nginx and wrk (Debian packages) when missing.

@@ -73,18 +73,10 @@ func floorCPU(window time.Duration) (float64, error) {
 			}
 		}
 	}()
-	time.Sleep(2 * time.Second)
-	before, err := procTicks(os.Getpid())
+	s, err := cpuPerMinute(os.Getpid(), window)
 	if err != nil {
 		return 0, err
 	}
-	start := time.Now()
-	time.Sleep(window)
-	after, err := procTicks(os.Getpid())
-	if err != nil {
-		return 0, err
-	}
-	s := float64(after-before) / 100 / time.Since(start).Minutes()
 	tk.Close()
 	<-done
 	load, _ := os.ReadFile("/proc/loadavg")
@@ -105,4 +97,21 @@ func newFloorTicker(d time.Duration) *os.File {
 		return nil
 	}
 	return os.NewFile(uintptr(fd), "floor-interval")
+}
+
+// cpuPerMinute waits two seconds for process pid to settle, then returns
+// its CPU time over window, user and system, in seconds per minute.
+func cpuPerMinute(pid int, window time.Duration) (float64, error) {
+	time.Sleep(2 * time.Second)
+	before, err := procTicks(pid)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	time.Sleep(window)
+	after, err := procTicks(pid)
+	if err != nil {
+		return 0, err
+	}
+	return float64(after-before) / 100 / time.Since(start).Minutes(), nil
 }

@@ -63,11 +63,11 @@ func main() {
 	pair := flag.Bool("pair", false, "only measure the heartbeat role's CPU time in a two-node pair, without the lab")
 	pairNode := flag.String("pair-node", "", "run the heartbeat role of this spec file (the pair's child)")
 	pairState := flag.String("pair-state", "", "the state directory of -pair-node")
-	floor := flag.Bool("floor", false, "only measure the least a tick costs in Go here: its wake-up and system calls, no engine (floor.go)")
+	floor := flag.Bool("floor", false, "only measure the least a tick costs here, in Go and in C: its wake-up and system calls, no engine (floor.go, cfloor/floor.c)")
 	flag.Parse()
 	switch {
 	case *floor:
-		measureOnly("floor", floorCPU, *window)
+		measureFloors(*window)
 		return
 	case *pairNode != "":
 		if err := runPairNode(*pairNode, *pairState); err != nil {
@@ -109,7 +109,7 @@ func main() {
 	}
 }
 
-// measureOnly runs one CPU measure (pair or floor) and prints its result
+// measureOnly runs one CPU measure (the pair) and prints its result
 // line.
 func measureOnly(name string, measure func(time.Duration) (float64, error), window time.Duration) {
 	cpu, err := measure(window)
@@ -118,6 +118,23 @@ func measureOnly(name string, measure func(time.Duration) (float64, error), wind
 		os.Exit(1)
 	}
 	fmt.Printf("\nresult: cpu_s_per_min_%s=%.3f cpu_pct_%s=%.2f\n", name, cpu, name, cpu/60*100)
+}
+
+// measureFloors runs the floor in Go, then in C, and prints their result
+// line.
+func measureFloors(window time.Duration) {
+	goCPU, err := floorCPU(window)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: floor: %v\n", err)
+		os.Exit(1)
+	}
+	cCPU, err := floorCCPU(window)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: floor in C: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("\nresult: cpu_s_per_min_floor=%.3f cpu_pct_floor=%.2f cpu_s_per_min_floor_c=%.3f cpu_pct_floor_c=%.2f go_vs_c=%.2f\n",
+		goCPU, goCPU/60*100, cCPU, cCPU/60*100, goCPU/cCPU)
 }
 
 // bench is the binaries and the configuration directory of one run.

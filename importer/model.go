@@ -361,6 +361,7 @@ type Proxy struct {
 	MaxBody        string
 	ClientTimeout  string
 	BackendTimeout string
+	NoAccessLog    bool // pound's LogLevel 0
 	Listeners      []*Listener
 	Services       []*ProxyService
 }

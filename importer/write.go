@@ -213,6 +213,9 @@ func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
 	setStr(pb, "max_request_body", p.MaxBody)
 	setStr(pb, "client_timeout", p.ClientTimeout)
 	setStr(pb, "backend_timeout", p.BackendTimeout)
+	if p.NoAccessLog {
+		pb.SetAttributeValue("access_log", cty.False)
+	}
 	for _, l := range p.Listeners {
 		lb := m.block(pb, "listener", []string{l.Name}, l.Origin, "")
 		setStr(lb, "protocol", l.Protocol)

@@ -441,7 +441,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (in *instance) log(r *http.Request, ps *pickState, rec *recorder, start time.Time) {
-	if in.access == nil {
+	if in.access == nil || ps.t.p.NoAccessLog {
 		return
 	}
 	status := rec.status

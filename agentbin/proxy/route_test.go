@@ -240,3 +240,35 @@ func TestEachRequestIsOneAccessLine(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessLogOffWritesNoLine: access_log = false, taken by a reload,
+// logs no request; turned on again, the next request is logged.
+func TestAccessLogOffWritesNoLine(t *testing.T) {
+	w := newWeb(t, "w")
+	p := httpProxy(t, spec.ProxyService{Name: "all", HealthCheck: fastCheck, Backends: []spec.Backend{w.backend(1)}})
+	lines := make(chan string, 16)
+	r, err := New([]spec.Proxy{p}, roleEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.logSink = func(l string) { lines <- l }
+	startRole(t, r, 1)
+	off := p
+	off.NoAccessLog = true
+	if err := r.Reload(&spec.Spec{Proxies: []spec.Proxy{off}}); err != nil {
+		t.Fatal(err)
+	}
+	get(t, mustReq(t, "GET", proxyURL(p)+"/unlogged"))
+	if err := r.Reload(&spec.Spec{Proxies: []spec.Proxy{p}}); err != nil {
+		t.Fatal(err)
+	}
+	get(t, mustReq(t, "GET", proxyURL(p)+"/logged"))
+	select {
+	case got := <-lines:
+		if !strings.Contains(got, ` uri="/logged" `) {
+			t.Errorf("the first access line is %q, want the request made after the log was turned on again", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no access line once the log is on again")
+	}
+}

@@ -225,6 +225,9 @@ type Proxy struct {
 	// RewriteLocation rewrites a backend's redirects to itself into the
 	// listener's scheme and host (Pound's RewriteLocation).
 	RewriteLocation bool `json:"rewrite_location,omitempty"`
+	// NoAccessLog turns the per-request log lines off (the HCL's
+	// access_log = false); absent, they are written.
+	NoAccessLog bool `json:"no_access_log,omitempty"`
 }
 
 // Listener is a proxy listener.

@@ -83,6 +83,7 @@ proxy "bench" {
   nodes           = [node.lb]
   client_timeout  = "120s"
   allowed_methods = ["GET"]
+  access_log      = false # as HAProxy and nginx here, which log no request
   listener "http" {
     port = 80
   }

@@ -190,7 +190,11 @@ func project(tp *topology.Topology) []string {
 				ls = append(ls, fmt.Sprintf("ca=%s tls=%s", l.ClientCAFile, l.TLSMinVersion))
 			}
 		}
-		out = append(out, fmt.Sprintf("proxy vip=%s methods=%v body=%d client=%s backend=%s listeners %s", p.VIP.Address, p.AllowedMethods, p.MaxRequestBody, p.ClientTimeout, p.BackendTimeout, strings.Join(ls, " ")))
+		line := fmt.Sprintf("proxy vip=%s methods=%v body=%d client=%s backend=%s listeners %s", p.VIP.Address, p.AllowedMethods, p.MaxRequestBody, p.ClientTimeout, p.BackendTimeout, strings.Join(ls, " "))
+		if !p.AccessLog {
+			line += " access_log=false"
+		}
+		out = append(out, line)
 		for i, s := range p.Services {
 			line := fmt.Sprintf("proxy service %d host=%s path=%s headers=%v", i, s.Host, s.Path, s.Headers)
 			if s.Session != nil {

@@ -253,7 +253,13 @@ func (st *state) top(root *block) {
 			st.listener(b)
 		case "service":
 			st.service(b)
-		case "user", "group", "rootjail", "daemon", "logfacility", "loglevel", "control", "threads", "grace", "anonymise", "anonymize", "pidfile", "workermincount", "workermaxcount", "threadidletimeout", "dynscale", "ignorecase", "supervisor", "sslengine", "ecdhcurve", "logformat":
+		case "loglevel":
+			if arg(b, 0) == "0" {
+				st.p.NoAccessLog = true // Pound logs no request
+			} else {
+				st.m.Unsupported(b.origin, b.key, "hactl's proxy logs each request in one format of its own (docs/proxy.md), to syslog or the journal.")
+			}
+		case "user", "group", "rootjail", "daemon", "logfacility", "control", "threads", "grace", "anonymise", "anonymize", "pidfile", "workermincount", "workermaxcount", "threadidletimeout", "dynscale", "ignorecase", "supervisor", "sslengine", "ecdhcurve", "logformat":
 			st.m.Unsupported(b.origin, b.key, "A setting of the pound process itself; hactl's proxy runs inside its agent and logs to the journal.")
 		case "include":
 			st.m.Invalid(b.origin, "Include not followed", "The import reads one pound.cfg; give the included file's content in place (cat the files together) and import again.")

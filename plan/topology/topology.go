@@ -338,7 +338,9 @@ type Proxy struct {
 	Error503       string
 	// RewriteLocation rewrites backends' redirects to themselves.
 	RewriteLocation bool
-	Range           Range
+	// AccessLog logs each request.
+	AccessLog bool
+	Range     Range
 }
 
 // Listener is an address the proxy accepts connections on.

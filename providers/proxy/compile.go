@@ -26,7 +26,7 @@ func (Provider) Compile(c *providers.CompileContext) {
 			Name: p.Name, AllowedMethods: p.AllowedMethods, MaxRequestBody: p.MaxRequestBody,
 			ClientTimeoutMS: providers.MS(p.ClientTimeout), BackendTimeoutMS: providers.MS(p.BackendTimeout),
 			MaxURI: int(p.MaxURI), MaxHeader: int(p.MaxHeader), TrustedProxies: p.TrustedProxies,
-			Body503: p.Error503, RewriteLocation: p.RewriteLocation,
+			Body503: p.Error503, RewriteLocation: p.RewriteLocation, NoAccessLog: !p.AccessLog,
 		}
 		if p.VIP != nil {
 			sp.VIP, sp.Group = p.VIP.Name, p.VIP.Group.Name

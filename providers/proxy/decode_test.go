@@ -111,3 +111,24 @@ func TestMethodNamesAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessLogIsOnUnlessTurnedOff: a proxy logs its requests by default;
+// access_log = false reaches the node's spec.
+func TestAccessLogIsOnUnlessTurnedOff(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		noLog bool
+	}{
+		{"  listener \"www\" { port = 80 }\n", false},
+		{"  access_log = true\n  listener \"www\" { port = 80 }\n", false},
+		{"  access_log = false\n  listener \"www\" { port = 80 }\n", true},
+	} {
+		diags, sp := load(t, proxyHCL(tc.body))
+		if sp == nil || len(diags) > 0 {
+			t.Fatalf("%q: diagnostics: %s", tc.body, diags.Error())
+		}
+		if got := sp.Proxies[0].NoAccessLog; got != tc.noLog {
+			t.Errorf("%q: NoAccessLog %v, want %v", tc.body, got, tc.noLog)
+		}
+	}
+}

@@ -47,6 +47,7 @@ func (Provider) Schema() *providers.Block {
 			{Name: "trusted_proxies", Type: providers.StringList, Doc: "Addresses or prefixes of proxies in front of this one: their X-Forwarded-For, -Proto, -Host and Forwarded headers are kept and appended to. From any other client they are replaced.", Example: `["10.0.0.0/8"]`},
 			{Name: "error_503", Type: providers.String, Doc: "The body of the 503 answered when no service matches or no backend can serve (Pound's Err503).", Example: `"Down for maintenance, back soon.\n"`},
 			{Name: "rewrite_location", Type: providers.Bool, Default: `true`, Doc: "Rewrite a backend's redirect to its own address into the listener's scheme and the request's host (Pound's RewriteLocation)."},
+			{Name: "access_log", Type: providers.Bool, Default: `true`, Doc: "Log each request as one line to syslog (see docs/proxy.md). false logs none, as Pound's LogLevel 0; transitions and counters are kept."},
 		},
 		Blocks: []*providers.Block{
 			{
@@ -150,6 +151,7 @@ func (Provider) Decode(d *providers.Decoder, c *providers.Content) {
 		TrustedProxies:  c.Strings("trusted_proxies"),
 		Error503:        c.String("error_503"),
 		RewriteLocation: c.Bool("rewrite_location"),
+		AccessLog:       c.Bool("access_log"),
 		Range:           c.BlockRange(),
 	}
 	if !d.Declare("proxy", p.Name, c.DefRange) {

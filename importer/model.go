@@ -362,8 +362,10 @@ type Proxy struct {
 	ClientTimeout  string
 	BackendTimeout string
 	NoAccessLog    bool // pound's LogLevel 0
-	Listeners      []*Listener
-	Services       []*ProxyService
+	// NoRewriteLocation is pound's RewriteLocation 0.
+	NoRewriteLocation bool
+	Listeners         []*Listener
+	Services          []*ProxyService
 }
 
 // Listener is a proxy listener.

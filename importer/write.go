@@ -216,6 +216,9 @@ func (m *Model) writeProxy(b *hclwrite.Body, p *Proxy) {
 	if p.NoAccessLog {
 		pb.SetAttributeValue("access_log", cty.False)
 	}
+	if p.NoRewriteLocation {
+		pb.SetAttributeValue("rewrite_location", cty.False)
+	}
 	for _, l := range p.Listeners {
 		lb := m.block(pb, "listener", []string{l.Name}, l.Origin, "")
 		setStr(lb, "protocol", l.Protocol)

@@ -194,6 +194,9 @@ func project(tp *topology.Topology) []string {
 		if !p.AccessLog {
 			line += " access_log=false"
 		}
+		if !p.RewriteLocation {
+			line += " rewrite_location=false"
+		}
 		out = append(out, line)
 		for i, s := range p.Services {
 			line := fmt.Sprintf("proxy service %d host=%s path=%s headers=%v", i, s.Host, s.Path, s.Headers)

@@ -47,7 +47,7 @@ func TestImportsValidate(t *testing.T) {
 			want: []string{
 				"proxy vip=192.168.3.181/24 methods=[GET HEAD POST] body=10485760 client=10s backend=15s listeners http::80 cert= key= " +
 					"https::443 cert=/etc/pound/www.pem key=/etc/pound/www.pem methods=[GET HEAD POST PUT PATCH DELETE LOCK UNLOCK PROPFIND PROPPATCH SEARCH MKCOL MOVE COPY OPTIONS TRACE MKACTIVITY CHECKOUT MERGE REPORT] " +
-					"sni=/etc/pound/dav.example.pem//etc/pound/dav.example.pem ca=/etc/pound/clients-ca.pem tls=1.3 access_log=false",
+					"sni=/etc/pound/dav.example.pem//etc/pound/dav.example.pem ca=/etc/pound/clients-ca.pem tls=1.3 access_log=false rewrite_location=false",
 			},
 		},
 		{

@@ -231,7 +231,7 @@ func (st *state) common(b *block) bool {
 		st.m.Differs(b.origin, "CheckURL", "Pound answers 501 to requests whose URL does not match; hactl's proxy has no URL filter (a service with a path match and a redirect backend can send such requests elsewhere).")
 	case "err414", "err500", "err501", "err503", "errorfile":
 		st.m.Unsupported(b.origin, b.key, "hactl's proxy answers errors with its own short page; use an emergency backend for a maintenance page.")
-	case "headremove", "addheader", "headeradd", "headerremove", "rewritelocation", "rewritedestination", "headerdeny", "logsuppress":
+	case "headremove", "addheader", "headeradd", "headerremove", "rewritedestination", "headerdeny", "logsuppress":
 		st.m.Differs(b.origin, b.key, "hactl's proxy passes headers and Location as they are; it has no header rewriting.")
 	default:
 		return false
@@ -249,6 +249,9 @@ func (st *state) top(root *block) {
 			if n, ok := st.xhttpLevel(b); ok {
 				st.defaultXHTTP = n
 			}
+		case "rewritelocation":
+			// rewrite_location is on by default; Pound's 0 turns it off.
+			st.p.NoRewriteLocation = st.p.NoRewriteLocation || arg(b, 0) == "0"
 		case "listenhttp", "listenhttps", "httplistener", "httpslistener":
 			st.listener(b)
 		case "service":
@@ -284,6 +287,11 @@ func (st *state) listener(b *block) {
 		case "xhttp":
 			if n, ok := st.xhttpLevel(c); ok {
 				st.xhttp[l] = n
+			}
+		case "rewritelocation":
+			if arg(c, 0) == "0" {
+				st.p.NoRewriteLocation = true
+				st.m.Differs(c.origin, c.key, "hactl's rewrite_location is one setting for the whole proxy: a listener's RewriteLocation 0 turns it off for every listener.")
 			}
 		case "address":
 			a, err := netip.ParseAddr(arg(c, 0))

@@ -211,13 +211,7 @@ func TestBackendRedirectsAreRewrittenToTheListener(t *testing.T) {
 func TestEachRequestIsOneAccessLine(t *testing.T) {
 	w := newWeb(t, "w")
 	p := httpProxy(t, spec.ProxyService{Name: "pics", Path: "^/p/", HealthCheck: fastCheck, Backends: []spec.Backend{w.backend(5)}})
-	lines := make(chan string, 16)
-	r, err := New([]spec.Proxy{p}, roleEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.logSink = func(l string) { lines <- l }
-	startRole(t, r, 1)
+	_, lines := runLoggingRole(t, p)
 	req := mustReq(t, "GET", proxyURL(p)+"/p/x?y=1")
 	req.Host = "site"
 	get(t, req)
@@ -246,13 +240,7 @@ func TestEachRequestIsOneAccessLine(t *testing.T) {
 func TestAccessLogOffWritesNoLine(t *testing.T) {
 	w := newWeb(t, "w")
 	p := httpProxy(t, spec.ProxyService{Name: "all", HealthCheck: fastCheck, Backends: []spec.Backend{w.backend(1)}})
-	lines := make(chan string, 16)
-	r, err := New([]spec.Proxy{p}, roleEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.logSink = func(l string) { lines <- l }
-	startRole(t, r, 1)
+	r, lines := runLoggingRole(t, p)
 	off := p
 	off.NoAccessLog = true
 	if err := r.Reload(&spec.Spec{Proxies: []spec.Proxy{off}}); err != nil {
@@ -271,4 +259,18 @@ func TestAccessLogOffWritesNoLine(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("no access line once the log is on again")
 	}
+}
+
+// runLoggingRole runs the role for p until the test ends and gives the
+// access lines it writes.
+func runLoggingRole(t *testing.T, p spec.Proxy) (*Role, <-chan string) {
+	t.Helper()
+	lines := make(chan string, 16)
+	r, err := New([]spec.Proxy{p}, roleEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.logSink = func(l string) { lines <- l }
+	startRole(t, r, 1)
+	return r, lines
 }

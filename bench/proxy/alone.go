@@ -48,8 +48,8 @@ func serveAlone(certFile, keyFile string) error {
 		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
 		_, _ = w.Write(big)
 	})
-	serve := func(port int, cfg *tls.Config) error {
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, TLSConfig: cfg,
+	serve := func(port int, h http.Handler, cfg *tls.Config) error {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, TLSConfig: cfg,
 			ErrorLog: log.New(io.Discard, "", 0)} // wrk's closes at the end of a run
 		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
@@ -60,11 +60,15 @@ func serveAlone(certFile, keyFile string) error {
 		}
 		return srv.Serve(ln)
 	}
-	errs := make(chan error, 2)
-	go func() { errs <- serve(aloneHTTPPort, nil) }()
-	go func() {
-		errs <- serve(aloneTLSPort, &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}, Certificates: []tls.Certificate{cert}})
-	}()
+	tlsConfig := func() *tls.Config {
+		return &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}, Certificates: []tls.Certificate{cert}}
+	}
+	errs := make(chan error, 4)
+	go func() { errs <- serve(aloneHTTPPort, mux, nil) }()
+	go func() { errs <- serve(aloneTLSPort, mux, tlsConfig()) }()
+	relay := newRelay(fmt.Sprintf("%s:%d", web1Addr, backPort), fmt.Sprintf("%s:%d", web2Addr, backPort))
+	go func() { errs <- serve(relayHTTPPort, relay, nil) }()
+	go func() { errs <- serve(relayTLSPort, relay, tlsConfig()) }()
 	return <-errs
 }
 

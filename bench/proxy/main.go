@@ -7,7 +7,10 @@
 // hactl to HAProxy, and the memory each takes per 10,000 idle keep-alive
 // client connections, and ends with one line "result: key=value …".
 // Beside them it measures the ceiling of any proxy built on net/http's
-// server here: that server answering by itself, with no backend (alone.go).
+// server here: that server answering by itself, with no backend (alone.go),
+// and that server relaying each request to a backend with the least work a
+// proxy can do (relay.go). For each run it prints the CPU time the peer's
+// processes on lb took per request.
 //
 // Run as root from the repository root: go run ./bench/proxy [-d 10s]. It
 // installs haproxy, nginx and wrk (Debian packages) when missing.
@@ -15,6 +18,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -291,14 +295,19 @@ func run(d time.Duration, conns int) error {
 	if err := startAlone(aloneCtx, l); err != nil {
 		return err
 	}
-	targets := append(peers[:len(peers):len(peers)], peer{name: "alone", httpPort: aloneHTTPPort, tlsPort: aloneTLSPort})
+	targets := append(peers[:len(peers):len(peers)], peer{name: "relay", httpPort: relayHTTPPort, tlsPort: relayTLSPort, procs: `^alone$`},
+		peer{name: "alone", httpPort: aloneHTTPPort, tlsPort: aloneTLSPort, procs: `^alone$`})
+	lbNetns, err := l.Exec(ctx, "lb", "readlink", "/proc/self/ns/net")
+	if err != nil {
+		return fmt.Errorf("lb's network namespace: %v\n%s", err, lbNetns)
+	}
 	for _, p := range targets {
 		if err := waitServes(l, p.httpPort); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	type cell struct{ peer, test string }
-	rps, p99 := map[cell]float64{}, map[cell]float64{}
+	rps, p99, cpu := map[cell]float64{}, map[cell]float64{}, map[cell]float64{}
 	tests := []struct{ name, scheme, path string }{
 		{"http_small", "http", "/small"}, {"http_100k", "http", "/big"},
 		{"https_small", "https", "/small"}, {"https_100k", "https", "/big"},
@@ -310,12 +319,23 @@ func run(d time.Duration, conns int) error {
 				port = p.tlsPort
 			}
 			url := fmt.Sprintf("%s://%s:%d%s", tc.scheme, lbAddr, port, tc.path)
+			procs := regexp.MustCompile(p.procs)
+			before, err := cpuTime(procs, strings.TrimSpace(string(lbNetns)))
+			if err != nil {
+				return err
+			}
 			r, lat, err := wrk(ctx, l, url, conns, d)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", p.name, tc.name, err)
 			}
-			rps[cell{p.name, tc.name}], p99[cell{p.name, tc.name}] = r, lat
-			fmt.Printf("%-8s %-12s %10.0f req/s  p99 %7.2f ms\n", p.name, tc.name, r, lat)
+			after, err := cpuTime(procs, strings.TrimSpace(string(lbNetns)))
+			if err != nil {
+				return err
+			}
+			used := after - before
+			c := cell{p.name, tc.name}
+			rps[c], p99[c], cpu[c] = r, lat, used.Seconds()*1e6/(r*d.Seconds())
+			fmt.Printf("%-8s %-12s %10.0f req/s  p99 %7.2f ms  %5.1f µs CPU/req\n", p.name, tc.name, r, lat, cpu[c])
 		}
 	}
 	mem := map[string]float64{}
@@ -330,8 +350,11 @@ func run(d time.Duration, conns int) error {
 	var b strings.Builder
 	b.WriteString("result:")
 	for _, tc := range tests {
-		h, ha, n, a := cell{"hactl", tc.name}, cell{"haproxy", tc.name}, cell{"nginx", tc.name}, cell{"alone", tc.name}
+		h, ha, n, a, rl := cell{"hactl", tc.name}, cell{"haproxy", tc.name}, cell{"nginx", tc.name}, cell{"alone", tc.name}, cell{"relay", tc.name}
 		fmt.Fprintf(&b, " %s_alone_rps=%.0f %s_alone_vs_haproxy=%.2f %s_hactl_vs_alone=%.2f", tc.name, rps[a], tc.name, rps[a]/rps[ha], tc.name, rps[h]/rps[a])
+		fmt.Fprintf(&b, " %s_relay_rps=%.0f %s_relay_vs_haproxy=%.2f %s_relay_p99_vs_haproxy=%.2f %s_hactl_vs_relay=%.2f",
+			tc.name, rps[rl], tc.name, rps[rl]/rps[ha], tc.name, p99[rl]/p99[ha], tc.name, rps[h]/rps[rl])
+		fmt.Fprintf(&b, " %s_cpu_us_per_req_hactl=%.1f %s_cpu_us_per_req_haproxy=%.1f %s_cpu_us_per_req_relay=%.1f", tc.name, cpu[h], tc.name, cpu[ha], tc.name, cpu[rl])
 		fmt.Fprintf(&b, " %s_hactl_rps=%.0f %s_haproxy_rps=%.0f %s_nginx_rps=%.0f %s_hactl_p99_ms=%.2f %s_haproxy_p99_ms=%.2f %s_nginx_p99_ms=%.2f %s_rps_vs_haproxy=%.2f %s_p99_vs_haproxy=%.2f",
 			tc.name, rps[h], tc.name, rps[ha], tc.name, rps[n], tc.name, p99[h], tc.name, p99[ha], tc.name, p99[n],
 			tc.name, rps[h]/rps[ha], tc.name, p99[h]/p99[ha])
@@ -435,6 +458,46 @@ func idleMemory(l *lab.Lab, p peer) (float64, error) {
 	}
 	return float64(after-before) / 1024, nil
 }
+
+// cpuTime sums the CPU time (user and system) taken so far by the
+// processes in the network namespace netns (as /proc/PID/ns/net reads)
+// whose name matches procs. The lab shares this PID namespace, so lb's
+// processes are this machine's; the backends' nginx, named alike, are in
+// namespaces of their own.
+func cpuTime(procs *regexp.Regexp, netns string) (time.Duration, error) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var ticks, found int64
+	for _, dir := range dirs {
+		if ns, err := os.Readlink(dir + "/ns/net"); err != nil || ns != netns {
+			continue
+		}
+		stat, err := os.ReadFile(dir + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses.
+		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+		if open < 0 || end < open || !procs.Match(stat[open+1:end]) {
+			continue
+		}
+		f := strings.Fields(string(stat[end+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += utime + stime
+		found++
+	}
+	if found == 0 {
+		return 0, fmt.Errorf("no process matching %s in %s", procs, netns)
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's
+// times: 100 on every Linux architecture Go supports.
+const clockTicks = 100
 
 // rss sums the resident memory, in KiB, of lb's processes whose name
 // matches procs.

@@ -183,6 +183,7 @@ func main() {
 	d := flag.Duration("d", 10*time.Second, "each wrk run")
 	conns := flag.Int("c", 64, "wrk connections")
 	alone := flag.String("alone", "", "cert,key: serve as the ceiling on lb (the bench runs this itself)")
+	only := flag.String("only", "", "peer/test,…: run these alone (e.g. hactl/http_small,relay/http_small), for quick comparisons; no memory, no result line")
 	flag.Parse()
 	if *alone != "" {
 		cert, key, err := aloneFlag(*alone)
@@ -192,7 +193,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: alone:", err)
 		os.Exit(1)
 	}
-	if err := run(*d, *conns); err != nil {
+	if err := run(*d, *conns, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -205,7 +206,13 @@ type peer struct {
 	procs             string // regexp on the process names whose memory counts
 }
 
-func run(d time.Duration, conns int) error {
+func run(d time.Duration, conns int, only string) error {
+	chosen := map[string]bool{}
+	for _, pt := range strings.Split(only, ",") {
+		if pt != "" {
+			chosen[pt] = true
+		}
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
 	}
@@ -314,6 +321,9 @@ func run(d time.Duration, conns int) error {
 	}
 	for _, tc := range tests {
 		for _, p := range targets {
+			if len(chosen) > 0 && !chosen[p.name+"/"+tc.name] {
+				continue
+			}
 			port := p.httpPort
 			if tc.scheme == "https" {
 				port = p.tlsPort
@@ -337,6 +347,10 @@ func run(d time.Duration, conns int) error {
 			rps[c], p99[c], cpu[c] = r, lat, used.Seconds()*1e6/(r*d.Seconds())
 			fmt.Printf("%-8s %-12s %10.0f req/s  p99 %7.2f ms  %5.1f µs CPU/req\n", p.name, tc.name, r, lat, cpu[c])
 		}
+	}
+	if len(chosen) > 0 {
+		fmt.Println("a part of the runs (-only): no memory, no result line")
+		return nil
 	}
 	mem := map[string]float64{}
 	for _, p := range peers {

@@ -349,6 +349,12 @@ func run(d time.Duration, conns int, only string) error {
 		}
 	}
 	if len(chosen) > 0 {
+		for pt := range chosen {
+			name, test, _ := strings.Cut(pt, "/")
+			if _, ok := rps[cell{name, test}]; !ok {
+				return fmt.Errorf("-only: no peer/test %q (peers hactl, haproxy, nginx, relay, alone; tests http_small, http_100k, https_small, https_100k)", pt)
+			}
+		}
 		fmt.Println("a part of the runs (-only): no memory, no result line")
 		return nil
 	}

@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "run":
 		smallProcs()
-		smallHeap()
+		heapFor(&spec.Spec{})
 		favourGroup(logger)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 		a := agent.New(agent.Config{Version: version, SpecPath: *specPath, StatusPath: *statusPath, Logger: logger,
-			StateDir: layout.StateDir, ControlPath: layout.ControlPath, Roles: roles.All, OnSpec: procsFor})
+			StateDir: layout.StateDir, ControlPath: layout.ControlPath, Roles: roles.All, OnSpec: tuneFor})
 		if err := a.Run(ctx, reload); err != nil {
 			logger.Print(err)
 			return 1
@@ -147,6 +147,12 @@ func smallProcs() {
 	}
 }
 
+// tuneFor sets the agent's Ps and its heap's growth for a spec.
+func tuneFor(sp *spec.Spec) {
+	procsFor(sp)
+	heapFor(sp)
+}
+
 // procsFor sets the agent's Ps for a spec, unless GOMAXPROCS is set: every
 // CPU where a proxy listens — it serves clients on as many cores as
 // HAProxy's threads or nginx's workers would (bench/proxy on two cores:
@@ -196,14 +202,25 @@ func favourGroup(logger *log.Logger) {
 // agentGroupNice is the nice value of the agent's autogroup.
 const agentGroupNice = "-10"
 
-// smallHeap collects the agent's heap when it has grown by half, unless
-// GOGC says otherwise. The agent's live heap is small (under 1 MB with
-// the monitor role keeping 140 series), so Go's default collects it only
-// at its 4 MB minimum goal, and what the heap reached stays resident: at
-// 50 the goal is 2 MB. On an idle monitored node that is a collection
-// every 100 s or so, of half a millisecond.
-func smallHeap() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
+// heapFor sets how much the agent's heap grows between collections,
+// unless GOGC says otherwise. The agent's live heap is small (under 1 MB
+// with the monitor role keeping 140 series), so Go's default collects it
+// only at its 4 MB minimum goal, and what the heap reached stays
+// resident: at 50 the goal is 2 MB. On an idle monitored node that is a
+// collection every 100 s or so, of half a millisecond. A proxy allocates
+// about 6 KB a request (net/http's server and client, ReverseProxy): at
+// 50 it collected some 50 times a second under bench/proxy's load, at 200
+// it does a quarter as often, for the CPU of about 10 µs a request
+// (BenchmarkSmallRequest, cpu-µs/op, interleaved runs: 66–76 at 50, 53–61
+// at 200). The price is memory: the heap may reach three times its live
+// size where a proxy runs.
+func heapFor(sp *spec.Spec) {
+	if os.Getenv("GOGC") != "" {
+		return
 	}
+	percent := 50
+	if len(sp.Proxies) > 0 {
+		percent = 200
+	}
+	debug.SetGCPercent(percent)
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,5 +118,27 @@ func TestProcsFollowTheRoles(t *testing.T) {
 	procsFor(&spec.Spec{})
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Errorf("without a heartbeat or a proxy: %d Ps, want 1", got)
+	}
+}
+
+// TestHeapFollowsTheRoles: the heap grows by half between collections,
+// by twice where a proxy runs (it allocates with every request), unless
+// GOGC is set.
+func TestHeapFollowsTheRoles(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	heapFor(&spec.Spec{Proxies: []spec.Proxy{{Name: "web"}}})
+	if got := debug.SetGCPercent(-1); got != 200 {
+		t.Errorf("with a proxy: GC at %d%%, want 200%%", got)
+	}
+	heapFor(&spec.Spec{Heartbeat: &spec.Heartbeat{}})
+	if got := debug.SetGCPercent(-1); got != 50 {
+		t.Errorf("without a proxy: GC at %d%%, want 50%%", got)
+	}
+	t.Setenv("GOGC", "80")
+	debug.SetGCPercent(80)
+	heapFor(&spec.Spec{Proxies: []spec.Proxy{{Name: "web"}}})
+	if got := debug.SetGCPercent(-1); got != 80 {
+		t.Errorf("with GOGC=80 and a proxy: GC at %d%%, want GOGC's 80%%", got)
 	}
 }

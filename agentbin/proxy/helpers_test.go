@@ -55,7 +55,7 @@ func (w *web) backend(weight int) spec.Backend {
 // fastCheck finds a backend's state within a tenth of a second.
 var fastCheck = &spec.HealthCheck{Type: "tcp", IntervalMS: 50, TimeoutMS: 100, Rise: 1, Fall: 1}
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +66,7 @@ func freePort(t *testing.T) int {
 }
 
 // httpProxy is a proxy with one http listener on a free loopback port.
-func httpProxy(t *testing.T, services ...spec.ProxyService) spec.Proxy {
+func httpProxy(t testing.TB, services ...spec.ProxyService) spec.Proxy {
 	return spec.Proxy{Name: "front", Listeners: []spec.Listener{{Name: "http", Protocol: "http", Address: "127.0.0.1", Port: freePort(t)}},
 		Services: services, AllowedMethods: []string{"GET", "HEAD", "POST", "PUT"}, MaxRequestBody: 1 << 20, RewriteLocation: true}
 }
@@ -88,7 +88,7 @@ func roleEnv() role.Env { return role.Env{Logger: log.New(io.Discard, "", 0)} }
 
 // startRole runs r until the test ends, and waits until its listeners
 // answer and every backend's state is known.
-func startRole(t *testing.T, r *Role, proxies int) {
+func startRole(t testing.TB, r *Role, proxies int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -120,7 +120,7 @@ func startRole(t *testing.T, r *Role, proxies int) {
 	})
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
+func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !ok() {

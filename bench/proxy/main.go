@@ -37,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -199,6 +200,12 @@ func main() {
 	}
 }
 
+// What -only may name.
+var (
+	peerNames = []string{"hactl", "haproxy", "nginx", "relay", "alone"}
+	testNames = []string{"http_small", "http_100k", "https_small", "https_100k"}
+)
+
 // peer is a system under test: its ports and its processes on lb.
 type peer struct {
 	name              string
@@ -209,9 +216,14 @@ type peer struct {
 func run(d time.Duration, conns int, only string) error {
 	chosen := map[string]bool{}
 	for _, pt := range strings.Split(only, ",") {
-		if pt != "" {
-			chosen[pt] = true
+		if pt == "" {
+			continue
 		}
+		name, test, _ := strings.Cut(pt, "/")
+		if !slices.Contains(peerNames, name) || !slices.Contains(testNames, test) {
+			return fmt.Errorf("-only: no peer/test %q (peers %s; tests %s)", pt, strings.Join(peerNames, ", "), strings.Join(testNames, ", "))
+		}
+		chosen[pt] = true
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
@@ -349,12 +361,6 @@ func run(d time.Duration, conns int, only string) error {
 		}
 	}
 	if len(chosen) > 0 {
-		for pt := range chosen {
-			name, test, _ := strings.Cut(pt, "/")
-			if _, ok := rps[cell{name, test}]; !ok {
-				return fmt.Errorf("-only: no peer/test %q (peers hactl, haproxy, nginx, relay, alone; tests http_small, http_100k, https_small, https_100k)", pt)
-			}
-		}
 		fmt.Println("a part of the runs (-only): no memory, no result line")
 		return nil
 	}

@@ -211,10 +211,9 @@ const agentGroupNice = "-10"
 // about 6 KB a request (net/http's server and client, ReverseProxy): with
 // a 2 MB goal that is a collection every 350 requests or so, 50 a second
 // at bench/proxy's 18,000. At 200 it collects a quarter as often, for the
-// CPU of about 10 µs a request
-// (BenchmarkSmallRequest, cpu-µs/op, interleaved runs: 66–76 at 50, 53–61
-// at 200). The price is memory: the heap may reach three times its live
-// size where a proxy runs.
+// CPU of about 10 µs a request (BenchmarkSmallRequest's cpu-µs/op, three
+// interleaved rounds: 66–76 at 50, 53–61 at 200). The price is memory:
+// the heap may reach three times its live size where a proxy runs.
 func heapFor(sp *spec.Spec) {
 	if os.Getenv("GOGC") != "" {
 		return

@@ -200,20 +200,40 @@ func main() {
 	}
 }
 
-// What -only may name.
-var (
-	peerNames = []string{"hactl", "haproxy", "nginx", "relay", "alone"}
-	testNames = []string{"http_small", "http_100k", "https_small", "https_100k"}
-)
-
 // peer is a system under test: its ports and its processes on lb.
 type peer struct {
 	name              string
 	httpPort, tlsPort int
-	procs             string // regexp on the process names whose memory counts
+	procs             string // regexp on the process names whose memory and CPU count
 }
 
-func run(d time.Duration, conns int, only string) error {
+// peers are the proxies measured; bounds, beside them, are net/http's
+// server relaying (relay.go) and answering by itself (alone.go).
+var (
+	peers = []peer{
+		{name: "hactl", httpPort: 80, tlsPort: 443, procs: `^hactl-agent`},
+		{name: "haproxy", httpPort: 81, tlsPort: 444, procs: `^haproxy$`},
+		{name: "nginx", httpPort: 82, tlsPort: 445, procs: `^nginx$`},
+	}
+	bounds = []peer{
+		{name: "relay", httpPort: relayHTTPPort, tlsPort: relayTLSPort, procs: `^alone$`},
+		{name: "alone", httpPort: aloneHTTPPort, tlsPort: aloneTLSPort, procs: `^alone$`},
+	}
+	tests = []struct{ name, scheme, path string }{
+		{"http_small", "http", "/small"}, {"http_100k", "http", "/big"},
+		{"https_small", "https", "/small"}, {"https_100k", "https", "/big"},
+	}
+)
+
+// chooseRuns reads -only's peer/test pairs; none means all.
+func chooseRuns(only string) (map[string]bool, error) {
+	var peerNames, testNames []string
+	for _, p := range append(peers[:len(peers):len(peers)], bounds...) {
+		peerNames = append(peerNames, p.name)
+	}
+	for _, tc := range tests {
+		testNames = append(testNames, tc.name)
+	}
 	chosen := map[string]bool{}
 	for _, pt := range strings.Split(only, ",") {
 		if pt == "" {
@@ -221,9 +241,17 @@ func run(d time.Duration, conns int, only string) error {
 		}
 		name, test, _ := strings.Cut(pt, "/")
 		if !slices.Contains(peerNames, name) || !slices.Contains(testNames, test) {
-			return fmt.Errorf("-only: no peer/test %q (peers %s; tests %s)", pt, strings.Join(peerNames, ", "), strings.Join(testNames, ", "))
+			return nil, fmt.Errorf("-only: no peer/test %q (peers %s; tests %s)", pt, strings.Join(peerNames, ", "), strings.Join(testNames, ", "))
 		}
 		chosen[pt] = true
+	}
+	return chosen, nil
+}
+
+func run(d time.Duration, conns int, only string) error {
+	chosen, err := chooseRuns(only)
+	if err != nil {
+		return err
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the lab builds network namespaces")
@@ -304,22 +332,17 @@ func run(d time.Duration, conns int, only string) error {
 	if out, err := applyCmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("hactl apply: %v\n%s", err, out)
 	}
-	peers := []peer{
-		{name: "hactl", httpPort: 80, tlsPort: 443, procs: `^hactl-agent`},
-		{name: "haproxy", httpPort: 81, tlsPort: 444, procs: `^haproxy$`},
-		{name: "nginx", httpPort: 82, tlsPort: 445, procs: `^nginx$`},
-	}
 	aloneCtx, stopAlone := context.WithCancel(ctx)
 	defer stopAlone()
 	if err := startAlone(aloneCtx, l); err != nil {
 		return err
 	}
-	targets := append(peers[:len(peers):len(peers)], peer{name: "relay", httpPort: relayHTTPPort, tlsPort: relayTLSPort, procs: `^alone$`},
-		peer{name: "alone", httpPort: aloneHTTPPort, tlsPort: aloneTLSPort, procs: `^alone$`})
-	lbNetns, err := l.Exec(ctx, "lb", "readlink", "/proc/self/ns/net")
+	targets := append(peers[:len(peers):len(peers)], bounds...)
+	out, err := l.Exec(ctx, "lb", "readlink", "/proc/self/ns/net")
 	if err != nil {
-		return fmt.Errorf("lb's network namespace: %v\n%s", err, lbNetns)
+		return fmt.Errorf("lb's network namespace: %v\n%s", err, out)
 	}
+	lbNetns := strings.TrimSpace(string(out))
 	for _, p := range targets {
 		if err := waitServes(l, p.httpPort); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
@@ -327,10 +350,6 @@ func run(d time.Duration, conns int, only string) error {
 	}
 	type cell struct{ peer, test string }
 	rps, p99, cpu := map[cell]float64{}, map[cell]float64{}, map[cell]float64{}
-	tests := []struct{ name, scheme, path string }{
-		{"http_small", "http", "/small"}, {"http_100k", "http", "/big"},
-		{"https_small", "https", "/small"}, {"https_100k", "https", "/big"},
-	}
 	for _, tc := range tests {
 		for _, p := range targets {
 			if len(chosen) > 0 && !chosen[p.name+"/"+tc.name] {
@@ -342,7 +361,7 @@ func run(d time.Duration, conns int, only string) error {
 			}
 			url := fmt.Sprintf("%s://%s:%d%s", tc.scheme, lbAddr, port, tc.path)
 			procs := regexp.MustCompile(p.procs)
-			before, err := cpuTime(procs, strings.TrimSpace(string(lbNetns)))
+			before, err := cpuTime(procs, lbNetns)
 			if err != nil {
 				return err
 			}
@@ -350,7 +369,7 @@ func run(d time.Duration, conns int, only string) error {
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", p.name, tc.name, err)
 			}
-			after, err := cpuTime(procs, strings.TrimSpace(string(lbNetns)))
+			after, err := cpuTime(procs, lbNetns)
 			if err != nil {
 				return err
 			}
